@@ -1,0 +1,97 @@
+"""Core domain models shared by manifest, planning, targets, store and workflows.
+
+Models that travel through Temporal (plan, commit info, revisions) are pydantic models so the
+pydantic data converter can carry them and fields can be added later without breaking histories.
+`RenderedComponent` never travels through Temporal: rendered bytes stay inside activities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from lockstep.domain.status import ComponentAction
+
+ComponentKind = Literal["host", "kubernetes"]
+
+
+class CommitInfo(BaseModel):
+    sha: str
+    author: str
+    author_email: str
+    message: str
+    timestamp: str  # ISO 8601 with offset, from the commit's author date
+
+
+class HealthSpec(BaseModel):
+    """Health verification after a component is deployed (durations already parsed to seconds)."""
+
+    commands: list[str] = Field(default_factory=list)
+    timeout_seconds: float = 120.0
+    interval_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class ReleaseTree:
+    """Files destined for one `dest` folder on a host: `<dest>/releases/<commit>/<path>`."""
+
+    dest: str  # absolute path on the target, e.g. /srv/web
+    files: dict[str, bytes]  # relative posix path -> rendered content
+
+
+@dataclass(frozen=True)
+class RenderedComponent:
+    """A component of one environment with every placeholder resolved and its content hashed."""
+
+    name: str
+    kind: ComponentKind
+    target: str  # logical target name used in the manifest, e.g. "web"
+    target_name: str  # server-config target it is bound to in this environment, e.g. "vms-staging"
+    depends_on: tuple[str, ...]
+    content_hash: str  # sha256 hex over everything that would be delivered
+    health: HealthSpec
+    releases: tuple[ReleaseTree, ...] = ()  # host components
+    deploy_commands: tuple[str, ...] = ()  # host components, run in the new release after the switch
+    objects: tuple[dict[str, object], ...] = ()  # kubernetes components, rendered manifests
+    images: tuple[str, ...] = field(default=())  # container images referenced (for policy)
+
+
+class PlannedComponent(BaseModel):
+    name: str
+    kind: ComponentKind
+    target: str  # server-config target name
+    action: ComponentAction
+    reason: str
+    content_hash: str
+    depends_on: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    previous_commit: str | None = None
+
+
+class Plan(BaseModel):
+    """What a deployment will change, wave by wave, and why each component is in it."""
+
+    components: list[PlannedComponent] = Field(default_factory=list)
+    waves: list[list[str]] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+
+    def component(self, name: str) -> PlannedComponent:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.components
+
+
+class DeployedRevision(BaseModel):
+    """What is live for one component in one environment, per the system of record."""
+
+    component: str
+    commit: str
+    content_hash: str
+    deployment_id: str

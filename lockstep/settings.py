@@ -1,0 +1,186 @@
+"""The server configuration (SPEC §3): one validated settings object, grouped by concern.
+
+Loaded from the YAML file named by `LOCKSTEP_CONFIG` (default `lockstep-server.yaml` when it
+exists), with every value overridable by `LOCKSTEP_*` environment variables (`__` separates
+nesting: `LOCKSTEP_TEMPORAL__ADDRESS`). Secrets are referenced by environment-variable name and
+never stored here. Unknown keys are errors, as in the application manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lockstep.domain.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """'90s', '5m', '24h', '1d', '500ms' or a number of seconds -> seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemporalSettings(_Strict):
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "lockstep"
+
+
+class ApiSettings(_Strict):
+    listen: str = "127.0.0.1:8000"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+class PolicySettings(_Strict):
+    engine: Literal["embedded", "opa"] = "embedded"
+    path: str = "policies"
+    url: str | None = None
+
+
+class DriftSettings(_Strict):
+    interval: str = "5m"
+
+    @field_validator("interval")
+    @classmethod
+    def _valid(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class DeploymentSettings(_Strict):
+    """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
+
+    activity_timeout: str = "30m"
+    heartbeat_timeout: str = "30s"
+    command_timeout: str = "10m"
+    max_output_bytes: int = 16384
+
+
+class RepositorySettings(_Strict):
+    url: str
+    name: str | None = None
+    webhook_secret_env: str | None = None
+    poll_interval: str | None = None
+
+
+class LocalTargetSettings(_Strict):
+    type: Literal["local"]
+    root: str
+
+
+class SshTargetSettings(_Strict):
+    type: Literal["ssh"]
+    hosts: list[str]
+    user: str
+    key_file: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    batch: int = 1
+    keep_releases: int = 5
+
+
+class KubernetesTargetSettings(_Strict):
+    type: Literal["kubernetes"]
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str = "default"
+    force_conflicts: bool = False
+
+
+TargetSettings = Annotated[
+    LocalTargetSettings | SshTargetSettings | KubernetesTargetSettings, Field(discriminator="type")
+]
+
+
+class UserSettings(_Strict):
+    groups: list[str] = Field(default_factory=list)
+    email: str | None = None
+    token_sha256: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOCKSTEP_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    database_url: str = "sqlite:///.lockstep/lockstep.db"
+    state_dir: str = ".lockstep"  # mirrors and working files of this server
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    repositories: list[RepositorySettings] = Field(default_factory=list)
+    targets: dict[str, TargetSettings] = Field(default_factory=dict)
+    users: dict[str, UserSettings] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats init values, which carry the YAML file's content (see `load_settings`).
+        return env_settings, init_settings
+
+    @property
+    def mirrors_dir(self) -> Path:
+        return Path(self.state_dir) / "mirrors"
+
+
+def config_path() -> Path | None:
+    """The server config file: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml` if it exists."""
+    explicit = os.environ.get("LOCKSTEP_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path("lockstep-server.yaml")
+    return default if default.exists() else None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the server configuration; a ConfigError names the file and the key."""
+    path = path or config_path()
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"{path}: server configuration not found (LOCKSTEP_CONFIG)")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        raw = loaded
+    try:
+        return Settings(**raw)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{path or 'environment'}: {problems}") from e
