@@ -1,0 +1,220 @@
+"""The shape of `lockstep.yaml` (SPEC §2) as strict pydantic models.
+
+Owns: field types, defaults, unknown-key rejection (`extra="forbid"`), the syntax of names,
+durations and destination paths, "exactly one kind section per component", unique names and
+`promote_from` naming another environment.
+
+Deliberately does not: read files or YAML (see `loader`), check references that span sections
+(`depends_on`, dependency and promotion cycles, targets bound in every environment; `loader` does
+that after the schema so each error gets a precise key), or touch the repository's files
+(`render`). Errors that belong to a specific key carry it in the pydantic error context
+(`ctx["key"]`) so the loader can report it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from lockstep.domain.models import ComponentKind
+from lockstep.settings import parse_duration
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+PLACEHOLDER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+# The error type the loader recognises as "this problem belongs to ctx['key']".
+KEYED_ERROR = "manifest_keyed"
+
+
+def keyed_error(key: str, message: str) -> PydanticCustomError:
+    """A validation error the loader reports under `key` rather than under the model's location."""
+    return PydanticCustomError(KEYED_ERROR, "{message}", {"key": key, "message": message})
+
+
+def _application_name(value: str) -> str:
+    if not _LABEL.match(value):
+        raise ValueError(
+            f"invalid application name '{value}': use 1-63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"invalid name '{value}': use 1-63 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _placeholder_name(value: str) -> str:
+    if not PLACEHOLDER_NAME.match(value):
+        raise ValueError(
+            f"invalid value name '{value}': a {{{{ placeholder }}}} name starts with a letter or '_' "
+            "and contains letters, digits, '_', '.' or '-'"
+        )
+    return value
+
+
+def _scalar_to_str(value: Any) -> Any:
+    # YAML turns `replicas: 3` into an int and `debug: yes` into a bool; both are meant as text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    got = {type(None): "null", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    raise ValueError(f"a value must be a string, number or boolean, not {got}")
+
+
+def _number_to_duration(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value}s"
+    return value
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)  # raises ValueError with a readable message
+    return value
+
+
+def _absolute_dest(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"dest '{value}' must be an absolute path")
+    if ".." in value.split("/"):
+        raise ValueError(f"dest '{value}' must not contain '..'")
+    normal = posixpath.normpath(value)
+    if normal == "/":
+        raise ValueError("dest must not be the root folder '/'")
+    return normal
+
+
+ApplicationName = Annotated[str, AfterValidator(_application_name)]
+Name = Annotated[str, AfterValidator(_name)]
+NonEmpty = Annotated[str, AfterValidator(_non_empty)]
+ValueName = Annotated[str, AfterValidator(_placeholder_name)]
+ValueText = Annotated[str, BeforeValidator(_scalar_to_str)]
+Duration = Annotated[str, BeforeValidator(_number_to_duration), AfterValidator(_duration)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_dest)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApprovalsSpec(_Strict):
+    required: int = Field(default=1, ge=0)
+    groups: list[NonEmpty] = Field(default_factory=list)
+    timeout: Duration = "24h"
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout)
+
+
+class EnvironmentSpec(_Strict):
+    name: Name
+    branch: NonEmpty = "main"
+    promote_from: Name | None = None
+    targets: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
+    values: dict[ValueName, ValueText] = Field(default_factory=dict)
+    approvals: ApprovalsSpec | None = None
+
+
+class KubernetesSpec(_Strict):
+    manifests: NonEmpty  # a YAML file or a folder of them, relative to the repository root
+
+
+class FileSpec(_Strict):
+    src: NonEmpty  # a file or a folder, relative to the repository root
+    dest: AbsolutePath  # absolute path on the target; normalised (no trailing slash)
+
+
+class HostSpec(_Strict):
+    files: list[FileSpec] = Field(default_factory=list)
+    deploy: list[NonEmpty] = Field(default_factory=list)
+
+
+class HealthModel(_Strict):
+    commands: list[NonEmpty] = Field(default_factory=list)
+    timeout: Duration = "2m"
+    interval: Duration = "2s"
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout)
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
+
+
+class ComponentSpec(_Strict):
+    name: Name
+    target: NonEmpty  # logical target name, bound per environment
+    depends_on: list[Name] = Field(default_factory=list)
+    kubernetes: KubernetesSpec | None = None
+    host: HostSpec | None = None
+    health: HealthModel | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> ComponentSpec:
+        kinds = [k for k in ("kubernetes", "host") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            found = "both 'kubernetes' and 'host'" if kinds else "neither 'kubernetes' nor 'host'"
+            raise ValueError(f"component '{self.name}' has {found}: give exactly one kind section")
+        return self
+
+    @property
+    def kind(self) -> ComponentKind:
+        return "kubernetes" if self.kubernetes is not None else "host"
+
+
+class Manifest(_Strict):
+    application: ApplicationName
+    environments: list[EnvironmentSpec] = Field(min_length=1)
+    components: list[ComponentSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names_and_promotions(self) -> Manifest:
+        names = [e.name for e in self.environments]
+        for section, section_names in (
+            ("environments", names),
+            ("components", [c.name for c in self.components]),
+        ):
+            seen: dict[str, int] = {}
+            for i, name in enumerate(section_names):
+                if name in seen:
+                    raise keyed_error(
+                        f"{section}[{i}].name",
+                        f"duplicate name '{name}' (already used by {section}[{seen[name]}])",
+                    )
+                seen[name] = i
+        for i, env in enumerate(self.environments):
+            if env.promote_from is None:
+                continue
+            if env.promote_from == env.name:
+                raise keyed_error(
+                    f"environments[{i}].promote_from", f"environment '{env.name}' promotes from itself"
+                )
+            if env.promote_from not in names:
+                raise keyed_error(
+                    f"environments[{i}].promote_from",
+                    f"environment '{env.name}' promotes from unknown environment '{env.promote_from}' "
+                    f"(known: {', '.join(names)})",
+                )
+        return self
