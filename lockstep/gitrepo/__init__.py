@@ -1,0 +1,9 @@
+"""Git adapter: bare mirrors of application repositories and per-commit read-only source trees.
+
+The only package that imports GitPython. It does not know about manifests or deployments.
+"""
+
+from lockstep.gitrepo.mirror import GitMirrors, redact, safe_url
+from lockstep.gitrepo.tree import GitTree
+
+__all__ = ["GitMirrors", "GitTree", "redact", "safe_url"]

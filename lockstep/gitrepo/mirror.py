@@ -1,0 +1,316 @@
+"""`GitMirrors`: bare mirrors of application repositories, kept under one cache folder.
+
+Owns talking to remotes (clone once, then only fetch), resolving refs to commits, commit metadata
+and handing out `GitTree`s over single commits. Every repository kind (local path, file://,
+http(s)) goes through a mirror, so a later push to the source is seen only after a fetch and a
+deployment always reads from a stable local object database.
+
+Clone and fetch hold a per-mirror lock (a thread lock plus `flock` on `<mirror>.lock`) so
+workers in many threads and processes can share one cache folder; reads take no lock because
+git only ever adds objects and swaps refs atomically. Concurrent `sync` calls for one mirror
+coalesce: a caller that waited for someone else's fetch which started after its own request
+does not fetch again.
+
+It does not parse manifests, cache rendered content or keep GitPython objects between calls
+(they are not thread-safe): every public call opens its own `git.Repo`. Error messages never
+contain credentials: user info is stripped from every URL that is printed or stored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import git
+
+from lockstep.domain.errors import GitError
+from lockstep.domain.models import CommitInfo
+from lockstep.domain.source import SourceTree
+from lockstep.gitrepo.tree import GitTree
+
+_FETCH_MARKER = "lockstep-last-fetch"  # start time of the last successful clone/fetch
+_HEX = re.compile(r"[0-9a-fA-F]{4,64}")
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+_FORBIDDEN_IN_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
+
+# Never prompt for credentials, and give up on a connection that stalls for a minute.
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_HTTP_LOW_SPEED_LIMIT": "1",
+    "GIT_HTTP_LOW_SPEED_TIME": "60",
+}
+
+_thread_locks: dict[Path, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+def redact(text: str) -> str:
+    """`text` with the user info (`user:password@`) of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def safe_url(url: str) -> str:
+    """The repository URL as it may be shown or stored: without user info."""
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return redact(url)
+
+
+class GitMirrors:
+    """Bare mirrors of remote repositories under `cache_dir`, one per repository URL."""
+
+    def __init__(self, cache_dir: Path, *, network_timeout: float = 600.0) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.network_timeout = network_timeout
+
+    # -- mirrors ---------------------------------------------------------------------------------
+
+    def mirror_path(self, url: str) -> Path:
+        """Where the mirror of `url` lives: `<sanitised-basename>-<sha256(url)[:12]>.git`.
+
+        The hash is taken over the URL without credentials, so rotating a token keeps the mirror.
+        """
+        source = self._source(url)
+        key = safe_url(source)
+        base = re.sub(r"\.git$", "", key.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-") or "repo"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        return self.cache_dir / f"{base[:60]}-{digest}.git"
+
+    def sync(self, url: str) -> Path:
+        """Clone `url` into its mirror the first time, fetch every ref afterwards; the mirror path."""
+        requested = time.time()
+        mirror = self.mirror_path(url)
+        with self._locked(mirror):
+            if _is_mirror(mirror):
+                if _last_fetch(mirror) < requested:
+                    self._fetch(url, mirror)
+            else:
+                self._clone(url, mirror)
+        return mirror
+
+    def resolve(self, url: str, ref: str, *, fetch: bool = True) -> str:
+        """The full sha `ref` (branch, tag, `refs/...`, full or abbreviated sha) names.
+
+        A commit id already present in the mirror is answered without fetching.
+        """
+        self._check_ref(url, ref)
+        mirror = self.mirror_path(url)
+        if _HEX.fullmatch(ref) and _is_mirror(mirror) and not _is_ref_name(mirror, ref):
+            sha = _rev_parse(mirror, ref)
+            if sha is not None:
+                return sha
+        if fetch or not _is_mirror(mirror):
+            self.sync(url)
+        for candidate in _candidates(ref):
+            sha = _rev_parse(mirror, candidate)
+            if sha is not None:
+                return sha
+        raise self._unknown(url, ref)
+
+    def branch_head(self, url: str, branch: str, *, fetch: bool = True) -> str:
+        """The sha the branch points at in the remote (after a fetch unless `fetch=False`)."""
+        self._check_ref(url, branch)
+        mirror = self.sync(url) if fetch else self._ensure(url)
+        sha = _rev_parse(mirror, f"refs/heads/{branch}")
+        if sha is None:
+            raise GitError(f"unknown branch: no branch '{branch}' in {safe_url(url)}", retryable=False)
+        return sha
+
+    def default_branch(self, url: str) -> str:
+        """The branch the remote's HEAD points at, asked of the remote (the mirror's HEAD is kept
+        in step, since fetch does not move it)."""
+        mirror = self.mirror_path(url)
+        if not _is_mirror(mirror):
+            self.sync(url)  # a fresh clone takes over the remote's HEAD
+        else:
+            output = self._network(["ls-remote", "--symref", self._source(url), "HEAD"], url, "ls-remote")
+            match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", output, re.M)
+            if match:
+                with self._locked(mirror), git.Repo(mirror) as repo:
+                    repo.git.symbolic_ref("HEAD", f"refs/heads/{match.group(1)}")
+        with git.Repo(mirror) as repo:
+            head = repo.git.symbolic_ref("--short", "HEAD")
+        return str(head)
+
+    # -- commits ---------------------------------------------------------------------------------
+
+    def commit_info(self, url: str, sha: str) -> CommitInfo:
+        """Author, email, message and author date (ISO 8601 with offset) of commit `sha`."""
+        mirror, full = self._commit(url, sha)
+        with git.Repo(mirror) as repo:
+            return _info(repo.commit(full))
+
+    def commits_between(self, url: str, old: str | None, new: str) -> list[CommitInfo]:
+        """Commits reachable from `new` and not from `old`, newest first; `[new]` when old is None.
+
+        When `old` is unknown to the remote too (history rewritten and collected), only `new` is
+        returned: the range can no longer be computed and `new` is still the head being deployed.
+        """
+        mirror, new_sha = self._commit(url, new)
+        old_sha = self._find_commit(url, old) if old is not None else None
+        with git.Repo(mirror) as repo:
+            if old_sha is None:
+                return [_info(repo.commit(new_sha))]
+            return [_info(c) for c in repo.iter_commits(f"{old_sha}..{new_sha}")]
+
+    def tree(self, url: str, sha: str) -> SourceTree:
+        """The files of commit `sha`, read from the object database without a checkout."""
+        mirror, full = self._commit(url, sha)
+        return GitTree(mirror, full)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _source(self, url: str) -> str:
+        """What git is given: URLs as they are, local paths made absolute."""
+        if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
+            return url
+        return str(Path(url).expanduser().resolve())
+
+    def _ensure(self, url: str) -> Path:
+        mirror = self.mirror_path(url)
+        return mirror if _is_mirror(mirror) else self.sync(url)
+
+    def _commit(self, url: str, sha: str) -> tuple[Path, str]:
+        """The mirror and full sha of a commit, or a non-retryable GitError."""
+        self._check_ref(url, sha)
+        full = self._find_commit(url, sha)
+        if full is None:
+            raise self._unknown(url, sha)
+        return self.mirror_path(url), full
+
+    def _find_commit(self, url: str, sha: str) -> str | None:
+        """The full sha of commit id `sha`, fetching once when this mirror does not have it yet
+        (another worker may have resolved it against a fresher mirror of its own)."""
+        if not _HEX.fullmatch(sha):
+            return None
+        mirror = self._ensure(url)
+        full = _rev_parse(mirror, sha)
+        if full is None:
+            self.sync(url)
+            full = _rev_parse(mirror, sha)
+        return full
+
+    def _clone(self, url: str, mirror: Path) -> None:
+        started = time.time()
+        if mirror.exists():  # a broken leftover, e.g. from a disk that filled up
+            shutil.rmtree(mirror)
+        partial = mirror.with_name(f".{mirror.name}.{uuid.uuid4().hex[:8]}.partial")
+        try:
+            self._network(["clone", "--mirror", "--quiet", self._source(url), str(partial)], url, "clone")
+            with git.Repo(partial) as repo:
+                # The stored remote never carries credentials; fetches pass the real URL.
+                repo.git.remote("set-url", "origin", safe_url(self._source(url)))
+            _mark_fetched(partial, started)
+            partial.rename(mirror)
+        finally:
+            if partial.exists():
+                shutil.rmtree(partial, ignore_errors=True)
+
+    def _fetch(self, url: str, mirror: Path) -> None:
+        started = time.time()
+        args = ["fetch", "--quiet", "--prune", "--force", self._source(url), "+refs/*:refs/*"]
+        self._network(args, url, "fetch", cwd=mirror)
+        _mark_fetched(mirror, started)
+
+    def _network(self, args: list[str], url: str, action: str, cwd: Path | None = None) -> str:
+        """Run a git command that talks to the remote; failures are retryable GitErrors."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            output = git.Git(str(cwd or self.cache_dir)).execute(
+                ["git", *args], env=_GIT_ENV, kill_after_timeout=self.network_timeout
+            )
+        except git.GitCommandError as e:
+            raise GitError(
+                f"git {action} of {safe_url(url)} failed: {_stderr(e)}", retryable=True
+            ) from None  # the original carries the command line, credentials included
+        except OSError as e:
+            raise GitError(
+                f"git {action} of {safe_url(url)} failed: {redact(str(e))}", retryable=True
+            ) from None
+        return output if isinstance(output, str) else ""
+
+    def _check_ref(self, url: str, ref: str) -> None:
+        if not ref or ref.startswith("-") or _FORBIDDEN_IN_REF.search(ref) or ref.endswith((".lock", "/")):
+            raise self._unknown(url, ref)
+
+    def _unknown(self, url: str, ref: str) -> GitError:
+        return GitError(
+            f"unknown revision: no branch, tag or commit '{ref}' in {safe_url(url)}", retryable=False
+        )
+
+    @contextmanager
+    def _locked(self, mirror: Path) -> Iterator[None]:
+        with _thread_locks_guard:
+            thread_lock = _thread_locks.setdefault(mirror, threading.Lock())
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with thread_lock, open(mirror.with_name(mirror.name + ".lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _candidates(ref: str) -> list[str]:
+    if ref.startswith("refs/") or ref == "HEAD":
+        return [ref]
+    # A branch wins over a tag of the same name, and both over a commit id that looks alike.
+    names = [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+    return [*names, ref] if _HEX.fullmatch(ref) else names
+
+
+def _is_ref_name(mirror: Path, name: str) -> bool:
+    return any(_rev_parse(mirror, c) is not None for c in _candidates(name)[:2])
+
+
+def _rev_parse(mirror: Path, name: str) -> str | None:
+    """The commit `name` peels to in `mirror`, or None (absent, ambiguous or not a commit)."""
+    with git.Repo(mirror) as repo:
+        try:
+            sha = repo.git.rev_parse("--verify", "--quiet", f"{name}^{{commit}}")
+        except git.GitCommandError:
+            return None
+    return str(sha).strip() or None
+
+
+def _info(commit: git.Commit) -> CommitInfo:
+    message = commit.message
+    return CommitInfo(
+        sha=commit.hexsha,
+        author=str(commit.author.name or ""),
+        author_email=str(commit.author.email or ""),
+        message=message if isinstance(message, str) else message.decode("utf-8", "replace"),
+        timestamp=commit.authored_datetime.isoformat(),
+    )
+
+
+def _is_mirror(mirror: Path) -> bool:
+    return (mirror / "HEAD").is_file() and (mirror / "objects").is_dir()
+
+
+def _last_fetch(mirror: Path) -> float:
+    try:
+        return float((mirror / _FETCH_MARKER).read_text())
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _mark_fetched(mirror: Path, started: float) -> None:
+    (mirror / _FETCH_MARKER).write_text(repr(started))
+
+
+def _stderr(error: git.GitCommandError) -> str:
+    text = str(error.stderr or "")
+    match = re.search(r"stderr: '(.*)'", text, re.S)
+    return redact((match.group(1) if match else text).strip()) or f"exit status {error.status}"
