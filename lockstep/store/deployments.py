@@ -1,0 +1,178 @@
+"""Repository functions for deployment records: create/update, status transitions and listing.
+
+Every function takes the session keyword-only and leaves committing to the caller
+(`Store.session()`). Writes are idempotent, so a retried or replayed activity writes nothing
+twice: the same call made again changes no column, not even `updated_at`. A final status is
+never replaced by a non-final one, whatever order retries arrive in.
+
+Steps, prior releases and component revisions live in `lockstep.store.steps` and
+`lockstep.store.revisions` and are re-exported here, so callers import one module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from lockstep.domain.status import DeploymentStatus
+from lockstep.store.inserts import insert_or_get
+from lockstep.store.revisions import last_revisions, record_revisions
+from lockstep.store.steps import prior_releases, record_prior_release, record_step, steps_for
+from lockstep.store.tables import DeploymentRecord, as_utc, utcnow
+
+__all__ = [
+    "count_deployments_with_prefix",
+    "get_deployment",
+    "last_revisions",
+    "list_deployments",
+    "prior_releases",
+    "record_prior_release",
+    "record_revisions",
+    "record_step",
+    "set_deployment_status",
+    "steps_for",
+    "upsert_deployment",
+]
+
+
+def upsert_deployment(
+    *,
+    session: Session,
+    id: str,
+    application: str,
+    environment: str,
+    commit: str,
+    repository: str,
+    trigger: str,
+    actor: str | None,
+    status: str,
+    plan_json: str | None = None,
+    error: str | None = None,
+    commit_timestamp: datetime | None = None,
+) -> DeploymentRecord:
+    """Insert the deployment, or update the given non-None fields of an existing one."""
+    new_status = DeploymentStatus(status)
+    record = _locked(session, id)
+    if record is None:
+        now = utcnow()
+        candidate = DeploymentRecord(
+            id=id,
+            application=application,
+            environment=environment,
+            commit=commit,
+            repository=_without_credentials(repository),
+            trigger=trigger,
+            actor=actor,
+            status=new_status.value,
+            plan_json=plan_json if plan_json is not None else "{}",
+            error=error,
+            commit_timestamp=as_utc(commit_timestamp) if commit_timestamp else None,
+            created_at=now,
+            updated_at=now,
+            finished_at=now if new_status.is_final else None,
+        )
+        inserted = insert_or_get(session, candidate, partial(_locked, session, id))
+        if inserted is candidate:
+            return candidate
+        record = inserted  # a concurrent writer inserted it first: update it like any other
+    changes: dict[str, object] = {
+        "application": application,
+        "environment": environment,
+        "commit": commit,
+        "repository": _without_credentials(repository),
+        "trigger": trigger,
+        "actor": actor,
+        "plan_json": plan_json,
+        "error": error,
+        "commit_timestamp": as_utc(commit_timestamp) if commit_timestamp else None,
+    }
+    _apply(record, {k: v for k, v in changes.items() if v is not None}, new_status)
+    session.flush()
+    return record
+
+
+def set_deployment_status(
+    *,
+    session: Session,
+    deployment_id: str,
+    status: str,
+    error: str | None = None,
+    plan_json: str | None = None,
+) -> None:
+    """Move a deployment to `status` (finished_at set once it is final). A non-final status
+    arriving after a final one is ignored; an unknown deployment raises LookupError."""
+    record = _locked(session, deployment_id)
+    if record is None:
+        raise LookupError(f"no deployment {deployment_id!r}")
+    changes: dict[str, object] = {"error": error, "plan_json": plan_json}
+    _apply(record, {k: v for k, v in changes.items() if v is not None}, DeploymentStatus(status))
+    session.flush()
+
+
+def get_deployment(*, session: Session, deployment_id: str) -> DeploymentRecord | None:
+    return session.get(DeploymentRecord, deployment_id)
+
+
+def list_deployments(
+    *,
+    session: Session,
+    application: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[DeploymentRecord]:
+    """Deployments matching every given filter, newest first."""
+    query = select(DeploymentRecord)
+    if application is not None:
+        query = query.where(DeploymentRecord.application == application)
+    if environment is not None:
+        query = query.where(DeploymentRecord.environment == environment)
+    if status is not None:
+        query = query.where(DeploymentRecord.status == DeploymentStatus(status).value)
+    query = query.order_by(col(DeploymentRecord.created_at).desc(), col(DeploymentRecord.id).desc())
+    return list(session.exec(query.limit(limit)).all())
+
+
+def count_deployments_with_prefix(*, session: Session, prefix: str) -> int:
+    """How many deployment ids start with `prefix` (`%` and `_` in it match only themselves)."""
+    query = (
+        select(func.count())
+        .select_from(DeploymentRecord)
+        .where(col(DeploymentRecord.id).startswith(prefix, autoescape=True))
+    )
+    return int(session.exec(query).one())
+
+
+def _locked(session: Session, deployment_id: str) -> DeploymentRecord | None:
+    """The record, locked for this transaction (PostgreSQL; SQLite transactions are serial), so
+    the final-status check and the write that follows it cannot interleave with another writer."""
+    return session.get(DeploymentRecord, deployment_id, with_for_update=True, populate_existing=True)
+
+
+def _apply(record: DeploymentRecord, changes: dict[str, object], status: DeploymentStatus) -> None:
+    """Set the changed columns, keep a final status final, and touch `updated_at` only if
+    something really changed (so a repeated write is a no-op)."""
+    current = DeploymentStatus(record.status)
+    if not (current.is_final and not status.is_final):
+        changes["status"] = status.value
+    changed = False
+    for name, value in changes.items():
+        if getattr(record, name) != value:
+            setattr(record, name, value)
+            changed = True
+    if DeploymentStatus(record.status).is_final and record.finished_at is None:
+        record.finished_at = utcnow()
+        changed = True
+    if changed:
+        record.updated_at = utcnow()
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return url

@@ -1,0 +1,99 @@
+"""Database engines and sessions for the system of record (SQLite by default, PostgreSQL by URL).
+
+Owns connection settings and transaction boundaries: SQLite runs in WAL mode with a busy timeout
+and takes the write lock when a transaction begins (`BEGIN IMMEDIATE`), so concurrent writers
+queue instead of failing half-way and savepoints work; PostgreSQL connections are pinged before
+use. It does not migrate schemas: `create_schema` creates missing tables and leaves existing
+ones alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine
+
+from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`: `sqlite:///path.db` (folder created) or `postgresql+psycopg://...`."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table registered on the SQLModel metadata that does not exist yet."""
+    SQLModel.metadata.create_all(engine)
+
+
+class Store:
+    """The system of record: an engine plus transactional sessions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        engine = make_engine(url)
+        create_schema(engine)
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block succeeds and rolls back when it raises.
+
+        Records stay readable after the block (no expiry on commit).
+        """
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        options["poolclass"] = StaticPool  # one shared connection, or every session sees a new db
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from sqlite3 (it would BEGIN lazily, before the first
+        # write only) so that the BEGIN below covers reads too and SAVEPOINTs nest properly.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # IMMEDIATE: writers wait (busy_timeout) for the lock up front instead of failing when a
+        # read transaction tries to upgrade after another writer committed. Readers in WAL mode
+        # are not blocked by it.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,63 @@
+"""The delivery journal kept in the system of record: steps and write-ahead prior releases.
+
+Implements `lockstep.delivery.journal.DeliveryJournal` for one (deployment, component). Every
+write is keyed, so a retried activity adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lockstep.delivery.journal import PriorRelease
+from lockstep.domain.status import StepStatus
+from lockstep.store.engine import Store
+from lockstep.store.steps import prior_releases, record_prior_release, record_step, steps_for
+
+_FINISHED = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.ROLLED_BACK, StepStatus.ROLLBACK_FAILED}
+
+
+class StoreJournal:
+    def __init__(self, store: Store, *, deployment_id: str, component: str) -> None:
+        self._store = store
+        self._deployment_id = deployment_id
+        self._component = component
+
+    def record_prior(self, *, host: str, dest: str, previous: str | None) -> str | None:
+        with self._store.session() as session:
+            return record_prior_release(
+                session=session,
+                deployment_id=self._deployment_id,
+                component=self._component,
+                host=host,
+                dest=dest,
+                previous_release=previous,
+            )
+
+    def priors(self) -> list[PriorRelease]:
+        with self._store.session() as session:
+            rows = prior_releases(
+                session=session, deployment_id=self._deployment_id, component=self._component
+            )
+            return [PriorRelease(host=r.host, dest=r.dest, previous=r.previous_release) for r in rows]
+
+    def step(self, *, host: str, action: str, status: StepStatus, output: str | None = None) -> None:
+        now = datetime.now(UTC)
+        with self._store.session() as session:
+            record_step(
+                session=session,
+                deployment_id=self._deployment_id,
+                component=self._component,
+                host=host,
+                action=action,
+                status=status.value,
+                output=output,
+                started_at=now if status == StepStatus.RUNNING else None,
+                finished_at=now if status in _FINISHED else None,
+            )
+
+    def step_status(self, *, host: str, action: str) -> StepStatus | None:
+        with self._store.session() as session:
+            for row in steps_for(session=session, deployment_id=self._deployment_id):
+                if row.component == self._component and row.host == host and row.action == action:
+                    return StepStatus(row.status)
+        return None
