@@ -1,0 +1,49 @@
+"""Which adapter serves which named target of the server configuration.
+
+Owns the mapping from target settings to connections; it does not deploy anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from lockstep.domain.errors import ConfigError
+from lockstep.settings import LocalTargetSettings, SshTargetSettings, TargetSettings
+from lockstep.targets.host import HostConnection
+from lockstep.targets.local import connect_local
+
+
+class TargetRegistry:
+    def __init__(self, targets: Mapping[str, TargetSettings]) -> None:
+        self._targets = dict(targets)
+
+    def types(self) -> dict[str, str]:
+        """Target name -> type, as the manifest renderer checks component kinds against it."""
+        return {name: t.type for name, t in self._targets.items()}
+
+    def settings(self, name: str) -> TargetSettings:
+        try:
+            return self._targets[name]
+        except KeyError:
+            known = ", ".join(sorted(self._targets)) or "none"
+            raise ConfigError(f"no target {name!r} in the server configuration (known: {known})") from None
+
+    def connect_hosts(self, name: str, *, interrupt: threading.Event | None = None) -> list[HostConnection]:
+        """One connection per host of a host-like target (local or ssh). Setting `interrupt`
+        kills commands still running on them (the deployment was cancelled)."""
+        target = self.settings(name)
+        if isinstance(target, LocalTargetSettings):
+            return list(connect_local(target, interrupt=interrupt))
+        raise ConfigError(
+            f"target {name!r} is of type {target.type!r}, which this version of Lockstep cannot "
+            "deploy host components to yet (supported: local)"
+        )
+
+    def batch_size(self, name: str) -> int:
+        target = self.settings(name)
+        return target.batch if isinstance(target, SshTargetSettings) else 1
+
+    def keep_releases(self, name: str) -> int:
+        target = self.settings(name)
+        return target.keep_releases if isinstance(target, SshTargetSettings) else 5
