@@ -155,12 +155,15 @@ class Settings(BaseSettings):
 
 
 def config_path() -> Path | None:
-    """The server config file: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml` if it exists."""
+    """The server config file: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml`, else the one
+    `lockstep dev` wrote (`./.lockstep/lockstep-server.yaml`), if they exist."""
     explicit = os.environ.get("LOCKSTEP_CONFIG")
     if explicit:
         return Path(explicit)
-    default = Path("lockstep-server.yaml")
-    return default if default.exists() else None
+    for default in (Path("lockstep-server.yaml"), Path(".lockstep") / "lockstep-server.yaml"):
+        if default.exists():
+            return default
+    return None
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -33,9 +33,7 @@ class MemorySourceTree:
     """A SourceTree over a dict of path -> bytes; folders are implied by the paths."""
 
     def __init__(self, files: Mapping[str, bytes | str]) -> None:
-        self._files = {
-            p.strip("/"): (v.encode() if isinstance(v, str) else v) for p, v in files.items()
-        }
+        self._files = {p.strip("/"): (v.encode() if isinstance(v, str) else v) for p, v in files.items()}
 
     def read(self, path: str) -> bytes:
         try:

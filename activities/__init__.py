@@ -1,0 +1,1 @@
+"""Temporal activities: classes whose constructor receives the adapters; methods are activities."""

@@ -1,0 +1,183 @@
+"""Activities of the Deployment workflow: prepare (check out, render, plan), deploy and roll back
+one component. Each converges to a desired state, so a retry after a crash is harmless."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from temporalio import activity
+
+from activities.errors import to_application_error
+from activities.heartbeat import run_with_heartbeat
+from lockstep.delivery.host import (
+    DeliveryLimits,
+    HostDelivery,
+    deliver_host_component,
+    rollback_host_component,
+)
+from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
+from lockstep.domain.errors import LockstepError
+from lockstep.domain.messages import (
+    ComponentRequest,
+    ComponentResult,
+    DeploymentRequest,
+    PrepareResult,
+)
+from lockstep.domain.models import RenderedComponent
+from lockstep.domain.status import DeploymentStatus
+from lockstep.planning.plan import make_plan
+from lockstep.store.deployments import upsert_deployment
+from lockstep.store.engine import Store
+from lockstep.store.journal import StoreJournal
+from lockstep.store.revisions import last_revisions
+from lockstep.targets.registry import TargetRegistry
+
+T = TypeVar("T")
+
+
+class ContentMismatch(LockstepError):
+    """The commit renders differently from what was planned (e.g. server config changed)."""
+
+
+class DeploymentActivities:
+    def __init__(self, *, store: Store, renderer: CommitRenderer, targets: TargetRegistry) -> None:
+        self._store = store
+        self._renderer = renderer
+        self._targets = targets
+
+    @activity.defn(name="prepare_deployment")
+    async def prepare(self, request: DeploymentRequest) -> PrepareResult:
+        """Check out and render the commit, then plan it against what is live."""
+
+        def work(progress: Callable[[str], None], _cancelled: threading.Event) -> PrepareResult:
+            progress(f"rendering {request.commit[:12]} for {request.environment}")
+            rendered = self._render(request.repository, request.commit, request.environment)
+            if rendered.manifest.application != request.application:
+                raise LockstepError(
+                    f"lockstep.yaml: application: the commit declares {rendered.manifest.application!r},"
+                    f" not {request.application!r}"
+                )
+            with self._store.session() as session:
+                live = last_revisions(
+                    session=session, application=request.application, environment=request.environment
+                )
+                plan = make_plan(list(rendered.components.values()), live)
+                upsert_deployment(
+                    session=session,
+                    id=request.deployment_id,
+                    application=request.application,
+                    environment=request.environment,
+                    commit=rendered.commit.sha,
+                    repository=request.repository,
+                    trigger=request.trigger,
+                    actor=request.actor,
+                    status=DeploymentStatus.PLANNING.value,
+                    plan_json=plan.model_dump_json(),
+                    commit_timestamp=datetime.fromisoformat(rendered.commit.timestamp),
+                )
+            return PrepareResult(commit=rendered.commit, plan=plan)
+
+        return await self._run(work, request.timeouts.heartbeat_seconds)
+
+    @activity.defn(name="deploy_component")
+    async def deploy_component(self, request: ComponentRequest) -> ComponentResult:
+        """Deliver one component onto every host of its target, health verified."""
+
+        def work(progress: Callable[[str], None], cancelled: threading.Event) -> ComponentResult:
+            component = self._component(request)
+            hosts = self._targets.connect_hosts(component.target_name, interrupt=cancelled)
+            try:
+                done = deliver_host_component(
+                    self._delivery(request, component, progress, cancelled),
+                    hosts,
+                    self._targets.batch_size(component.target_name),
+                )
+            finally:
+                for conn in hosts:
+                    conn.close()
+            return ComponentResult(component=component.name, hosts=done, changed=True)
+
+        return await self._run(work, request.timeouts.heartbeat_seconds)
+
+    @activity.defn(name="rollback_component")
+    async def rollback_component(self, request: ComponentRequest) -> ComponentResult:
+        """Put every host this deployment touched back on the release that was live before."""
+
+        def work(progress: Callable[[str], None], cancelled: threading.Event) -> ComponentResult:
+            component = self._component(request, verify=False)
+            hosts = self._targets.connect_hosts(component.target_name)
+            try:
+                delivery = self._delivery(request, component, progress, None)
+                changed = rollback_host_component(delivery, hosts, self._deploy_commands_for(request))
+            finally:
+                for conn in hosts:
+                    conn.close()
+            return ComponentResult(component=component.name, hosts=[h.name for h in hosts], changed=changed)
+
+        return await self._run(work, request.timeouts.heartbeat_seconds)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _run(
+        self, work: Callable[[Callable[[str], None], threading.Event], T], heartbeat_seconds: float
+    ) -> T:
+        try:
+            return await run_with_heartbeat(work, interval=max(0.5, heartbeat_seconds / 3))
+        except LockstepError as err:
+            raise to_application_error(err) from err
+
+    def _render(self, repository: str, sha: str, environment: str) -> RenderedCommit:
+        return self._renderer.render(repository, sha, environment)
+
+    def _component(self, request: ComponentRequest, *, verify: bool = True) -> RenderedComponent:
+        rendered = self._render(request.repository, request.commit, request.environment)
+        component = rendered.components.get(request.component)
+        if component is None:
+            raise ContentMismatch(f"component {request.component!r} is not in commit {request.commit[:12]}")
+        if verify and component.content_hash != request.content_hash:
+            raise ContentMismatch(
+                f"{component.name}: commit {request.commit[:12]} now renders differently from its plan "
+                "(was the server configuration changed?); plan the deployment again"
+            )
+        return component
+
+    def _delivery(
+        self,
+        request: ComponentRequest,
+        component: RenderedComponent,
+        progress: Callable[[str], None],
+        cancelled: threading.Event | None,
+    ) -> HostDelivery:
+        t = request.timeouts
+        return HostDelivery(
+            component=component,
+            release=request.commit,
+            env={
+                "LOCKSTEP_APPLICATION": request.application,
+                "LOCKSTEP_ENVIRONMENT": request.environment,
+                "LOCKSTEP_COMPONENT": request.component,
+                "LOCKSTEP_COMMIT": request.commit,
+                "LOCKSTEP_DEPLOYMENT": request.deployment_id,
+            },
+            journal=StoreJournal(self._store, deployment_id=request.deployment_id, component=component.name),
+            limits=DeliveryLimits(
+                command_timeout=t.command_seconds,
+                max_output=t.max_output_bytes,
+                keep_releases=self._targets.keep_releases(component.target_name),
+            ),
+            progress=progress,
+            cancelled=cancelled,
+        )
+
+    def _deploy_commands_for(self, request: ComponentRequest) -> Callable[[str], Sequence[str]]:
+        """The deploy commands of the release being switched back to, as that commit defined them."""
+
+        def commands(release: str) -> Sequence[str]:
+            previous = self._render(request.repository, release, request.environment)
+            component = previous.components.get(request.component)
+            return component.deploy_commands if component else ()
+
+        return commands

@@ -1,0 +1,41 @@
+"""Running blocking work in a thread while the activity heartbeats its latest progress.
+
+Heartbeats are how cancellation reaches an activity: when it arrives, the work is told to stop
+at its next checkpoint and is awaited, so the activity never returns while a target is still
+being changed behind its back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from temporalio import activity
+
+T = TypeVar("T")
+
+
+async def run_with_heartbeat(
+    work: Callable[[Callable[[str], None], threading.Event], T], *, interval: float
+) -> T:
+    cancelled = threading.Event()
+    latest = ["started"]
+
+    def progress(message: str) -> None:
+        latest[0] = message
+        activity.logger.debug(message)
+
+    future = asyncio.ensure_future(asyncio.to_thread(work, progress, cancelled))
+    activity.heartbeat(latest[0])
+    try:
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=interval)
+            if done:
+                return future.result()
+            activity.heartbeat(latest[0])
+    except asyncio.CancelledError:
+        cancelled.set()
+        await asyncio.wait({future})
+        raise

@@ -1,0 +1,75 @@
+"""Short writes to the system of record, run as local activities next to the workflow.
+
+Each write is idempotent (keyed by deployment id), so a replayed or retried local activity
+changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+
+from lockstep.domain.messages import DeploymentRequest, OutcomeRecord, StatusChange
+from lockstep.domain.status import DeploymentStatus
+from lockstep.store.deployments import set_deployment_status, upsert_deployment
+from lockstep.store.engine import Store
+from lockstep.store.revisions import record_revisions
+
+
+class RecordActivities:
+    def __init__(self, *, store: Store) -> None:
+        self._store = store
+
+    @activity.defn(name="record_started")
+    async def record_started(self, request: DeploymentRequest) -> None:
+        def write() -> None:
+            with self._store.session() as session:
+                upsert_deployment(
+                    session=session,
+                    id=request.deployment_id,
+                    application=request.application,
+                    environment=request.environment,
+                    commit=request.commit,
+                    repository=request.repository,
+                    trigger=request.trigger,
+                    actor=request.actor,
+                    status=DeploymentStatus.PLANNING.value,
+                )
+
+        await asyncio.to_thread(write)
+
+    @activity.defn(name="record_status")
+    async def record_status(self, change: StatusChange) -> None:
+        def write() -> None:
+            with self._store.session() as session:
+                set_deployment_status(
+                    session=session,
+                    deployment_id=change.deployment_id,
+                    status=change.status.value,
+                    error=change.error,
+                )
+
+        await asyncio.to_thread(write)
+
+    @activity.defn(name="record_outcome")
+    async def record_outcome(self, outcome: OutcomeRecord) -> None:
+        def write() -> None:
+            with self._store.session() as session:
+                if outcome.status == DeploymentStatus.SUCCEEDED and outcome.deployed_hashes:
+                    record_revisions(
+                        session=session,
+                        application=outcome.application,
+                        environment=outcome.environment,
+                        deployment_id=outcome.deployment_id,
+                        commit=outcome.commit,
+                        hashes=outcome.deployed_hashes,
+                    )
+                set_deployment_status(
+                    session=session,
+                    deployment_id=outcome.deployment_id,
+                    status=outcome.status.value,
+                    error=outcome.error,
+                )
+
+        await asyncio.to_thread(write)

@@ -1,0 +1,220 @@
+"""Delivering a `host` component as a release onto every host of a target, in batches.
+
+Per host: record what `current` points at (write-ahead, first write wins), stage the files under
+`releases/<commit>`, switch `current` atomically, run `deploy` in the new release, then verify
+health. A host whose deploy step already succeeded for this deployment and whose `current`
+already points at the release is not redeployed (a retried activity converges). A failing host
+stops the rollout after its batch; putting hosts back is `rollback_host_component`'s job, driven
+by the journal, so even a half-changed host has a recorded way back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from lockstep.delivery.journal import DeliveryJournal, PriorRelease
+from lockstep.domain.errors import DeploymentStepFailed, LockstepError
+from lockstep.domain.models import RenderedComponent
+from lockstep.domain.status import StepStatus
+from lockstep.targets.host import CommandResult, HostConnection
+from lockstep.targets.releases import (
+    current_link,
+    current_release,
+    prune_releases,
+    release_dir,
+    remember_release,
+    rollback_release,
+    run_commands,
+    stage_release,
+    switch_current,
+    verify_health,
+)
+
+Progress = Callable[[str], None]
+
+
+class DeliveryCancelled(LockstepError):
+    """Cancellation arrived between two hosts or steps; what was done is in the journal."""
+
+
+@dataclass(frozen=True)
+class DeliveryLimits:
+    command_timeout: float = 600.0
+    max_output: int = 16384
+    keep_releases: int = 5
+
+
+@dataclass
+class HostDelivery:
+    """Everything needed to deliver one component at one commit."""
+
+    component: RenderedComponent
+    release: str  # the commit sha: files land in <dest>/releases/<release>
+    env: Mapping[str, str]  # LOCKSTEP_* variables for deploy and health commands
+    journal: DeliveryJournal
+    limits: DeliveryLimits
+    progress: Progress = lambda _msg: None
+    cancelled: threading.Event | None = None
+
+    def wait(self, seconds: float) -> None:
+        """Sleep between health attempts, waking early when cancelled."""
+        if self.cancelled is None:
+            time.sleep(seconds)
+        elif self.cancelled.wait(seconds):
+            self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise DeliveryCancelled(f"{self.component.name}: delivery cancelled")
+
+
+def _health_progress(d: HostDelivery, host: str, message: str) -> None:
+    d.check_cancelled()
+    d.progress(f"{host}: health: {message}")
+
+
+def _outputs(results: Sequence[CommandResult]) -> str:
+    return "\n".join(f"$ {r.command}\n{r.output}".rstrip() for r in results)
+
+
+def _work_dir(component: RenderedComponent) -> str | None:
+    return current_link(component.releases[0].dest) if component.releases else None
+
+
+def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> None:
+    comp, host = d.component, conn.name
+    already_live = all(current_release(conn, t.dest) == d.release for t in comp.releases)
+    if already_live and d.journal.step_status(host=host, action="deploy") == StepStatus.SUCCEEDED:
+        d.progress(f"{host}: already deployed, verifying health")
+    else:
+        d.journal.step(host=host, action="deploy", status=StepStatus.RUNNING)
+        try:
+            for tree in comp.releases:
+                d.journal.record_prior(host=host, dest=tree.dest, previous=current_release(conn, tree.dest))
+            for tree in comp.releases:
+                d.check_cancelled()
+                d.progress(f"{host}: staging {len(tree.files)} files in {release_dir(tree.dest, d.release)}")
+                stage_release(
+                    conn, dest=tree.dest, release=d.release, files=tree.files, content_hash=comp.content_hash
+                )
+                remember_release(conn, tree.dest, d.release)
+            for tree in comp.releases:
+                switch_current(conn, tree.dest, d.release)
+            d.check_cancelled()
+            d.progress(f"{host}: running {len(comp.deploy_commands)} deploy commands")
+            results = run_commands(
+                conn,
+                list(comp.deploy_commands),
+                cwd=_work_dir(comp),
+                env=d.env,
+                timeout=d.limits.command_timeout,
+                max_output=d.limits.max_output,
+            )
+        except DeploymentStepFailed as err:
+            d.journal.step(
+                host=host,
+                action="deploy",
+                status=StepStatus.FAILED,
+                output=_outputs(getattr(err, "results", [])) or str(err),
+            )
+            raise
+        except BaseException as err:
+            d.journal.step(host=host, action="deploy", status=StepStatus.FAILED, output=str(err))
+            raise
+        d.journal.step(host=host, action="deploy", status=StepStatus.SUCCEEDED, output=_outputs(results))
+    _verify_host(d, conn)
+    for tree in comp.releases:
+        prior = next((p.previous for p in d.journal.priors() if p.host == host and p.dest == tree.dest), None)
+        prune_releases(
+            conn, tree.dest, d.limits.keep_releases, protect=[d.release, *([prior] if prior else [])]
+        )
+
+
+def _verify_host(d: HostDelivery, conn: HostConnection) -> None:
+    host, health = conn.name, d.component.health
+    d.journal.step(host=host, action="health", status=StepStatus.RUNNING)
+    try:
+        results = verify_health(
+            conn,
+            health,
+            cwd=_work_dir(d.component),
+            env=d.env,
+            command_timeout=min(d.limits.command_timeout, max(health.timeout_seconds, 1.0)),
+            max_output=d.limits.max_output,
+            heartbeat=lambda msg: _health_progress(d, host, msg),
+            sleep=d.wait,
+        )
+    except BaseException as err:
+        d.journal.step(host=host, action="health", status=StepStatus.FAILED, output=str(err))
+        raise
+    d.journal.step(host=host, action="health", status=StepStatus.SUCCEEDED, output=_outputs(results))
+
+
+def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], batch: int) -> list[str]:
+    """Deliver onto `hosts`, `batch` at a time; raise the first failure after its batch ends."""
+    size = max(1, batch)
+    done: list[str] = []
+    for start in range(0, len(hosts), size):
+        group = hosts[start : start + size]
+        d.check_cancelled()
+        d.progress(f"batch {start // size + 1}: {', '.join(h.name for h in group)}")
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            futures = [pool.submit(_deliver_to_host, d, conn) for conn in group]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        done += [h.name for h in group]
+    return done
+
+
+def rollback_host_component(
+    d: HostDelivery, hosts: Sequence[HostConnection], deploy_commands_for: Callable[[str], Sequence[str]]
+) -> bool:
+    """Put every host this deployment touched back on the release recorded before it.
+
+    `deploy_commands_for(release)` gives the deploy commands of the release switched back to;
+    they run again there, once per host, as after any deploy. Returns whether anything changed.
+    """
+    by_host = {h.name: h for h in hosts}
+    priors_by_host: dict[str, list[PriorRelease]] = {}
+    for prior in d.journal.priors():
+        priors_by_host.setdefault(prior.host, []).append(prior)
+    changed_any = False
+    for host, priors in priors_by_host.items():
+        conn = by_host.get(host)
+        if conn is None:
+            raise DeploymentStepFailed(f"{d.component.name}: host {host} is no longer in the target")
+        d.journal.step(host=host, action="rollback", status=StepStatus.RUNNING)
+        try:
+            changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
+            first = priors[0]
+            results: list[CommandResult] = []
+            if any(changed) and first.previous is not None:
+                d.progress(f"{host}: back on {first.previous[:12]}, running deploy commands")
+                results = run_commands(
+                    conn,
+                    list(deploy_commands_for(first.previous)),
+                    cwd=current_link(first.dest),
+                    env={**d.env, "LOCKSTEP_COMMIT": first.previous},
+                    timeout=d.limits.command_timeout,
+                    max_output=d.limits.max_output,
+                )
+        except BaseException as err:
+            d.journal.step(host=host, action="rollback", status=StepStatus.FAILED, output=str(err))
+            raise
+        detail = "; ".join(
+            f"{p.dest}/current -> {p.previous or '(removed)'}" if c else f"{p.dest}: unchanged"
+            for p, c in zip(priors, changed, strict=True)
+        )
+        d.journal.step(
+            host=host,
+            action="rollback",
+            status=StepStatus.SUCCEEDED,
+            output="\n".join([detail, _outputs(results)]).strip(),
+        )
+        changed_any = changed_any or any(changed)
+    return changed_any

@@ -1,0 +1,63 @@
+"""Checking out and rendering one commit for one environment, with a small in-process cache.
+
+Several activities of one deployment render the same commit; the cache keeps that to one Git read
+and one render per (repository, commit, environment) per worker process. Rendering is
+deterministic, so a cache miss on another worker gives the same result and content hashes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lockstep.domain.models import CommitInfo, RenderedComponent
+from lockstep.domain.source import SourceTree
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.manifest.loader import load_manifest
+from lockstep.manifest.render import render_environment
+from lockstep.manifest.schema import Manifest
+
+
+@dataclass(frozen=True)
+class RenderedCommit:
+    commit: CommitInfo
+    manifest: Manifest
+    components: dict[str, RenderedComponent]  # in manifest order
+
+
+class CommitRenderer:
+    def __init__(self, git: GitMirrors, target_types: Mapping[str, str], *, cache_size: int = 16) -> None:
+        self._git = git
+        self._target_types = dict(target_types)
+        self._cache: OrderedDict[tuple[str, str, str], RenderedCommit] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def resolve(self, repository: str, ref: str) -> str:
+        return self._git.resolve(repository, ref)
+
+    def tree(self, repository: str, sha: str) -> SourceTree:
+        return self._git.tree(repository, sha)
+
+    def render(self, repository: str, sha: str, environment: str) -> RenderedCommit:
+        """Render `sha` (a full commit id) of `repository` for `environment`."""
+        key = (repository, sha, environment)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        tree = self._git.tree(repository, sha)
+        manifest = load_manifest(tree)
+        components = render_environment(manifest, environment, tree, target_types=self._target_types)
+        rendered = RenderedCommit(
+            commit=self._git.commit_info(repository, sha),
+            manifest=manifest,
+            components={c.name: c for c in components},
+        )
+        with self._lock:
+            self._cache[key] = rendered
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return rendered

@@ -1,0 +1,115 @@
+"""Inputs and results of the deployment workflow and its activities, and the `status` view.
+
+One input model and one result model per workflow and activity, carried by the pydantic data
+converter. Add fields with defaults only: running workflows replay old payloads.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from lockstep.domain.models import CommitInfo, Plan
+from lockstep.domain.status import DeploymentStatus, StepStatus
+
+
+class DeploymentTimeouts(BaseModel):
+    """Durations the workflow passes to activities; configurable from the server settings."""
+
+    activity_seconds: float = 1800.0
+    heartbeat_seconds: float = 30.0
+    command_seconds: float = 600.0
+    max_output_bytes: int = 16384
+
+
+class DeploymentRequest(BaseModel):
+    """Input of the Deployment workflow: one application, environment and commit."""
+
+    deployment_id: str
+    application: str
+    environment: str
+    repository: str
+    commit: str  # full sha, resolved by whoever started the deployment
+    trigger: str = "manual"
+    actor: str | None = None
+    timeouts: DeploymentTimeouts = Field(default_factory=DeploymentTimeouts)
+
+
+class PrepareResult(BaseModel):
+    commit: CommitInfo
+    plan: Plan
+
+
+class ComponentRequest(BaseModel):
+    """Input of deploy_component and rollback_component."""
+
+    deployment_id: str
+    application: str
+    environment: str
+    repository: str
+    commit: str
+    component: str
+    content_hash: str
+    timeouts: DeploymentTimeouts = Field(default_factory=DeploymentTimeouts)
+
+
+class ComponentResult(BaseModel):
+    component: str
+    hosts: list[str] = Field(default_factory=list)
+    changed: bool = False
+    detail: str = ""
+
+
+class StatusChange(BaseModel):
+    """Input of record_status: the system of record follows the workflow's status."""
+
+    deployment_id: str
+    status: DeploymentStatus
+    error: str | None = None
+
+
+class OutcomeRecord(BaseModel):
+    """Input of record_outcome: the final status and, on success, the revisions now live."""
+
+    deployment_id: str
+    application: str
+    environment: str
+    commit: str
+    status: DeploymentStatus
+    error: str | None = None
+    deployed_hashes: dict[str, str] = Field(default_factory=dict)
+
+
+class StepView(BaseModel):
+    component: str
+    host: str = ""
+    action: str
+    status: StepStatus
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+    output: str | None = None
+
+
+class DeploymentView(BaseModel):
+    """What the `status` query, `lockstep status` and `GET /deployments/{id}` show."""
+
+    id: str
+    application: str
+    environment: str
+    commit: str
+    status: DeploymentStatus
+    trigger: str = "manual"
+    actor: str | None = None
+    plan: Plan = Field(default_factory=Plan)
+    steps: list[StepView] = Field(default_factory=list)
+    approvals: list[dict[str, str]] = Field(default_factory=list)
+    error: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    finished_at: str | None = None
+
+
+class DeploymentResult(BaseModel):
+    deployment_id: str
+    status: DeploymentStatus
+    error: str | None = None

@@ -1,0 +1,75 @@
+"""Shared fixtures (a pytest plugin) for tests that run deployments: the Temporal dev server,
+settings over temp dirs, a worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from tests.support.apprepo import commit, three_tier_files
+from tests.support.temporal import address, start_temporal
+from workers.main import build_worker
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_temporal()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def counters(tmp_path: Path) -> Path:
+    path = tmp_path / "counters"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path, counters: Path) -> Path:
+    repo = tmp_path / "shop"
+    commit(repo, three_tier_files(counters), "first version")
+    return repo
+
+
+@pytest.fixture
+def target_root(tmp_path: Path) -> Path:
+    return tmp_path / "target"
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment, app_repo: Path, target_root: Path
+) -> Settings:
+    return Settings(
+        temporal={"address": address(temporal_env), "task_queue": f"test-{uuid.uuid4().hex[:8]}"},
+        database_url=database_url,
+        state_dir=str(tmp_path / "state"),
+        repositories=[{"url": str(app_repo), "name": "acme/shop"}],
+        targets={"local-test": {"type": "local", "root": str(target_root)}},
+        deployment={"heartbeat_timeout": "5s", "command_timeout": "20s"},
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    return Store.from_url(settings.database_url)
+
+
+@pytest.fixture
+def git(settings: Settings) -> GitMirrors:
+    return GitMirrors(settings.mirrors_dir)
+
+
+@pytest_asyncio.fixture
+async def worker(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
+    async with build_worker(temporal_env.client, settings):
+        yield

@@ -1,0 +1,45 @@
+"""Driving deployments the way the CLI does, and reading what landed on the target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.domain.messages import DeploymentResult, DeploymentView
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.deployments import start_deployment
+from lockstep.orchestration.views import find_view
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+
+
+async def deploy(
+    env: WorkflowEnvironment, settings: Settings, store: Store, git: GitMirrors, *, ref: str | None = None
+) -> DeploymentView:
+    started = await start_deployment(
+        client=env.client,
+        settings=settings,
+        store=store,
+        git=git,
+        application="shop",
+        environment="staging",
+        ref=ref,
+    )
+    result = await env.client.get_workflow_handle(started.id, result_type=DeploymentResult).result()
+    with store.session() as session:
+        view = find_view(session, started.id)
+    assert view is not None, f"deployment {started.id} is not in the store"
+    assert view.status == result.status
+    return view
+
+
+def current(root: Path, component: str) -> str | None:
+    link = root / "srv" / component / "current"
+    return os.path.basename(os.readlink(link)) if link.is_symlink() else None
+
+
+def runs(counters: Path, component: str) -> list[str]:
+    path = counters / component
+    return path.read_text().split() if path.exists() else []

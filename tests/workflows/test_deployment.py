@@ -1,0 +1,182 @@
+"""The Deployment workflow end to end: real Temporal, real Git, a real local target, the store.
+
+The issue's acceptance story: first deployment, a change to `api` alone, and a failing health
+check on `web` that rolls `api` and `web` back while `db` stays untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.domain.status import ComponentAction, DeploymentStatus, StepStatus
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from lockstep.store.revisions import last_revisions
+from tests.support.apprepo import commit, git
+from tests.workflows.helpers import current, deploy, runs
+
+pytestmark = [pytest.mark.temporal, pytest.mark.store]
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+
+
+async def _save_history(env: WorkflowEnvironment, deployment_id: str, name: str) -> None:
+    """Refresh the saved histories the replay test reads (LOCKSTEP_RECORD_HISTORIES=1)."""
+    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":
+        history = await env.client.get_workflow_handle(deployment_id).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def test_first_change_and_failed_health(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    target_root: Path,
+    counters: Path,
+) -> None:
+    first_sha = git_head(app_repo)
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    assert first.plan.waves == [["db"], ["api"], ["web"]]
+    assert {c.name: c.reason for c in first.plan.components} == {
+        "db": "first deployment",
+        "api": "first deployment",
+        "web": "first deployment",
+    }
+    for component in ("db", "api", "web"):
+        assert current(target_root, component) == first_sha
+        assert runs(counters, component) == [first_sha]
+    assert (target_root / "srv/web/current/index.html").read_text() == "<h1>hello staging</h1>\n"
+    assert {(s.component, s.action, s.status) for s in first.steps} >= {
+        ("web", "deploy", StepStatus.SUCCEEDED),
+        ("web", "health", StepStatus.SUCCEEDED),
+    }
+    await _save_history(temporal_env, first.id, "deployment-succeeded")
+
+    second_sha = commit(app_repo, {"api/api.conf": "version=2\n"}, "api v2")
+    second = await deploy(temporal_env, settings, store, git)
+    assert second.status == DeploymentStatus.SUCCEEDED, second.error
+    planned = {c.name: c for c in second.plan.components}
+    assert set(planned) == {"api", "web"}
+    assert planned["api"].action == ComponentAction.UPDATE
+    assert planned["api"].reason == f"changed since {first_sha[:7]}"
+    assert planned["web"].reason == "depends on api, which changed"
+    assert second.plan.unchanged == ["db"]
+    assert (current(target_root, "db"), current(target_root, "api"), current(target_root, "web")) == (
+        first_sha,
+        second_sha,
+        second_sha,
+    )
+    assert runs(counters, "db") == [first_sha]
+
+    commit(app_repo, {"api/api.conf": "version=3\n", "web/health.sh": "exit 1\n"}, "break web health")
+    third = await deploy(temporal_env, settings, store, git)
+    assert third.status == DeploymentStatus.ROLLED_BACK
+    assert third.error is not None and "health.sh" in third.error
+    assert (current(target_root, "db"), current(target_root, "api"), current(target_root, "web")) == (
+        first_sha,
+        second_sha,
+        second_sha,
+    )
+    # Rollback ran the previous release's deploy commands again; db was never touched.
+    assert runs(counters, "db") == [first_sha]
+    assert runs(counters, "api")[-1] == second_sha
+    statuses = {(s.component, s.action): s.status for s in third.steps}
+    assert statuses[("web", "health")] == StepStatus.FAILED
+    assert statuses[("api", "rollback")] == StepStatus.SUCCEEDED
+    assert statuses[("web", "rollback")] == StepStatus.SUCCEEDED
+    with store.session() as session:
+        live = last_revisions(session=session, application="shop", environment="staging")
+    assert {name: r.commit for name, r in live.items()} == {
+        "db": first_sha,
+        "api": second_sha,
+        "web": second_sha,
+    }
+    await _save_history(temporal_env, third.id, "deployment-rolled-back")
+
+    again = await deploy(temporal_env, settings, store, git, ref=second_sha)
+    assert again.id == second.id, "deploying a commit that succeeded returns its deployment"
+
+
+async def test_bad_manifest_fails_before_any_change(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    target_root: Path,
+) -> None:
+    commit(app_repo, {"web/index.html": "<h1>{{ colour }}</h1>\n"}, "use an undefined value")
+    view = await deploy(temporal_env, settings, store, git)
+    assert view.status == DeploymentStatus.FAILED
+    assert view.error is not None and "colour" in view.error and "web/index.html" in view.error
+    assert not target_root.exists() or not any(target_root.rglob("current"))
+
+
+async def test_cancellation_rolls_back_what_changed(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    target_root: Path,
+    counters: Path,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED
+    first_sha = first.commit
+    manifest = (
+        (app_repo / "lockstep.yaml")
+        .read_text()
+        .replace(
+            f"echo $LOCKSTEP_COMMIT >> {counters}/web", f"echo $LOCKSTEP_COMMIT >> {counters}/web; sleep 30"
+        )
+    )
+    commit(app_repo, {"lockstep.yaml": manifest, "api/api.conf": "version=9\n"}, "slow web")
+    from lockstep.orchestration.deployments import start_deployment
+
+    started = await start_deployment(
+        client=temporal_env.client,
+        settings=settings,
+        store=store,
+        git=git,
+        application="shop",
+        environment="staging",
+    )
+    handle = temporal_env.client.get_workflow_handle(started.id)
+    await _wait_for(lambda: len(runs(counters, "web")) == 2)
+    await handle.cancel()
+    await handle.result()
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED
+    from lockstep.orchestration.views import find_view
+
+    with store.session() as session:
+        view = find_view(session, started.id)
+    assert view is not None and view.status == DeploymentStatus.CANCELLED
+    assert current(target_root, "api") == first_sha
+    assert current(target_root, "web") == first_sha
+
+
+async def _wait_for(condition: object, timeout: float = 30.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+def git_head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD")

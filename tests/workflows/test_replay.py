@@ -1,0 +1,32 @@
+"""Saved histories of the Deployment workflow must replay against today's code.
+
+A change that would break running deployments (new commands in a different order, without
+`workflow.patched`) fails here. Refresh the histories only for a deliberate, guarded change:
+`LOCKSTEP_RECORD_HISTORIES=1 pytest tests/workflows/test_deployment.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.deployment import DeploymentWorkflow
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def test_histories_are_present() -> None:
+    names = {p.stem for p in HISTORIES}
+    assert {"deployment-succeeded", "deployment-rolled-back"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path: Path) -> None:
+    replayer = Replayer(workflows=[DeploymentWorkflow], data_converter=pydantic_data_converter)
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None

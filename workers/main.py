@@ -1,0 +1,69 @@
+"""Wiring settings -> adapters -> activities -> Temporal Worker on the `lockstep` task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.deployment import DeploymentActivities
+from activities.records import RecordActivities
+from lockstep.delivery.rendering import CommitRenderer
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.client import connect
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from lockstep.targets.registry import TargetRegistry
+from workflows.deployment import DeploymentWorkflow
+
+log = logging.getLogger("lockstep.worker")
+
+
+def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+    store = Store.from_url(settings.database_url)
+    targets = TargetRegistry(settings.targets)
+    renderer = CommitRenderer(GitMirrors(settings.mirrors_dir), targets.types())
+    deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets)
+    records = RecordActivities(store=store)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal.task_queue,
+        workflows=[DeploymentWorkflow],
+        activities=[
+            deployment.prepare,
+            deployment.deploy_component,
+            deployment.rollback_component,
+            records.record_started,
+            records.record_status,
+            records.record_outcome,
+        ],
+        max_concurrent_activities=64,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    """Run the worker until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
+    client = await connect(settings.temporal)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %s on %s", settings.temporal.task_queue, settings.temporal.address)
+    async with worker:
+        await stop.wait()
+    log.info("worker stopped")
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(settings))
+    # The SDK can abort at interpreter exit (sdk-python#300): flush and leave directly.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

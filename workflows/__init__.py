@@ -1,0 +1,1 @@
+"""Temporal workflows: orchestration only. No I/O, clocks or randomness outside activities."""

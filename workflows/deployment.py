@@ -1,0 +1,253 @@
+"""The Deployment workflow (SPEC §4): one application, environment and commit.
+
+Check out and render -> plan -> deploy wave by wave (a wave's components in parallel, health
+verified inside each component's activity) -> on failure or cancellation after changes began,
+compensate every component this run touched, in reverse dependency order -> record the outcome.
+
+It owns ordering, compensation and status; it does no I/O. Rendering, targets and the store are
+reached only through activities. Policy and approvals arrive with later workflow versions, each
+guarded by `workflow.patched`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.workflow import ActivityCancellationType
+
+with workflow.unsafe.imports_passed_through():
+    from activities.deployment import DeploymentActivities
+    from activities.records import RecordActivities
+    from lockstep.domain.messages import (
+        ComponentRequest,
+        ComponentResult,
+        DeploymentRequest,
+        DeploymentResult,
+        DeploymentView,
+        OutcomeRecord,
+        PrepareResult,
+        StatusChange,
+        StepView,
+    )
+    from lockstep.domain.models import Plan
+    from lockstep.domain.status import DeploymentStatus, StepStatus
+    from workflows import search_attributes as sa
+
+# Errors that no retry can fix: bad manifests, failed commands, unknown targets.
+PERMANENT_ERRORS = [
+    "ManifestError",
+    "CycleError",
+    "ConfigError",
+    "DeploymentStepFailed",
+    "HealthCheckFailed",
+    "ContentMismatch",
+]
+_RECORD_TIMEOUT = timedelta(seconds=30)
+
+
+def _failure_message(err: BaseException) -> str:
+    """The innermost cause's message: that is what names the problem."""
+    while isinstance(err, ActivityError) and err.cause is not None:
+        err = err.cause
+    return str(err) or type(err).__name__
+
+
+def _task_error(task: asyncio.Task[ComponentResult]) -> BaseException | None:
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception()
+
+
+@workflow.defn(name="Deployment")
+class DeploymentWorkflow:
+    @workflow.init
+    def __init__(self, request: DeploymentRequest) -> None:
+        self._request = request
+        self._view = DeploymentView(
+            id=request.deployment_id,
+            application=request.application,
+            environment=request.environment,
+            commit=request.commit,
+            status=DeploymentStatus.QUEUED,
+            trigger=request.trigger,
+            actor=request.actor,
+        )
+        self._steps: dict[str, StepView] = {}
+
+    @workflow.query(name="status")
+    def status(self) -> DeploymentView:
+        return self._view.model_copy(update={"steps": list(self._steps.values())})
+
+    @workflow.run
+    async def run(self, request: DeploymentRequest) -> DeploymentResult:
+        self._view.created_at = workflow.now().isoformat()
+        self._view.status = DeploymentStatus.PLANNING
+        workflow.upsert_search_attributes([sa.STATUS.value_set(DeploymentStatus.PLANNING.value)])
+        await workflow.execute_local_activity_method(
+            RecordActivities.record_started, request, start_to_close_timeout=_RECORD_TIMEOUT
+        )
+        try:
+            prepared = await workflow.execute_activity_method(
+                DeploymentActivities.prepare,
+                request,
+                start_to_close_timeout=timedelta(seconds=request.timeouts.activity_seconds),
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERRORS),
+            )
+        except ActivityError as err:
+            return await self._finish(DeploymentStatus.FAILED, _failure_message(err))
+        self._view.plan = prepared.plan
+        self._view.commit = prepared.commit.sha
+        return await self._deploy(prepared)
+
+    async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
+        plan = prepared.plan
+        if plan.is_empty:
+            return await self._finish(DeploymentStatus.SUCCEEDED, None)
+        for component in plan.components:
+            self._steps[component.name] = StepView(
+                component=component.name, action="deploy", status=StepStatus.PENDING
+            )
+        await self._set_status(DeploymentStatus.DEPLOYING)
+        started_waves: list[list[str]] = []
+        try:
+            for wave in plan.waves:
+                # Recorded before the activities start: each one writes what was live ahead of
+                # any change, so compensation has a way back even for a half-done component.
+                started_waves.append(wave)
+                failures = await self._run_wave(plan, wave)
+                if failures:
+                    raise failures[0]
+        except BaseException as err:
+            cancelled = is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError)
+            reason = "cancelled" if cancelled else _failure_message(err)
+            if not cancelled and not isinstance(err, ActivityError | ApplicationError):
+                raise
+            return await self._compensate(plan, started_waves, reason, cancelled=cancelled)
+        return await self._finish(
+            DeploymentStatus.SUCCEEDED,
+            None,
+            deployed_hashes={c.name: c.content_hash for c in plan.components},
+        )
+
+    async def _run_wave(self, plan: Plan, wave: list[str]) -> list[BaseException]:
+        """Deploy a wave's components in parallel; return their failures.
+
+        On cancellation the components still running are cancelled and awaited before the error
+        propagates, so compensation never races an activity that is still changing a target.
+        """
+        tasks = [asyncio.create_task(self._deploy_component(plan, name)) for name in wave]
+        try:
+            await workflow.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await workflow.wait(tasks)
+            raise
+        return [e for e in (_task_error(t) for t in tasks) if e is not None]
+
+    async def _deploy_component(self, plan: Plan, name: str) -> ComponentResult:
+        step = self._steps[name]
+        step.status = StepStatus.RUNNING
+        step.started_at = workflow.now().isoformat()
+        try:
+            result = await workflow.execute_activity_method(
+                DeploymentActivities.deploy_component,
+                self._component_request(plan, name),
+                start_to_close_timeout=timedelta(seconds=self._request.timeouts.activity_seconds),
+                heartbeat_timeout=timedelta(seconds=self._request.timeouts.heartbeat_seconds),
+                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=PERMANENT_ERRORS),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except BaseException as err:
+            step.status = StepStatus.FAILED
+            step.error = "cancelled" if is_cancelled_exception(err) else _failure_message(err)
+            step.finished_at = workflow.now().isoformat()
+            raise
+        step.status = StepStatus.SUCCEEDED
+        step.finished_at = workflow.now().isoformat()
+        return result
+
+    async def _compensate(
+        self, plan: Plan, started_waves: list[list[str]], reason: str, *, cancelled: bool
+    ) -> DeploymentResult:
+        await self._set_status(DeploymentStatus.ROLLING_BACK, reason)
+        failed: list[str] = []
+        for wave in reversed(started_waves):
+            results = await asyncio.gather(
+                *(self._rollback_component(plan, name) for name in wave), return_exceptions=True
+            )
+            failed += [name for name, r in zip(wave, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            detail = f"{reason}; rollback failed for {', '.join(failed)}"
+            return await self._finish(DeploymentStatus.ROLLBACK_FAILED, detail)
+        final = DeploymentStatus.CANCELLED if cancelled else DeploymentStatus.ROLLED_BACK
+        return await self._finish(final, reason)
+
+    async def _rollback_component(self, plan: Plan, name: str) -> ComponentResult:
+        step = self._steps[name]
+        try:
+            result = await workflow.execute_activity_method(
+                DeploymentActivities.rollback_component,
+                self._component_request(plan, name),
+                start_to_close_timeout=timedelta(seconds=self._request.timeouts.activity_seconds),
+                heartbeat_timeout=timedelta(seconds=self._request.timeouts.heartbeat_seconds),
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERRORS),
+            )
+        except BaseException:
+            step.status = StepStatus.ROLLBACK_FAILED
+            raise
+        if result.changed:
+            step.status = StepStatus.ROLLED_BACK
+        return result
+
+    def _component_request(self, plan: Plan, name: str) -> ComponentRequest:
+        r = self._request
+        return ComponentRequest(
+            deployment_id=r.deployment_id,
+            application=r.application,
+            environment=r.environment,
+            repository=r.repository,
+            commit=self._view.commit,
+            component=name,
+            content_hash=plan.component(name).content_hash,
+            timeouts=r.timeouts,
+        )
+
+    async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
+        self._view.status = status
+        self._view.error = error
+        self._view.updated_at = workflow.now().isoformat()
+        workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
+        await workflow.execute_local_activity_method(
+            RecordActivities.record_status,
+            StatusChange(deployment_id=self._request.deployment_id, status=status, error=error),
+            start_to_close_timeout=_RECORD_TIMEOUT,
+        )
+
+    async def _finish(
+        self, status: DeploymentStatus, error: str | None, deployed_hashes: dict[str, str] | None = None
+    ) -> DeploymentResult:
+        r = self._request
+        self._view.status = status
+        self._view.error = error
+        self._view.finished_at = self._view.updated_at = workflow.now().isoformat()
+        workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
+        await workflow.execute_local_activity_method(
+            RecordActivities.record_outcome,
+            OutcomeRecord(
+                deployment_id=r.deployment_id,
+                application=r.application,
+                environment=r.environment,
+                commit=self._view.commit,
+                status=status,
+                error=error,
+                deployed_hashes=deployed_hashes or {},
+            ),
+            start_to_close_timeout=_RECORD_TIMEOUT,
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return DeploymentResult(deployment_id=r.deployment_id, status=status, error=error)
