@@ -1,0 +1,79 @@
+"""FastAPI app factory: health, readiness and read-only deployment endpoints.
+
+Writes (webhooks, approvals, manual deployments) arrive with later issues and will need a bearer
+token; everything here only reads the system of record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Depends, FastAPI, HTTPException, Query
+from sqlalchemy import text
+from sqlmodel import Session
+
+from lockstep import __version__
+from lockstep.domain.messages import DeploymentView
+from lockstep.domain.status import DeploymentStatus
+from lockstep.orchestration.client import TemporalUnavailable, connect
+from lockstep.orchestration.views import find_view, list_views
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    store = store or Store.from_url(settings.database_url)
+    app = FastAPI(
+        title="Lockstep",
+        version=__version__,
+        description="GitOps deployments on Temporal: deployments, approvals, drift and DORA metrics.",
+    )
+
+    def session() -> Iterator[Session]:
+        with store.session() as s:
+            yield s
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> dict[str, str]:
+        """The database and Temporal answer; 503 naming what does not."""
+        problems: dict[str, str] = {}
+        try:
+            with store.session() as s:
+                s.execute(text("SELECT 1"))
+        except Exception as err:  # any driver error means not ready
+            problems["database"] = type(err).__name__
+        try:
+            await connect(settings.temporal)
+        except TemporalUnavailable as err:
+            problems["temporal"] = str(err)
+        if problems:
+            raise HTTPException(status_code=503, detail={"status": "not ready", **problems})
+        return {"status": "ready"}
+
+    @app.get("/deployments", response_model=list[DeploymentView], tags=["deployments"])
+    def get_deployments(
+        app_: str | None = Query(None, alias="app"),
+        env: str | None = None,
+        status: DeploymentStatus | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        s: Session = Depends(session),
+    ) -> list[DeploymentView]:
+        """Deployments, newest first, filtered by application, environment and status."""
+        return list_views(
+            s, application=app_, environment=env, status=status.value if status else None, limit=limit
+        )
+
+    @app.get("/deployments/{deployment_id}", response_model=DeploymentView, tags=["deployments"])
+    def get_deployment(deployment_id: str, s: Session = Depends(session)) -> DeploymentView:
+        """One deployment with its plan, steps per host and approvals."""
+        view = find_view(s, deployment_id)
+        if view is None:
+            raise HTTPException(status_code=404, detail=f"no deployment {deployment_id!r}")
+        return view
+
+    return app

@@ -1,0 +1,73 @@
+"""What every command shares: settings, error reporting with exit codes, output format.
+
+Exit codes (SPEC §7): 0 success, 1 a failed or refused operation, 2 bad usage (typer's own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from enum import StrEnum
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from lockstep.domain.errors import LockstepError
+from lockstep.settings import Settings, load_settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+OutputOption = typer.Option(OutputFormat.text, "--output", "-o", help="text, or json for scripts")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def handles_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Report Lockstep errors as one line naming the cause, exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except LockstepError as err:
+            raise fail(str(err)) from None
+
+    return wrapper
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def print_json(
+    data: BaseModel | Sequence[BaseModel] | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> None:
+    if isinstance(data, BaseModel):
+        payload: Any = data.model_dump(mode="json")
+    elif isinstance(data, Sequence):
+        payload = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    else:
+        payload = dict(data)
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")

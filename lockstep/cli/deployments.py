@@ -1,0 +1,208 @@
+"""`lockstep deploy|status|list|history`: starting deployments and reading the system of record."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.table import Table
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from lockstep.cli.common import (
+    OutputFormat,
+    OutputOption,
+    console,
+    err_console,
+    fail,
+    handles_errors,
+    print_json,
+    run_async,
+    settings,
+)
+from lockstep.cli.output import print_list, print_view, styled
+from lockstep.domain.messages import DeploymentView
+from lockstep.domain.status import DeploymentStatus
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.client import connect
+from lockstep.orchestration.deployments import start_deployment
+from lockstep.orchestration.views import find_view, list_views
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from lockstep.store.revisions import last_revisions
+
+EnvOption = typer.Option(..., "--env", "-e", help="environment of the application's lockstep.yaml")
+
+
+def _store(s: Settings) -> Store:
+    return Store.from_url(s.database_url)
+
+
+async def _follow(client: Client, deployment_id: str, *, quiet: bool) -> None:
+    """Wait until the deployment's workflow closes, printing each status and step change."""
+    handle = client.get_workflow_handle(deployment_id)
+    seen: dict[str, str] = {}
+    while True:
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return
+        try:
+            view = await handle.query("status", result_type=DeploymentView)
+        except Exception:  # the first workflow task may not have run yet
+            view = None
+        if view is not None and not quiet:
+            for key, value in [("status", view.status.value)] + [
+                (f"step {s.component}", s.status.value) for s in view.steps
+            ]:
+                if seen.get(key) != value:
+                    seen[key] = value
+                    err_console.print(f"  {key}: {value}", highlight=False)
+        await asyncio.sleep(0.5)
+
+
+def deploy(
+    application: str = typer.Argument(..., help="application name from lockstep.yaml"),
+    env: str = EnvOption,
+    ref: str | None = typer.Option(None, "--ref", help="branch, tag or commit (default: the env's branch)"),
+    wait: bool = typer.Option(False, "--wait", help="return when the deployment reaches a final status"),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Start a deployment of an application to an environment and print its id."""
+    _deploy(application, env, ref, wait, output)
+
+
+@handles_errors
+def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
+    s = settings()
+    store = _store(s)
+
+    async def go() -> str:
+        client = await connect(s.temporal)
+        started = await start_deployment(
+            client=client,
+            settings=s,
+            store=store,
+            git=GitMirrors(s.mirrors_dir),
+            application=application,
+            environment=env,
+            ref=ref,
+            trigger="manual",
+            actor=None,
+        )
+        if output == OutputFormat.text:
+            verb = "already exists" if started.existing else "started"
+            err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
+            console.print(started.id, highlight=False)
+        if wait:
+            await _follow(client, started.id, quiet=output == OutputFormat.json)
+        return started.id
+
+    deployment_id = run_async(go())
+    with store.session() as session:
+        view = find_view(session, deployment_id)
+    if output == OutputFormat.json:
+        if view is None:
+            print_json({"id": deployment_id, "status": DeploymentStatus.QUEUED.value})
+        else:
+            print_json(view)
+    elif wait and view is not None:
+        print_view(view)
+    if wait and (view is None or view.status != DeploymentStatus.SUCCEEDED):
+        raise typer.Exit(1)
+
+
+def status(
+    deployment: str | None = typer.Argument(None, help="deployment id; omit for the latest per environment"),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Show one deployment (plan, steps, approvals) or the latest deployment of each environment."""
+    _status(deployment, output)
+
+
+@handles_errors
+def _status(deployment: str | None, output: OutputFormat) -> None:
+    s = settings()
+    with _store(s).session() as session:
+        if deployment is None:
+            latest: dict[tuple[str, str], DeploymentView] = {}
+            for v in list_views(session, limit=500):
+                latest.setdefault((v.application, v.environment), v)
+            views = list(latest.values())
+            print_json(views) if output == OutputFormat.json else print_list(
+                views, title="latest deployments"
+            )
+            return
+        view = find_view(session, deployment)
+    if view is None:
+        view = run_async(_query(s, deployment))
+    if output == OutputFormat.json:
+        print_json(view)
+    else:
+        print_view(view)
+
+
+async def _query(s: Settings, deployment_id: str) -> DeploymentView:
+    client = await connect(s.temporal)
+    try:
+        view: DeploymentView = await client.get_workflow_handle(deployment_id).query(
+            "status", result_type=DeploymentView
+        )
+        return view
+    except Exception as err:
+        raise fail(f"no deployment {deployment_id!r}") from err
+
+
+def list_(
+    app: str | None = typer.Option(None, "--app"),
+    env: str | None = typer.Option(None, "--env"),
+    status_: str | None = typer.Option(None, "--status", help="e.g. deploying, awaiting_approval, failed"),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """List deployments, newest first."""
+    _list(app, env, status_, output)
+
+
+@handles_errors
+def _list(app: str | None, env: str | None, status_: str | None, output: OutputFormat) -> None:
+    if status_ is not None and status_ not in {s.value for s in DeploymentStatus}:
+        known = ", ".join(s.value for s in DeploymentStatus)
+        raise fail(f"unknown status {status_!r} (known: {known})", code=2)
+    s = settings()
+    with _store(s).session() as session:
+        views = list_views(session, application=app, environment=env, status=status_)
+    print_json(views) if output == OutputFormat.json else print_list(views)
+
+
+def history(
+    application: str = typer.Argument(...),
+    env: str = EnvOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Deployments of one environment, newest first, and the revision live for each component."""
+    _history(application, env, output)
+
+
+@handles_errors
+def _history(application: str, env: str, output: OutputFormat) -> None:
+    s = settings()
+    with _store(s).session() as session:
+        views = list_views(session, application=application, environment=env, limit=200)
+        live = last_revisions(session=session, application=application, environment=env)
+    if output == OutputFormat.json:
+        print_json(
+            {
+                "application": application,
+                "environment": env,
+                "live": [r.model_dump() for r in live.values()],
+                "deployments": [v.model_dump(mode="json") for v in views],
+            }
+        )
+        return
+    table = Table(title=f"{application}/{env}: live revisions", title_justify="left")
+    for column in ("component", "commit", "content", "deployment"):
+        table.add_column(column)
+    for r in live.values():
+        table.add_row(r.component, r.commit[:12], r.content_hash[:12], r.deployment_id)
+    console.print(table)
+    print_list(views, title=f"{application}/{env}: deployments")
+    for v in views[:1]:
+        console.print(f"latest: {v.id} {styled(v.status)}")

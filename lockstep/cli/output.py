@@ -1,0 +1,86 @@
+"""Human-readable rendering of plans and deployments (rich tables). JSON lives in common.py."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from lockstep.cli.common import console
+from lockstep.domain.messages import DeploymentView
+from lockstep.domain.models import Plan
+from lockstep.domain.status import DeploymentStatus
+
+_STATUS_STYLE = {
+    DeploymentStatus.SUCCEEDED: "green",
+    DeploymentStatus.FAILED: "red",
+    DeploymentStatus.ROLLED_BACK: "yellow",
+    DeploymentStatus.ROLLBACK_FAILED: "bold red",
+    DeploymentStatus.DENIED: "red",
+    DeploymentStatus.REJECTED: "red",
+    DeploymentStatus.DEPLOYING: "cyan",
+    DeploymentStatus.ROLLING_BACK: "yellow",
+}
+
+
+def styled(status: DeploymentStatus) -> str:
+    style = _STATUS_STYLE.get(status, "white")
+    return f"[{style}]{status.value}[/]"
+
+
+def print_plan(plan: Plan, *, title: str) -> None:
+    if plan.is_empty:
+        console.print(f"{title}: nothing to deploy (every component is up to date)")
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("wave", "component", "kind", "target", "action", "reason"):
+        table.add_column(column)
+    wave_of = {name: i + 1 for i, wave in enumerate(plan.waves) for name in wave}
+    for c in sorted(plan.components, key=lambda c: wave_of.get(c.name, 0)):
+        table.add_row(str(wave_of.get(c.name, "")), c.name, c.kind, c.target, c.action.value, c.reason)
+    console.print(table)
+    if plan.unchanged:
+        console.print(f"unchanged: {', '.join(plan.unchanged)}")
+
+
+def print_view(view: DeploymentView) -> None:
+    console.print(
+        f"[bold]{view.id}[/]  {view.application}/{view.environment}  commit {view.commit[:12]}  "
+        f"{styled(view.status)}"
+    )
+    console.print(
+        f"trigger {view.trigger}"
+        + (f" by {view.actor}" if view.actor else "")
+        + (f"  started {view.created_at}" if view.created_at else "")
+        + (f"  finished {view.finished_at}" if view.finished_at else "")
+    )
+    if view.error:
+        console.print(f"[red]reason:[/] {view.error}", highlight=False)
+    print_plan(view.plan, title="plan")
+    if view.steps:
+        table = Table(title="steps", title_justify="left")
+        for column in ("component", "host", "action", "status", "finished", "output (tail)"):
+            table.add_column(column)
+        for s in view.steps:
+            tail = (s.output or "").strip().splitlines()[-1:] if s.output else []
+            table.add_row(
+                s.component,
+                s.host,
+                s.action,
+                s.status.value,
+                s.finished_at or "",
+                tail[0][:80] if tail else "",
+            )
+        console.print(table)
+
+
+def print_list(views: list[DeploymentView], *, title: str = "deployments") -> None:
+    if not views:
+        console.print("no deployments")
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "application", "environment", "commit", "status", "trigger", "created"):
+        table.add_column(column)
+    for v in views:
+        table.add_row(
+            v.id, v.application, v.environment, v.commit[:12], styled(v.status), v.trigger, v.created_at or ""
+        )
+    console.print(table)

@@ -1,0 +1,70 @@
+"""`lockstep worker|api|setup`: the long-running processes and one-time cluster setup."""
+
+from __future__ import annotations
+
+import typer
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+from lockstep.cli.common import console, handles_errors, run_async, settings
+from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
+from lockstep.orchestration.client import connect
+
+
+def worker() -> None:
+    """Run a worker: the deployment workflows and activities on the configured task queue."""
+    _worker()
+
+
+@handles_errors
+def _worker() -> None:
+    from workers.main import run
+
+    run(settings())
+
+
+def api() -> None:
+    """Serve the HTTP API (OpenAPI at /docs)."""
+    _api()
+
+
+@handles_errors
+def _api() -> None:
+    import uvicorn
+
+    from lockstep.api.app import create_app
+
+    s = settings()
+    uvicorn.run(create_app(s), host=s.api.host, port=s.api.port, log_level="info")
+
+
+def setup() -> None:
+    """Register Lockstep's search attributes on an existing Temporal cluster (idempotent)."""
+    _setup()
+
+
+@handles_errors
+def _setup() -> None:
+    s = settings()
+
+    async def go() -> list[str]:
+        client = await connect(s.temporal)
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=s.temporal.namespace)
+        )
+        missing = [n for n in SEARCH_ATTRIBUTES if n not in existing.custom_attributes]
+        if missing:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=s.temporal.namespace,
+                    search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing},
+                )
+            )
+        return missing
+
+    added = run_async(go())
+    if added:
+        console.print(f"registered search attributes: {', '.join(added)}")
+    else:
+        console.print("search attributes already registered")
+    raise typer.Exit(0)

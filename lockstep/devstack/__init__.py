@@ -1,0 +1,1 @@
+"""The embedded development stack behind `lockstep dev`: Temporal dev server and the demo."""

@@ -1,0 +1,115 @@
+"""The demo that `lockstep dev` seeds on first start: a server config and an application repo.
+
+The demo application `shop` has three `host` components (db -> api -> web) deployed as releases
+onto two `local` targets, one per environment, under `.lockstep/targets/`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+DEMO_MANIFEST = """\
+application: shop
+environments:
+  - name: staging
+    branch: main
+    targets: {site: local-staging}
+    values: {greeting: "Hello from staging", workers: "1"}
+  - name: production
+    branch: main
+    targets: {site: local-production}
+    values: {greeting: "Hello from production", workers: "3"}
+components:
+  - name: db
+    target: site
+    host:
+      files: [{src: db/, dest: /srv/shop/db}]
+      deploy: ["sh ./migrate.sh"]
+    health: {commands: ["test -s migrated.txt"], timeout: 10s, interval: 1s}
+  - name: api
+    target: site
+    depends_on: [db]
+    host:
+      files: [{src: api/, dest: /srv/shop/api}]
+      deploy: ["sh ./start.sh"]
+    health: {commands: ["grep -q '^ok' status"], timeout: 10s, interval: 1s}
+  - name: web
+    target: site
+    depends_on: [api]
+    host:
+      files: [{src: web/, dest: /srv/shop/web}]
+      deploy: ["cp index.html served.html"]
+    health: {commands: ["sh ./healthcheck.sh"], timeout: 10s, interval: 1s}
+"""
+
+DEMO_FILES = {
+    "lockstep.yaml": DEMO_MANIFEST,
+    "db/schema.sql": "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT);\n",
+    "db/migrate.sh": "#!/bin/sh\n# A stand-in for a schema migration.\nwc -l < schema.sql > migrated.txt\n",
+    "api/config.env": "WORKERS={{ workers }}\n",
+    "api/start.sh": '#!/bin/sh\n# A stand-in for restarting a service.\n'
+    'echo "ok $(cat config.env)" > status\n',
+    "web/index.html": "<html><body><h1>{{ greeting }}</h1></body></html>\n",
+    "web/healthcheck.sh": "#!/bin/sh\n# Make this exit 1 to watch a rollback.\ngrep -q '<h1>' served.html\n",
+    "README.md": "# shop: the Lockstep demo application\n\nEdit a file, commit, and run "
+    "`lockstep deploy shop --env staging --wait`.\n",
+}
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def seed_demo_repository(path: Path) -> bool:
+    """Create the demo Git repository unless it exists; return whether it was created."""
+    if (path / ".git").exists():
+        return False
+    path.mkdir(parents=True, exist_ok=True)
+    for name, content in DEMO_FILES.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "add", "-A")
+    _git(
+        path,
+        "-c",
+        "user.name=Lockstep Demo",
+        "-c",
+        "user.email=demo@lockstep.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "Demo shop: db, api and web",
+    )
+    return True
+
+
+def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) -> Path:
+    """Write the dev server config (absolute paths) unless it exists; return its path."""
+    path = state_dir / "lockstep-server.yaml"
+    if path.exists():
+        return path
+    root = state_dir.resolve()
+    config = {
+        "temporal": {
+            "address": f"127.0.0.1:{temporal_port}",
+            "namespace": "default",
+            "task_queue": "lockstep",
+        },
+        "database_url": f"sqlite:///{root / 'lockstep.db'}",
+        "state_dir": str(root),
+        "api": {"listen": api_listen},
+        "policy": {"engine": "embedded", "path": "policies"},
+        "repositories": [{"url": str(root / "demo" / "shop"), "name": "demo/shop"}],
+        "targets": {
+            "local-staging": {"type": "local", "root": str(root / "targets" / "staging")},
+            "local-production": {"type": "local", "root": str(root / "targets" / "production")},
+        },
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by `lockstep dev` on first start; edit freely.\n" + yaml.safe_dump(config))
+    return path

@@ -1,0 +1,76 @@
+"""Deployment views built from the system of record, for the CLI and the API.
+
+The store is the source of truth for `lockstep status|list|history`; while a deployment runs,
+its activities keep the store current, and the workflow's `status` query shows the same shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from lockstep.domain.messages import DeploymentView, StepView
+from lockstep.domain.models import Plan
+from lockstep.domain.status import DeploymentStatus, StepStatus
+from lockstep.store.deployments import get_deployment, list_deployments
+from lockstep.store.steps import steps_for
+from lockstep.store.tables import DeploymentRecord
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: bool = True) -> DeploymentView:
+    plan = Plan.model_validate_json(record.plan_json) if record.plan_json not in ("", "{}") else Plan()
+    steps = (
+        [
+            StepView(
+                component=s.component,
+                host=s.host,
+                action=s.action,
+                status=StepStatus(s.status),
+                started_at=_iso(s.started_at),
+                finished_at=_iso(s.finished_at),
+                output=s.output,
+            )
+            for s in steps_for(session=session, deployment_id=record.id)
+        ]
+        if with_steps
+        else []
+    )
+    return DeploymentView(
+        id=record.id,
+        application=record.application,
+        environment=record.environment,
+        commit=record.commit,
+        status=DeploymentStatus(record.status),
+        trigger=record.trigger,
+        actor=record.actor,
+        plan=plan,
+        steps=steps,
+        error=record.error,
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        finished_at=_iso(record.finished_at),
+    )
+
+
+def find_view(session: Session, deployment_id: str) -> DeploymentView | None:
+    record = get_deployment(session=session, deployment_id=deployment_id)
+    return deployment_view(session, record) if record else None
+
+
+def list_views(
+    session: Session,
+    *,
+    application: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[DeploymentView]:
+    records = list_deployments(
+        session=session, application=application, environment=environment, status=status, limit=limit
+    )
+    return [deployment_view(session, r) for r in records]

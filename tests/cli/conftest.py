@@ -1,0 +1,55 @@
+"""CLI tests run `lockstep` as a user would: a real process reading LOCKSTEP_CONFIG."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lockstep.settings import Settings
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Cli:
+    config: Path
+    cwd: Path
+
+    async def __call__(self, *args: str) -> Result:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "lockstep",
+            *args,
+            cwd=self.cwd,
+            env={**os.environ, "LOCKSTEP_CONFIG": str(self.config), "COLUMNS": "200"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 180)
+        assert process.returncode is not None
+        return Result(process.returncode, out.decode(), err.decode())
+
+
+def write_config(settings: Settings, path: Path) -> Path:
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
+    return path
+
+
+@pytest.fixture
+def cli_for(tmp_path: Path) -> object:
+    def make(settings: Settings) -> Cli:
+        return Cli(config=write_config(settings, tmp_path / "lockstep-server.yaml"), cwd=tmp_path)
+
+    return make

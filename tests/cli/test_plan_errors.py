@@ -1,0 +1,90 @@
+"""`lockstep plan` refuses a broken manifest with exit code 1 and a message naming the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lockstep.settings import Settings
+from tests.cli.conftest import Cli
+from tests.support.apprepo import commit, three_tier_files
+
+BROKEN = {
+    "cycle": (("depends_on: [db]", "depends_on: [web]"), ["cycle", "api -> web -> api"]),
+    "unknown dependency": (("depends_on: [db]", "depends_on: [dbx]"), ["dbx", "depends_on"]),
+    "unbound target": (
+        ("    target: site\n    depends_on: [api]", "    target: cdn\n    depends_on: [api]"),
+        ["cdn", "staging"],
+    ),
+    "unresolved placeholder": (("hello staging", "{{ nothing }}"), []),
+}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        state_dir=str(tmp_path / "state"),
+        targets={"local-test": {"type": "local", "root": str(tmp_path / "target")}},
+    )
+
+
+async def test_plan_shows_waves_and_reasons(
+    settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    repo = tmp_path / "shop"
+    commit(repo, three_tier_files(tmp_path), "first")
+    cli = cli_for(settings)
+    text = await cli("plan", str(repo), "--env", "staging")
+    assert text.code == 0, text.stderr
+    assert "first deployment" in text.stdout and "db" in text.stdout
+    result = await cli("plan", str(repo), "--output", "json")
+    assert result.code == 0, result.stderr
+    import json
+
+    [plan] = json.loads(result.stdout)
+    assert plan["application"] == "shop" and plan["environment"] == "staging"
+    assert plan["plan"]["waves"] == [["db"], ["api"], ["web"]]
+    assert [c["action"] for c in plan["plan"]["components"]] == ["create", "create", "create"]
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+async def test_plan_refuses_broken_manifest(
+    case: str, settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    (old, new), expected = BROKEN[case]
+    files = three_tier_files(tmp_path)
+    if case == "unresolved placeholder":
+        files["web/index.html"] = "<h1>{{ nothing }}</h1>\n"
+    else:
+        manifest = files["lockstep.yaml"]
+        assert manifest is not None and old in manifest
+        files["lockstep.yaml"] = manifest.replace(old, new, 1)
+    repo = tmp_path / "shop"
+    commit(repo, files, case)
+    result = await cli_for(settings)("plan", str(repo))
+    assert result.code == 1, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "error:" in message
+    if case == "unresolved placeholder":
+        assert "web/index.html" in message and "nothing" in message
+    else:
+        assert "lockstep.yaml" in message
+        for fragment in expected:
+            assert fragment in message, message
+
+
+async def test_plan_unknown_repository(
+    settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    result = await cli_for(settings)("plan", str(tmp_path / "nowhere"))
+    assert result.code == 1
+    assert "nowhere" in result.stderr
+
+
+async def test_bad_usage_exits_2(settings: Settings, cli_for: Callable[[Settings], Cli]) -> None:
+    result = await cli_for(settings)("deploy", "shop")  # --env missing
+    assert result.code == 2
+    assert "--env" in result.stderr
