@@ -1,0 +1,20 @@
+# Lockstep worker and API image. The same image runs `lockstep worker` or `lockstep api`.
+FROM python:3.11-slim AS base
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+RUN useradd --create-home --uid 10001 lockstep
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY lockstep ./lockstep
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY policies ./policies
+RUN pip install --no-cache-dir .
+USER lockstep
+ENV LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml \
+    LOCKSTEP_STATE_DIR=/var/lib/lockstep
+EXPOSE 8000
+ENTRYPOINT ["lockstep"]
+CMD ["worker"]

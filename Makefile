@@ -1,0 +1,44 @@
+# Two commands work on a fresh machine: `make dev` and `make test` (see README.md).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+
+.PHONY: dev test install system-deps lint test-sqlite test-postgres bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## dev: install into .venv and run the whole stack (Temporal + UI, worker, API, demo)
+dev: install
+	$(BIN)/lockstep dev
+
+## system-deps: what the suite needs from the OS (git, a running PostgreSQL)
+system-deps:
+	bash scripts/system-deps.sh
+
+## lint: ruff, mypy --strict and the import contract (workflows do no I/O)
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test: everything, on SQLite and then on PostgreSQL
+test: install system-deps lint test-sqlite test-postgres
+
+test-sqlite: install
+	bash scripts/pytest.sh
+
+test-postgres: install
+	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh tests/store tests/workflows tests/cli
+
+bench: install
+	$(BIN)/python bench/plan_scale.py
+	$(BIN)/python bench/orchestration_overhead.py
+
+clean:
+	rm -rf $(VENV) .lockstep .pytest_cache .mypy_cache .ruff_cache
