@@ -53,6 +53,7 @@ class DeploymentActivities:
         """Check out and render the commit, then plan it against what is live."""
 
         def work(progress: Callable[[str], None], _cancelled: threading.Event) -> PrepareResult:
+            self._record_planning(request)
             progress(f"rendering {request.commit[:12]} for {request.environment}")
             rendered = self._render(request.repository, request.commit, request.environment)
             if rendered.manifest.application != request.application:
@@ -129,6 +130,20 @@ class DeploymentActivities:
         except LockstepError as err:
             raise to_application_error(err) from err
 
+    def _record_planning(self, request: DeploymentRequest) -> None:
+        with self._store.session() as session:
+            upsert_deployment(
+                session=session,
+                id=request.deployment_id,
+                application=request.application,
+                environment=request.environment,
+                commit=request.commit,
+                repository=request.repository,
+                trigger=request.trigger,
+                actor=request.actor,
+                status=DeploymentStatus.PLANNING.value,
+            )
+
     def _render(self, repository: str, sha: str, environment: str) -> RenderedCommit:
         return self._renderer.render(repository, sha, environment)
 
@@ -170,6 +185,7 @@ class DeploymentActivities:
             ),
             progress=progress,
             cancelled=cancelled,
+            attempt=activity.info().attempt,
         )
 
     def _deploy_commands_for(self, request: ComponentRequest) -> Callable[[str], Sequence[str]]:

@@ -10,7 +10,7 @@ import asyncio
 
 from temporalio import activity
 
-from lockstep.domain.messages import DeploymentRequest, OutcomeRecord, StatusChange
+from lockstep.domain.messages import OutcomeRecord, StatusChange
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.deployments import set_deployment_status, upsert_deployment
 from lockstep.store.engine import Store
@@ -20,24 +20,6 @@ from lockstep.store.revisions import record_revisions
 class RecordActivities:
     def __init__(self, *, store: Store) -> None:
         self._store = store
-
-    @activity.defn(name="record_started")
-    async def record_started(self, request: DeploymentRequest) -> None:
-        def write() -> None:
-            with self._store.session() as session:
-                upsert_deployment(
-                    session=session,
-                    id=request.deployment_id,
-                    application=request.application,
-                    environment=request.environment,
-                    commit=request.commit,
-                    repository=request.repository,
-                    trigger=request.trigger,
-                    actor=request.actor,
-                    status=DeploymentStatus.PLANNING.value,
-                )
-
-        await asyncio.to_thread(write)
 
     @activity.defn(name="record_status")
     async def record_status(self, change: StatusChange) -> None:
@@ -65,9 +47,17 @@ class RecordActivities:
                         commit=outcome.commit,
                         hashes=outcome.deployed_hashes,
                     )
-                set_deployment_status(
+                # Upsert, not update: a deployment that failed before prepare could record it
+                # still gets its row.
+                upsert_deployment(
                     session=session,
-                    deployment_id=outcome.deployment_id,
+                    id=outcome.deployment_id,
+                    application=outcome.application,
+                    environment=outcome.environment,
+                    commit=outcome.commit,
+                    repository=outcome.repository,
+                    trigger=outcome.trigger,
+                    actor=outcome.actor,
                     status=outcome.status.value,
                     error=outcome.error,
                 )

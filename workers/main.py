@@ -38,7 +38,6 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             deployment.prepare,
             deployment.deploy_component,
             deployment.rollback_component,
-            records.record_started,
             records.record_status,
             records.record_outcome,
         ],

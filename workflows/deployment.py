@@ -86,10 +86,8 @@ class DeploymentWorkflow:
     async def run(self, request: DeploymentRequest) -> DeploymentResult:
         self._view.created_at = workflow.now().isoformat()
         self._view.status = DeploymentStatus.PLANNING
+        # prepare_deployment records the deployment in the store before it renders anything.
         workflow.upsert_search_attributes([sa.STATUS.value_set(DeploymentStatus.PLANNING.value)])
-        await workflow.execute_local_activity_method(
-            RecordActivities.record_started, request, start_to_close_timeout=_RECORD_TIMEOUT
-        )
         try:
             prepared = await workflow.execute_activity_method(
                 DeploymentActivities.prepare,
@@ -243,6 +241,9 @@ class DeploymentWorkflow:
                 application=r.application,
                 environment=r.environment,
                 commit=self._view.commit,
+                repository=r.repository,
+                trigger=r.trigger,
+                actor=r.actor,
                 status=status,
                 error=error,
                 deployed_hashes=deployed_hashes or {},

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from lockstep.delivery.journal import DeliveryJournal, PriorRelease
+from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
@@ -59,6 +59,7 @@ class HostDelivery:
     limits: DeliveryLimits
     progress: Progress = lambda _msg: None
     cancelled: threading.Event | None = None
+    attempt: int = 1  # the activity's attempt: only a retry looks for work already done
 
     def wait(self, seconds: float) -> None:
         """Sleep between health attempts, waking early when cancelled."""
@@ -87,56 +88,65 @@ def _work_dir(component: RenderedComponent) -> str | None:
 
 def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> None:
     comp, host = d.component, conn.name
-    already_live = all(current_release(conn, t.dest) == d.release for t in comp.releases)
-    if already_live and d.journal.step_status(host=host, action="deploy") == StepStatus.SUCCEEDED:
+    live = {t.dest: current_release(conn, t.dest) for t in comp.releases}
+    # Only a retry can find its own work done; a first attempt skips the lookup.
+    if (
+        d.attempt > 1
+        and all(r == d.release for r in live.values())
+        and d.journal.step_status(host=host, action="deploy") == StepStatus.SUCCEEDED
+    ):
         d.progress(f"{host}: already deployed, verifying health")
+        priors = {p.dest: p.previous for p in d.journal.priors() if p.host == host}
+        pending: list[StepUpdate] = []
     else:
-        d.journal.step(host=host, action="deploy", status=StepStatus.RUNNING)
-        try:
-            for tree in comp.releases:
-                d.journal.record_prior(host=host, dest=tree.dest, previous=current_release(conn, tree.dest))
-            for tree in comp.releases:
-                d.check_cancelled()
-                d.progress(f"{host}: staging {len(tree.files)} files in {release_dir(tree.dest, d.release)}")
-                stage_release(
-                    conn, dest=tree.dest, release=d.release, files=tree.files, content_hash=comp.content_hash
-                )
-                remember_release(conn, tree.dest, d.release)
-            for tree in comp.releases:
-                switch_current(conn, tree.dest, d.release)
-            d.check_cancelled()
-            d.progress(f"{host}: running {len(comp.deploy_commands)} deploy commands")
-            results = run_commands(
-                conn,
-                list(comp.deploy_commands),
-                cwd=_work_dir(comp),
-                env=d.env,
-                timeout=d.limits.command_timeout,
-                max_output=d.limits.max_output,
-            )
-        except DeploymentStepFailed as err:
-            d.journal.step(
-                host=host,
-                action="deploy",
-                status=StepStatus.FAILED,
-                output=_outputs(getattr(err, "results", [])) or str(err),
-            )
-            raise
-        except BaseException as err:
-            d.journal.step(host=host, action="deploy", status=StepStatus.FAILED, output=str(err))
-            raise
-        d.journal.step(host=host, action="deploy", status=StepStatus.SUCCEEDED, output=_outputs(results))
-    _verify_host(d, conn)
+        priors = d.journal.begin_host(host=host, live=live)  # write-ahead: before any change
+        pending = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn))]
+    pending += _verify_host(d, conn, pending)
+    d.journal.steps(host=host, updates=pending)
     for tree in comp.releases:
-        prior = next((p.previous for p in d.journal.priors() if p.host == host and p.dest == tree.dest), None)
+        prior = priors.get(tree.dest)
         prune_releases(
             conn, tree.dest, d.limits.keep_releases, protect=[d.release, *([prior] if prior else [])]
         )
 
 
-def _verify_host(d: HostDelivery, conn: HostConnection) -> None:
+def _deploy(d: HostDelivery, conn: HostConnection) -> str:
+    """Stage, switch and run the deploy commands on one host; return their output."""
+    comp, host = d.component, conn.name
+    try:
+        for tree in comp.releases:
+            d.check_cancelled()
+            d.progress(f"{host}: staging {len(tree.files)} files in {release_dir(tree.dest, d.release)}")
+            stage_release(
+                conn, dest=tree.dest, release=d.release, files=tree.files, content_hash=comp.content_hash
+            )
+            remember_release(conn, tree.dest, d.release)
+        for tree in comp.releases:
+            switch_current(conn, tree.dest, d.release)
+        d.check_cancelled()
+        d.progress(f"{host}: running {len(comp.deploy_commands)} deploy commands")
+        results = run_commands(
+            conn,
+            list(comp.deploy_commands),
+            cwd=_work_dir(comp),
+            env=d.env,
+            timeout=d.limits.command_timeout,
+            max_output=d.limits.max_output,
+        )
+    except BaseException as err:
+        output = _outputs(getattr(err, "results", [])) or str(err)
+        d.journal.steps(host=host, updates=[("deploy", StepStatus.FAILED, output)])
+        raise
+    return _outputs(results)
+
+
+def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate]) -> list[StepUpdate]:
+    """Verify health; return the step update to record (failures are recorded at once)."""
     host, health = conn.name, d.component.health
-    d.journal.step(host=host, action="health", status=StepStatus.RUNNING)
+    if not health.commands:
+        return [("health", StepStatus.SUCCEEDED, "no health checks defined")]
+    d.journal.steps(host=host, updates=[*pending, ("health", StepStatus.RUNNING, None)])
+    pending.clear()
     try:
         results = verify_health(
             conn,
@@ -149,9 +159,9 @@ def _verify_host(d: HostDelivery, conn: HostConnection) -> None:
             sleep=d.wait,
         )
     except BaseException as err:
-        d.journal.step(host=host, action="health", status=StepStatus.FAILED, output=str(err))
+        d.journal.steps(host=host, updates=[("health", StepStatus.FAILED, str(err))])
         raise
-    d.journal.step(host=host, action="health", status=StepStatus.SUCCEEDED, output=_outputs(results))
+    return [("health", StepStatus.SUCCEEDED, _outputs(results))]
 
 
 def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], batch: int) -> list[str]:
@@ -162,11 +172,14 @@ def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], bat
         group = hosts[start : start + size]
         d.check_cancelled()
         d.progress(f"batch {start // size + 1}: {', '.join(h.name for h in group)}")
-        with ThreadPoolExecutor(max_workers=len(group)) as pool:
-            futures = [pool.submit(_deliver_to_host, d, conn) for conn in group]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            raise errors[0]  # type: ignore[misc]
+        if len(group) == 1:
+            _deliver_to_host(d, group[0])  # no thread for a batch of one (the local target)
+        else:
+            with ThreadPoolExecutor(max_workers=len(group)) as pool:
+                futures = [pool.submit(_deliver_to_host, d, conn) for conn in group]
+            errors = [e for e in (f.exception() for f in futures) if e is not None]
+            if errors:
+                raise errors[0]
         done += [h.name for h in group]
     return done
 
@@ -188,7 +201,7 @@ def rollback_host_component(
         conn = by_host.get(host)
         if conn is None:
             raise DeploymentStepFailed(f"{d.component.name}: host {host} is no longer in the target")
-        d.journal.step(host=host, action="rollback", status=StepStatus.RUNNING)
+        d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
         try:
             changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
             first = priors[0]
@@ -204,17 +217,13 @@ def rollback_host_component(
                     max_output=d.limits.max_output,
                 )
         except BaseException as err:
-            d.journal.step(host=host, action="rollback", status=StepStatus.FAILED, output=str(err))
+            d.journal.steps(host=host, updates=[("rollback", StepStatus.FAILED, str(err))])
             raise
         detail = "; ".join(
             f"{p.dest}/current -> {p.previous or '(removed)'}" if c else f"{p.dest}: unchanged"
             for p, c in zip(priors, changed, strict=True)
         )
-        d.journal.step(
-            host=host,
-            action="rollback",
-            status=StepStatus.SUCCEEDED,
-            output="\n".join([detail, _outputs(results)]).strip(),
-        )
+        output = "\n".join([detail, _outputs(results)]).strip()
+        d.journal.steps(host=host, updates=[("rollback", StepStatus.SUCCEEDED, output)])
         changed_any = changed_any or any(changed)
     return changed_any

@@ -6,6 +6,7 @@ a crash, or a compensation after a failure, always finds the way back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,14 +20,20 @@ class PriorRelease:
     previous: str | None
 
 
+StepUpdate = tuple[str, StepStatus, str | None]  # (action, status, output)
+
+
 class DeliveryJournal(Protocol):
-    def record_prior(self, *, host: str, dest: str, previous: str | None) -> str | None:
-        """Store what was live on host/dest unless already stored; return the stored value."""
+    def begin_host(self, *, host: str, live: Mapping[str, str | None]) -> dict[str, str | None]:
+        """In one write: for each dest, store what is live unless already stored (first write
+        wins), and mark the host's deploy step running. Returns the stored prior per dest."""
         ...
 
     def priors(self) -> list[PriorRelease]: ...
 
-    def step(self, *, host: str, action: str, status: StepStatus, output: str | None = None) -> None: ...
+    def steps(self, *, host: str, updates: Sequence[StepUpdate]) -> None:
+        """Record several step states of one host in one write."""
+        ...
 
     def step_status(self, *, host: str, action: str) -> StepStatus | None: ...
 
@@ -36,17 +43,20 @@ class MemoryJournal:
 
     def __init__(self) -> None:
         self._priors: dict[tuple[str, str], str | None] = {}
-        self.steps: dict[tuple[str, str], tuple[StepStatus, str | None]] = {}
+        self.steps_by_key: dict[tuple[str, str], tuple[StepStatus, str | None]] = {}
 
-    def record_prior(self, *, host: str, dest: str, previous: str | None) -> str | None:
-        return self._priors.setdefault((host, dest), previous)
+    def begin_host(self, *, host: str, live: Mapping[str, str | None]) -> dict[str, str | None]:
+        stored = {dest: self._priors.setdefault((host, dest), previous) for dest, previous in live.items()}
+        self.steps(host=host, updates=[("deploy", StepStatus.RUNNING, None)])
+        return stored
 
     def priors(self) -> list[PriorRelease]:
         return [PriorRelease(h, d, p) for (h, d), p in self._priors.items()]
 
-    def step(self, *, host: str, action: str, status: StepStatus, output: str | None = None) -> None:
-        self.steps[(host, action)] = (status, output)
+    def steps(self, *, host: str, updates: Sequence[StepUpdate]) -> None:
+        for action, status, output in updates:
+            self.steps_by_key[(host, action)] = (status, output)
 
     def step_status(self, *, host: str, action: str) -> StepStatus | None:
-        entry = self.steps.get((host, action))
+        entry = self.steps_by_key.get((host, action))
         return entry[0] if entry else None

@@ -50,7 +50,7 @@ DEMO_FILES = {
     "db/schema.sql": "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT);\n",
     "db/migrate.sh": "#!/bin/sh\n# A stand-in for a schema migration.\nwc -l < schema.sql > migrated.txt\n",
     "api/config.env": "WORKERS={{ workers }}\n",
-    "api/start.sh": '#!/bin/sh\n# A stand-in for restarting a service.\n'
+    "api/start.sh": "#!/bin/sh\n# A stand-in for restarting a service.\n"
     'echo "ok $(cat config.env)" > status\n',
     "web/index.html": "<html><body><h1>{{ greeting }}</h1></body></html>\n",
     "web/healthcheck.sh": "#!/bin/sh\n# Make this exit 1 to watch a rollback.\ngrep -q '<h1>' served.html\n",

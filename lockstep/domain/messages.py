@@ -77,6 +77,9 @@ class OutcomeRecord(BaseModel):
     status: DeploymentStatus
     error: str | None = None
     deployed_hashes: dict[str, str] = Field(default_factory=dict)
+    repository: str = ""
+    trigger: str = "manual"
+    actor: str | None = None
 
 
 class StepView(BaseModel):

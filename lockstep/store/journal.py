@@ -6,9 +6,12 @@ write is keyed, so a retried activity adds nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from lockstep.delivery.journal import PriorRelease
+from sqlmodel import Session
+
+from lockstep.delivery.journal import PriorRelease, StepUpdate
 from lockstep.domain.status import StepStatus
 from lockstep.store.engine import Store
 from lockstep.store.steps import prior_releases, record_prior_release, record_step, steps_for
@@ -22,16 +25,21 @@ class StoreJournal:
         self._deployment_id = deployment_id
         self._component = component
 
-    def record_prior(self, *, host: str, dest: str, previous: str | None) -> str | None:
+    def begin_host(self, *, host: str, live: Mapping[str, str | None]) -> dict[str, str | None]:
         with self._store.session() as session:
-            return record_prior_release(
-                session=session,
-                deployment_id=self._deployment_id,
-                component=self._component,
-                host=host,
-                dest=dest,
-                previous_release=previous,
-            )
+            stored = {
+                dest: record_prior_release(
+                    session=session,
+                    deployment_id=self._deployment_id,
+                    component=self._component,
+                    host=host,
+                    dest=dest,
+                    previous_release=previous,
+                )
+                for dest, previous in live.items()
+            }
+            self._write(session, host, "deploy", StepStatus.RUNNING, None)
+        return stored
 
     def priors(self) -> list[PriorRelease]:
         with self._store.session() as session:
@@ -40,20 +48,26 @@ class StoreJournal:
             )
             return [PriorRelease(host=r.host, dest=r.dest, previous=r.previous_release) for r in rows]
 
-    def step(self, *, host: str, action: str, status: StepStatus, output: str | None = None) -> None:
-        now = datetime.now(UTC)
+    def steps(self, *, host: str, updates: Sequence[StepUpdate]) -> None:
         with self._store.session() as session:
-            record_step(
-                session=session,
-                deployment_id=self._deployment_id,
-                component=self._component,
-                host=host,
-                action=action,
-                status=status.value,
-                output=output,
-                started_at=now if status == StepStatus.RUNNING else None,
-                finished_at=now if status in _FINISHED else None,
-            )
+            for action, status, output in updates:
+                self._write(session, host, action, status, output)
+
+    def _write(
+        self, session: Session, host: str, action: str, status: StepStatus, output: str | None
+    ) -> None:
+        now = datetime.now(UTC)
+        record_step(
+            session=session,
+            deployment_id=self._deployment_id,
+            component=self._component,
+            host=host,
+            action=action,
+            status=status.value,
+            output=output,
+            started_at=now if status == StepStatus.RUNNING else None,
+            finished_at=now if status in _FINISHED else None,
+        )
 
     def step_status(self, *, host: str, action: str) -> StepStatus | None:
         with self._store.session() as session:

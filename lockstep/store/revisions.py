@@ -9,10 +9,12 @@ deployments count as live: callers record revisions only for deployments that su
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lockstep.domain.models import DeployedRevision
@@ -41,6 +43,11 @@ def record_revisions(
         ).all()
     }
     deployed_at = utcnow()
+    missing = [c for c in hashes if c not in existing]
+    if missing and _insert_all(
+        session, application, environment, deployment_id, commit, hashes, missing, deployed_at
+    ):
+        return
     for component, content_hash in hashes.items():
         wanted = {
             "application": application,
@@ -64,6 +71,40 @@ def record_revisions(
             if getattr(row, name) != value:
                 setattr(row, name, value)
     session.flush()
+
+
+def _insert_all(
+    session: Session,
+    application: str,
+    environment: str,
+    deployment_id: str,
+    commit: str,
+    hashes: Mapping[str, str],
+    missing: list[str],
+    deployed_at: datetime,
+) -> bool:
+    """Fast path, the usual case: nothing of this deployment recorded yet, so insert every row in
+    one savepoint. False (nothing written) when a row exists already or a concurrent writer won."""
+    if len(missing) != len(hashes):
+        return False
+    try:
+        with session.begin_nested():
+            session.add_all(
+                ComponentRevisionRecord(
+                    application=application,
+                    environment=environment,
+                    component=component,
+                    commit=commit,
+                    content_hash=hashes[component],
+                    deployment_id=deployment_id,
+                    deployed_at=deployed_at,
+                )
+                for component in missing
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def last_revisions(*, session: Session, application: str, environment: str) -> dict[str, DeployedRevision]:

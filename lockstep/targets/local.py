@@ -40,9 +40,7 @@ _DRAIN_SECONDS = 2.0
 class LocalConnection(HostConnection):
     """A `HostConnection` on this machine, confined to `root`."""
 
-    def __init__(
-        self, root: Path, *, name: str = "local", interrupt: threading.Event | None = None
-    ) -> None:
+    def __init__(self, root: Path, *, name: str = "local", interrupt: threading.Event | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.name = name
         # Set by the caller when its deployment is cancelled: a running command is killed.
