@@ -54,15 +54,18 @@ def base_deployment_id(application: str, environment: str, sha: str) -> str:
 
 
 def _choose_id(store: Store, base: str) -> str:
+    """The latest attempt's id while it runs or if it succeeded (so asking again returns it);
+    the next attempt's id once the latest ended any other way."""
     with store.session() as session:
-        existing = get_deployment(session=session, deployment_id=base)
-        if (
-            existing is None
-            or existing.status == DeploymentStatus.SUCCEEDED
-            or not DeploymentStatus(existing.status).is_final
-        ):
-            return base
-        return f"{base}-{count_deployments_with_prefix(session=session, prefix=base) + 1}"
+        attempts = count_deployments_with_prefix(session=session, prefix=base)
+        latest = base if attempts <= 1 else f"{base}-{attempts}"
+        record = get_deployment(session=session, deployment_id=latest)
+        if record is None:
+            return latest
+        status = DeploymentStatus(record.status)
+        if status == DeploymentStatus.SUCCEEDED or not status.is_final:
+            return latest
+        return f"{base}-{attempts + 1}"
 
 
 async def start_deployment(

@@ -50,8 +50,18 @@ async def test_dev_stack_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None
     config = write_dev_config(state, temporal_port=temporal_port, api_listen=f"127.0.0.1:{api_port}")
     env = {**os.environ, "LOCKSTEP_CONFIG": str(config), "COLUMNS": "200"}
     dev = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lockstep", "dev", "--state-dir", str(state), "--ui-port", str(ui_port),
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "lockstep",
+        "dev",
+        "--state-dir",
+        str(state),
+        "--ui-port",
+        str(ui_port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert dev.stdout is not None
     try:
@@ -61,8 +71,20 @@ async def test_dev_stack_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None
         assert "lockstep deploy shop --env staging" in banner
 
         deploy = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lockstep", "deploy", "shop", "--env", "staging", "--wait", "--output", "json",
-            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "lockstep",
+            "deploy",
+            "shop",
+            "--env",
+            "staging",
+            "--wait",
+            "--output",
+            "json",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(deploy.communicate(), 120)
         assert deploy.returncode == 0, err.decode()
