@@ -121,7 +121,10 @@ class DeploymentWorkflow:
                     raise failures[0]
         except BaseException as err:
             cancelled = is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError)
-            reason = "cancelled" if cancelled else _failure_message(err)
+            failed = [
+                f"{s.component}: {s.error}" for s in self._steps.values() if s.status == StepStatus.FAILED
+            ]
+            reason = "cancelled" if cancelled else "; ".join(failed) or _failure_message(err)
             if not cancelled and not isinstance(err, ActivityError | ApplicationError):
                 raise
             return await self._compensate(plan, started_waves, reason, cancelled=cancelled)

@@ -80,7 +80,7 @@ async def test_first_change_and_failed_health(
     commit(app_repo, {"api/api.conf": "version=3\n", "web/health.sh": "exit 1\n"}, "break web health")
     third = await deploy(temporal_env, settings, store, git)
     assert third.status == DeploymentStatus.ROLLED_BACK
-    assert third.error is not None and "health.sh" in third.error
+    assert third.error is not None and third.error.startswith("web: ") and "health.sh" in third.error
     assert (current(target_root, "db"), current(target_root, "api"), current(target_root, "web")) == (
         first_sha,
         second_sha,
