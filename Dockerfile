@@ -11,7 +11,9 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY workers ./workers
 COPY policies ./policies
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+ && mkdir -p /var/lib/lockstep /etc/lockstep \
+ && chown lockstep /var/lib/lockstep
 USER lockstep
 ENV LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml \
     LOCKSTEP_STATE_DIR=/var/lib/lockstep

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lockstep.domain.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -30,7 +30,17 @@ def parse_duration(value: str | float | int) -> float:
     m = _DURATION.match(value)
     if not m:
         raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
+
+
+def _valid_duration(value: object) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
+    parse_duration(value)
+    return str(value)
+
+
+Duration = Annotated[str, BeforeValidator(_valid_duration)]
 
 
 class _Strict(BaseModel):
@@ -45,6 +55,14 @@ class TemporalSettings(_Strict):
 
 class ApiSettings(_Strict):
     listen: str = "127.0.0.1:8000"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, e.g. 127.0.0.1:8000, not {v!r}")
+        return v
 
     @property
     def host(self) -> str:
@@ -62,21 +80,15 @@ class PolicySettings(_Strict):
 
 
 class DriftSettings(_Strict):
-    interval: str = "5m"
-
-    @field_validator("interval")
-    @classmethod
-    def _valid(cls, v: str) -> str:
-        parse_duration(v)
-        return v
+    interval: Duration = "5m"
 
 
 class DeploymentSettings(_Strict):
     """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
 
-    activity_timeout: str = "30m"
-    heartbeat_timeout: str = "30s"
-    command_timeout: str = "10m"
+    activity_timeout: Duration = "30m"
+    heartbeat_timeout: Duration = "30s"
+    command_timeout: Duration = "10m"
     max_output_bytes: int = 16384
 
 
@@ -84,7 +96,7 @@ class RepositorySettings(_Strict):
     url: str
     name: str | None = None
     webhook_secret_env: str | None = None
-    poll_interval: str | None = None
+    poll_interval: Duration | None = None
 
 
 class LocalTargetSettings(_Strict):

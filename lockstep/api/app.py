@@ -6,6 +6,7 @@ token; everything here only reads the system of record.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, HTTPException, Query
@@ -48,9 +49,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         except Exception as err:  # any driver error means not ready
             problems["database"] = type(err).__name__
         try:
-            await connect(settings.temporal)
+            await asyncio.wait_for(connect(settings.temporal), timeout=5)
         except TemporalUnavailable as err:
             problems["temporal"] = str(err)
+        except TimeoutError:
+            problems["temporal"] = f"no answer from {settings.temporal.address} within 5 s"
         if problems:
             raise HTTPException(status_code=503, detail={"status": "not ready", **problems})
         return {"status": "ready"}
