@@ -65,20 +65,13 @@ class DeploymentActivities:
                 live = last_revisions(
                     session=session, application=request.application, environment=request.environment
                 )
-                plan = make_plan(list(rendered.components.values()), live)
-                upsert_deployment(
-                    session=session,
-                    id=request.deployment_id,
-                    application=request.application,
-                    environment=request.environment,
-                    commit=rendered.commit.sha,
-                    repository=request.repository,
-                    trigger=request.trigger,
-                    actor=request.actor,
-                    status=DeploymentStatus.PLANNING.value,
-                    plan_json=plan.model_dump_json(),
-                    commit_timestamp=datetime.fromisoformat(rendered.commit.timestamp),
-                )
+            plan = make_plan(list(rendered.components.values()), live)
+            self._record_planning(
+                request,
+                commit=rendered.commit.sha,
+                plan_json=plan.model_dump_json(),
+                commit_timestamp=datetime.fromisoformat(rendered.commit.timestamp),
+            )
             return PrepareResult(commit=rendered.commit, plan=plan)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
@@ -130,18 +123,27 @@ class DeploymentActivities:
         except LockstepError as err:
             raise to_application_error(err) from err
 
-    def _record_planning(self, request: DeploymentRequest) -> None:
+    def _record_planning(
+        self,
+        request: DeploymentRequest,
+        *,
+        commit: str | None = None,
+        plan_json: str | None = None,
+        commit_timestamp: datetime | None = None,
+    ) -> None:
         with self._store.session() as session:
             upsert_deployment(
                 session=session,
                 id=request.deployment_id,
                 application=request.application,
                 environment=request.environment,
-                commit=request.commit,
+                commit=commit or request.commit,
                 repository=request.repository,
                 trigger=request.trigger,
                 actor=request.actor,
                 status=DeploymentStatus.PLANNING.value,
+                plan_json=plan_json,
+                commit_timestamp=commit_timestamp,
             )
 
     def _render(self, repository: str, sha: str, environment: str) -> RenderedCommit:

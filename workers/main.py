@@ -27,7 +27,11 @@ log = logging.getLogger("lockstep.worker")
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     store = Store.from_url(settings.database_url)
     targets = TargetRegistry(settings.targets)
-    renderer = CommitRenderer(GitMirrors(settings.mirrors_dir), targets.types())
+    renderer = CommitRenderer(
+        GitMirrors(settings.mirrors_dir),
+        targets.types(),
+        repositories=[r.url for r in settings.repositories],
+    )
     deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets)
     records = RecordActivities(store=store)
     return Worker(

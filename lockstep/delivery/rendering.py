@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lockstep.domain.models import CommitInfo, RenderedComponent
 from lockstep.domain.source import SourceTree
-from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.gitrepo.mirror import GitMirrors, safe_url
 from lockstep.manifest.loader import load_manifest
 from lockstep.manifest.render import render_environment
 from lockstep.manifest.schema import Manifest
@@ -28,18 +28,32 @@ class RenderedCommit:
 
 
 class CommitRenderer:
-    def __init__(self, git: GitMirrors, target_types: Mapping[str, str], *, cache_size: int = 16) -> None:
+    def __init__(
+        self,
+        git: GitMirrors,
+        target_types: Mapping[str, str],
+        *,
+        repositories: Sequence[str] = (),
+        cache_size: int = 16,
+    ) -> None:
         self._git = git
+        # Workflow inputs carry repository URLs without credentials (they land in Temporal's
+        # history); the configured URL, credentials included, is looked up here, in the worker.
+        self._configured = {safe_url(url): url for url in repositories}
         self._target_types = dict(target_types)
         self._cache: OrderedDict[tuple[str, str, str], RenderedCommit] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
+    def git_url(self, repository: str) -> str:
+        """The configured URL (with any credentials) for a URL as stored or shown."""
+        return self._configured.get(repository, repository)
+
     def resolve(self, repository: str, ref: str) -> str:
-        return self._git.resolve(repository, ref)
+        return self._git.resolve(self.git_url(repository), ref)
 
     def tree(self, repository: str, sha: str) -> SourceTree:
-        return self._git.tree(repository, sha)
+        return self._git.tree(self.git_url(repository), sha)
 
     def render(self, repository: str, sha: str, environment: str) -> RenderedCommit:
         """Render `sha` (a full commit id) of `repository` for `environment`."""
@@ -48,11 +62,12 @@ class CommitRenderer:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        tree = self._git.tree(repository, sha)
+        url = self.git_url(repository)
+        tree = self._git.tree(url, sha)
         manifest = load_manifest(tree)
         components = render_environment(manifest, environment, tree, target_types=self._target_types)
         rendered = RenderedCommit(
-            commit=self._git.commit_info(repository, sha),
+            commit=self._git.commit_info(url, sha),
             manifest=manifest,
             components={c.name: c for c in components},
         )

@@ -22,7 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
 from lockstep.domain.status import DeploymentStatus
-from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.gitrepo.mirror import GitMirrors, safe_url
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.orchestration.applications import find_application
 from lockstep.settings import Settings, parse_duration
@@ -88,7 +88,7 @@ async def start_deployment(
         deployment_id=deployment_id,
         application=application,
         environment=environment,
-        repository=source.repository,
+        repository=safe_url(source.repository),  # no credentials in workflow history
         commit=sha,
         trigger=trigger,
         actor=actor,
