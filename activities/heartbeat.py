@@ -28,7 +28,8 @@ async def run_with_heartbeat(
         activity.logger.debug(message)
 
     future = asyncio.ensure_future(asyncio.to_thread(work, progress, cancelled))
-    activity.heartbeat(latest[0])
+    # The first heartbeat goes out after `interval` (a third of the heartbeat timeout): short
+    # activities, the common case, finish without any heartbeat round trip to the server.
     try:
         while True:
             done, _ = await asyncio.wait({future}, timeout=interval)

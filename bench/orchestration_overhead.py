@@ -95,7 +95,7 @@ def new_revision(repo: Path, rev: int) -> None:
     git(repo, "commit", "-q", "-m", f"revision {rev}")
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, database_url: str | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
     repo = work / "bench-app"
     repo.mkdir()
@@ -113,7 +113,7 @@ async def main(runs: int) -> None:
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     settings = Settings(
         temporal={"address": env.client.service_client.config.target_host, "task_queue": queue},
-        database_url=f"sqlite:///{work / 'lockstep.db'}",
+        database_url=database_url or f"sqlite:///{work / 'lockstep.db'}",
         state_dir=str(work / "state"),
         repositories=[{"url": str(repo)}],
         targets={"local-bench": {"type": "local", "root": str(work / "target")}},
@@ -158,7 +158,11 @@ async def main(runs: int) -> None:
     finally:
         await env.shutdown()
     ratio = statistics.median(lockstep_runs) / statistics.median(bare_runs)
-    print(f"orchestration_overhead: {WAVES * WIDTH} no-op components in {WAVES} waves, {runs} runs each")
+    store_kind = settings.database_url.split(":", 1)[0]
+    print(
+        f"orchestration_overhead: {WAVES * WIDTH} no-op components in {WAVES} waves, {runs} runs each, "
+        f"store {store_kind}"
+    )
     print(f"  lockstep Deployment workflow (server: start to close): {ms(lockstep_runs)}")
     print(f"  bare workflow, same shape    (server: start to close): {ms(bare_runs)}")
     print(f"  ratio lockstep / bare: {ratio:.2f}x (target <= {TARGET_RATIO}x)")
@@ -170,4 +174,6 @@ async def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--database-url", help="the store to use (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.database_url))
