@@ -12,7 +12,9 @@ guarded by `workflow.patched`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -56,6 +58,21 @@ def _failure_message(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
+async def _to_completion(work: Coroutine[Any, Any, DeploymentResult]) -> DeploymentResult:
+    """Run `work` to its end even if the workflow is cancelled meanwhile.
+
+    Compensation and the final record must never be cut short: a cancel request that arrives
+    while they run (or again) is absorbed here, and the activities they started keep running.
+    """
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                return task.result()
+
+
 def _task_error(task: asyncio.Task[ComponentResult]) -> BaseException | None:
     if task.cancelled():
         return asyncio.CancelledError()
@@ -95,8 +112,12 @@ class DeploymentWorkflow:
                 start_to_close_timeout=timedelta(seconds=request.timeouts.activity_seconds),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERRORS),
             )
-        except ActivityError as err:
-            return await self._finish(DeploymentStatus.FAILED, _failure_message(err))
+        except (ActivityError, asyncio.CancelledError) as err:
+            if is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError):
+                return await _to_completion(
+                    self._finish(DeploymentStatus.CANCELLED, "cancelled before any change")
+                )
+            return await _to_completion(self._finish(DeploymentStatus.FAILED, _failure_message(err)))
         self._view.plan = prepared.plan
         self._view.commit = prepared.commit.sha
         return await self._deploy(prepared)
@@ -104,14 +125,14 @@ class DeploymentWorkflow:
     async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
         plan = prepared.plan
         if plan.is_empty:
-            return await self._finish(DeploymentStatus.SUCCEEDED, None)
+            return await _to_completion(self._finish(DeploymentStatus.SUCCEEDED, None))
         for component in plan.components:
             self._steps[component.name] = StepView(
                 component=component.name, action="deploy", status=StepStatus.PENDING
             )
-        await self._set_status(DeploymentStatus.DEPLOYING)
         started_waves: list[list[str]] = []
         try:
+            await self._set_status(DeploymentStatus.DEPLOYING)
             for wave in plan.waves:
                 # Recorded before the activities start: each one writes what was live ahead of
                 # any change, so compensation has a way back even for a half-done component.
@@ -127,11 +148,13 @@ class DeploymentWorkflow:
             reason = "cancelled" if cancelled else "; ".join(failed) or _failure_message(err)
             if not cancelled and not isinstance(err, ActivityError | ApplicationError):
                 raise
-            return await self._compensate(plan, started_waves, reason, cancelled=cancelled)
-        return await self._finish(
-            DeploymentStatus.SUCCEEDED,
-            None,
-            deployed_hashes={c.name: c.content_hash for c in plan.components},
+            return await _to_completion(self._compensate(plan, started_waves, reason, cancelled=cancelled))
+        return await _to_completion(
+            self._finish(
+                DeploymentStatus.SUCCEEDED,
+                None,
+                deployed_hashes={c.name: c.content_hash for c in plan.components},
+            )
         )
 
     async def _run_wave(self, plan: Plan, wave: list[str]) -> list[BaseException]:

@@ -190,7 +190,10 @@ def rollback_host_component(
     """Put every host this deployment touched back on the release recorded before it.
 
     `deploy_commands_for(release)` gives the deploy commands of the release switched back to;
-    they run again there, once per host, as after any deploy. Returns whether anything changed.
+    they run again there, once per host, as after any deploy. They are worked out before any
+    switch, and run when this attempt switched something or an earlier attempt of the rollback
+    did not finish (it may have switched, then died before the commands). Returns whether
+    anything changed.
     """
     by_host = {h.name: h for h in hosts}
     priors_by_host: dict[str, list[PriorRelease]] = {}
@@ -201,18 +204,23 @@ def rollback_host_component(
         conn = by_host.get(host)
         if conn is None:
             raise DeploymentStepFailed(f"{d.component.name}: host {host} is no longer in the target")
+        unfinished = d.journal.step_status(host=host, action="rollback") in (
+            StepStatus.RUNNING,
+            StepStatus.FAILED,
+        )
+        anchor = next((p for p in priors if p.previous is not None), None)
+        commands = list(deploy_commands_for(anchor.previous)) if anchor and anchor.previous else []
         d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
         try:
             changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
-            first = priors[0]
             results: list[CommandResult] = []
-            if any(changed) and first.previous is not None:
-                d.progress(f"{host}: back on {first.previous[:12]}, running deploy commands")
+            if anchor and anchor.previous and (any(changed) or unfinished):
+                d.progress(f"{host}: back on {anchor.previous[:12]}, running deploy commands")
                 results = run_commands(
                     conn,
-                    list(deploy_commands_for(first.previous)),
-                    cwd=current_link(first.dest),
-                    env={**d.env, "LOCKSTEP_COMMIT": first.previous},
+                    commands,
+                    cwd=current_link(anchor.dest),
+                    env={**d.env, "LOCKSTEP_COMMIT": anchor.previous},
                     timeout=d.limits.command_timeout,
                     max_output=d.limits.max_output,
                 )

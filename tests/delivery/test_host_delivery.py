@@ -26,7 +26,7 @@ from lockstep.domain.errors import DeploymentStepFailed, HealthCheckFailed
 from lockstep.domain.models import HealthSpec, ReleaseTree, RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.targets.local import LocalConnection
-from lockstep.targets.releases import current_release
+from lockstep.targets.releases import current_release, switch_current
 
 A, B = "a" * 40, "b" * 40
 DEST = "/srv/web"
@@ -252,3 +252,28 @@ def test_cancelled_before_delivery_changes_no_host(hosts: list[LocalConnection])
         assert list(conn.root.iterdir()) == []
     assert journal.priors() == []
     assert journal.steps_by_key == {}
+
+
+def test_a_rollback_retried_after_switching_still_reruns_the_deploy(hosts: list[LocalConnection]) -> None:
+    """Attempt 1 switched `current` back, then died before the deploy commands: attempt 2 finds
+    nothing to switch but must still run them."""
+    h1 = hosts[0]
+    deliver_host_component(delivery(component(A), A, MemoryJournal()), [h1], batch=1)
+    journal = MemoryJournal()
+    deliver_host_component(delivery(component(B), B, journal), [h1], batch=1)
+    switch_back(h1, A)  # what the dead attempt did ...
+    journal.steps(host="h1", updates=[("rollback", StepStatus.RUNNING, None)])  # ... and recorded
+
+    changed = rollback_host_component(
+        delivery(component(B), B, journal, attempt=2),
+        [h1],
+        lambda release: component(release).deploy_commands,
+    )
+    assert changed is False
+    assert current(h1) == A
+    assert lines(h1, "deploy.log") == [A, B, A]
+    assert status(journal, "h1", "rollback") == StepStatus.SUCCEEDED
+
+
+def switch_back(conn: LocalConnection, release: str) -> None:
+    switch_current(conn, DEST, release)
