@@ -89,7 +89,7 @@ class DeploymentSettings(_Strict):
     activity_timeout: Duration = "30m"
     heartbeat_timeout: Duration = "30s"
     command_timeout: Duration = "10m"
-    max_output_bytes: int = 16384
+    max_output_bytes: int = Field(16384, ge=256)
 
 
 class RepositorySettings(_Strict):
@@ -110,8 +110,8 @@ class SshTargetSettings(_Strict):
     user: str
     key_file: str | None = None
     known_hosts: str = "~/.ssh/known_hosts"
-    batch: int = 1
-    keep_releases: int = 5
+    batch: int = Field(1, ge=1)
+    keep_releases: int = Field(5, ge=1)
 
 
 class KubernetesTargetSettings(_Strict):

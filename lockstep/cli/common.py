@@ -16,6 +16,8 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from temporalio.service import RPCError
 
 from lockstep.domain.errors import LockstepError
 from lockstep.settings import Settings, load_settings
@@ -24,7 +26,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 
 
 class OutputFormat(StrEnum):
@@ -49,6 +51,11 @@ def handles_errors(fn: Callable[P, T]) -> Callable[P, T]:
             return fn(*args, **kwargs)
         except LockstepError as err:
             raise fail(str(err)) from None
+        except SQLAlchemyError as err:
+            cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
+            raise fail(f"the database is unavailable: {cause}") from None
+        except RPCError as err:
+            raise fail(f"Temporal answered with an error: {err.message}") from None
 
     return wrapper
 

@@ -24,7 +24,7 @@ from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
-from lockstep.orchestration.deployments import start_deployment
+from lockstep.orchestration.deployments import StartedDeployment, start_deployment
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -75,7 +75,7 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
     s = settings()
     store = _store(s)
 
-    async def go() -> str:
+    async def go() -> StartedDeployment:
         client = await connect(s.temporal)
         started = await start_deployment(
             client=client,
@@ -94,16 +94,23 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
             console.print(started.id, highlight=False)
         if wait:
             await _follow(client, started.id, quiet=output == OutputFormat.json)
-        return started.id
+        return started
 
-    deployment_id = run_async(go())
+    started = run_async(go())
     with store.session() as session:
-        view = find_view(session, deployment_id)
+        view = find_view(session, started.id)
     if output == OutputFormat.json:
-        if view is None:
-            print_json({"id": deployment_id, "status": DeploymentStatus.QUEUED.value})
-        else:
-            print_json(view)
+        # Not recorded yet (the worker has not prepared it): what is known at start.
+        print_json(
+            view
+            or DeploymentView(
+                id=started.id,
+                application=application,
+                environment=env,
+                commit=started.commit,
+                status=DeploymentStatus.QUEUED,
+            )
+        )
     elif wait and view is not None:
         print_view(view)
     if wait and (view is None or view.status != DeploymentStatus.SUCCEEDED):
@@ -124,7 +131,7 @@ def _status(deployment: str | None, output: OutputFormat) -> None:
     with _store(s).session() as session:
         if deployment is None:
             latest: dict[tuple[str, str], DeploymentView] = {}
-            for v in list_views(session, limit=500):
+            for v in list_views(session, limit=1000, with_steps=False):
                 latest.setdefault((v.application, v.environment), v)
             views = list(latest.values())
             print_json(views) if output == OutputFormat.json else print_list(

@@ -134,7 +134,7 @@ def _deploy(d: HostDelivery, conn: HostConnection) -> str:
             max_output=d.limits.max_output,
         )
     except BaseException as err:
-        output = _outputs(getattr(err, "results", [])) or str(err)
+        output = "\n".join([str(err), _outputs(getattr(err, "results", []))]).strip()
         d.journal.steps(host=host, updates=[("deploy", StepStatus.FAILED, output)])
         raise
     return _outputs(results)
@@ -159,7 +159,8 @@ def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate
             sleep=d.wait,
         )
     except BaseException as err:
-        d.journal.steps(host=host, updates=[("health", StepStatus.FAILED, str(err))])
+        output = "\n".join([str(err), _outputs(getattr(err, "results", []))]).strip()
+        d.journal.steps(host=host, updates=[("health", StepStatus.FAILED, output)])
         raise
     return [("health", StepStatus.SUCCEEDED, _outputs(results))]
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lockstep.domain.models import CommitInfo, RenderedComponent
+from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import SourceTree
-from lockstep.gitrepo.mirror import GitMirrors, safe_url
+from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import load_manifest
 from lockstep.manifest.render import render_environment
 from lockstep.manifest.schema import Manifest

@@ -3,7 +3,8 @@
 The only package that imports GitPython. It does not know about manifests or deployments.
 """
 
-from lockstep.gitrepo.mirror import GitMirrors, redact, safe_url
+from lockstep.domain.redaction import redact, safe_url
+from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.gitrepo.tree import GitTree
 
 __all__ = ["GitMirrors", "GitTree", "redact", "safe_url"]

@@ -28,18 +28,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import git
 
 from lockstep.domain.errors import GitError
 from lockstep.domain.models import CommitInfo
+from lockstep.domain.redaction import redact, safe_url
 from lockstep.domain.source import SourceTree
 from lockstep.gitrepo.tree import GitTree
 
 _FETCH_MARKER = "lockstep-last-fetch"  # start time of the last successful clone/fetch
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}")
-_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 _FORBIDDEN_IN_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
 
 # Never prompt for credentials, and give up on a connection that stalls for a minute.
@@ -51,19 +50,6 @@ _GIT_ENV = {
 
 _thread_locks: dict[Path, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
-
-
-def redact(text: str) -> str:
-    """`text` with the user info (`user:password@`) of every URL in it removed."""
-    return _USERINFO.sub(r"\1", text)
-
-
-def safe_url(url: str) -> str:
-    """The repository URL as it may be shown or stored: without user info."""
-    parts = urlsplit(url)
-    if parts.scheme and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return redact(url)
 
 
 class GitMirrors:

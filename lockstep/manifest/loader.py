@@ -95,6 +95,28 @@ def check_references(manifest: Manifest, *, file: str = "lockstep.yaml") -> None
                     f"component '{comp.name}' uses target '{comp.target}', "
                     f"which environment '{env.name}' does not bind",
                 )
+    _check_release_folders(manifest, file)
+
+
+def _check_release_folders(manifest: Manifest, file: str) -> None:
+    """No two deliveries may share a release folder: releases are named by commit, so two
+    components (or two environments) on one target and `dest` would overwrite each other."""
+    owners: dict[tuple[str, str], str] = {}
+    for env in manifest.environments:
+        for i, comp in enumerate(manifest.components):
+            if comp.host is None:
+                continue
+            for j, spec in enumerate(comp.host.files):
+                key = (env.targets[comp.target], spec.dest.rstrip("/"))
+                owner = f"component '{comp.name}' in environment '{env.name}'"
+                other = owners.setdefault(key, owner)
+                if other != owner:
+                    raise ManifestError(
+                        file,
+                        f"components[{i}].host.files[{j}].dest",
+                        f"{owner} and {other} both deliver to {key[1]} on target '{key[0]}'; "
+                        "give each its own dest, or each environment its own target",
+                    )
 
 
 class _StrictLoader(yaml.SafeLoader):

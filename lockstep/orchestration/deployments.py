@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -19,10 +19,13 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
+from lockstep.domain.errors import LockstepError
 from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
+from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
-from lockstep.gitrepo.mirror import GitMirrors, safe_url
+from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.orchestration.applications import find_application
 from lockstep.settings import Settings, parse_duration
@@ -30,6 +33,10 @@ from lockstep.store.deployments import count_deployments_with_prefix, get_deploy
 from lockstep.store.engine import Store
 from workflows import search_attributes as sa
 from workflows.deployment import DeploymentWorkflow
+
+
+class DeploymentInProgress(LockstepError):
+    """Another deployment of the same environment is still running."""
 
 
 @dataclass(frozen=True)
@@ -53,19 +60,39 @@ def base_deployment_id(application: str, environment: str, sha: str) -> str:
     return f"{application}-{environment}-{sha[:10]}"
 
 
-def _choose_id(store: Store, base: str) -> str:
+async def _choose_id(client: Client, store: Store, base: str) -> str:
     """The latest attempt's id while it runs or if it succeeded (so asking again returns it);
-    the next attempt's id once the latest ended any other way."""
+    the next attempt's id once it ended any other way. Temporal says whether an id runs or
+    exists (the store may not know an attempt that ended before it recorded anything)."""
     with store.session() as session:
-        attempts = count_deployments_with_prefix(session=session, prefix=base)
-        latest = base if attempts <= 1 else f"{base}-{attempts}"
-        record = get_deployment(session=session, deployment_id=latest)
-        if record is None:
-            return latest
-        status = DeploymentStatus(record.status)
-        if status == DeploymentStatus.SUCCEEDED or not status.is_final:
-            return latest
-        return f"{base}-{attempts + 1}"
+        attempt = max(1, count_deployments_with_prefix(session=session, prefix=base))
+    while True:
+        candidate = base if attempt == 1 else f"{base}-{attempt}"
+        try:
+            description = await client.get_workflow_handle(candidate).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return candidate
+            raise
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            return candidate
+        if description.status == WorkflowExecutionStatus.COMPLETED:
+            with store.session() as session:
+                record = get_deployment(session=session, deployment_id=candidate)
+            if record is not None and record.status == DeploymentStatus.SUCCEEDED:
+                return candidate
+        attempt += 1
+
+
+async def _running_deployment(client: Client, application: str, environment: str) -> str | None:
+    """A deployment of this environment still running, per Temporal's visibility."""
+    query = (
+        f'LockstepApplication = "{application}" AND LockstepEnvironment = "{environment}" '
+        'AND ExecutionStatus = "Running"'
+    )
+    async for execution in client.list_workflows(query, limit=1):
+        return execution.id
+    return None
 
 
 async def start_deployment(
@@ -83,7 +110,14 @@ async def start_deployment(
     source = find_application(settings, git, application)
     env = manifest_environment(source.manifest, environment)
     sha = git.resolve(source.repository, ref or env.branch)
-    deployment_id = _choose_id(store, base_deployment_id(application, environment, sha))
+    deployment_id = await _choose_id(client, store, base_deployment_id(application, environment, sha))
+    running = await _running_deployment(client, application, environment)
+    if running is not None and running != deployment_id:
+        # Environment lanes will queue deployments; until then two never interleave.
+        raise DeploymentInProgress(
+            f"{application}/{environment} has a deployment in progress ({running}); "
+            "wait for it to finish or cancel it, then deploy again"
+        )
     request = DeploymentRequest(
         deployment_id=deployment_id,
         application=application,

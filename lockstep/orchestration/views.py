@@ -69,8 +69,9 @@ def list_views(
     environment: str | None = None,
     status: str | None = None,
     limit: int = 100,
+    with_steps: bool = True,
 ) -> list[DeploymentView]:
     records = list_deployments(
         session=session, application=application, environment=environment, status=status, limit=limit
     )
-    return [deployment_view(session, r) for r in records]
+    return [deployment_view(session, r, with_steps=with_steps) for r in records]

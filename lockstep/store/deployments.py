@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.inserts import insert_or_get
 from lockstep.store.revisions import last_revisions, record_revisions
@@ -64,7 +64,7 @@ def upsert_deployment(
             application=application,
             environment=environment,
             commit=commit,
-            repository=_without_credentials(repository),
+            repository=safe_url(repository),
             trigger=trigger,
             actor=actor,
             status=new_status.value,
@@ -83,7 +83,7 @@ def upsert_deployment(
         "application": application,
         "environment": environment,
         "commit": commit,
-        "repository": _without_credentials(repository),
+        "repository": safe_url(repository),
         "trigger": trigger,
         "actor": actor,
         "plan_json": plan_json,
@@ -169,10 +169,3 @@ def _apply(record: DeploymentRecord, changes: dict[str, object], status: Deploym
         changed = True
     if changed:
         record.updated_at = utcnow()
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return url

@@ -18,9 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
+from lockstep.domain.errors import LockstepError
+from lockstep.domain.redaction import safe_url
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
 
 
@@ -39,6 +42,10 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+class StoreUnavailable(LockstepError):
+    retryable = True
+
+
 class Store:
     """The system of record: an engine plus transactional sessions."""
 
@@ -54,8 +61,13 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str) -> Store:
-        engine = make_engine(url)
-        create_schema(engine)
+        """Connect and create missing tables; StoreUnavailable names the (credential-free) URL."""
+        try:
+            engine = make_engine(url)
+            create_schema(engine)
+        except (SQLAlchemyError, OSError, ImportError) as err:
+            cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
+            raise StoreUnavailable(f"database {safe_url(url)} is unavailable: {cause}") from None
         return cls(engine)
 
     @contextmanager

@@ -31,7 +31,6 @@ from lockstep.targets.host import CommandResult, HostConnection
 MARKER = ".lockstep-release"
 HISTORY = ".lockstep-history"
 STAGING_PREFIX = ".staging-"
-_ERROR_TAIL_CHARS = 2000
 
 
 def release_dir(dest: str, release: str) -> str:
@@ -67,6 +66,13 @@ def stage_release(
     if conn.file_sha256(f"{final}/{MARKER}") == _sha256(final_marker):
         return False
 
+    if current_release(conn, dest) == release and conn.exists(f"{final}/{MARKER}"):
+        # A live release holding other content: replacing it would pull files from under the
+        # running service and leave nothing to roll back to.
+        raise DeploymentStepFailed(
+            f"{conn.name}: release {release} is live in {dest} with different content; refusing to "
+            "replace it (is another component or environment delivering to the same dest?)"
+        )
     staging = f"{_base(dest)}/releases/{STAGING_PREFIX}{release}"
     staging_marker = f"staging {content_hash}\n".encode()
     state = conn.file_sha256(f"{staging}/{MARKER}")
@@ -85,9 +91,7 @@ def stage_release(
             if conn.file_sha256(path) != _sha256(data):
                 conn.write_file(path, data, mode=file_mode(data))
         conn.write_file(f"{staging}/{MARKER}", final_marker)
-    # Two renames are not one: if this very release is live and restaged with new content,
-    # `current` dangles between the remove and the rename. Other releases are never touched.
-    conn.remove(final)
+    conn.remove(final)  # a stale, incomplete or superseded copy that is not live
     conn.rename(staging, final)
     return True
 
@@ -239,13 +243,10 @@ def failed_results(err: BaseException) -> list[CommandResult]:
 
 
 def describe_failure(conn: HostConnection, result: CommandResult) -> str:
-    """`<host>: command 'x' exited with 3:` followed by the tail of its output."""
-    output = result.output.rstrip()
-    if len(output) > _ERROR_TAIL_CHARS:
-        output = "..." + output[-_ERROR_TAIL_CHARS:]
-    return f"{conn.name}: command {result.command!r} {_status(result)}" + (
-        f":\n{output}" if output else " (no output)"
-    )
+    """`<host>: command 'x' exited with 3`. The output is deliberately not in the message: messages
+    travel into Temporal's history and the deployment record, where a command's output (which may
+    print secrets) does not belong; it is kept, tail only, in the step record."""
+    return f"{conn.name}: command {result.command!r} {_status(result)}"
 
 
 def _status(result: CommandResult) -> str:

@@ -60,3 +60,26 @@ async def test_deploy_wait_status_list_history(
     assert unknown.code == 1 and "no-such-deployment" in unknown.stderr
     no_app = await cli("deploy", "nothing", "--env", "staging")
     assert no_app.code == 1 and "nothing" in no_app.stderr
+
+
+async def test_deploy_json_without_wait_is_a_whole_object(
+    worker: None, settings: Settings, cli_for: Callable[[Settings], Cli], app_repo: Path
+) -> None:
+    result = await cli_for(settings)("deploy", "shop", "--env", "staging", "--output", "json")
+    assert result.code == 0, result.stderr
+    deployment = json.loads(result.stdout)
+    for key in ("id", "application", "environment", "commit", "status", "plan", "steps", "approvals"):
+        assert key in deployment, key
+    assert deployment["application"] == "shop" and len(deployment["commit"]) == 40
+
+
+async def test_an_unreachable_database_is_one_line_naming_it(
+    settings: Settings, cli_for: Callable[[Settings], Cli]
+) -> None:
+    broken = settings.model_copy(
+        update={"database_url": "postgresql+psycopg://lockstep:s3cret@127.0.0.1:1/none"}
+    )
+    result = await cli_for(broken)("list")
+    assert result.code == 1
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    assert "127.0.0.1:1/none" in result.stderr and len(result.stderr.strip().splitlines()) == 1

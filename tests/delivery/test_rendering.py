@@ -6,8 +6,9 @@ from pathlib import Path
 
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.models import CommitInfo
+from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import MemorySourceTree, SourceTree
-from lockstep.gitrepo.mirror import GitMirrors, safe_url
+from lockstep.gitrepo.mirror import GitMirrors
 
 CONFIGURED = "https://deploy:s3cret@git.example.com/acme/shop.git"
 MANIFEST = """\

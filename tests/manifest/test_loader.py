@@ -215,3 +215,32 @@ def test_environment_lookup() -> None:
         environment(m, "qa")
     assert info.value.key == "environments"
     assert info.value.message == "no environment 'qa' (known: staging, production)"
+
+
+def test_two_components_on_one_target_and_dest_are_refused() -> None:
+    manifest = """\
+application: shop
+environments: [{name: staging, targets: {site: local-dev}}]
+components:
+  - {name: one, target: site, host: {files: [{src: one/, dest: /srv/app}]}}
+  - {name: two, target: site, host: {files: [{src: two/, dest: /srv/app/}]}}
+"""
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(MemorySourceTree({"lockstep.yaml": manifest}))
+    message = str(caught.value)
+    assert "components[1].host.files[0].dest" in message and "/srv/app" in message and "'one'" in message
+
+
+def test_two_environments_on_one_target_and_dest_are_refused() -> None:
+    manifest = """\
+application: shop
+environments:
+  - {name: staging, targets: {site: shared-vm}}
+  - {name: production, targets: {site: shared-vm}}
+components:
+  - {name: web, target: site, host: {files: [{src: web/, dest: /srv/web}]}}
+"""
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(MemorySourceTree({"lockstep.yaml": manifest}))
+    assert "'staging'" in str(caught.value) and "'production'" in str(caught.value)
+    assert "shared-vm" in str(caught.value)

@@ -36,7 +36,9 @@ def valid_manifests(draw: st.DrawFn) -> dict[str, Any]:
     for i, name in enumerate(env_names):
         env: dict[str, Any] = {
             "name": name,
-            "targets": {t: draw(LABEL) for t in logical},
+            # Each environment its own server targets: two environments delivering host files to
+            # one target and dest would overwrite each other's releases (refused by the loader).
+            "targets": {t: f"{name}-{draw(LABEL)}" for t in logical},
             "values": draw(st.dictionaries(VALUE_NAME, SCALAR, max_size=4)),
         }
         if i and draw(st.booleans()):  # promote only from an earlier environment: never a cycle
