@@ -13,8 +13,13 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (imported before any thread starts: see below)
 import psycopg
 import pytest
+
+# CPython 3.11.7 can fail an `ast.parse` with "AST constructor recursion depth mismatch" when a
+# module is first compiled mid-run while worker threads are busy; hypothesis's pytest plugin
+# otherwise imports (and pytest rewrites) hypothesis lazily at the end of the session.
 
 pytest_plugins = ["tests.support.fixtures"]
 

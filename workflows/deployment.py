@@ -140,7 +140,7 @@ class DeploymentWorkflow:
                 failures = await self._run_wave(plan, wave)
                 if failures:
                     raise failures[0]
-        except BaseException as err:
+        except (Exception, asyncio.CancelledError) as err:  # never GeneratorExit: eviction
             cancelled = is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError)
             failed = [
                 f"{s.component}: {s.error}" for s in self._steps.values() if s.status == StepStatus.FAILED
@@ -186,7 +186,7 @@ class DeploymentWorkflow:
                 retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=PERMANENT_ERRORS),
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-        except BaseException as err:
+        except (Exception, asyncio.CancelledError) as err:  # never GeneratorExit: eviction
             step.status = StepStatus.FAILED
             step.error = "cancelled" if is_cancelled_exception(err) else _failure_message(err)
             step.finished_at = workflow.now().isoformat()
@@ -221,7 +221,7 @@ class DeploymentWorkflow:
                 heartbeat_timeout=timedelta(seconds=self._request.timeouts.heartbeat_seconds),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERRORS),
             )
-        except BaseException:
+        except (Exception, asyncio.CancelledError):  # never GeneratorExit: eviction
             step.status = StepStatus.ROLLBACK_FAILED
             raise
         if result.changed:

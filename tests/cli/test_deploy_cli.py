@@ -71,6 +71,7 @@ async def test_deploy_json_without_wait_is_a_whole_object(
     for key in ("id", "application", "environment", "commit", "status", "plan", "steps", "approvals"):
         assert key in deployment, key
     assert deployment["application"] == "shop" and len(deployment["commit"]) == 40
+    assert (await cli_for(settings)("deploy", "shop", "--env", "staging", "--wait")).code == 0
 
 
 async def test_an_unreachable_database_is_one_line_naming_it(
