@@ -1,7 +1,7 @@
-"""FastAPI app factory: health, readiness and read-only deployment endpoints.
+"""FastAPI app factory: health, readiness, read-only deployment endpoints and the webhooks.
 
-Writes (webhooks, approvals, manual deployments) arrive with later issues and will need a bearer
-token; everything here only reads the system of record.
+Webhooks authenticate by their signature (`lockstep.api.webhooks`); other writes (approvals,
+manual deployments) arrive with later issues and will need a bearer token.
 """
 
 from __future__ import annotations
@@ -14,16 +14,24 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from lockstep import __version__
+from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
+from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import TemporalUnavailable, connect
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
+from lockstep.webhooks.dispatch import DeploymentEnqueuer
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: Store | None = None, enqueuer: DeploymentEnqueuer | None = None
+) -> FastAPI:
+    """The API; webhooks queue deployments through `enqueuer` (default: the environment lanes on
+    the configured Temporal, connected on the first delivery that needs it)."""
     store = store or Store.from_url(settings.database_url)
+    git = GitMirrors(settings.mirrors_dir)
     app = FastAPI(
         title="Lockstep",
         version=__version__,
@@ -79,4 +87,6 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no deployment {deployment_id!r}")
         return view
 
+    enqueuer = enqueuer or TemporalEnqueuer(settings=settings, store=store)
+    app.include_router(create_webhook_router(settings, enqueuer, git))
     return app

@@ -1,0 +1,312 @@
+"""The webhook endpoints of SPEC §8: `POST /webhooks/{github,gitlab,gitea,generic}`.
+
+Owns the HTTP side of a Git event, checked in this order: content type (415), body size read
+with a cap (413), rate limit per source address (429), malformed JSON (400), which configured
+repository it is about (404, saying nothing about which exist), that repository's secret and the
+signature (401: never unsigned), then the event itself. A branch push reads `lockstep.yaml` at
+the pushed commit (422 if it is invalid) and asks the `DeploymentEnqueuer` for a deployment in
+every environment that deploys that branch; the answer is 202 with those deployments, or 202
+with the reason nothing deploys.
+
+Deliberately does not: parse payloads or check signatures itself (`lockstep.webhooks`), nor
+deduplicate deliveries in memory: the enqueuer's Temporal workflow ids make a redelivery answer
+with the deployment it already started. Logs carry provider, delivery id and outcome only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from lockstep.domain.errors import LockstepError, ManifestError
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.gitrepo.tree import GitTree
+from lockstep.manifest.loader import load_manifest
+from lockstep.manifest.schema import Manifest
+from lockstep.orchestration.client import connect
+from lockstep.orchestration.lanes import enqueue_deployment
+from lockstep.settings import RepositorySettings, Settings
+from lockstep.store.engine import Store
+from lockstep.webhooks.dispatch import DeploymentEnqueuer, EnqueuedDeployment, environments_for_branch
+from lockstep.webhooks.events import (
+    MalformedEvent,
+    NonDeployingEvent,
+    Provider,
+    delivery_id,
+    interpret,
+    repository_identity,
+)
+from lockstep.webhooks.limits import TokenBuckets, WebhookLimits
+from lockstep.webhooks.repositories import match_repository, webhook_secret
+from lockstep.webhooks.signatures import SIGNATURE_HEADERS, verify
+
+log = logging.getLogger("lockstep.webhooks")
+_T = TypeVar("_T")
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+class WebhookDeployment(BaseModel):
+    id: str
+    environment: str
+    commit: str
+    existing: bool
+
+
+class WebhookResponse(BaseModel):
+    deployments: list[WebhookDeployment]
+    ignored: str | None = None
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, dict(headers or {})
+
+
+class _Webhooks:
+    def __init__(
+        self,
+        settings: Settings,
+        enqueuer: DeploymentEnqueuer,
+        git: GitMirrors,
+        limits: WebhookLimits,
+        environ: Mapping[str, str] | None,
+    ) -> None:
+        self.settings, self.enqueuer, self.git, self.limits = settings, enqueuer, git, limits
+        self.environ = environ
+        self.buckets = TokenBuckets(limits)
+
+    async def receive(self, provider: Provider, request: Request) -> JSONResponse:
+        delivery = delivery_id(provider, request.headers)
+        try:
+            body, form = await self._read(provider, request)
+            self._rate_limit(request)
+            payload = _decode(body, form)
+            delivery = delivery_id(provider, request.headers, payload)
+            repo = self._authenticate(provider, request, body, payload)
+            answer = await self._act(provider, request, payload, repo)
+        except _Rejected as rejected:
+            log.info("webhook %s delivery=%s: %d %s", provider, delivery, rejected.status, rejected.detail)
+            return JSONResponse({"detail": rejected.detail}, rejected.status, headers=rejected.headers)
+        started = [d.id for d in answer.deployments if not d.existing]
+        outcome = answer.ignored or f"deployments {[d.id for d in answer.deployments]} (new: {started})"
+        log.info("webhook %s delivery=%s: 202 %s", provider, delivery, outcome)
+        return JSONResponse(answer.model_dump(), status_code=202)
+
+    async def _read(self, provider: Provider, request: Request) -> tuple[bytes, bool]:
+        """The raw body, capped; and whether it is GitHub's form encoding."""
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        form = provider is Provider.GITHUB and media == FORM
+        if media != JSON and not form:
+            allowed = f"{JSON} or {FORM}" if provider is Provider.GITHUB else JSON
+            raise _Rejected(415, f"Content-Type must be {allowed}")
+        limit = self.limits.max_body_bytes
+        too_large = _Rejected(413, f"body larger than {limit} bytes")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks), form
+
+    def _rate_limit(self, request: Request) -> None:
+        source = request.client.host if request.client else "unknown"
+        wait = self.buckets.take(source)
+        if wait > 0:
+            retry = TokenBuckets.retry_after(wait)
+            raise _Rejected(429, f"too many webhook requests; retry in {retry} s", {"Retry-After": retry})
+
+    def _authenticate(
+        self, provider: Provider, request: Request, body: bytes, payload: Mapping[str, Any]
+    ) -> RepositorySettings:
+        repo = match_repository(self.settings.repositories, repository_identity(provider, payload))
+        if repo is None:
+            raise _Rejected(404, "no configured repository matches this delivery")
+        secret = webhook_secret(repo, self.environ)
+        if secret is None:
+            raise _Rejected(401, "no webhook secret configured for this repository")
+        signature_header = SIGNATURE_HEADERS[provider]
+        if signature_header not in request.headers:
+            raise _Rejected(401, f"missing {signature_header} header")
+        if not verify(provider, body, request.headers, secret):
+            raise _Rejected(401, f"{signature_header} does not match")
+        return repo
+
+    async def _act(
+        self, provider: Provider, request: Request, payload: Mapping[str, Any], repo: RepositorySettings
+    ) -> WebhookResponse:
+        try:
+            event = interpret(provider, request.headers, payload)
+        except MalformedEvent as err:
+            raise _Rejected(400, f"malformed {provider} event: {err}") from None
+        if isinstance(event, NonDeployingEvent):
+            return WebhookResponse(deployments=[], ignored=event.reason)
+        assert event.branch is not None  # interpret answers PushEvent for branch pushes only
+        manifest = await _guarded(asyncio.to_thread(self._manifest_at, repo.url, event.after))
+        environments = environments_for_branch(manifest, event.branch)
+        if not environments:
+            return WebhookResponse(deployments=[], ignored=f"no environment deploys branch {event.branch}")
+        deployments = []
+        for environment in environments:  # in manifest order; a redelivery repeats them harmlessly
+            enqueued = await _guarded(
+                self.enqueuer(
+                    application=manifest.application,
+                    environment=environment,
+                    repository=repo.url,
+                    commit=event.after,
+                    trigger="webhook",
+                    actor=event.actor,
+                )
+            )
+            deployments.append(_view(enqueued))
+        return WebhookResponse(deployments=deployments, ignored=None)
+
+    def _manifest_at(self, url: str, sha: str) -> Manifest:
+        """lockstep.yaml as of the pushed commit (fetched first when the mirror lacks it)."""
+        commit = self.git.resolve(url, sha)
+        tree = self.git.tree(url, commit)
+        try:
+            return load_manifest(tree)
+        finally:
+            if isinstance(tree, GitTree):
+                tree.close()
+
+
+def create_webhook_router(
+    settings: Settings,
+    enqueuer: DeploymentEnqueuer,
+    git: GitMirrors,
+    *,
+    limits: WebhookLimits | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> APIRouter:
+    """The `/webhooks/...` routes. Secrets are read from `environ` (default: `os.environ`) on
+    every delivery, by the variable name each repository's `webhook_secret_env` gives."""
+    webhooks = _Webhooks(settings, enqueuer, git, limits or WebhookLimits(), environ)
+    router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    for provider in Provider:
+        router.add_api_route(
+            f"/{provider.value}",
+            _endpoint(webhooks, provider),
+            methods=["POST"],
+            status_code=202,
+            response_model=WebhookResponse,
+            name=f"webhook_{provider.value}",
+            summary=f"Receive a {provider.value} push event (signed with {SIGNATURE_HEADERS[provider]})",
+            responses={code: {"description": text} for code, text in _ERRORS.items()},
+            openapi_extra={
+                "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}
+            },
+        )
+    return router
+
+
+class TemporalEnqueuer:
+    """The default enqueuer: connects to Temporal on first use, then hands each deployment to its
+    environment lane (`lockstep.orchestration.lanes.enqueue_deployment`)."""
+
+    def __init__(self, *, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self._client: Client | None = None
+        self._connecting = asyncio.Lock()
+
+    async def __call__(
+        self,
+        *,
+        application: str,
+        environment: str,
+        repository: str,
+        commit: str,
+        trigger: str,
+        actor: str | None,
+    ) -> EnqueuedDeployment:
+        enqueued: EnqueuedDeployment = await enqueue_deployment(
+            client=await self._connect(),
+            settings=self.settings,
+            store=self.store,
+            application=application,
+            environment=environment,
+            repository=repository,
+            commit=commit,
+            trigger=trigger,
+            actor=actor,
+        )
+        return enqueued
+
+    async def _connect(self) -> Client:
+        async with self._connecting:
+            if self._client is None:
+                self._client = await connect(self.settings.temporal)
+            return self._client
+
+
+_ERRORS = {
+    400: "malformed JSON or not a push of the provider's shape",
+    401: "no secret configured for the repository, or a missing or wrong signature",
+    404: "no configured repository matches",
+    413: "body too large",
+    415: "wrong Content-Type",
+    422: "lockstep.yaml at the pushed commit is invalid, or the commit cannot be found",
+    429: "rate limit exceeded (see Retry-After)",
+    503: "Git or Temporal unavailable; retry later",
+}
+
+
+def _endpoint(webhooks: _Webhooks, provider: Provider) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        return await webhooks.receive(provider, request)
+
+    endpoint.__doc__ = f"Verify and act on a {provider.value} webhook delivery (see docs/webhooks.md)."
+    return endpoint
+
+
+def _decode(body: bytes, form: bool) -> Mapping[str, Any]:
+    try:
+        if form:
+            fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            if len(fields.get("payload", [])) != 1:
+                raise _Rejected(400, "form-encoded body must carry exactly one payload field")
+            data = json.loads(fields["payload"][0])
+        else:
+            data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _Rejected(400, f"malformed JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise _Rejected(400, "malformed JSON: expected an object at the top level")
+    return data
+
+
+async def _guarded(work: Awaitable[_T]) -> _T:
+    """Lockstep errors as HTTP answers: retryable ones (Git or Temporal unreachable) 503, so the
+    Git host retries the delivery; the others (a bad manifest, an unknown commit) 422."""
+    try:
+        return await work
+    except ManifestError as err:
+        raise _Rejected(422, f"lockstep.yaml at the pushed commit is invalid: {err}") from None
+    except LockstepError as err:  # messages never carry credentials (see domain.redaction)
+        raise _Rejected(503 if err.retryable else 422, str(err)) from None
+
+
+def _view(enqueued: EnqueuedDeployment) -> WebhookDeployment:
+    return WebhookDeployment(
+        id=enqueued.deployment_id,
+        environment=enqueued.environment,
+        commit=enqueued.commit,
+        existing=enqueued.existing,
+    )
