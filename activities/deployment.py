@@ -72,7 +72,10 @@ class DeploymentActivities:
                 plan_json=plan.model_dump_json(),
                 commit_timestamp=datetime.fromisoformat(rendered.commit.timestamp),
             )
-            return PrepareResult(commit=rendered.commit, plan=plan)
+            promotions = [
+                e.name for e in rendered.manifest.environments if e.promote_from == request.environment
+            ]
+            return PrepareResult(commit=rendered.commit, plan=plan, promotions=promotions)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 

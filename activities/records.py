@@ -10,6 +10,7 @@ import asyncio
 
 from temporalio import activity
 
+from lockstep.domain.lane_messages import LaneRecord
 from lockstep.domain.messages import OutcomeRecord, StatusChange
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.deployments import set_deployment_status, upsert_deployment
@@ -60,6 +61,27 @@ class RecordActivities:
                     actor=outcome.actor,
                     status=outcome.status.value,
                     error=outcome.error,
+                )
+
+        await asyncio.to_thread(write)
+
+    @activity.defn(name="record_lane")
+    async def record_lane(self, record: LaneRecord) -> None:
+        """A deployment the lane queued or superseded: it has a row before (or without) a run."""
+
+        def write() -> None:
+            with self._store.session() as session:
+                upsert_deployment(
+                    session=session,
+                    id=record.request.deployment_id,
+                    application=record.application,
+                    environment=record.environment,
+                    commit=record.request.commit,
+                    repository=record.repository,
+                    trigger=record.request.trigger,
+                    actor=record.request.actor,
+                    status=record.status.value,
+                    error=record.reason,
                 )
 
         await asyncio.to_thread(write)

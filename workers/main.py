@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.deployment import DeploymentActivities
+from activities.lane import LaneActivities
 from activities.records import RecordActivities
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
@@ -20,6 +21,7 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
 from workflows.deployment import DeploymentWorkflow
+from workflows.lane import EnvironmentLane
 
 log = logging.getLogger("lockstep.worker")
 
@@ -34,16 +36,20 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
     deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets)
     records = RecordActivities(store=store)
+    lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[DeploymentWorkflow],
+        workflows=[DeploymentWorkflow, EnvironmentLane],
         activities=[
             deployment.prepare,
             deployment.deploy_component,
             deployment.rollback_component,
             records.record_status,
             records.record_outcome,
+            records.record_lane,
+            lanes.promote,
+            lanes.pick_newest,
         ],
         max_concurrent_activities=64,
     )

@@ -94,6 +94,7 @@ class DeploymentWorkflow:
             actor=request.actor,
         )
         self._steps: dict[str, StepView] = {}
+        self._promotions: list[str] = []
 
     @workflow.query(name="status")
     def status(self) -> DeploymentView:
@@ -120,6 +121,7 @@ class DeploymentWorkflow:
             return await _to_completion(self._finish(DeploymentStatus.FAILED, _failure_message(err)))
         self._view.plan = prepared.plan
         self._view.commit = prepared.commit.sha
+        self._promotions = prepared.promotions
         return await self._deploy(prepared)
 
     async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
@@ -277,4 +279,10 @@ class DeploymentWorkflow:
             start_to_close_timeout=_RECORD_TIMEOUT,
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return DeploymentResult(deployment_id=r.deployment_id, status=status, error=error)
+        return DeploymentResult(
+            deployment_id=r.deployment_id,
+            status=status,
+            error=error,
+            commit=self._view.commit,
+            promotions=self._promotions if status == DeploymentStatus.SUCCEEDED else [],
+        )

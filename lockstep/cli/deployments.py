@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import typer
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.cli.common import (
     OutputFormat,
@@ -20,11 +22,13 @@ from lockstep.cli.common import (
     settings,
 )
 from lockstep.cli.output import print_list, print_view, styled
+from lockstep.domain.lane_messages import Enqueued
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
-from lockstep.orchestration.deployments import StartedDeployment, start_deployment
+from lockstep.orchestration.deployments import resolve_commit
+from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -37,18 +41,30 @@ def _store(s: Settings) -> Store:
     return Store.from_url(s.database_url)
 
 
-async def _follow(client: Client, deployment_id: str, *, quiet: bool) -> None:
-    """Wait until the deployment's workflow closes, printing each status and step change."""
+async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bool) -> None:
+    """Wait until the deployment reaches a final status, printing each status and step change.
+
+    While it waits in its lane there is no workflow yet: the store says `queued` (or
+    `superseded`, which is final).
+    """
     handle = client.get_workflow_handle(deployment_id)
     seen: dict[str, str] = {}
     while True:
-        description = await handle.describe()
-        if description.status != WorkflowExecutionStatus.RUNNING:
-            return
+        view: DeploymentView | None = None
         try:
-            view = await handle.query("status", result_type=DeploymentView)
-        except Exception:  # the first workflow task may not have run yet
-            view = None
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            with store.session() as session:
+                view = find_view(session, deployment_id)
+            if view is not None and view.status.is_final:
+                return
+        else:
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return
+            with contextlib.suppress(Exception):  # the first workflow task may not have run yet
+                view = await handle.query("status", result_type=DeploymentView)
         if view is not None and not quiet:
             for key, value in [("status", view.status.value)] + [
                 (f"step {s.component}", s.status.value) for s in view.steps
@@ -75,36 +91,37 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
     s = settings()
     store = _store(s)
 
-    async def go() -> StartedDeployment:
+    async def go() -> Enqueued:
         client = await connect(s.temporal)
-        started = await start_deployment(
+        repository, sha = resolve_commit(s, GitMirrors(s.mirrors_dir), application, env, ref)
+        started = await enqueue_deployment(
             client=client,
             settings=s,
             store=store,
-            git=GitMirrors(s.mirrors_dir),
             application=application,
             environment=env,
-            ref=ref,
+            repository=repository,
+            commit=sha,
             trigger="manual",
             actor=None,
         )
         if output == OutputFormat.text:
-            verb = "already exists" if started.existing else "started"
+            verb = "already exists" if started.existing else "queued"
             err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
-            console.print(started.id, highlight=False)
+            console.print(started.deployment_id, highlight=False)
         if wait:
-            await _follow(client, started.id, quiet=output == OutputFormat.json)
+            await _follow(client, store, started.deployment_id, quiet=output == OutputFormat.json)
         return started
 
     started = run_async(go())
     with store.session() as session:
-        view = find_view(session, started.id)
+        view = find_view(session, started.deployment_id)
     if output == OutputFormat.json:
         # Not recorded yet (the worker has not prepared it): what is known at start.
         print_json(
             view
             or DeploymentView(
-                id=started.id,
+                id=started.deployment_id,
                 application=application,
                 environment=env,
                 commit=started.commit,

@@ -53,6 +53,9 @@ class CommitRenderer:
     def resolve(self, repository: str, ref: str) -> str:
         return self._git.resolve(self.git_url(repository), ref)
 
+    def newest(self, repository: str, shas: Sequence[str]) -> str:
+        return self._git.newest(self.git_url(repository), shas)
+
     def tree(self, repository: str, sha: str) -> SourceTree:
         return self._git.tree(self.git_url(repository), sha)
 

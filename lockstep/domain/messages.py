@@ -37,6 +37,7 @@ class DeploymentRequest(BaseModel):
 class PrepareResult(BaseModel):
     commit: CommitInfo
     plan: Plan
+    promotions: list[str] = Field(default_factory=list)  # environments with promote_from = this one
 
 
 class ComponentRequest(BaseModel):
@@ -116,3 +117,5 @@ class DeploymentResult(BaseModel):
     deployment_id: str
     status: DeploymentStatus
     error: str | None = None
+    commit: str = ""
+    promotions: list[str] = Field(default_factory=list)  # where a success promotes the commit

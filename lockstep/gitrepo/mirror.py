@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -149,6 +149,19 @@ class GitMirrors:
             if old_sha is None:
                 return [_info(repo.commit(new_sha))]
             return [_info(c) for c in repo.iter_commits(f"{old_sha}..{new_sha}")]
+
+    def newest(self, url: str, shas: Sequence[str]) -> str:
+        """Of `shas`, the one every other is an ancestor of; the last given when none is (the
+        commits diverged, e.g. after a force-push), so arrival order breaks the tie."""
+        found = [self._commit(url, sha) for sha in shas]
+        mirror = found[0][0]
+        full = [sha for _, sha in found]
+        with git.Repo(mirror) as repo:
+            commits = [repo.commit(sha) for sha in full]
+            for candidate in reversed(commits):
+                if all(repo.is_ancestor(other, candidate) for other in commits if other != candidate):
+                    return candidate.hexsha
+        return full[-1]
 
     def tree(self, url: str, sha: str) -> SourceTree:
         """The files of commit `sha`, read from the object database without a checkout."""

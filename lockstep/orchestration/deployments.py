@@ -60,10 +60,16 @@ def base_deployment_id(application: str, environment: str, sha: str) -> str:
     return f"{application}-{environment}-{sha[:10]}"
 
 
-async def _choose_id(client: Client, store: Store, base: str) -> str:
-    """The latest attempt's id while it runs or if it succeeded (so asking again returns it);
-    the next attempt's id once it ended any other way. Temporal says whether an id runs or
-    exists (the store may not know an attempt that ended before it recorded anything)."""
+async def choose_deployment_id(
+    client: Client, store: Store, base: str
+) -> tuple[str, DeploymentStatus | None]:
+    """The id for a deployment of `base`'s commit, and the status it has if it exists already.
+
+    The latest attempt's id while it runs (DEPLOYING) or if it succeeded (SUCCEEDED), so asking
+    again returns it; the next attempt's id (None) once it ended any other way. Temporal says
+    whether an id runs or exists: the store may not know an attempt that ended before it
+    recorded anything.
+    """
     with store.session() as session:
         attempt = max(1, count_deployments_with_prefix(session=session, prefix=base))
     while True:
@@ -72,15 +78,15 @@ async def _choose_id(client: Client, store: Store, base: str) -> str:
             description = await client.get_workflow_handle(candidate).describe()
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                return candidate
+                return candidate, None
             raise
         if description.status == WorkflowExecutionStatus.RUNNING:
-            return candidate
+            return candidate, DeploymentStatus.DEPLOYING
         if description.status == WorkflowExecutionStatus.COMPLETED:
             with store.session() as session:
                 record = get_deployment(session=session, deployment_id=candidate)
             if record is not None and record.status == DeploymentStatus.SUCCEEDED:
-                return candidate
+                return candidate, DeploymentStatus.SUCCEEDED
         attempt += 1
 
 
@@ -95,7 +101,17 @@ async def _running_deployment(client: Client, application: str, environment: str
     return None
 
 
-async def start_deployment(
+def resolve_commit(
+    settings: Settings, git: GitMirrors, application: str, environment: str, ref: str | None
+) -> tuple[str, str]:
+    """The configured repository of `application` and the full sha `ref` names (default: the
+    environment's branch), fetched fresh."""
+    source = find_application(settings, git, application)
+    env = manifest_environment(source.manifest, environment)
+    return source.repository, git.resolve(source.repository, ref or env.branch)
+
+
+async def start_deployment(  # one Deployment workflow, no lane: for tests and benchmarks
     *,
     client: Client,
     settings: Settings,
@@ -107,10 +123,10 @@ async def start_deployment(
     trigger: str = "manual",
     actor: str | None = None,
 ) -> StartedDeployment:
-    source = find_application(settings, git, application)
-    env = manifest_environment(source.manifest, environment)
-    sha = git.resolve(source.repository, ref or env.branch)
-    deployment_id = await _choose_id(client, store, base_deployment_id(application, environment, sha))
+    repository, sha = resolve_commit(settings, git, application, environment, ref)
+    deployment_id, _ = await choose_deployment_id(
+        client, store, base_deployment_id(application, environment, sha)
+    )
     running = await _running_deployment(client, application, environment)
     if running is not None and running != deployment_id:
         # Environment lanes will queue deployments; until then two never interleave.
@@ -122,7 +138,7 @@ async def start_deployment(
         deployment_id=deployment_id,
         application=application,
         environment=environment,
-        repository=safe_url(source.repository),  # no credentials in workflow history
+        repository=safe_url(repository),  # no credentials in workflow history
         commit=sha,
         trigger=trigger,
         actor=actor,

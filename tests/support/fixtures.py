@@ -76,14 +76,18 @@ def git(settings: Settings) -> GitMirrors:
 async def worker(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
     async with build_worker(temporal_env.client, settings):
         yield
-    # Tests share one server and the application name: nothing may keep running once its
-    # worker is gone, or later tests would (rightly) be refused as "deployment in progress".
-    query = f'TaskQueue = "{settings.temporal.task_queue}" AND ExecutionStatus = "Running"'
+    await terminate_running(temporal_env, settings.temporal.task_queue)
+
+
+async def terminate_running(env: WorkflowEnvironment, task_queue: str) -> None:
+    """Tests share one server and the application name: nothing (deployment or lane) may keep
+    running once its worker is gone, or later tests would meet it."""
+    query = f'TaskQueue = "{task_queue}" AND ExecutionStatus = "Running"'
     for _ in range(100):  # visibility follows asynchronously: wait until it agrees
-        running = [e.id async for e in temporal_env.client.list_workflows(query)]
+        running = [e.id async for e in env.client.list_workflows(query)]
         if not running:
             return
         for workflow_id in running:
             with contextlib.suppress(RPCError):  # it may have closed meanwhile
-                await temporal_env.client.get_workflow_handle(workflow_id).terminate("test finished")
+                await env.client.get_workflow_handle(workflow_id).terminate("test finished")
         await asyncio.sleep(0.1)

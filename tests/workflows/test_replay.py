@@ -15,18 +15,21 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.deployment import DeploymentWorkflow
+from workflows.lane import EnvironmentLane
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 
 
 def test_histories_are_present() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"deployment-succeeded", "deployment-rolled-back"} <= names
+    assert {"deployment-succeeded", "deployment-rolled-back", "lane-coalesced"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
-    replayer = Replayer(workflows=[DeploymentWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[DeploymentWorkflow, EnvironmentLane], data_converter=pydantic_data_converter
+    )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

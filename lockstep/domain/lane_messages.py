@@ -1,0 +1,86 @@
+"""Inputs, results and the `status` view of the environment lane workflow.
+
+Fields are added with defaults only: lanes run for months and continue-as-new with these.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from lockstep.domain.messages import DeploymentTimeouts
+from lockstep.domain.status import DeploymentStatus
+
+LANE_WORKFLOW = "EnvironmentLane"
+
+
+def lane_id(application: str, environment: str) -> str:
+    """The lane's workflow id: one lane per (application, environment)."""
+    return f"lane-{application}-{environment}"
+
+
+class LaneRequest(BaseModel):
+    """One commit asking to be deployed to the lane's environment."""
+
+    deployment_id: str
+    commit: str
+    trigger: str = "manual"
+    actor: str | None = None
+
+
+class LaneInput(BaseModel):
+    application: str
+    environment: str
+    repository: str  # without credentials: this lands in Temporal's history
+    timeouts: DeploymentTimeouts = Field(default_factory=DeploymentTimeouts)
+    pending: list[LaneRequest] = Field(default_factory=list)  # carried across continue-as-new
+    recent: dict[str, DeploymentStatus] = Field(default_factory=dict)  # deployment id -> outcome
+    deployments_per_run: int = 50  # continue-as-new after this many (or when Temporal suggests)
+
+
+class Enqueued(BaseModel):
+    """What the lane answered: the deployment, and whether it existed before this request."""
+
+    deployment_id: str
+    environment: str
+    commit: str
+    existing: bool = False
+    status: DeploymentStatus = DeploymentStatus.QUEUED
+
+
+class LaneView(BaseModel):
+    """What the lane's `status` query shows (and the Temporal UI's current details summarise)."""
+
+    application: str
+    environment: str
+    running: str | None = None
+    pending: list[str] = Field(default_factory=list)
+    recent: dict[str, DeploymentStatus] = Field(default_factory=dict)
+
+
+class Promotion(BaseModel):
+    """Input of the promote activity: deploy `commit` to `environment` of `application`."""
+
+    application: str
+    environment: str
+    source_environment: str
+    repository: str
+    commit: str
+    actor: str | None = None
+
+
+class NewestCommit(BaseModel):
+    """Input of pick_newest: commits queued in one lane, in arrival order."""
+
+    repository: str
+    commits: list[str]
+
+
+class LaneRecord(BaseModel):
+    """Input of record_queued / record_superseded."""
+
+    application: str
+    environment: str
+    repository: str
+    request: LaneRequest
+    status: DeploymentStatus
+    reason: str | None = None

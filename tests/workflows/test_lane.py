@@ -1,0 +1,210 @@
+"""The environment lane on the real Temporal server: serialised, coalescing, promoting,
+answering redeliveries, and continuing-as-new with its queue intact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.domain.lane_messages import Enqueued, LaneView, lane_id
+from lockstep.domain.messages import DeploymentResult
+from lockstep.domain.status import DeploymentStatus
+from lockstep.orchestration.lanes import enqueue_deployment
+from lockstep.orchestration.views import find_view
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from tests.support.apprepo import commit, git
+from tests.support.fixtures import terminate_running
+from tests.workflows.helpers import current, runs
+from workers.main import build_worker
+
+pytestmark = [pytest.mark.temporal, pytest.mark.store]
+
+
+async def _enqueue(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    store: Store,
+    repo: Path,
+    sha: str,
+    environment: str = "staging",
+) -> Enqueued:
+    return await enqueue_deployment(
+        client=env.client,
+        settings=settings,
+        store=store,
+        application="shop",
+        environment=environment,
+        repository=str(repo),
+        commit=sha,
+        trigger="webhook",
+        actor="octocat",
+    )
+
+
+async def _final(env: WorkflowEnvironment, deployment_id: str) -> DeploymentResult:
+    deadline = time.monotonic() + 90
+    while True:  # the lane may not have started the deployment's workflow yet
+        try:
+            result: DeploymentResult = await env.client.get_workflow_handle(
+                deployment_id, result_type=DeploymentResult
+            ).result()
+            return result
+        except Exception:
+            assert time.monotonic() < deadline, f"{deployment_id} never ran"
+            await asyncio.sleep(0.2)
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def test_enqueue_deploys_and_redelivery_answers_with_it(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+    target_root: Path,
+) -> None:
+    sha = git(app_repo, "rev-parse", "HEAD")
+    first = await _enqueue(temporal_env, settings, store, app_repo, sha)
+    assert not first.existing
+    again = await _enqueue(temporal_env, settings, store, app_repo, sha)
+    assert again.existing and again.deployment_id == first.deployment_id
+    assert (await _final(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    assert current(target_root, "web") == sha
+    after = await _enqueue(temporal_env, settings, store, app_repo, sha)
+    assert after.existing and after.status == DeploymentStatus.SUCCEEDED
+    with store.session() as session:
+        view = find_view(session, first.deployment_id)
+    assert view is not None and view.trigger == "webhook" and view.actor == "octocat"
+
+
+async def test_a_burst_never_overlaps_and_the_newest_wins(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+    target_root: Path,
+    counters: Path,
+) -> None:
+    slow = (
+        (app_repo / "lockstep.yaml")
+        .read_text()
+        .replace(
+            f"echo $LOCKSTEP_COMMIT >> {counters}/db", f"echo $LOCKSTEP_COMMIT >> {counters}/db; sleep 2"
+        )
+    )
+    first_sha = commit(app_repo, {"lockstep.yaml": slow}, "slow db")
+    first = await _enqueue(temporal_env, settings, store, app_repo, first_sha)
+    await _until(lambda: runs(counters, "db") == [first_sha])  # the first one is deploying
+    burst = [commit(app_repo, {"api/api.conf": f"version={i}\n"}, f"push {i}") for i in range(20)]
+    queued = await asyncio.gather(*(_enqueue(temporal_env, settings, store, app_repo, sha) for sha in burst))
+    assert not any(q.existing for q in queued)
+    newest = queued[-1]
+    assert (await _final(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    assert (await _final(temporal_env, newest.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    assert current(target_root, "api") == burst[-1]
+    # Only the first and the newest deployed anything: every api deploy ran for one of them.
+    assert set(runs(counters, "api")) == {first_sha, burst[-1]}
+    with store.session() as session:
+        statuses = {q.deployment_id: find_view(session, q.deployment_id) for q in queued}
+    superseded = [v for v in statuses.values() if v is not None and v.status == DeploymentStatus.SUPERSEDED]
+    # Enqueues that arrived while the first ran coalesce; some may have raced ahead of it.
+    assert len(superseded) >= 1
+    assert all(
+        v.error == f"superseded by {newest.deployment_id}"
+        for v in superseded
+        if v.error and newest.deployment_id in v.error
+    )
+    lane_handle = temporal_env.client.get_workflow_handle(lane_id("shop", "staging"))
+    lane = await lane_handle.query("status", result_type=LaneView)
+    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":  # refresh the replay test's history
+        history = await lane_handle.fetch_history()
+        (Path(__file__).resolve().parents[1] / "histories" / "lane-coalesced.json").write_text(
+            history.to_json()
+        )
+    assert lane.running is None and lane.pending == []
+    assert lane.recent[newest.deployment_id] == DeploymentStatus.SUCCEEDED
+
+
+async def test_success_promotes_to_the_next_environment(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    manifest = (
+        (app_repo / "lockstep.yaml")
+        .read_text()
+        .replace(
+            "components:",
+            "  - name: production\n    branch: main\n    promote_from: staging\n"
+            '    targets: {site: local-prod}\n    values: {greeting: "hello production"}\ncomponents:',
+            1,
+        )
+    )
+    sha = commit(app_repo, {"lockstep.yaml": manifest}, "add production")
+    raw = settings.model_dump()
+    raw["targets"]["local-prod"] = {"type": "local", "root": str(tmp_path / "prod")}
+    settings = Settings(**raw)
+    try:
+        async with build_worker(temporal_env.client, settings):  # a worker that knows local-prod
+            staging = await _enqueue(temporal_env, settings, store, app_repo, sha)
+            assert (await _final(temporal_env, staging.deployment_id)).status == DeploymentStatus.SUCCEEDED
+            production_id = staging.deployment_id.replace("-staging-", "-production-")
+            result = await _final(temporal_env, production_id)
+    finally:
+        await terminate_running(temporal_env, settings.temporal.task_queue)
+    assert result.status == DeploymentStatus.SUCCEEDED, result.error
+    assert current(tmp_path / "prod", "web") == sha
+    assert "hello production" in (tmp_path / "prod/srv/web/current/index.html").read_text()
+    with store.session() as session:
+        view = find_view(session, production_id)
+    assert view is not None and view.trigger == "promotion"
+
+
+async def test_the_lane_continues_as_new_with_its_queue(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+    target_root: Path,
+) -> None:
+    from lockstep.domain import lane_messages
+
+    original = lane_messages.LaneInput.model_fields["deployments_per_run"].default
+    lane_messages.LaneInput.model_fields["deployments_per_run"].default = 1
+    lane_messages.LaneInput.model_rebuild(force=True)
+    try:
+        shas = [commit(app_repo, {"api/api.conf": f"version={i}\n"}, f"v{i}") for i in range(3)]
+        for sha in shas:
+            done = await _enqueue(temporal_env, settings, store, app_repo, sha)
+            assert (await _final(temporal_env, done.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    finally:
+        lane_messages.LaneInput.model_fields["deployments_per_run"].default = original
+        lane_messages.LaneInput.model_rebuild(force=True)
+    handle = temporal_env.client.get_workflow_handle(lane_id("shop", "staging"))
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    runs_seen = [
+        w async for w in temporal_env.client.list_workflows(f'WorkflowId = "{lane_id("shop", "staging")}"')
+    ]
+    assert len(runs_seen) >= 3, "each deployment ended one run of the lane (continue-as-new)"
+    lane = await handle.query("status", result_type=LaneView)
+    assert all(lane.recent.get(f"shop-staging-{sha[:10]}") == DeploymentStatus.SUCCEEDED for sha in shas)
+    assert current(target_root, "api") == shas[-1]
