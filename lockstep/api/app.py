@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from lockstep import __version__
+from lockstep.api.identity import bearer_dependency
+from lockstep.api.manual import create_manual_router
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
@@ -89,4 +91,5 @@ def create_app(
 
     enqueuer = enqueuer or TemporalEnqueuer(settings=settings, store=store)
     app.include_router(create_webhook_router(settings, enqueuer, git))
+    app.include_router(create_manual_router(settings, enqueuer, git, bearer_dependency(settings)))
     return app

@@ -16,7 +16,12 @@ from pathlib import Path
 import typer
 
 from lockstep.cli.common import console, err_console, fail, handles_errors
-from lockstep.devstack.demo import seed_demo_repository, write_dev_config
+from lockstep.devstack.demo import (
+    DEMO_SECRET_ENV,
+    demo_webhook_secret,
+    seed_demo_repository,
+    write_dev_config,
+)
 from lockstep.devstack.temporal_server import port_open, start_dev_server
 from lockstep.settings import load_settings
 
@@ -63,6 +68,7 @@ def _dev(state_dir: Path, ui_port: int) -> None:
         else write_dev_config(state_dir, temporal_port=7233, api_listen="127.0.0.1:8000")
     )
     env["LOCKSTEP_CONFIG"] = str(config.resolve())
+    env.setdefault(DEMO_SECRET_ENV, demo_webhook_secret(state_dir))
     settings = load_settings(config)
     demo = state_dir / "demo" / "shop"
     seeded = any(r.url == str(demo.resolve()) for r in settings.repositories) and seed_demo_repository(demo)
@@ -129,6 +135,8 @@ Try, in another terminal of this folder (`. .venv/bin/activate` first):
   lockstep status
   lockstep history shop --env staging
 Filter in the Temporal UI: LockstepApplication = "shop"
+Webhooks: POST http://{api}/webhooks/github, signed with the secret in {state}/demo-webhook-secret
+  (scripts/demo-push.sh sends a signed GitHub push of the demo's HEAD)
 Ctrl-C stops everything.""",
         highlight=False,
     )

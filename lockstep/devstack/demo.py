@@ -6,6 +6,7 @@ onto two `local` targets, one per environment, under `.lockstep/targets/`.
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -59,6 +60,20 @@ DEMO_FILES = {
 }
 
 
+DEMO_SECRET_ENV = "LOCKSTEP_DEMO_WEBHOOK_SECRET"
+
+
+def demo_webhook_secret(state_dir: Path) -> str:
+    """The demo repository's webhook secret: random, made on first start, kept (0600) in the
+    state folder so curl examples can sign with it. Never a default value."""
+    path = state_dir / "demo-webhook-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(24) + "\n")
+    return path.read_text().strip()
+
+
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
@@ -104,7 +119,9 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
         "state_dir": str(root),
         "api": {"listen": api_listen},
         "policy": {"engine": "embedded", "path": "policies"},
-        "repositories": [{"url": str(root / "demo" / "shop"), "name": "demo/shop"}],
+        "repositories": [
+            {"url": str(root / "demo" / "shop"), "name": "demo/shop", "webhook_secret_env": DEMO_SECRET_ENV}
+        ],
         "targets": {
             "local-staging": {"type": "local", "root": str(root / "targets" / "staging")},
             "local-production": {"type": "local", "root": str(root / "targets" / "production")},

@@ -44,6 +44,15 @@ async def _read_until(stream: asyncio.StreamReader, marker: str, timeout: float)
     return await asyncio.wait_for(read(), timeout)
 
 
+async def _run(*args: str, cwd: Path) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
 async def test_dev_stack_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
     temporal_port, ui_port, api_port = _free_port(), _free_port(), _free_port()
     state = tmp_path / ".lockstep"
@@ -102,6 +111,38 @@ async def test_dev_stack_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None
         client = await Client.connect(f"127.0.0.1:{temporal_port}")
         found = [w.id async for w in client.list_workflows('LockstepApplication = "shop"')]
         assert found == [deployment["id"]]
+
+        # A signed GitHub push, as curl sends it: the same commit answers with its deployment.
+        script = Path(__file__).resolve().parents[2] / "scripts" / "demo-push.sh"
+        push = await _run("bash", str(script), f"http://127.0.0.1:{api_port}", str(state), cwd=tmp_path)
+        assert "HTTP/1.1 202" in push and '"existing":true' in push.replace(" ", ""), push
+        assert deployment["id"] in push
+        demo = state / "demo" / "shop"
+        (demo / "web" / "index.html").write_text("<html><body><h1>{{ greeting }}!</h1></body></html>\n")
+        await _run(
+            "git",
+            "-C",
+            str(demo),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qam",
+            "exclaim",
+            cwd=tmp_path,
+        )
+        pushed = await _run("bash", str(script), f"http://127.0.0.1:{api_port}", str(state), cwd=tmp_path)
+        assert "HTTP/1.1 202" in pushed and '"existing":false' in pushed.replace(" ", ""), pushed
+        new_id = json.loads(pushed[pushed.index("{") :])["deployments"][0]["id"]
+        handle = client.get_workflow_handle(new_id)
+        for _ in range(600):
+            try:
+                await handle.result()
+                break
+            except Exception:  # queued in the lane: no workflow yet
+                await asyncio.sleep(0.1)
+        assert "Hello from staging!" in served.read_text()
         assert [w.id async for w in client.list_workflows('LockstepApplication = "other"')] == []
     finally:
         if dev.returncode is None:
