@@ -13,15 +13,18 @@ from temporalio.worker import Worker
 
 from activities.deployment import DeploymentActivities
 from activities.lane import LaneActivities
+from activities.polling import PollingActivities
 from activities.records import RecordActivities
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
+from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
 from workflows.deployment import DeploymentWorkflow
 from workflows.lane import EnvironmentLane
+from workflows.polling import PollRepository
 
 log = logging.getLogger("lockstep.worker")
 
@@ -29,18 +32,20 @@ log = logging.getLogger("lockstep.worker")
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     store = Store.from_url(settings.database_url)
     targets = TargetRegistry(settings.targets)
+    mirrors = GitMirrors(settings.mirrors_dir)
     renderer = CommitRenderer(
-        GitMirrors(settings.mirrors_dir),
+        mirrors,
         targets.types(),
         repositories=[r.url for r in settings.repositories],
     )
     deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets)
     records = RecordActivities(store=store)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
+    polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[DeploymentWorkflow, EnvironmentLane],
+        workflows=[DeploymentWorkflow, EnvironmentLane, PollRepository],
         activities=[
             deployment.prepare,
             deployment.deploy_component,
@@ -50,6 +55,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             records.record_lane,
             lanes.promote,
             lanes.pick_newest,
+            polling.poll_repository,
         ],
         max_concurrent_activities=64,
     )
@@ -59,6 +65,11 @@ async def serve(settings: Settings) -> None:
     """Run the worker until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
     client = await connect(settings.temporal)
     worker = build_worker(client, settings)
+    try:
+        schedules = await ensure_poll_schedules(client, settings)
+        log.info("poll schedules: %s", ", ".join(schedules) or "none")
+    except Exception:  # polling is an extra: deployments from webhooks and the API still work
+        log.exception("could not create or update the poll schedules")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,6 +9,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from lockstep.cli.common import console, handles_errors, run_async, settings
 from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
 from lockstep.orchestration.client import connect
+from lockstep.orchestration.schedules import ensure_poll_schedules
 
 
 def worker() -> None:
@@ -39,7 +40,8 @@ def _api() -> None:
 
 
 def setup() -> None:
-    """Register Lockstep's search attributes on an existing Temporal cluster (idempotent)."""
+    """Register Lockstep's search attributes and the repositories' poll schedules on an existing
+    Temporal cluster (idempotent)."""
     _setup()
 
 
@@ -47,7 +49,7 @@ def setup() -> None:
 def _setup() -> None:
     s = settings()
 
-    async def go() -> list[str]:
+    async def go() -> tuple[list[str], list[str]]:
         client = await connect(s.temporal)
         existing = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=s.temporal.namespace)
@@ -60,11 +62,12 @@ def _setup() -> None:
                     search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing},
                 )
             )
-        return missing
+        return missing, await ensure_poll_schedules(client, s)
 
-    added = run_async(go())
+    added, schedules = run_async(go())
     if added:
         console.print(f"registered search attributes: {', '.join(added)}")
     else:
         console.print("search attributes already registered")
+    console.print(f"poll schedules: {', '.join(schedules) or 'none'}")
     raise typer.Exit(0)

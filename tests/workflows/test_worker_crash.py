@@ -60,6 +60,8 @@ async def test_worker_killed_mid_wave(
     config = tmp_path / "lockstep-server.yaml"
     data = settings.model_dump(mode="json")
     data["deployment"]["heartbeat_timeout"] = "2s"
+    for repository in data["repositories"]:  # webhook-fed: the worker schedules no polling here
+        repository["webhook_secret_env"] = "LOCKSTEP_TEST_UNUSED_SECRET"
     config.write_text(yaml.safe_dump(data))
     log = tmp_path / "worker.log"
 

@@ -1,0 +1,345 @@
+"""Benchmark: how fast Lockstep's webhook endpoint accepts signed pushes, against bare Temporal starts.
+
+One Temporal dev server (SQLite file, WAL). A Lockstep worker (`workers.main.build_worker`) in
+this process answers the environment lanes' updates and runs the deployments they start. The real
+webhook router (`create_webhook_router` with the real `TemporalEnqueuer`) is served by uvicorn in a
+child process on a loopback port, as the API runs apart from the worker. `create_app` takes no
+limits, so the router is mounted on a bare FastAPI app with a rate limit too high to interfere.
+
+Each request is a signed GitHub push (X-GitHub-Event, a unique X-GitHub-Delivery, X-Hub-Signature-256)
+of a distinct, pre-created commit, so nothing is deduplicated. The API then: checks content type,
+body size and rate limit, decodes the JSON, matches the repository, verifies the HMAC, resolves the
+commit in its Git mirror, reads `lockstep.yaml` at that commit, picks the environment of the pushed
+branch, chooses the deployment id (store and Temporal describe) and enqueues it into the environment
+lane (update-with-start, answered by the lane workflow on the worker); 202 once the lane accepted it.
+Pushes are spread round-robin over several branches, one environment (and lane) each.
+
+The floor, in the same run and on the same server: bare `client.start_workflow` of a workflow type
+no worker polls, with unique ids. Two phases each: paced at 50/s (latency p50/p99 to the answer)
+and a burst with bounded concurrency (accepted per second). Prints figures; asserts nothing.
+
+Run from the repository root: `.venv/bin/python bench/webhook_ingest.py [--lanes N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
+from lockstep.devstack.temporal_server import temporal_binary
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from lockstep.webhooks.limits import WebhookLimits
+from lockstep.webhooks.signatures import hmac_sha256_hex
+from workers.main import build_worker
+from workflows import search_attributes as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "webhooks" / "fixtures" / "github-push.json"
+SECRET_ENV = "LOCKSTEP_BENCH_WEBHOOK_SECRET"
+SECRET = "bench-" + uuid.uuid4().hex
+REPO_NAME = "bench-org/bench-app"
+LIMITS = WebhookLimits(requests_per_minute=1_000_000, burst=100_000)
+P99_TARGET, BURST_TARGET = 1.5, 0.8
+
+Send = Callable[[], Awaitable[int]]  # one request; its HTTP-like status (202 = accepted)
+
+
+def git(repo: Path, *args: str, stdin: str | None = None) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        input=stdin,
+    ).stdout.strip()
+
+
+def manifest(lanes: int) -> str:
+    lines = ["application: bench", "environments:"]
+    for k in range(lanes):
+        lines += [f"  - name: e{k}", f"    branch: b{k}", f"    targets: {{site: local-e{k}}}"]
+    lines += [
+        "components:",
+        "  - name: app",
+        "    target: site",
+        "    host: {files: [{src: app/, dest: /srv/app}]}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def make_repo(repo: Path, lanes: int, commits: int) -> list[str]:
+    """A repository with `lockstep.yaml` and `commits` further empty commits on main; their shas."""
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "lockstep.yaml").write_text(manifest(lanes))
+    (repo / "app").mkdir()
+    (repo / "app" / "index.html").write_text("<h1>bench</h1>\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "bench application")
+    stream = []
+    for i in range(commits):  # fast-import: hundreds of empty commits in one process
+        message = f"bench commit {i}\n"
+        stream += [
+            "commit refs/heads/main",
+            f"committer bench <bench@example.com> {1_700_000_000 + i} +0000",
+            f"data {len(message)}",
+            message,
+        ]
+        if i == 0:
+            stream.append("from refs/heads/main^0")
+        stream.append("")
+    git(repo, "fast-import", "--quiet", stdin="\n".join(stream) + "\n")
+    shas = git(repo, "rev-list", "--reverse", f"-{commits}", "main").split()
+    for k in range(lanes):
+        git(repo, "branch", "-f", f"b{k}", "main")
+    return shas
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve(settings_file: Path, port: int) -> None:
+    """The child process: the real webhook router and enqueuer under uvicorn."""
+    settings = Settings(**json.loads(settings_file.read_text()))
+    store = Store.from_url(settings.database_url)
+    app = FastAPI()
+    enqueuer = TemporalEnqueuer(settings=settings, store=store)
+    app.include_router(
+        create_webhook_router(settings, enqueuer, GitMirrors(settings.mirrors_dir), limits=LIMITS)
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+async def wait_for_api(http: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"the API process exited with {process.returncode}")
+        try:
+            await http.get("/")
+            return
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the API did not come up within 30 s")
+
+
+class Pushes:
+    """Signed GitHub pushes of distinct commits, round-robin over the lanes' branches."""
+
+    def __init__(self, http: httpx.AsyncClient, shas: list[str], lanes: int) -> None:
+        self.http, self.shas, self.lanes = http, iter(shas), lanes
+        self.template = json.loads(FIXTURE.read_text())
+        self.template["repository"]["full_name"] = REPO_NAME
+        self.sent = 0
+
+    async def __call__(self) -> int:
+        sha = next(self.shas)
+        branch = f"b{self.sent % self.lanes}"
+        self.sent += 1
+        payload = dict(self.template, ref=f"refs/heads/{branch}", after=sha, head_commit=None, commits=[])
+        body = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": "sha256=" + hmac_sha256_hex(SECRET, body),
+        }
+        response = await self.http.post("/webhooks/github", content=body, headers=headers)
+        if response.status_code == 202:
+            answer = response.json()
+            fresh = [d for d in answer["deployments"] if not d["existing"]]
+            if len(fresh) != 1:  # accepted but nothing new queued: would flatter the figures
+                return 299
+        return response.status_code
+
+
+def bare_starts(client: Client, task_queue: str) -> Send:
+    async def start() -> int:
+        await client.start_workflow("BenchNoop", id=f"floor-{uuid.uuid4().hex}", task_queue=task_queue)
+        return 202
+
+    return start
+
+
+async def timed(send: Send) -> tuple[int, float]:
+    started = time.perf_counter()
+    try:
+        status = await send()
+    except Exception as err:  # counted, not fatal: the figures say how many failed
+        print(f"  request failed: {type(err).__name__}: {err}", file=sys.stderr)
+        status = 0
+    return status, time.perf_counter() - started
+
+
+async def paced(send: Send, rate: float, seconds: float) -> tuple[list[float], Counter[int]]:
+    """Send at a fixed rate; latencies of the accepted requests and every status seen."""
+    t0 = time.perf_counter()
+    tasks = []
+    for i in range(int(rate * seconds)):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(timed(send)))
+    results = await asyncio.gather(*tasks)
+    return [lat for status, lat in results if status == 202], Counter(status for status, _ in results)
+
+
+async def burst(send: Send, total: int, concurrency: int) -> tuple[float, Counter[int]]:
+    """`total` requests, at most `concurrency` at once; accepted per second and every status."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> tuple[int, float]:
+        async with gate:
+            return await timed(send)
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one() for _ in range(total)))
+    elapsed = time.perf_counter() - started
+    statuses = Counter(status for status, _ in results)
+    return statuses[202] / elapsed, statuses
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def others(statuses: Counter[int]) -> str:
+    rest = {k: v for k, v in statuses.items() if k != 202}
+    return f" (not accepted: {dict(sorted(rest.items()))})" if rest else ""
+
+
+async def main(lanes: int, rate: float, seconds: float, total: int, concurrency: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
+    warmup = 2 * lanes
+    needed = warmup + int(rate * seconds) + total
+    shas = make_repo(work / "bench-app", lanes, needed)
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=list(sa.ALL),
+        data_converter=pydantic_data_converter,
+        dev_server_database_filename=str(work / "temporal.db"),
+        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
+    )
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    settings = Settings(
+        temporal={"address": env.client.service_client.config.target_host, "task_queue": queue},
+        database_url=f"sqlite:///{work / 'lockstep.db'}",
+        state_dir=str(work / "state"),
+        repositories=[{"url": str(work / "bench-app"), "name": REPO_NAME, "webhook_secret_env": SECRET_ENV}],
+        targets={f"local-e{k}": {"type": "local", "root": str(work / f"target-e{k}")} for k in range(lanes)},
+    )
+    settings_file = work / "settings.json"
+    settings_file.write_text(settings.model_dump_json())
+    os.environ[SECRET_ENV] = SECRET  # the API process inherits it
+    worker = build_worker(env.client, settings)  # creates the store's tables before the API starts
+    port = free_port()
+    api = subprocess.Popen([sys.executable, __file__, "--serve", str(settings_file), "--port", str(port)])
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    floor = bare_starts(env.client, queue + "-floor")
+    try:
+        async with (
+            worker,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as http,
+        ):
+            await wait_for_api(http, api)
+            pushes = Pushes(http, shas, lanes)
+            # Warm-up, not counted: starts every lane, clones the mirror, connects both clients.
+            _, warm = await burst(pushes, warmup, lanes)
+            await burst(floor, 20, 10)
+            if set(warm) != {202}:
+                print(f"warm-up answered {dict(warm)}: is the setup wrong?", file=sys.stderr)
+            await asyncio.sleep(3)
+
+            floor_paced, floor_paced_statuses = await paced(floor, rate, seconds)
+            await asyncio.sleep(2)
+            lock_paced, lock_paced_statuses = await paced(pushes, rate, seconds)
+            await asyncio.sleep(3)  # let the lanes' deployments of the paced phase settle
+            floor_rate, floor_burst_statuses = await burst(floor, total, concurrency)
+            await asyncio.sleep(2)
+            lock_rate, lock_burst_statuses = await burst(pushes, total, concurrency)
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+        await env.shutdown()
+
+    p99_ratio = pct(lock_paced, 0.99) / pct(floor_paced, 0.99)
+    burst_ratio = lock_rate / floor_rate
+    print(
+        f"webhook_ingest: signed GitHub pushes of distinct commits over {lanes} branches/lanes, "
+        "real webhook router + TemporalEnqueuer under uvicorn (own process, loopback), "
+        "router mounted on a bare FastAPI app (create_app takes no limits) with limits "
+        f"{LIMITS.requests_per_minute:.0f}/min burst {LIMITS.burst}; Lockstep worker in-process; "
+        "Temporal dev server, SQLite file, WAL"
+    )
+    print(
+        "  a request: content type, size, rate limit, JSON, repository match, HMAC verify, resolve "
+        "commit in the mirror, read lockstep.yaml at it, pick the branch's environment, choose the "
+        "deployment id (store + describe), update-with-start into the lane; 202 once the lane accepted"
+    )
+    print("  floor: bare client.start_workflow (unique ids, no worker polls the type), same server")
+    print("  not accepted: 0 = no answer (client timeout 60 s), 299 = 202 but no new deployment queued")
+    print(
+        f"webhook_ingest: paced {rate:.0f}/s for {seconds:.0f} s: lockstep p50 {pct(lock_paced, 0.5):.0f} ms "
+        f"p99 {pct(lock_paced, 0.99):.0f} ms{others(lock_paced_statuses)}; floor p50 "
+        f"{pct(floor_paced, 0.5):.0f} ms p99 {pct(floor_paced, 0.99):.0f} ms{others(floor_paced_statuses)}; "
+        f"ratio p99 {p99_ratio:.2f} (target <= {P99_TARGET})"
+    )
+    print(
+        f"burst: {total} requests, concurrency {concurrency}: lockstep {lock_rate:.0f}/s accepted"
+        f"{others(lock_burst_statuses)}; floor {floor_rate:.0f}/s{others(floor_burst_statuses)}; "
+        f"ratio {burst_ratio:.2f} (target >= {BURST_TARGET})"
+    )
+    if lock_paced:
+        print(
+            f"  lockstep paced: mean {statistics.mean(lock_paced) * 1000:.0f} ms "
+            f"over {len(lock_paced)} accepted"
+        )
+    sys.stdout.flush()
+    os._exit(0)  # the SDK can abort at interpreter exit (sdk-python#300)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lanes", type=int, default=8, help="branches, one environment lane each")
+    parser.add_argument("--rate", type=float, default=50.0, help="paced phase: requests per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="paced phase: duration")
+    parser.add_argument("--burst", type=int, default=200, help="burst phase: requests")
+    parser.add_argument("--concurrency", type=int, default=50, help="burst phase: in flight at once")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the API child process
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve, args.port)
+    else:
+        asyncio.run(main(args.lanes, args.rate, args.seconds, args.burst, args.concurrency))

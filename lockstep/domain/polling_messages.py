@@ -1,0 +1,26 @@
+"""Input and result of the PollRepository workflow and its `poll_repository` activity.
+
+Fields are added with defaults only: schedules keep starting runs with these across upgrades.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+POLL_WORKFLOW = "PollRepository"
+POLL_SCHEDULE_PREFIX = "lockstep-poll-"
+DEFAULT_POLL_INTERVAL = "3m"
+
+
+class PollInput(BaseModel):
+    """Which configured repository to poll."""
+
+    repository: str  # without credentials: this lands in Temporal's history
+
+
+class PollResult(BaseModel):
+    """What one poll did: deployments it queued, heads already deployed or queued, problems."""
+
+    enqueued: list[str] = Field(default_factory=list)  # deployment ids newly queued
+    unchanged: list[str] = Field(default_factory=list)  # deployment ids already queued, running or done
+    errors: list[str] = Field(default_factory=list)  # e.g. a broken lockstep.yaml on one branch
