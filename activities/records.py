@@ -10,7 +10,7 @@ import asyncio
 
 from temporalio import activity
 
-from lockstep.domain.lane_messages import LaneRecord
+from lockstep.domain.lane_messages import LaneRecords
 from lockstep.domain.messages import OutcomeRecord, StatusChange
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.deployments import set_deployment_status, upsert_deployment
@@ -66,22 +66,23 @@ class RecordActivities:
         await asyncio.to_thread(write)
 
     @activity.defn(name="record_lane")
-    async def record_lane(self, record: LaneRecord) -> None:
-        """A deployment the lane queued or superseded: it has a row before (or without) a run."""
+    async def record_lane(self, batch: LaneRecords) -> None:
+        """Deployments the lane queued, superseded or saw fail: rows before (or without) a run."""
 
         def write() -> None:
             with self._store.session() as session:
-                upsert_deployment(
-                    session=session,
-                    id=record.request.deployment_id,
-                    application=record.application,
-                    environment=record.environment,
-                    commit=record.request.commit,
-                    repository=record.repository,
-                    trigger=record.request.trigger,
-                    actor=record.request.actor,
-                    status=record.status.value,
-                    error=record.reason,
-                )
+                for record in batch.records:
+                    upsert_deployment(
+                        session=session,
+                        id=record.request.deployment_id,
+                        application=record.application,
+                        environment=record.environment,
+                        commit=record.request.commit,
+                        repository=record.repository,
+                        trigger=record.request.trigger,
+                        actor=record.request.actor,
+                        status=record.status.value,
+                        error=record.reason,
+                    )
 
         await asyncio.to_thread(write)

@@ -11,6 +11,7 @@ Orchestration only: store writes and promotions go through activities.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Enqueued,
         LaneInput,
         LaneRecord,
+        LaneRecords,
         LaneRequest,
         LaneView,
         NewestCommit,
@@ -48,6 +50,8 @@ class EnvironmentLane:
         self._pending: list[LaneRequest] = list(lane.pending)
         self._recent: dict[str, DeploymentStatus] = dict(lane.recent)
         self._running: LaneRequest | None = None
+        self._to_record: list[LaneRecord] = []  # store rows to write, in order
+        self._recording = False
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -60,8 +64,12 @@ class EnvironmentLane:
         )
 
     @workflow.update(name="enqueue")
-    async def enqueue(self, request: LaneRequest) -> Enqueued:
-        """Queue a commit; a request for a deployment the lane knows answers with it instead."""
+    def enqueue(self, request: LaneRequest) -> Enqueued:
+        """Queue a commit; a request for a deployment the lane knows answers with it instead.
+
+        A pure state change: it waits for nothing (the store row follows through the recorder),
+        so a burst of updates is answered at once, within Temporal's in-flight update cap.
+        """
         known = self._known(request.deployment_id)
         if known is not None:
             return Enqueued(
@@ -73,7 +81,7 @@ class EnvironmentLane:
             )
         self._pending.append(request)
         self._describe()
-        await self._record(request, DeploymentStatus.QUEUED, None)
+        self._record(request, DeploymentStatus.QUEUED, None)
         return Enqueued(
             deployment_id=request.deployment_id, environment=self._lane.environment, commit=request.commit
         )
@@ -85,6 +93,7 @@ class EnvironmentLane:
 
     @workflow.run
     async def run(self, lane: LaneInput) -> None:
+        recorder = asyncio.create_task(self._recorder())
         deployed = 0
         while True:
             self._describe()
@@ -98,13 +107,16 @@ class EnvironmentLane:
                 self._pending = [r for r in self._pending if r not in batch]
                 for request in older:
                     self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
-                    await self._record(
+                    self._record(
                         request, DeploymentStatus.SUPERSEDED, f"superseded by {newest.deployment_id}"
                     )
                 await self._deploy(newest)
                 deployed += 1
             if deployed >= lane.deployments_per_run or workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._to_record and not self._recording
+                )
+                recorder.cancel()
                 workflow.continue_as_new(
                     lane.model_copy(update={"pending": self._pending, "recent": self._recent})
                 )
@@ -143,9 +155,7 @@ class EnvironmentLane:
             return
         except ChildWorkflowError as err:  # terminated or timed out: the store may say less
             self._remember(request.deployment_id, DeploymentStatus.FAILED)
-            await self._record(
-                request, DeploymentStatus.FAILED, f"deployment workflow ended: {err.cause or err}"
-            )
+            self._record(request, DeploymentStatus.FAILED, f"deployment workflow ended: {err.cause or err}")
             return
         finally:
             self._running = None
@@ -195,10 +205,9 @@ class EnvironmentLane:
         queued = ", ".join(r.deployment_id for r in self._pending) or "none"
         workflow.set_current_details(f"{running}; queued: {queued}")
 
-    async def _record(self, request: LaneRequest, status: DeploymentStatus, reason: str | None) -> None:
+    def _record(self, request: LaneRequest, status: DeploymentStatus, reason: str | None) -> None:
         lane = self._lane
-        await workflow.execute_local_activity_method(
-            RecordActivities.record_lane,
+        self._to_record.append(
             LaneRecord(
                 application=lane.application,
                 environment=lane.environment,
@@ -206,6 +215,21 @@ class EnvironmentLane:
                 request=request,
                 status=status,
                 reason=reason,
-            ),
-            start_to_close_timeout=_RECORD_TIMEOUT,
+            )
         )
+
+    async def _recorder(self) -> None:
+        """Write queued/superseded/failed rows to the store, in order, a batch per activity."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._to_record))
+            batch, self._to_record = self._to_record, []
+            self._recording = True
+            try:
+                await workflow.execute_activity_method(
+                    RecordActivities.record_lane,
+                    LaneRecords(records=batch),
+                    start_to_close_timeout=_RECORD_TIMEOUT,
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+                )
+            finally:
+                self._recording = False

@@ -84,3 +84,9 @@ class LaneRecord(BaseModel):
     request: LaneRequest
     status: DeploymentStatus
     reason: str | None = None
+
+
+class LaneRecords(BaseModel):
+    """Input of record_lane: rows to write in this order."""
+
+    records: list[LaneRecord] = Field(default_factory=list)

@@ -76,8 +76,12 @@ async def enqueue_deployment(
         except (RPCError, WorkflowUpdateFailedError) as err:
             # A burst meets Temporal's cap on in-flight updates per workflow (RESOURCE_EXHAUSTED)
             # or an update cut short by the lane's continue-as-new: both pass; try again.
-            if not _transient(err) or attempt == _ATTEMPTS - 1:
+            if not _transient(err):
                 raise
+            if attempt == _ATTEMPTS - 1:
+                raise LaneUnanswered(
+                    f"the lane for {application}/{environment} is busy; try again ({err})"
+                ) from err
         await asyncio.sleep(delay + random.uniform(0, delay))
         delay = min(delay * 2, 1.0)
     raise AssertionError("unreachable")
@@ -98,6 +102,7 @@ def _transient(err: Exception) -> bool:
             RPCStatusCode.RESOURCE_EXHAUSTED,
             RPCStatusCode.UNAVAILABLE,
             RPCStatusCode.ABORTED,
+            RPCStatusCode.FAILED_PRECONDITION,  # "workflow task in failed state": it is retried
         ):
             return True
         cause = cause.__cause__
