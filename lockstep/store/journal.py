@@ -7,7 +7,6 @@ write is keyed, so a retried activity adds nothing twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -15,8 +14,6 @@ from lockstep.delivery.journal import PriorRelease, StepUpdate
 from lockstep.domain.status import StepStatus
 from lockstep.store.engine import Store
 from lockstep.store.steps import prior_releases, record_prior_release, record_step, steps_for
-
-_FINISHED = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.ROLLED_BACK, StepStatus.ROLLBACK_FAILED}
 
 
 class StoreJournal:
@@ -56,7 +53,7 @@ class StoreJournal:
     def _write(
         self, session: Session, host: str, action: str, status: StepStatus, output: str | None
     ) -> None:
-        now = datetime.now(UTC)
+        # record_step stamps started_at (RUNNING) and finished_at (final statuses) itself.
         record_step(
             session=session,
             deployment_id=self._deployment_id,
@@ -65,8 +62,6 @@ class StoreJournal:
             action=action,
             status=status.value,
             output=output,
-            started_at=now if status == StepStatus.RUNNING else None,
-            finished_at=now if status in _FINISHED else None,
         )
 
     def step_status(self, *, host: str, action: str) -> StepStatus | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -43,3 +45,17 @@ def current(root: Path, component: str) -> str | None:
 def runs(counters: Path, component: str) -> list[str]:
     path = counters / component
     return path.read_text().split() if path.exists() else []
+
+
+async def deployment_result(env: WorkflowEnvironment, deployment_id: str) -> DeploymentResult:
+    """The result of a deployment a lane starts: it may still be queued (no workflow yet)."""
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            result: DeploymentResult = await env.client.get_workflow_handle(
+                deployment_id, result_type=DeploymentResult
+            ).result()
+            return result
+        except Exception:
+            assert time.monotonic() < deadline, f"{deployment_id} never ran"
+            await asyncio.sleep(0.2)

@@ -14,7 +14,6 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.lane_messages import Enqueued, LaneView, lane_id
-from lockstep.domain.messages import DeploymentResult
 from lockstep.domain.status import DeploymentStatus
 from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.orchestration.views import find_view
@@ -22,7 +21,7 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit, git
 from tests.support.fixtures import terminate_running
-from tests.workflows.helpers import current, runs
+from tests.workflows.helpers import current, deployment_result, runs
 from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -49,19 +48,6 @@ async def _enqueue(
     )
 
 
-async def _final(env: WorkflowEnvironment, deployment_id: str) -> DeploymentResult:
-    deadline = time.monotonic() + 90
-    while True:  # the lane may not have started the deployment's workflow yet
-        try:
-            result: DeploymentResult = await env.client.get_workflow_handle(
-                deployment_id, result_type=DeploymentResult
-            ).result()
-            return result
-        except Exception:
-            assert time.monotonic() < deadline, f"{deployment_id} never ran"
-            await asyncio.sleep(0.2)
-
-
 async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -82,7 +68,7 @@ async def test_enqueue_deploys_and_redelivery_answers_with_it(
     assert not first.existing
     again = await _enqueue(temporal_env, settings, store, app_repo, sha)
     assert again.existing and again.deployment_id == first.deployment_id
-    assert (await _final(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    assert (await deployment_result(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
     assert current(target_root, "web") == sha
     after = await _enqueue(temporal_env, settings, store, app_repo, sha)
     assert after.existing and after.status == DeploymentStatus.SUCCEEDED
@@ -114,8 +100,8 @@ async def test_a_burst_never_overlaps_and_the_newest_wins(
     queued = await asyncio.gather(*(_enqueue(temporal_env, settings, store, app_repo, sha) for sha in burst))
     assert not any(q.existing for q in queued)
     newest = queued[-1]
-    assert (await _final(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
-    assert (await _final(temporal_env, newest.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    assert (await deployment_result(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    assert (await deployment_result(temporal_env, newest.deployment_id)).status == DeploymentStatus.SUCCEEDED
     assert current(target_root, "api") == burst[-1]
     # Only the first and the newest deployed anything: every api deploy ran for one of them.
     assert set(runs(counters, "api")) == {first_sha, burst[-1]}
@@ -164,9 +150,11 @@ async def test_success_promotes_to_the_next_environment(
     try:
         async with build_worker(temporal_env.client, settings):  # a worker that knows local-prod
             staging = await _enqueue(temporal_env, settings, store, app_repo, sha)
-            assert (await _final(temporal_env, staging.deployment_id)).status == DeploymentStatus.SUCCEEDED
+            assert (
+                await deployment_result(temporal_env, staging.deployment_id)
+            ).status == DeploymentStatus.SUCCEEDED
             production_id = staging.deployment_id.replace("-staging-", "-production-")
-            result = await _final(temporal_env, production_id)
+            result = await deployment_result(temporal_env, production_id)
     finally:
         await terminate_running(temporal_env, settings.temporal.task_queue)
     assert result.status == DeploymentStatus.SUCCEEDED, result.error
@@ -194,7 +182,9 @@ async def test_the_lane_continues_as_new_with_its_queue(
         shas = [commit(app_repo, {"api/api.conf": f"version={i}\n"}, f"v{i}") for i in range(3)]
         for sha in shas:
             done = await _enqueue(temporal_env, settings, store, app_repo, sha)
-            assert (await _final(temporal_env, done.deployment_id)).status == DeploymentStatus.SUCCEEDED
+            assert (
+                await deployment_result(temporal_env, done.deployment_id)
+            ).status == DeploymentStatus.SUCCEEDED
     finally:
         lane_messages.LaneInput.model_fields["deployments_per_run"].default = original
         lane_messages.LaneInput.model_rebuild(force=True)

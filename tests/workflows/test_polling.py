@@ -4,9 +4,7 @@ schedules converge to the configured repositories."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +14,6 @@ from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from lockstep.domain.messages import DeploymentResult
 from lockstep.domain.polling_messages import PollInput, PollResult
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
@@ -24,7 +21,7 @@ from lockstep.orchestration.schedules import ensure_poll_schedules, poll_schedul
 from lockstep.settings import RepositorySettings, Settings
 from tests.support.apprepo import commit, git
 from tests.support.fixtures import terminate_running
-from tests.workflows.helpers import current
+from tests.workflows.helpers import current, deployment_result
 from workflows.polling import PollRepository
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -39,26 +36,13 @@ async def _poll(env: WorkflowEnvironment, settings: Settings, repo: Path) -> Pol
     )
 
 
-async def _final(env: WorkflowEnvironment, deployment_id: str) -> DeploymentResult:
-    deadline = time.monotonic() + 90
-    while True:  # the lane may not have started the deployment's workflow yet
-        try:
-            result: DeploymentResult = await env.client.get_workflow_handle(
-                deployment_id, result_type=DeploymentResult
-            ).result()
-            return result
-        except Exception:
-            assert time.monotonic() < deadline, f"{deployment_id} never ran"
-            await asyncio.sleep(0.2)
-
-
 async def test_a_poll_enqueues_each_new_head_once(
     temporal_env: WorkflowEnvironment, worker: None, settings: Settings, app_repo: Path, target_root: Path
 ) -> None:
     sha = git(app_repo, "rev-parse", "HEAD")
     first = await _poll(temporal_env, settings, app_repo)
     assert first.enqueued == [f"shop-staging-{sha[:10]}"] and first.unchanged == [] and first.errors == []
-    assert (await _final(temporal_env, first.enqueued[0])).status == DeploymentStatus.SUCCEEDED
+    assert (await deployment_result(temporal_env, first.enqueued[0])).status == DeploymentStatus.SUCCEEDED
     assert current(target_root, "web") == sha
 
     again = await _poll(temporal_env, settings, app_repo)
@@ -67,7 +51,7 @@ async def test_a_poll_enqueues_each_new_head_once(
     newer = commit(app_repo, {"api/api.conf": "version=2\n"}, "api v2")
     third = await _poll(temporal_env, settings, app_repo)
     assert third.enqueued == [f"shop-staging-{newer[:10]}"] and third.unchanged == []
-    assert (await _final(temporal_env, third.enqueued[0])).status == DeploymentStatus.SUCCEEDED
+    assert (await deployment_result(temporal_env, third.enqueued[0])).status == DeploymentStatus.SUCCEEDED
     assert current(target_root, "api") == newer
 
 
@@ -99,7 +83,7 @@ async def test_a_broken_branch_does_not_stop_the_others(
     result = await _poll(temporal_env, settings, app_repo)
     assert result.enqueued == [f"shop-staging-{sha[:10]}"], result.errors
     assert len(result.errors) == 1 and result.errors[0].startswith("release: ")
-    assert (await _final(temporal_env, result.enqueued[0])).status == DeploymentStatus.SUCCEEDED
+    assert (await deployment_result(temporal_env, result.enqueued[0])).status == DeploymentStatus.SUCCEEDED
 
 
 async def test_poll_schedules_follow_the_configuration(
