@@ -1,18 +1,23 @@
-"""Activities of the environment lane: promoting a commit into the next environment's lane."""
+"""Activities of the environment lane: joining it, checking on a deployment, promoting."""
 
 from __future__ import annotations
 
 import asyncio
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import to_application_error
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.errors import LockstepError
-from lockstep.domain.lane_messages import Enqueued, NewestCommit, Promotion
-from lockstep.orchestration.lanes import enqueue_deployment
+from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneRecords, NewestCommit, Promotion
+from lockstep.domain.messages import DeploymentRequest
+from lockstep.domain.status import FINAL_STATUSES, DeploymentStatus
+from lockstep.orchestration.deployments import timeouts_from
+from lockstep.orchestration.lanes import enqueue_deployment, join_lane, start_queued
 from lockstep.settings import Settings
+from lockstep.store.deployments import get_deployment, upsert_deployment
 from lockstep.store.engine import Store
 
 
@@ -22,6 +27,73 @@ class LaneActivities:
         self._settings = settings
         self._store = store
         self._renderer = renderer
+
+    @activity.defn(name="join_lane")
+    async def join_lane(self, join: JoinLane) -> None:
+        """Record the deployment as queued, then tell its lane (starting the lane if need be).
+        Both are idempotent: a retry writes the same row and the lane ignores a repeat."""
+        request, lane = join.request, join.lane
+
+        def write() -> None:
+            with self._store.session() as session:
+                upsert_deployment(
+                    session=session,
+                    id=request.deployment_id,
+                    application=lane.application,
+                    environment=lane.environment,
+                    commit=request.commit,
+                    repository=lane.repository,
+                    trigger=request.trigger,
+                    actor=request.actor,
+                    status=DeploymentStatus.QUEUED.value,
+                    error=None,
+                )
+
+        await asyncio.to_thread(write)
+        await join_lane(client=self._client, settings=self._settings, join=join)
+
+    @activity.defn(name="closed_status")
+    async def closed_status(self, deployment_id: str) -> DeploymentStatus | None:
+        """None while the deployment's workflow runs; else its final status per the store
+        (`failed` if it ended without recording one: terminated or timed out)."""
+        try:
+            description = await self._client.get_workflow_handle(deployment_id).describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        else:
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                return None
+
+        def read() -> DeploymentStatus:
+            with self._store.session() as session:
+                record = get_deployment(session=session, deployment_id=deployment_id)
+            if record is not None and DeploymentStatus(record.status) in FINAL_STATUSES:
+                return DeploymentStatus(record.status)
+            return DeploymentStatus.FAILED
+
+        return await asyncio.to_thread(read)
+
+    @activity.defn(name="requeue")
+    async def requeue(self, queued: LaneRecords) -> None:
+        """Start, as deployments that join the lane, what an update-driven lane run had queued
+        but not yet started (its deployments existed only in the lane's state)."""
+        for record in queued.records:
+            await start_queued(
+                self._client,
+                self._settings,
+                DeploymentRequest(
+                    deployment_id=record.request.deployment_id,
+                    application=record.application,
+                    environment=record.environment,
+                    repository=record.repository,
+                    commit=record.request.commit,
+                    trigger=record.request.trigger,
+                    actor=record.request.actor,
+                    timeouts=timeouts_from(self._settings),
+                    lane=True,
+                ),
+            )
 
     @activity.defn(name="promote")
     async def promote(self, promotion: Promotion) -> Enqueued:

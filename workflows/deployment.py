@@ -24,6 +24,14 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.deployment import DeploymentActivities
     from activities.records import RecordActivities
+    from lockstep.domain.lane_messages import (
+        JoinLane,
+        LaneFinished,
+        LaneInput,
+        LaneRequest,
+        LaneTurn,
+        lane_id,
+    )
     from lockstep.domain.messages import (
         ComponentRequest,
         ComponentResult,
@@ -95,6 +103,12 @@ class DeploymentWorkflow:
         )
         self._steps: dict[str, StepView] = {}
         self._promotions: list[str] = []
+        self._turn: LaneTurn | None = None
+
+    @workflow.signal(name="turn")
+    def turn(self, turn: LaneTurn) -> None:
+        """The lane's answer to a queued deployment: deploy now, or end superseded."""
+        self._turn = turn
 
     @workflow.query(name="status")
     def status(self) -> DeploymentView:
@@ -103,6 +117,10 @@ class DeploymentWorkflow:
     @workflow.run
     async def run(self, request: DeploymentRequest) -> DeploymentResult:
         self._view.created_at = workflow.now().isoformat()
+        if request.lane:  # input-driven: deployments that began before lanes joined never get here
+            ended = await self._wait_for_turn(request)
+            if ended is not None:
+                return ended
         self._view.status = DeploymentStatus.PLANNING
         # prepare_deployment records the deployment in the store before it renders anything.
         workflow.upsert_search_attributes([sa.STATUS.value_set(DeploymentStatus.PLANNING.value)])
@@ -123,6 +141,41 @@ class DeploymentWorkflow:
         self._view.commit = prepared.commit.sha
         self._promotions = prepared.promotions
         return await self._deploy(prepared)
+
+    async def _wait_for_turn(self, request: DeploymentRequest) -> DeploymentResult | None:
+        """Join the environment's lane and wait until it says go; a result if this deployment
+        ends while queued (superseded by a newer commit, or cancelled)."""
+        workflow.set_current_details(f"queued in {lane_id(request.application, request.environment)}")
+        join = JoinLane(
+            lane=LaneInput(
+                application=request.application,
+                environment=request.environment,
+                repository=request.repository,
+                timeouts=request.timeouts,
+            ),
+            request=LaneRequest(
+                deployment_id=request.deployment_id,
+                commit=request.commit,
+                trigger=request.trigger,
+                actor=request.actor,
+            ),
+        )
+        try:
+            await workflow.execute_activity(  # by name: activities.lane imports the orchestration
+                "join_lane",
+                join,
+                start_to_close_timeout=_RECORD_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            )
+            await workflow.wait_condition(lambda: self._turn is not None)
+        except (ActivityError, asyncio.CancelledError):  # cancelled while queued: nothing changed
+            return await _to_completion(self._finish(DeploymentStatus.CANCELLED, "cancelled while queued"))
+        assert self._turn is not None
+        workflow.set_current_details("")
+        if self._turn.superseded_by is not None:
+            reason = f"superseded by {self._turn.superseded_by}"
+            return await _to_completion(self._finish(DeploymentStatus.SUPERSEDED, reason))
+        return None
 
     async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
         plan = prepared.plan
@@ -278,11 +331,31 @@ class DeploymentWorkflow:
             ),
             start_to_close_timeout=_RECORD_TIMEOUT,
         )
+        promotions = self._promotions if status == DeploymentStatus.SUCCEEDED else []
+        if r.lane:
+            await self._leave_lane(
+                LaneFinished(
+                    deployment_id=r.deployment_id,
+                    status=status,
+                    commit=self._view.commit,
+                    promotions=promotions,
+                )
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return DeploymentResult(
             deployment_id=r.deployment_id,
             status=status,
             error=error,
             commit=self._view.commit,
-            promotions=self._promotions if status == DeploymentStatus.SUCCEEDED else [],
+            promotions=promotions,
         )
+
+    async def _leave_lane(self, outcome: LaneFinished) -> None:
+        """Tell the lane this deployment ended, after its outcome is recorded: the next may go."""
+        lane = lane_id(self._request.application, self._request.environment)
+        try:
+            await workflow.get_external_workflow_handle(lane).signal("finished", outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # no lane to tell (terminated): its successor checks on its own
+            workflow.logger.warning("could not tell %s that %s ended", lane, outcome.deployment_id)

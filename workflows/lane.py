@@ -4,9 +4,16 @@ It serialises deployments: a new commit never interleaves with a running one. Co
 arrive while one deploys wait; when it ends, only the newest of them deploys and the others end
 `superseded`. A success promotes the commit to the environments that name this one in
 `promote_from`. The lane continues-as-new so its history stays bounded, carrying what is queued
-and the recent outcomes it uses to answer redeliveries.
+and the recent outcomes.
 
-Orchestration only: store writes and promotions go through activities.
+Since the `signalled-lane` patch the lane owns only the turn: a deployment is a workflow from the
+moment it is enqueued (so a webhook answers after one start, and Temporal's workflow ids decide
+redeliveries), joins its lane with the signal `arrive`, waits for the signal `turn` (deploy, or
+end superseded) and reports `finished`. Runs that began before the patch keep the older protocol
+to their end: requests arrive by the update `enqueue` and the lane starts each deployment as its
+child. What such a run still had queued is handed to the new protocol on continue-as-new.
+
+Orchestration only: store writes, liveness checks and promotions go through activities.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ with workflow.unsafe.imports_passed_through():
     from lockstep.domain.lane_messages import (
         LANE_WORKFLOW,
         Enqueued,
+        LaneFinished,
         LaneInput,
         LaneRecord,
         LaneRecords,
         LaneRequest,
+        LaneTurn,
         LaneView,
         NewestCommit,
         Promotion,
@@ -38,8 +47,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.deployment import DeploymentWorkflow
 
-RECENT_KEPT = 200  # outcomes remembered across continue-as-new, to answer redeliveries
+RECENT_KEPT = 200  # outcomes remembered across continue-as-new, shown by the status query
+SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
 _RECORD_TIMEOUT = timedelta(seconds=30)
+_SHORT_ACTIVITY = timedelta(minutes=2)
 
 
 @workflow.defn(name=LANE_WORKFLOW)
@@ -52,6 +63,9 @@ class EnvironmentLane:
         self._running: LaneRequest | None = None
         self._to_record: list[LaneRecord] = []  # store rows to write, in order
         self._recording = False
+        self._signalled = False  # which protocol this run speaks (see the module docstring)
+        self._waiting: list[LaneRequest] = list(lane.waiting)  # joined, no turn yet
+        self._finished: LaneFinished | None = None  # the running deployment's outcome
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -59,7 +73,7 @@ class EnvironmentLane:
             application=self._lane.application,
             environment=self._lane.environment,
             running=self._running.deployment_id if self._running else None,
-            pending=[r.deployment_id for r in self._pending],
+            pending=[r.deployment_id for r in (*self._pending, *self._waiting)],
             recent=self._recent,
         )
 
@@ -88,17 +102,135 @@ class EnvironmentLane:
 
     @enqueue.validator
     def _validate(self, request: LaneRequest) -> None:
+        if self._signalled:
+            raise ValueError("this lane takes deployments that join it (signal arrive): upgrade the caller")
         if len(request.commit) != 40 or not request.deployment_id:
             raise ValueError(f"enqueue needs a full commit sha and a deployment id, got {request.commit!r}")
 
+    @workflow.signal(name="arrive")
+    def arrive(self, request: LaneRequest) -> None:
+        """A queued deployment joins; a repeat (its join activity retried) changes nothing."""
+        known = self._running is not None and self._running.deployment_id == request.deployment_id
+        if known or request.deployment_id in self._recent:
+            return
+        if all(r.deployment_id != request.deployment_id for r in self._waiting):
+            self._waiting.append(request)
+            self._describe()
+
+    @workflow.signal(name="finished")
+    def finished(self, outcome: LaneFinished) -> None:
+        """A deployment of this lane ended: the running one, or a waiting one that was cancelled."""
+        self._remember(outcome.deployment_id, outcome.status)
+        if self._running is not None and self._running.deployment_id == outcome.deployment_id:
+            self._finished = outcome
+        self._waiting = [r for r in self._waiting if r.deployment_id != outcome.deployment_id]
+
     @workflow.run
     async def run(self, lane: LaneInput) -> None:
-        recorder = asyncio.create_task(self._recorder())
+        if workflow.patched(SIGNALLED_LANE):
+            await self._run_signalled(lane)
+        else:
+            await self._run_with_updates(lane)
+
+    async def _run_signalled(self, lane: LaneInput) -> None:
+        self._signalled = True
+        if self._pending:  # queued by an update-driven run: no deployment workflow exists yet
+            await workflow.execute_activity_method(
+                LaneActivities.requeue,
+                LaneRecords(
+                    records=[self._lane_record(r, DeploymentStatus.QUEUED, None) for r in self._pending]
+                ),
+                start_to_close_timeout=_SHORT_ACTIVITY,
+            )
+            self._pending = []
         deployed = 0
         while True:
             self._describe()
             await workflow.wait_condition(
-                lambda: bool(self._pending) or workflow.info().is_continue_as_new_suggested()
+                lambda: bool(self._waiting) or workflow.info().is_continue_as_new_suggested()
+            )
+            if self._waiting and await self._grant_turn():
+                deployed += 1
+            if deployed >= lane.deployments_per_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    lane.model_copy(update={"pending": [], "waiting": self._waiting, "recent": self._recent})
+                )
+
+    async def _grant_turn(self) -> bool:
+        """Give the newest waiting deployment its turn and supersede the others; wait until it
+        ends. False when the chosen one was withdrawn meanwhile (nothing deployed this round)."""
+        batch = list(self._waiting)  # what joins while choosing waits for the next round
+        newest = await self._newest(batch)
+        chosen = {r.deployment_id for r in batch}
+        self._waiting = [r for r in self._waiting if r.deployment_id not in chosen]
+        alive = [r for r in batch if r.deployment_id not in self._recent]  # cancelled meanwhile
+        if newest not in alive:
+            self._waiting = alive + self._waiting
+            return False
+        for request in alive:
+            if request is not newest:
+                self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
+                await self._signal_turn(request, LaneTurn(superseded_by=newest.deployment_id))
+        self._running, self._finished = newest, None
+        self._describe()
+        try:
+            if await self._signal_turn(newest, LaneTurn()):
+                outcome = await self._until_finished(newest)
+                await self._promote(newest, outcome)
+        finally:
+            self._running = None
+        return True
+
+    async def _signal_turn(self, request: LaneRequest, turn: LaneTurn) -> bool:
+        """Tell a waiting deployment its turn; False when it no longer exists (terminated)."""
+        try:
+            await workflow.get_external_workflow_handle(request.deployment_id).signal("turn", turn)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the deployment is gone: nothing waits for this turn
+            self._remember(request.deployment_id, DeploymentStatus.FAILED)
+            return False
+        return True
+
+    async def _until_finished(self, request: LaneRequest) -> LaneFinished:
+        """The running deployment's `finished` signal; if it was terminated and never sends one,
+        a periodic check finds it closed and the lane moves on."""
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._finished is not None,
+                    timeout=timedelta(seconds=self._lane.check_seconds),
+                )
+            except TimeoutError:
+                closed = await workflow.execute_activity_method(
+                    LaneActivities.closed_status,
+                    request.deployment_id,
+                    start_to_close_timeout=_SHORT_ACTIVITY,
+                )
+                if closed is not None and self._finished is None:
+                    self._remember(request.deployment_id, closed)
+                    return LaneFinished(deployment_id=request.deployment_id, status=closed)
+            if self._finished is not None:
+                return self._finished
+
+    async def _promote(self, request: LaneRequest, outcome: LaneFinished) -> None:
+        if outcome.status != DeploymentStatus.SUCCEEDED:
+            return
+        for environment in outcome.promotions:
+            await self._promote_to(environment, outcome.commit or request.commit, request.actor)
+
+    async def _run_with_updates(self, lane: LaneInput) -> None:
+        """The update-driven protocol of runs that began before `signalled-lane`."""
+        recorder = asyncio.create_task(self._recorder())
+        deployed = 0
+        while True:
+            self._describe()
+            # Deployments that join by signal (`_waiting`) reach such a run only once the API
+            # speaks the new protocol: this run then hands over by continuing as new. Old
+            # histories never have any, so they replay unchanged.
+            await workflow.wait_condition(
+                lambda: bool(self._pending or self._waiting) or workflow.info().is_continue_as_new_suggested()
             )
             if self._pending:
                 batch = list(self._pending)  # what arrives while choosing waits for the next round
@@ -112,13 +244,20 @@ class EnvironmentLane:
                     )
                 await self._deploy(newest)
                 deployed += 1
-            if deployed >= lane.deployments_per_run or workflow.info().is_continue_as_new_suggested():
+            handover = bool(self._waiting)
+            if (
+                handover
+                or deployed >= lane.deployments_per_run
+                or workflow.info().is_continue_as_new_suggested()
+            ):
                 await workflow.wait_condition(
                     lambda: workflow.all_handlers_finished() and not self._to_record and not self._recording
                 )
                 recorder.cancel()
                 workflow.continue_as_new(
-                    lane.model_copy(update={"pending": self._pending, "recent": self._recent})
+                    lane.model_copy(
+                        update={"pending": self._pending, "waiting": self._waiting, "recent": self._recent}
+                    )
                 )
 
     async def _deploy(self, request: LaneRequest) -> None:
@@ -161,21 +300,25 @@ class EnvironmentLane:
             self._running = None
         self._remember(request.deployment_id, result.status)
         for environment in result.promotions:
-            await workflow.execute_activity_method(
-                LaneActivities.promote,
-                Promotion(
-                    application=lane.application,
-                    environment=environment,
-                    source_environment=lane.environment,
-                    repository=lane.repository,
-                    commit=result.commit or request.commit,
-                    actor=request.actor,
-                ),
-                start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=RetryPolicy(
-                    maximum_attempts=10, non_retryable_error_types=["ConfigError", "ManifestError"]
-                ),
-            )
+            await self._promote_to(environment, result.commit or request.commit, request.actor)
+
+    async def _promote_to(self, environment: str, commit: str, actor: str | None) -> None:
+        lane = self._lane
+        await workflow.execute_activity_method(
+            LaneActivities.promote,
+            Promotion(
+                application=lane.application,
+                environment=environment,
+                source_environment=lane.environment,
+                repository=lane.repository,
+                commit=commit,
+                actor=actor,
+            ),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(
+                maximum_attempts=10, non_retryable_error_types=["ConfigError", "ManifestError"]
+            ),
+        )
 
     async def _newest(self, batch: list[LaneRequest]) -> LaneRequest:
         """The queued commit to deploy: the descendant of the others, per Git (an activity)."""
@@ -202,20 +345,21 @@ class EnvironmentLane:
 
     def _describe(self) -> None:
         running = f"deploying {self._running.deployment_id}" if self._running else "idle"
-        queued = ", ".join(r.deployment_id for r in self._pending) or "none"
+        queued = ", ".join(r.deployment_id for r in (*self._pending, *self._waiting)) or "none"
         workflow.set_current_details(f"{running}; queued: {queued}")
 
     def _record(self, request: LaneRequest, status: DeploymentStatus, reason: str | None) -> None:
+        self._to_record.append(self._lane_record(request, status, reason))
+
+    def _lane_record(self, request: LaneRequest, status: DeploymentStatus, reason: str | None) -> LaneRecord:
         lane = self._lane
-        self._to_record.append(
-            LaneRecord(
-                application=lane.application,
-                environment=lane.environment,
-                repository=lane.repository,
-                request=request,
-                status=status,
-                reason=reason,
-            )
+        return LaneRecord(
+            application=lane.application,
+            environment=lane.environment,
+            repository=lane.repository,
+            request=request,
+            status=status,
+            reason=reason,
         )
 
     async def _recorder(self) -> None:

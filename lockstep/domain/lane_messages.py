@@ -35,6 +35,9 @@ class LaneInput(BaseModel):
     pending: list[LaneRequest] = Field(default_factory=list)  # carried across continue-as-new
     recent: dict[str, DeploymentStatus] = Field(default_factory=dict)  # deployment id -> outcome
     deployments_per_run: int = 50  # continue-as-new after this many (or when Temporal suggests)
+    # Deployments that joined and wait for their turn (signalled lanes), across continue-as-new.
+    waiting: list[LaneRequest] = Field(default_factory=list)
+    check_seconds: float = 300.0  # how often a lane asks whether its running deployment still lives
 
 
 class Enqueued(BaseModel):
@@ -45,6 +48,28 @@ class Enqueued(BaseModel):
     commit: str
     existing: bool = False
     status: DeploymentStatus = DeploymentStatus.QUEUED
+
+
+class JoinLane(BaseModel):
+    """Input of join_lane: a queued deployment asking its lane for a turn."""
+
+    lane: LaneInput
+    request: LaneRequest
+
+
+class LaneTurn(BaseModel):
+    """The lane's answer to a queued deployment (signal `turn`): deploy now, or end superseded."""
+
+    superseded_by: str | None = None
+
+
+class LaneFinished(BaseModel):
+    """A deployment of the lane ended (signal `finished`): its outcome and where it promotes."""
+
+    deployment_id: str
+    status: DeploymentStatus
+    commit: str = ""
+    promotions: list[str] = Field(default_factory=list)
 
 
 class LaneView(BaseModel):

@@ -32,6 +32,9 @@ class DeploymentRequest(BaseModel):
     trigger: str = "manual"
     actor: str | None = None
     timeouts: DeploymentTimeouts = Field(default_factory=DeploymentTimeouts)
+    # Queued in the environment's lane: join it and wait for a turn before planning. False for
+    # deployments a lane started as its children (the update-driven lanes) and direct starts.
+    lane: bool = False
 
 
 class PrepareResult(BaseModel):

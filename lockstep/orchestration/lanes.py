@@ -1,26 +1,40 @@
 """Enqueueing a commit into its environment's lane: the one way deployments start.
 
 Webhooks, polling, `POST /deployments`, `lockstep deploy` and promotions all come through here.
-The lane is started on first use (update-with-start), so there is no separate setup. Redelivery
-is harmless: the deployment id is derived from application, environment and commit, and the
-lane or Temporal answers with the existing deployment.
+Enqueueing is one workflow start: the Deployment workflow exists (status `queued`) from the
+moment the caller is answered, then joins its lane itself (`join_lane`, signal-with-start, so the
+lane needs no setup) and waits for its turn. No worker takes part in the answer, so a burst of
+webhooks costs what a burst of bare starts costs.
+
+Redelivery is harmless: the deployment id is derived from application, environment and commit,
+and Temporal's workflow id policies (fail on a running id, reject a used one) decide whether a
+start is new; only then do the store and `describe` pick the next attempt's id.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
+from datetime import timedelta
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from lockstep.domain.errors import LockstepError
-from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, LaneInput, LaneRequest, lane_id
+from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput, lane_id
+from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.redaction import safe_url
+from lockstep.domain.status import DeploymentStatus
 from lockstep.orchestration.deployments import base_deployment_id, choose_deployment_id, timeouts_from
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
+from workflows import search_attributes as sa
+
+DEPLOYMENT_WORKFLOW = "Deployment"  # workflows.deployment.DeploymentWorkflow, by name
+_ATTEMPTS = 5  # concurrent callers racing for the same next attempt id
 
 
 async def enqueue_deployment(
@@ -36,74 +50,82 @@ async def enqueue_deployment(
     actor: str | None,
 ) -> Enqueued:
     """Queue `commit` (a full sha of `repository`) for `environment`; return its deployment."""
-    deployment_id, status = await choose_deployment_id(
-        client, store, base_deployment_id(application, environment, commit)
-    )
-    if status is not None:  # running or succeeded already: nothing new starts
-        return Enqueued(
-            deployment_id=deployment_id, environment=environment, commit=commit, existing=True, status=status
-        )
-    lane = LaneInput(
+    request = DeploymentRequest(
+        deployment_id=base_deployment_id(application, environment, commit),
         application=application,
         environment=environment,
-        repository=safe_url(repository),
+        repository=safe_url(repository),  # no credentials in workflow history
+        commit=commit,
+        trigger=trigger,
+        actor=actor,
         timeouts=timeouts_from(settings),
+        lane=True,
     )
-    request = LaneRequest(deployment_id=deployment_id, commit=commit, trigger=trigger, actor=actor)
-    delay = 0.05
-    for attempt in range(_ATTEMPTS):
-        start: WithStartWorkflowOperation[LaneInput, None] = WithStartWorkflowOperation(
-            LANE_WORKFLOW,  # workflows.lane.EnvironmentLane, by name: workflows import this module
-            lane,
-            id=lane_id(application, environment),
+    # The common case, a commit never deployed here, costs one start and nothing else.
+    if await start_queued(client, settings, request):
+        return _answer(request, existing=False, status=DeploymentStatus.QUEUED)
+    for _ in range(_ATTEMPTS):
+        deployment_id, status = await choose_deployment_id(client, store, request.deployment_id)
+        if status is not None:  # running or succeeded already: nothing new starts
+            attempt = request.model_copy(update={"deployment_id": deployment_id})
+            return _answer(attempt, existing=True, status=status)
+        attempt = request.model_copy(update={"deployment_id": deployment_id})
+        if await start_queued(client, settings, attempt):
+            return _answer(attempt, existing=False, status=DeploymentStatus.QUEUED)
+    raise AssertionError(f"no attempt id for {request.deployment_id} after {_ATTEMPTS} tries")
+
+
+async def start_queued(client: Client, settings: Settings, request: DeploymentRequest) -> bool:
+    """Start the queued deployment under its id; False when that id runs or ran already."""
+    try:
+        await client.start_workflow(
+            DEPLOYMENT_WORKFLOW,
+            request,
+            id=request.deployment_id,
             task_queue=settings.temporal.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"Environment lane {application}/{environment}",
-        )  # an operation is good for one call: a retry builds it again
-        try:
-            result: Enqueued = await asyncio.wait_for(
-                client.execute_update_with_start_workflow(
-                    "enqueue", request, start_workflow_operation=start, result_type=Enqueued
-                ),
-                timeout=ANSWER_TIMEOUT,
-            )
-            return result
-        except TimeoutError:
-            raise LaneUnanswered(
-                f"the lane for {application}/{environment} did not answer within {ANSWER_TIMEOUT:.0f} s: "
-                f"is a worker running on task queue {settings.temporal.task_queue!r}?"
-            ) from None
-        except (RPCError, WorkflowUpdateFailedError) as err:
-            # A burst meets Temporal's cap on in-flight updates per workflow (RESOURCE_EXHAUSTED)
-            # or an update cut short by the lane's continue-as-new: both pass; try again.
-            if not _transient(err):
-                raise
-            if attempt == _ATTEMPTS - 1:
-                raise LaneUnanswered(
-                    f"the lane for {application}/{environment} is busy; try again ({err})"
-                ) from err
-        await asyncio.sleep(delay + random.uniform(0, delay))
-        delay = min(delay * 2, 1.0)
-    raise AssertionError("unreachable")
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=deployment_search_attributes(request, DeploymentStatus.QUEUED),
+            static_summary=f"{request.application}/{request.environment} at {request.commit[:12]}",
+            execution_timeout=timedelta(days=30),
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
-_ATTEMPTS = 30
-ANSWER_TIMEOUT = 30.0  # an update needs a worker: without one, say so instead of hanging
+def deployment_search_attributes(
+    request: DeploymentRequest, status: DeploymentStatus
+) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.APPLICATION, request.application),
+            SearchAttributePair(sa.ENVIRONMENT, request.environment),
+            SearchAttributePair(sa.COMMIT, request.commit),
+            SearchAttributePair(sa.STATUS, status.value),
+        ]
+    )
 
 
-class LaneUnanswered(LockstepError):
-    retryable = True
+def _answer(request: DeploymentRequest, *, existing: bool, status: DeploymentStatus) -> Enqueued:
+    return Enqueued(
+        deployment_id=request.deployment_id,
+        environment=request.environment,
+        commit=request.commit,
+        existing=existing,
+        status=status,
+    )
 
 
-def _transient(err: Exception) -> bool:
-    cause: BaseException | None = err
-    while cause is not None:
-        if isinstance(cause, RPCError) and cause.status in (
-            RPCStatusCode.RESOURCE_EXHAUSTED,
-            RPCStatusCode.UNAVAILABLE,
-            RPCStatusCode.ABORTED,
-            RPCStatusCode.FAILED_PRECONDITION,  # "workflow task in failed state": it is retried
-        ):
-            return True
-        cause = cause.__cause__
-    return False
+async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> None:
+    """Signal-with-start: the lane learns of a queued deployment (and starts if it is not running)."""
+    lane: LaneInput = join.lane
+    await client.start_workflow(
+        LANE_WORKFLOW,  # workflows.lane.EnvironmentLane, by name: workflows import this module
+        lane,
+        id=lane_id(lane.application, lane.environment),
+        task_queue=settings.temporal.task_queue,
+        start_signal="arrive",
+        start_signal_args=[join.request],
+        static_summary=f"Environment lane {lane.application}/{lane.environment}",
+    )
