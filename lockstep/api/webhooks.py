@@ -16,8 +16,11 @@ with the deployment it already started. Logs carry provider, delivery id and out
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -28,8 +31,8 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from lockstep.domain.errors import LockstepError, ManifestError
+from lockstep.domain.source import MemorySourceTree, PathOutsideRepository
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.gitrepo.tree import GitTree
 from lockstep.manifest.loader import load_manifest
 from lockstep.manifest.schema import Manifest
 from lockstep.orchestration.client import connect
@@ -50,6 +53,8 @@ from lockstep.webhooks.repositories import match_repository, webhook_secret
 from lockstep.webhooks.signatures import SIGNATURE_HEADERS, verify
 
 log = logging.getLogger("lockstep.webhooks")
+MANIFEST_FILE = "lockstep.yaml"
+_MANIFESTS_KEPT = 64
 _T = TypeVar("_T")
 
 JSON = "application/json"
@@ -86,6 +91,8 @@ class _Webhooks:
         self.settings, self.enqueuer, self.git, self.limits = settings, enqueuer, git, limits
         self.environ = environ
         self.buckets = TokenBuckets(limits)
+        self._manifests: OrderedDict[str, Manifest] = OrderedDict()  # sha256 of the file -> parsed
+        self._manifests_guard = threading.Lock()
 
     async def receive(self, provider: Provider, request: Request) -> JSONResponse:
         delivery = delivery_id(provider, request.headers)
@@ -178,14 +185,31 @@ class _Webhooks:
         return WebhookResponse(deployments=deployments, ignored=None)
 
     def _manifest_at(self, url: str, sha: str) -> Manifest:
-        """lockstep.yaml as of the pushed commit (fetched first when the mirror lacks it)."""
-        commit = self.git.resolve(url, sha)
-        tree = self.git.tree(url, commit)
+        """lockstep.yaml as of the pushed commit (fetched first when the mirror lacks it).
+
+        Parsed manifests are kept by content: a manifest depends on the file's bytes alone, and
+        most pushes do not change it.
+        """
         try:
-            return load_manifest(tree)
-        finally:
-            if isinstance(tree, GitTree):
-                tree.close()
+            files = {MANIFEST_FILE: self.git.root_file(url, sha, MANIFEST_FILE)}
+        except FileNotFoundError:
+            files = {}
+        except PathOutsideRepository:
+            raise ManifestError(
+                MANIFEST_FILE, "", "path leaves the repository (a symlink points outside it)"
+            ) from None
+        key = hashlib.sha256(files.get(MANIFEST_FILE, b"")).hexdigest() if files else ""
+        with self._manifests_guard:
+            cached = self._manifests.get(key) if key else None
+            if cached is not None:
+                self._manifests.move_to_end(key)
+                return cached
+        manifest = load_manifest(MemorySourceTree(files))
+        with self._manifests_guard:
+            self._manifests[key] = manifest
+            while len(self._manifests) > _MANIFESTS_KEPT:
+                self._manifests.popitem(last=False)
+        return manifest
 
 
 def create_webhook_router(

@@ -12,7 +12,8 @@ coalesce: a caller that waited for someone else's fetch which started after its 
 does not fetch again.
 
 It does not parse manifests, cache rendered content or keep GitPython objects between calls
-(they are not thread-safe): every public call opens its own `git.Repo`. Error messages never
+(they are not thread-safe): every public call opens its own `git.Repo`, except `root_file`,
+the webhook's hot path, which asks one long-lived `cat-file` process per mirror. Error messages never
 contain credentials: user info is stripped from every URL that is printed or stored.
 """
 
@@ -35,6 +36,7 @@ from lockstep.domain.errors import GitError
 from lockstep.domain.models import CommitInfo
 from lockstep.domain.redaction import redact, safe_url
 from lockstep.domain.source import SourceTree
+from lockstep.gitrepo.objects import ObjectReader
 from lockstep.gitrepo.tree import GitTree
 
 _FETCH_MARKER = "lockstep-last-fetch"  # start time of the last successful clone/fetch
@@ -58,6 +60,8 @@ class GitMirrors:
     def __init__(self, cache_dir: Path, *, network_timeout: float = 600.0) -> None:
         self.cache_dir = Path(cache_dir)
         self.network_timeout = network_timeout
+        self._readers: dict[Path, ObjectReader] = {}
+        self._readers_guard = threading.Lock()
 
     # -- mirrors ---------------------------------------------------------------------------------
 
@@ -163,6 +167,41 @@ class GitMirrors:
                     return candidate.hexsha
         return full[-1]
 
+    def root_file(self, url: str, sha: str, name: str) -> bytes:
+        """The file `name` at the root of commit `sha` (a full sha), fetching once when the mirror
+        lacks the commit; FileNotFoundError if the commit has no such file."""
+        self._check_ref(url, sha)
+        mirror = self._ensure(url)
+        reader = self._reader(mirror)
+        try:
+            entry = reader.tree_entry(sha, name)
+        except LookupError:
+            self.sync(url)
+            reader.close()  # a fresh process, in case the mirror was cloned again meanwhile
+            try:
+                entry = reader.tree_entry(sha, name)
+            except LookupError:
+                raise self._unknown(url, sha) from None
+        if entry is None:
+            raise FileNotFoundError(name)
+        if not entry.is_blob or entry.is_symlink:  # rare: let GitTree follow it (or refuse it)
+            tree = GitTree(mirror, sha)
+            try:
+                return tree.read(name)
+            finally:
+                tree.close()
+        blob = reader.read(entry.sha)
+        if blob is None:
+            raise self._unknown(url, sha)
+        return blob.data
+
+    def close(self) -> None:
+        """Stop the long-lived readers `root_file` started."""
+        with self._readers_guard:
+            readers, self._readers = list(self._readers.values()), {}
+        for reader in readers:
+            reader.close()
+
     def tree(self, url: str, sha: str) -> SourceTree:
         """The files of commit `sha`, read from the object database without a checkout."""
         mirror, full = self._commit(url, sha)
@@ -175,6 +214,10 @@ class GitMirrors:
         if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
             return url
         return str(Path(url).expanduser().resolve())
+
+    def _reader(self, mirror: Path) -> ObjectReader:
+        with self._readers_guard:
+            return self._readers.setdefault(mirror, ObjectReader(mirror))
 
     def _ensure(self, url: str) -> Path:
         mirror = self.mirror_path(url)

@@ -1,0 +1,125 @@
+"""`ObjectReader`: one long-lived `git cat-file --batch` per repository, for hot-path reads.
+
+Owns reading single objects (a commit, a tree, a blob) by name without starting a process per
+read: the webhook path reads `lockstep.yaml` at every pushed commit, and a process start costs
+more than everything else a delivery does. Git looks again for new packs when an object is
+missing, so objects a fetch brought in after the process started are found.
+
+Deliberately does not fetch, walk symlinks or list folders: `GitMirrors` and `GitTree` do that.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+_MODE_SYMLINK = b"120000"
+
+
+@dataclass(frozen=True)
+class GitObject:
+    kind: str  # commit, tree, blob or tag
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: bytes
+    sha: str
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.mode == _MODE_SYMLINK
+
+    @property
+    def is_blob(self) -> bool:
+        return self.mode.startswith(b"100")
+
+
+class ObjectReader:
+    """Objects of the repository at `path`, through one `cat-file --batch` process (restarted
+    if it dies); thread-safe: one request at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def read(self, name: str) -> GitObject | None:
+        """The object `name` (a sha, or `<sha>^{tree}`-style) names, or None if there is none."""
+        if "\n" in name:
+            raise ValueError("object names cannot contain a newline")
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    return self._ask(name)
+                except (BrokenPipeError, OSError, EOFError):
+                    self._stop()
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def tree_entry(self, commit: str, name: str) -> TreeEntry | None:
+        """The entry `name` of the root folder of commit `commit`; None if absent.
+
+        Raises LookupError when `commit` is not a commit in this repository.
+        """
+        found = self.read(commit)
+        if found is None or found.kind != "commit":
+            raise LookupError(commit)
+        tree_line = found.data.split(b"\n", 1)[0]
+        if not tree_line.startswith(b"tree "):
+            raise LookupError(commit)
+        tree = self.read(tree_line[5:].decode())
+        if tree is None:
+            raise LookupError(commit)
+        return _find_entry(tree.data, name.encode())
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _ask(self, name: str) -> GitObject | None:
+        process = self._running()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(name.encode() + b"\n")
+        process.stdin.flush()
+        header = process.stdout.readline()
+        if not header:
+            raise EOFError("git cat-file ended")
+        parts = header.split()
+        if len(parts) != 3:  # "<name> missing" or "<name> ambiguous"
+            return None
+        size = int(parts[2])
+        data = process.stdout.read(size + 1)[:size]  # the content, then a newline
+        return GitObject(kind=parts[1].decode(), data=data)
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                ["git", "-C", str(self.path), "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        return self._process
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+def _find_entry(tree: bytes, name: bytes) -> TreeEntry | None:
+    """Parse a raw tree object (`<mode> <name>\\0<20-byte sha>` repeated) for `name`."""
+    at = 0
+    while at < len(tree):
+        space = tree.index(b" ", at)
+        nul = tree.index(b"\0", space)
+        if tree[space + 1 : nul] == name:
+            return TreeEntry(mode=tree[at:space], sha=tree[nul + 1 : nul + 21].hex())
+        at = nul + 21
+    return None
