@@ -1,17 +1,18 @@
 """Benchmark: how fast Lockstep's webhook endpoint accepts signed pushes, against bare Temporal starts.
 
-One Temporal dev server (SQLite file, WAL). A Lockstep worker (`workers.main.build_worker`) in
-this process answers the environment lanes' updates and runs the deployments they start. The real
-webhook router (`create_webhook_router` with the real `TemporalEnqueuer`) is served by uvicorn in a
-child process on a loopback port, as the API runs apart from the worker. `create_app` takes no
-limits, so the router is mounted on a bare FastAPI app with a rate limit too high to interfere.
+One Temporal dev server (SQLite file, WAL). Three processes, as in production: a Lockstep worker
+(`workers.main.build_worker`) runs the queued deployments, their lanes and every deployment that
+wins its lane's turn; the real webhook router (`create_webhook_router` with the real
+`TemporalEnqueuer`) is served by uvicorn on a loopback port; this process only sends requests and
+times them. `create_app` takes no limits, so the router is mounted on a bare FastAPI app with a
+rate limit too high to interfere.
 
 Each request is a signed GitHub push (X-GitHub-Event, a unique X-GitHub-Delivery, X-Hub-Signature-256)
 of a distinct, pre-created commit, so nothing is deduplicated. The API then: checks content type,
 body size and rate limit, decodes the JSON, matches the repository, verifies the HMAC, resolves the
 commit in its Git mirror, reads `lockstep.yaml` at that commit, picks the environment of the pushed
-branch, chooses the deployment id (store and Temporal describe) and enqueues it into the environment
-lane (update-with-start, answered by the lane workflow on the worker); 202 once the lane accepted it.
+branch, starts the Deployment workflow under its id (status queued; it joins its lane itself, on the
+worker); 202 once Temporal has started it.
 Pushes are spread round-robin over several branches, one environment (and lane) each.
 
 The floor, in the same run and on the same server: bare `client.start_workflow` of a workflow type
@@ -50,6 +51,7 @@ from temporalio.testing import WorkflowEnvironment
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.devstack.temporal_server import temporal_binary
 from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.client import connect
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.webhooks.limits import WebhookLimits
@@ -124,6 +126,18 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def work(settings_file: Path) -> None:
+    """A child process: the real Lockstep worker, until terminated."""
+    settings = Settings(**json.loads(settings_file.read_text()))
+
+    async def run() -> None:
+        client = await connect(settings.temporal)
+        async with build_worker(client, settings):
+            await asyncio.Event().wait()
+
+    asyncio.run(run())
 
 
 def serve(settings_file: Path, port: int) -> None:
@@ -238,7 +252,9 @@ def others(statuses: Counter[int]) -> str:
     return f" (not accepted: {dict(sorted(rest.items()))})" if rest else ""
 
 
-async def main(lanes: int, rate: float, seconds: float, total: int, concurrency: int) -> None:
+async def main(
+    lanes: int, rate: float, seconds: float, total: int, concurrency: int, with_worker: bool
+) -> None:
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
     warmup = 2 * lanes
     needed = warmup + int(rate * seconds) + total
@@ -262,14 +278,16 @@ async def main(lanes: int, rate: float, seconds: float, total: int, concurrency:
     settings_file = work / "settings.json"
     settings_file.write_text(settings.model_dump_json())
     os.environ[SECRET_ENV] = SECRET  # the API process inherits it
-    worker = build_worker(env.client, settings)  # creates the store's tables before the API starts
+    Store.from_url(settings.database_url)  # the tables, before two processes race to create them
     port = free_port()
+    # Without a worker the queued deployments only wait: what is left is the path to the 202.
+    worker_args = ["--work", str(settings_file)] if with_worker else ["--idle"]
+    worker = subprocess.Popen([sys.executable, __file__, *worker_args])
     api = subprocess.Popen([sys.executable, __file__, "--serve", str(settings_file), "--port", str(port)])
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     floor = bare_starts(env.client, queue + "-floor")
     try:
         async with (
-            worker,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as http,
         ):
             await wait_for_api(http, api)
@@ -289,8 +307,9 @@ async def main(lanes: int, rate: float, seconds: float, total: int, concurrency:
             await asyncio.sleep(2)
             lock_rate, lock_burst_statuses = await burst(pushes, total, concurrency)
     finally:
-        api.terminate()
-        api.wait(timeout=10)
+        for child in (api, worker):
+            child.terminate()
+            child.wait(timeout=10)
         await env.shutdown()
 
     p99_ratio = pct(lock_paced, 0.99) / pct(floor_paced, 0.99)
@@ -299,13 +318,14 @@ async def main(lanes: int, rate: float, seconds: float, total: int, concurrency:
         f"webhook_ingest: signed GitHub pushes of distinct commits over {lanes} branches/lanes, "
         "real webhook router + TemporalEnqueuer under uvicorn (own process, loopback), "
         "router mounted on a bare FastAPI app (create_app takes no limits) with limits "
-        f"{LIMITS.requests_per_minute:.0f}/min burst {LIMITS.burst}; Lockstep worker in-process; "
+        f"{LIMITS.requests_per_minute:.0f}/min burst {LIMITS.burst}; "
+        f"{'Lockstep worker in its own process' if with_worker else 'NO worker (--without-worker)'}; "
         "Temporal dev server, SQLite file, WAL"
     )
     print(
         "  a request: content type, size, rate limit, JSON, repository match, HMAC verify, resolve "
         "commit in the mirror, read lockstep.yaml at it, pick the branch's environment, choose the "
-        "deployment id (store + describe), update-with-start into the lane; 202 once the lane accepted"
+        "deployment id and start its workflow (queued; it joins its lane itself); 202 once started"
     )
     print("  floor: bare client.start_workflow (unique ids, no worker polls the type), same server")
     print("  not accepted: 0 = no answer (client timeout 60 s), 299 = 202 but no new deployment queued")
@@ -336,10 +356,23 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="paced phase: duration")
     parser.add_argument("--burst", type=int, default=200, help="burst phase: requests")
     parser.add_argument("--concurrency", type=int, default=50, help="burst phase: in flight at once")
+    parser.add_argument(
+        "--without-worker",
+        action="store_true",
+        help="run no worker: queued deployments wait, so only the path to the 202 is measured",
+    )
+    parser.add_argument("--idle", action="store_true", help=argparse.SUPPRESS)  # stands in for the worker
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the API child process
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)  # the worker child process
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve, args.port)
+    elif args.work is not None:
+        work(args.work)
+    elif args.idle:
+        time.sleep(3600)
     else:
-        asyncio.run(main(args.lanes, args.rate, args.seconds, args.burst, args.concurrency))
+        asyncio.run(
+            main(args.lanes, args.rate, args.seconds, args.burst, args.concurrency, not args.without_worker)
+        )

@@ -161,7 +161,9 @@ class DeploymentWorkflow:
             ),
         )
         try:
-            await workflow.execute_activity(  # by name: activities.lane imports the orchestration
+            # Local: joining is two short writes, and a burst of pushes joins at once; a separate
+            # activity task would cost each queued deployment another workflow task.
+            await workflow.execute_local_activity(  # by name: activities.lane imports orchestration
                 "join_lane",
                 join,
                 start_to_close_timeout=_RECORD_TIMEOUT,
@@ -332,7 +334,7 @@ class DeploymentWorkflow:
             start_to_close_timeout=_RECORD_TIMEOUT,
         )
         promotions = self._promotions if status == DeploymentStatus.SUCCEEDED else []
-        if r.lane:
+        if r.lane and status != DeploymentStatus.SUPERSEDED:  # the lane itself superseded it
             await self._leave_lane(
                 LaneFinished(
                     deployment_id=r.deployment_id,

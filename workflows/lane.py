@@ -168,10 +168,11 @@ class EnvironmentLane:
         if newest not in alive:
             self._waiting = alive + self._waiting
             return False
-        for request in alive:
-            if request is not newest:
-                self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
-                await self._signal_turn(request, LaneTurn(superseded_by=newest.deployment_id))
+        older = [r for r in alive if r is not newest]
+        for request in older:
+            self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
+        superseded = LaneTurn(superseded_by=newest.deployment_id)
+        await asyncio.gather(*(self._signal_turn(r, superseded) for r in older))  # one task sends all
         self._running, self._finished = newest, None
         self._describe()
         try:

@@ -157,15 +157,15 @@ class GitMirrors:
     def newest(self, url: str, shas: Sequence[str]) -> str:
         """Of `shas`, the one every other is an ancestor of; the last given when none is (the
         commits diverged, e.g. after a force-push), so arrival order breaks the tie."""
-        found = [self._commit(url, sha) for sha in shas]
-        mirror = found[0][0]
-        full = [sha for _, sha in found]
+        mirror = self._ensure(url)
+        reader = self._reader(mirror)
+        full = [sha if _is_full_commit(reader, sha) else self._commit(url, sha)[1] for sha in shas]
+        if len(set(full)) == 1:
+            return full[-1]
+        # One process for the whole batch: the commits no other given commit reaches.
         with git.Repo(mirror) as repo:
-            commits = [repo.commit(sha) for sha in full]
-            for candidate in reversed(commits):
-                if all(repo.is_ancestor(other, candidate) for other in commits if other != candidate):
-                    return candidate.hexsha
-        return full[-1]
+            heads = str(repo.git.merge_base("--independent", *dict.fromkeys(full))).split()
+        return heads[0] if len(heads) == 1 else full[-1]
 
     def root_file(self, url: str, sha: str, name: str) -> bytes:
         """The file `name` at the root of commit `sha` (a full sha), fetching once when the mirror
@@ -314,6 +314,14 @@ def _candidates(ref: str) -> list[str]:
 
 def _is_ref_name(mirror: Path, name: str) -> bool:
     return any(_rev_parse(mirror, c) is not None for c in _candidates(name)[:2])
+
+
+def _is_full_commit(reader: ObjectReader, sha: str) -> bool:
+    """Whether `sha` is a full commit id present in the reader's repository (no process start)."""
+    if len(sha) != 40 or not _HEX.fullmatch(sha):
+        return False
+    found = reader.read(sha.lower())
+    return found is not None and found.kind == "commit"
 
 
 def _rev_parse(mirror: Path, name: str) -> str | None:

@@ -1,4 +1,4 @@
-"""`GitMirrors.root_file`, the webhook's hot path, over one long-lived `cat-file` per mirror."""
+"""`GitMirrors.root_file` (the webhook's hot path, one long-lived `cat-file` per mirror) and `newest`."""
 
 from __future__ import annotations
 
@@ -63,3 +63,18 @@ def test_a_killed_reader_is_started_again(source: SourceRepo, mirrors: GitMirror
         assert mirrors.root_file(source.url, sha, "lockstep.yaml") == b"v: 1\n"
     finally:
         mirrors.close()
+
+
+def test_newest_is_the_descendant_of_the_others_whatever_the_order(
+    source: SourceRepo, mirrors: GitMirrors
+) -> None:
+    chain = [source.commit({"a.txt": str(i)}) for i in range(5)]
+    shuffled = [chain[3], chain[0], chain[4], chain[1], chain[2]]
+    assert mirrors.newest(source.url, shuffled) == chain[4]
+    assert mirrors.newest(source.url, [chain[2], chain[2]]) == chain[2]
+    source.repo.git.checkout("-q", "-b", "side", chain[1])
+    side = source.commit({"b.txt": "diverged"})
+    # Diverged (a force-push, say): no commit descends from all others; the last given wins.
+    assert mirrors.newest(source.url, [chain[4], side]) == side
+    assert mirrors.newest(source.url, [side, chain[4]]) == chain[4]
+    assert mirrors.newest(source.url, [chain[0], side, chain[1]]) == side
