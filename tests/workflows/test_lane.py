@@ -8,9 +8,10 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.lane_messages import Enqueued, LaneView, lane_id
@@ -117,11 +118,17 @@ async def test_a_burst_never_overlaps_and_the_newest_wins(
     )
     lane_handle = temporal_env.client.get_workflow_handle(lane_id("shop", "staging"))
     lane = await lane_handle.query("status", result_type=LaneView)
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":  # refresh the replay test's history
-        history = await lane_handle.fetch_history()
-        (Path(__file__).resolve().parents[1] / "histories" / "lane-coalesced.json").write_text(
-            history.to_json()
-        )
+    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":  # refresh the replay test's histories
+        # lane-coalesced.json stays: it is a run of the update-driven lane, from before the
+        # `signalled-lane` patch, and must keep replaying.
+        histories = Path(__file__).resolve().parents[1] / "histories"
+        recorded = {
+            "lane-signalled": lane_handle,
+            "deployment-in-lane-succeeded": temporal_env.client.get_workflow_handle(newest.deployment_id),
+            "deployment-in-lane-superseded": temporal_env.client.get_workflow_handle(superseded[0].id),
+        }
+        for name, handle in recorded.items():
+            (histories / f"{name}.json").write_text((await handle.fetch_history()).to_json())
     assert lane.running is None and lane.pending == []
     assert lane.recent[newest.deployment_id] == DeploymentStatus.SUCCEEDED
 
@@ -198,3 +205,91 @@ async def test_the_lane_continues_as_new_with_its_queue(
     lane = await handle.query("status", result_type=LaneView)
     assert all(lane.recent.get(f"shop-staging-{sha[:10]}") == DeploymentStatus.SUCCEEDED for sha in shas)
     assert current(target_root, "api") == shas[-1]
+
+
+async def _slow_first(app_repo: Path, counters: Path) -> str:
+    """A commit whose db deploy takes 2 s, so the next ones queue behind it."""
+    slow = (
+        (app_repo / "lockstep.yaml")
+        .read_text()
+        .replace(
+            f"echo $LOCKSTEP_COMMIT >> {counters}/db", f"echo $LOCKSTEP_COMMIT >> {counters}/db; sleep 2"
+        )
+    )
+    return commit(app_repo, {"lockstep.yaml": slow}, "slow db")
+
+
+async def test_a_queued_deployment_is_a_workflow_and_can_be_cancelled(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+    counters: Path,
+) -> None:
+    first_sha = await _slow_first(app_repo, counters)
+    first = await _enqueue(temporal_env, settings, store, app_repo, first_sha)
+    await _until(lambda: runs(counters, "db") == [first_sha])
+    waiting_sha = commit(app_repo, {"api/api.conf": "version=queued\n"}, "queued")
+    waiting = await _enqueue(temporal_env, settings, store, app_repo, waiting_sha)
+    handle = temporal_env.client.get_workflow_handle(waiting.deployment_id)
+    # It exists at once, queued, and is filterable as such in the Temporal UI.
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    lane = temporal_env.client.get_workflow_handle(lane_id("shop", "staging"))
+    await _until_pending(lane, waiting.deployment_id)
+    await handle.cancel()
+    result = await deployment_result(temporal_env, waiting.deployment_id)
+    assert result.status == DeploymentStatus.CANCELLED and result.error == "cancelled while queued"
+    assert (await deployment_result(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    view = await lane.query("status", result_type=LaneView)
+    assert view.pending == [] and view.recent[waiting.deployment_id] == DeploymentStatus.CANCELLED
+    assert waiting_sha not in runs(counters, "api")  # it never deployed
+    with store.session() as session:
+        record = find_view(session, waiting.deployment_id)
+    assert record is not None and record.status == DeploymentStatus.CANCELLED
+
+
+async def _until_pending(lane: WorkflowHandle[Any, Any], deployment_id: str, timeout: float = 60) -> None:
+    """Until the lane's status query lists `deployment_id` as waiting for its turn."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = await lane.query("status", result_type=LaneView)
+        if deployment_id in view.pending:
+            return
+        assert time.monotonic() < deadline, f"{deployment_id} never showed as queued in {view}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_terminated_deployment_does_not_block_its_lane(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+    target_root: Path,
+    counters: Path,
+) -> None:
+    from lockstep.domain import lane_messages
+
+    field = lane_messages.LaneInput.model_fields["check_seconds"]
+    original = field.default
+    field.default = 1.0  # the lane asks every second whether its running deployment still lives
+    lane_messages.LaneInput.model_rebuild(force=True)
+    try:
+        first_sha = await _slow_first(app_repo, counters)
+        first = await _enqueue(temporal_env, settings, store, app_repo, first_sha)
+        await _until(lambda: runs(counters, "db") == [first_sha])
+        await temporal_env.client.get_workflow_handle(first.deployment_id).terminate("operator")
+        next_sha = commit(app_repo, {"api/api.conf": "version=after\n"}, "after the terminated one")
+        after = await _enqueue(temporal_env, settings, store, app_repo, next_sha)
+        assert (
+            await deployment_result(temporal_env, after.deployment_id)
+        ).status == DeploymentStatus.SUCCEEDED
+    finally:
+        field.default = original
+        lane_messages.LaneInput.model_rebuild(force=True)
+    assert current(target_root, "api") == next_sha
+    view = await temporal_env.client.get_workflow_handle(lane_id("shop", "staging")).query(
+        "status", result_type=LaneView
+    )
+    assert view.recent[first.deployment_id] == DeploymentStatus.FAILED

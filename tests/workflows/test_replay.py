@@ -22,7 +22,14 @@ HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.j
 
 def test_histories_are_present() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"deployment-succeeded", "deployment-rolled-back", "lane-coalesced"} <= names
+    assert {
+        "deployment-succeeded",
+        "deployment-rolled-back",
+        "lane-coalesced",  # the update-driven lane, before the `signalled-lane` patch
+        "lane-signalled",
+        "deployment-in-lane-succeeded",
+        "deployment-in-lane-superseded",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
