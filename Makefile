@@ -39,6 +39,7 @@ test-postgres: install
 bench: install
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/orchestration_overhead.py
+	$(BIN)/python bench/webhook_ingest.py
 
 clean:
 	rm -rf $(VENV) .lockstep .pytest_cache .mypy_cache .ruff_cache
