@@ -87,14 +87,7 @@ async def test_a_burst_never_overlaps_and_the_newest_wins(
     target_root: Path,
     counters: Path,
 ) -> None:
-    slow = (
-        (app_repo / "lockstep.yaml")
-        .read_text()
-        .replace(
-            f"echo $LOCKSTEP_COMMIT >> {counters}/db", f"echo $LOCKSTEP_COMMIT >> {counters}/db; sleep 2"
-        )
-    )
-    first_sha = commit(app_repo, {"lockstep.yaml": slow}, "slow db")
+    first_sha = await _slow_first(app_repo, counters)
     first = await _enqueue(temporal_env, settings, store, app_repo, first_sha)
     await _until(lambda: runs(counters, "db") == [first_sha])  # the first one is deploying
     burst = [commit(app_repo, {"api/api.conf": f"version={i}\n"}, f"push {i}") for i in range(20)]
