@@ -36,7 +36,7 @@ from lockstep.domain.errors import GitError
 from lockstep.domain.models import CommitInfo
 from lockstep.domain.redaction import redact, safe_url
 from lockstep.domain.source import SourceTree
-from lockstep.gitrepo.objects import ObjectReader
+from lockstep.gitrepo.objects import ObjectReader, TreeEntry
 from lockstep.gitrepo.tree import GitTree
 
 _FETCH_MARKER = "lockstep-last-fetch"  # start time of the last successful clone/fetch
@@ -177,11 +177,7 @@ class GitMirrors:
             entry = reader.tree_entry(sha, name)
         except LookupError:
             self.sync(url)
-            reader.close()  # a fresh process, in case the mirror was cloned again meanwhile
-            try:
-                entry = reader.tree_entry(sha, name)
-            except LookupError:
-                raise self._unknown(url, sha) from None
+            entry = self._entry_after_fetch(reader, url, sha, name)
         if entry is None:
             raise FileNotFoundError(name)
         if not entry.is_blob or entry.is_symlink:  # rare: let GitTree follow it (or refuse it)
@@ -194,6 +190,18 @@ class GitMirrors:
         if blob is None:
             raise self._unknown(url, sha)
         return blob.data
+
+    def _entry_after_fetch(self, reader: ObjectReader, url: str, sha: str, name: str) -> TreeEntry | None:
+        # The running process finds what the fetch brought (git rescans packs on a miss); a
+        # fresh one is tried too, in case the mirror was cloned again under it.
+        for attempt in (1, 2):
+            try:
+                return reader.tree_entry(sha, name)
+            except LookupError:
+                if attempt == 2:
+                    raise self._unknown(url, sha) from None
+                reader.close()
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Stop the long-lived readers `root_file` started."""
