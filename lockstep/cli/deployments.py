@@ -44,8 +44,9 @@ def _store(s: Settings) -> Store:
 async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bool) -> None:
     """Wait until the deployment reaches a final status, printing each status and step change.
 
-    While it waits in its lane there is no workflow yet: the store says `queued` (or
-    `superseded`, which is final).
+    A queued deployment's workflow runs while it waits in its lane (its `status` query says
+    `queued`). Deployments queued by a lane of the older, update-driven kind have no workflow
+    until their turn: for those the store says `queued` (or `superseded`, which is final).
     """
     handle = client.get_workflow_handle(deployment_id)
     seen: dict[str, str] = {}
