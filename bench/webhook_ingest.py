@@ -240,6 +240,18 @@ async def burst(send: Send, total: int, concurrency: int) -> tuple[float, Counte
     return statuses[202] / elapsed, statuses
 
 
+async def settle(client: Client, timeout: float = 300) -> None:
+    """Until no Deployment workflow runs (the lanes are idle), then a breath more."""
+    deadline = time.monotonic() + timeout
+    query = 'WorkflowType = "Deployment" AND ExecutionStatus = "Running"'
+    while (await client.count_workflows(query)).count > 0:
+        if time.monotonic() > deadline:
+            print("deployments still running after the wait; measuring anyway", file=sys.stderr)
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1)
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -297,14 +309,19 @@ async def main(
             await burst(floor, 20, 10)
             if set(warm) != {202}:
                 print(f"warm-up answered {dict(warm)}: is the setup wrong?", file=sys.stderr)
-            await asyncio.sleep(3)
 
+            # Every phase starts on a quiet server: the deployments an earlier phase queued have
+            # all ended (with no worker they only wait, so there is nothing to wait for).
+            async def quiet() -> None:
+                await (settle(env.client) if with_worker else asyncio.sleep(2))
+
+            await quiet()
             floor_paced, floor_paced_statuses = await paced(floor, rate, seconds)
-            await asyncio.sleep(2)
+            await quiet()
             lock_paced, lock_paced_statuses = await paced(pushes, rate, seconds)
-            await asyncio.sleep(3)  # let the lanes' deployments of the paced phase settle
+            await quiet()
             floor_rate, floor_burst_statuses = await burst(floor, total, concurrency)
-            await asyncio.sleep(2)
+            await quiet()
             lock_rate, lock_burst_statuses = await burst(pushes, total, concurrency)
     finally:
         for child in (api, worker):
