@@ -9,15 +9,16 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import to_application_error
+from activities.records import write_lane_records
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.errors import LockstepError
-from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneRecords, NewestCommit, Promotion
+from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneRecord, LaneRecords, NewestCommit, Promotion
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.status import FINAL_STATUSES, DeploymentStatus
 from lockstep.orchestration.deployments import timeouts_from
 from lockstep.orchestration.lanes import enqueue_deployment, join_lane, start_queued
 from lockstep.settings import Settings
-from lockstep.store.deployments import get_deployment, upsert_deployment
+from lockstep.store.deployments import get_deployment
 from lockstep.store.engine import Store
 
 
@@ -32,24 +33,15 @@ class LaneActivities:
     async def join_lane(self, join: JoinLane) -> None:
         """Record the deployment as queued, then tell its lane (starting the lane if need be).
         Both are idempotent: a retry writes the same row and the lane ignores a repeat."""
-        request, lane = join.request, join.lane
-
-        def write() -> None:
-            with self._store.session() as session:
-                upsert_deployment(
-                    session=session,
-                    id=request.deployment_id,
-                    application=lane.application,
-                    environment=lane.environment,
-                    commit=request.commit,
-                    repository=lane.repository,
-                    trigger=request.trigger,
-                    actor=request.actor,
-                    status=DeploymentStatus.QUEUED.value,
-                    error=None,
-                )
-
-        await asyncio.to_thread(write)
+        lane = join.lane
+        queued = LaneRecord(
+            application=lane.application,
+            environment=lane.environment,
+            repository=lane.repository,
+            request=join.request,
+            status=DeploymentStatus.QUEUED,
+        )
+        await asyncio.to_thread(write_lane_records, self._store, [queued])
         await join_lane(client=self._client, settings=self._settings, join=join)
 
     @activity.defn(name="closed_status")

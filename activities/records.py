@@ -7,10 +7,11 @@ changes nothing twice.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from temporalio import activity
 
-from lockstep.domain.lane_messages import LaneRecords
+from lockstep.domain.lane_messages import LaneRecord, LaneRecords
 from lockstep.domain.messages import OutcomeRecord, StatusChange
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.deployments import set_deployment_status, upsert_deployment
@@ -68,21 +69,22 @@ class RecordActivities:
     @activity.defn(name="record_lane")
     async def record_lane(self, batch: LaneRecords) -> None:
         """Deployments the lane queued, superseded or saw fail: rows before (or without) a run."""
+        await asyncio.to_thread(write_lane_records, self._store, batch.records)
 
-        def write() -> None:
-            with self._store.session() as session:
-                for record in batch.records:
-                    upsert_deployment(
-                        session=session,
-                        id=record.request.deployment_id,
-                        application=record.application,
-                        environment=record.environment,
-                        commit=record.request.commit,
-                        repository=record.repository,
-                        trigger=record.request.trigger,
-                        actor=record.request.actor,
-                        status=record.status.value,
-                        error=record.reason,
-                    )
 
-        await asyncio.to_thread(write)
+def write_lane_records(store: Store, records: Sequence[LaneRecord]) -> None:
+    """Upsert one deployment row per record, in order (idempotent: keyed by deployment id)."""
+    with store.session() as session:
+        for record in records:
+            upsert_deployment(
+                session=session,
+                id=record.request.deployment_id,
+                application=record.application,
+                environment=record.environment,
+                commit=record.request.commit,
+                repository=record.repository,
+                trigger=record.request.trigger,
+                actor=record.request.actor,
+                status=record.status.value,
+                error=record.reason,
+            )

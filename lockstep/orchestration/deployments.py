@@ -56,6 +56,20 @@ def timeouts_from(settings: Settings) -> DeploymentTimeouts:
     )
 
 
+def deployment_search_attributes(
+    request: DeploymentRequest, status: DeploymentStatus
+) -> TypedSearchAttributes:
+    """What the Temporal UI filters deployments by (SPEC §4), as a start sets them."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.APPLICATION, request.application),
+            SearchAttributePair(sa.ENVIRONMENT, request.environment),
+            SearchAttributePair(sa.COMMIT, request.commit),
+            SearchAttributePair(sa.STATUS, status.value),
+        ]
+    )
+
+
 def base_deployment_id(application: str, environment: str, sha: str) -> str:
     return f"{application}-{environment}-{sha[:10]}"
 
@@ -152,14 +166,7 @@ async def start_deployment(  # one Deployment workflow, no lane: for tests and b
             task_queue=settings.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.APPLICATION, application),
-                    SearchAttributePair(sa.ENVIRONMENT, environment),
-                    SearchAttributePair(sa.COMMIT, sha),
-                    SearchAttributePair(sa.STATUS, DeploymentStatus.QUEUED.value),
-                ]
-            ),
+            search_attributes=deployment_search_attributes(request, DeploymentStatus.QUEUED),
             execution_timeout=timedelta(days=30),
         )
     except WorkflowAlreadyStartedError:

@@ -16,22 +16,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput, lane_id
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
-from lockstep.orchestration.deployments import base_deployment_id, choose_deployment_id, timeouts_from
+from lockstep.orchestration.deployments import (
+    base_deployment_id,
+    choose_deployment_id,
+    deployment_search_attributes,
+    timeouts_from,
+)
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
-from workflows import search_attributes as sa
 
 DEPLOYMENT_WORKFLOW = "Deployment"  # workflows.deployment.DeploymentWorkflow, by name
 _ATTEMPTS = 5  # concurrent callers racing for the same next attempt id
@@ -66,10 +65,9 @@ async def enqueue_deployment(
         return _answer(request, existing=False, status=DeploymentStatus.QUEUED)
     for _ in range(_ATTEMPTS):
         deployment_id, status = await choose_deployment_id(client, store, request.deployment_id)
-        if status is not None:  # running or succeeded already: nothing new starts
-            attempt = request.model_copy(update={"deployment_id": deployment_id})
-            return _answer(attempt, existing=True, status=status)
         attempt = request.model_copy(update={"deployment_id": deployment_id})
+        if status is not None:  # running or succeeded already: nothing new starts
+            return _answer(attempt, existing=True, status=status)
         if await start_queued(client, settings, attempt):
             return _answer(attempt, existing=False, status=DeploymentStatus.QUEUED)
     raise AssertionError(f"no attempt id for {request.deployment_id} after {_ATTEMPTS} tries")
@@ -92,19 +90,6 @@ async def start_queued(client: Client, settings: Settings, request: DeploymentRe
     except WorkflowAlreadyStartedError:
         return False
     return True
-
-
-def deployment_search_attributes(
-    request: DeploymentRequest, status: DeploymentStatus
-) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.APPLICATION, request.application),
-            SearchAttributePair(sa.ENVIRONMENT, request.environment),
-            SearchAttributePair(sa.COMMIT, request.commit),
-            SearchAttributePair(sa.STATUS, status.value),
-        ]
-    )
 
 
 def _answer(request: DeploymentRequest, *, existing: bool, status: DeploymentStatus) -> Enqueued:
