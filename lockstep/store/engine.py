@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.redaction import safe_url
+from lockstep.store import audit as _audit  # noqa: F401  (registers the audit tables)
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
 
 

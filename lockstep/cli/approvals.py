@@ -1,0 +1,82 @@
+"""`lockstep approve|reject <deployment>`: a release manager's decision, through the API.
+
+The CLI never names the approver: it sends `LOCKSTEP_TOKEN` to the API at `LOCKSTEP_API_URL`
+(default: the configured `api.listen`), and the API decides who that is. A refused decision
+(not a member, the commit's author, already approved, not awaiting approval) exits 1 with the
+API's reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import typer
+
+from lockstep.cli.common import (
+    OutputFormat,
+    OutputOption,
+    console,
+    fail,
+    handles_errors,
+    print_json,
+    settings,
+)
+from lockstep.domain.approvals import ApprovalAnswer
+
+CommentOption = typer.Option("", "--comment", "-m", help="why; stored with the decision")
+
+
+def approve(
+    deployment: str = typer.Argument(..., help="deployment id (lockstep list --status awaiting_approval)"),
+    comment: str = CommentOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Approve a deployment awaiting approval, as the user of LOCKSTEP_TOKEN."""
+    _decide("approve", deployment, comment, output)
+
+
+def reject(
+    deployment: str = typer.Argument(..., help="deployment id"),
+    comment: str = CommentOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Reject a deployment awaiting approval: it ends `rejected` before any change."""
+    _decide("reject", deployment, comment, output)
+
+
+def api_url() -> str:
+    explicit = os.environ.get("LOCKSTEP_API_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    listen = settings().api
+    return f"http://{listen.host}:{listen.port}"
+
+
+@handles_errors
+def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) -> None:
+    token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
+    if not token:
+        raise fail("LOCKSTEP_TOKEN is not set: approvals go through the API as the token's user")
+    url = f"{api_url()}/deployments/{deployment}/{decision}"
+    try:
+        response = httpx.post(
+            url, json={"comment": comment}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+    except httpx.HTTPError as err:
+        raise fail(f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL)") from err
+    if response.status_code != 200:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        if output == OutputFormat.json:
+            print_json({"error": str(detail), "status_code": response.status_code})
+        raise fail(f"{decision} refused ({response.status_code}): {detail}")
+    answer = ApprovalAnswer.model_validate(response.json())
+    if output == OutputFormat.json:
+        print_json(answer)
+        return
+    console.print(
+        f"{answer.message} ({deployment}: {answer.approvals} of {answer.required})", highlight=False
+    )
