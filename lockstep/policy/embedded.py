@@ -1,0 +1,169 @@
+"""The embedded policy engine: the bundle folder evaluated in-process by regopy (rego-cpp).
+
+The bundle is compiled once per revision, for the rules the decisions read (`deny`, `warn`,
+`approvals_required`; `remediate`, `reasons`), and reused; a cheap (path, size, mtime)
+fingerprint is checked at most every `recheck_seconds` (1 s) so an edited bundle is picked up
+without a restart, and only then re-hashed and, if its revision changed, recompiled.
+`*_test.rego` modules are part of the revision but not of the compiled policy: tests never
+decide (they run through `lockstep.policy.testing`).
+
+One lock serialises compilation and queries: rego-cpp documents no thread-safety, ctypes releases
+the GIL during the call, and an evaluation takes a millisecond or two, so activities calling
+from worker threads wait little. There is no timeout: the C call cannot be interrupted, and it
+does no I/O. Failures never raise out of `evaluate_*`: they close (see decision.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regopy import Bundle, Interpreter
+
+from lockstep.domain.policy import DriftDecision, PolicyDecision
+from lockstep.policy import rego
+from lockstep.policy.bundle import PolicyBundleError, fingerprint, load_bundle
+from lockstep.policy.decision import (
+    PolicyFailure,
+    closed_deploy,
+    closed_drift,
+    deploy_decision,
+    drift_decision,
+)
+from lockstep.policy.input import canonical_json
+
+# The rules each decision reads. Querying them one by one (not the whole package document) keeps
+# helper rules out of the result and makes evaluation cheaper.
+RULES = {
+    "lockstep/deploy": ("deny", "warn", "approvals_required"),
+    "lockstep/drift": ("remediate", "reasons"),
+}
+ENTRYPOINTS = tuple(f"{package}/{rule}" for package, rules in RULES.items() for rule in rules)
+
+
+@dataclass
+class _Compiled:
+    revision: str
+    builder: Interpreter  # kept alive with the bundle it built
+    bundle: Bundle
+    runner: Interpreter
+
+
+class EmbeddedPolicyEngine:
+    """Evaluates `data.lockstep.deploy` and `data.lockstep.drift` with regopy, failing closed."""
+
+    name = "embedded"
+
+    def __init__(self, path: str | Path, *, recheck_seconds: float = 1.0) -> None:
+        self.path = Path(path)
+        self.recheck_seconds = recheck_seconds
+        self._checked_at = -math.inf
+        self.label = f"policy engine embedded ({self.path})"
+        self._lock = threading.Lock()
+        self._fingerprint: object = None
+        self._revision = "unknown"
+        self._compiled: _Compiled | None = None
+        self._error: str | None = None  # why the bundle at this fingerprint cannot be used
+
+    @property
+    def revision(self) -> str:
+        with self._lock:
+            self._refresh()
+            return self._revision
+
+    def evaluate_deploy(self, input: Mapping[str, Any]) -> PolicyDecision:
+        text, sha = _encode(input)
+        try:
+            result, revision = self._evaluate("lockstep/deploy", text)
+        except PolicyFailure as e:
+            return closed_deploy(
+                self.label, str(e), engine=self.name, revision=self._revision, input_sha256=sha
+            )
+        try:
+            return deploy_decision(result, engine=self.name, revision=revision, input_sha256=sha)
+        except PolicyFailure as e:
+            return closed_deploy(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
+
+    def evaluate_drift(self, input: Mapping[str, Any]) -> DriftDecision:
+        text, sha = _encode(input)
+        try:
+            result, revision = self._evaluate("lockstep/drift", text)
+        except PolicyFailure as e:
+            return closed_drift(
+                self.label, str(e), engine=self.name, revision=self._revision, input_sha256=sha
+            )
+        try:
+            return drift_decision(result, engine=self.name, revision=revision, input_sha256=sha)
+        except PolicyFailure as e:
+            return closed_drift(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
+
+    def _evaluate(self, entrypoint: str, text: str | None) -> tuple[Any, str]:
+        if text is None:
+            raise PolicyFailure("cannot encode the input as JSON")
+        with self._lock:
+            compiled = self._refresh()
+            if compiled is None:
+                raise PolicyFailure(self._error or "has no compiled bundle")
+            document: dict[str, Any] = {}
+            for i, rule in enumerate(RULES[entrypoint]):
+                query = f"data.{entrypoint.replace('/', '.')}.{rule}"
+                try:
+                    value = rego.query_entrypoint(
+                        compiled.runner, compiled.bundle, f"{entrypoint}/{rule}", text if i == 0 else None
+                    )
+                except rego.RegoFailure as e:
+                    raise PolicyFailure(f"failed evaluating {query}: {e}") from None
+                except Exception as e:  # a crash in the binding must still close, never open
+                    raise PolicyFailure(f"failed evaluating {query}: {e!r}") from None
+                if value is not rego.UNDEFINED:
+                    document[rule] = value
+        return (document or None), compiled.revision
+
+    def _refresh(self) -> _Compiled | None:
+        """Recompile if the folder changed since last look. Caller holds the lock."""
+        now = time.monotonic()
+        if self._fingerprint is not None and now - self._checked_at < self.recheck_seconds:
+            return self._compiled
+        self._checked_at = now
+        try:
+            current = fingerprint(self.path)
+        except (PolicyBundleError, OSError) as e:
+            self._fingerprint, self._compiled, self._revision = None, None, "unknown"
+            self._error = f"cannot load the bundle: {e}"
+            return None
+        if current == self._fingerprint:
+            return self._compiled
+        self._fingerprint = current
+        try:
+            bundle = load_bundle(self.path)
+        except PolicyBundleError as e:
+            self._compiled, self._revision, self._error = None, "unknown", f"cannot load the bundle: {e}"
+            return None
+        self._revision = bundle.revision
+        if self._compiled is not None and self._compiled.revision == bundle.revision:
+            return self._compiled
+        try:
+            builder = rego.interpreter()
+            rego.load(builder, bundle, bundle.policy_modules)
+            compiled = rego.build(builder, ENTRYPOINTS, bundle.policy_modules, str(bundle.root))
+        except rego.RegoFailure as e:
+            self._compiled, self._error = None, f"cannot compile the bundle: {e}"
+            return None
+        self._compiled = _Compiled(bundle.revision, builder, compiled, rego.interpreter())
+        self._error = None
+        return self._compiled
+
+
+def _encode(input: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The canonical JSON text (None if the input is not JSON) and its sha256, computed once."""
+    try:
+        text = canonical_json(input)
+    except (TypeError, ValueError):
+        return None, hashlib.sha256(repr(input).encode("utf-8")).hexdigest()
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,70 @@
+"""The policy input document (SPEC §6) and its canonical hash.
+
+`deploy_input` is the only place that decides what a deployment policy can see; `input_sha256`
+identifies an input in decisions and audit records. Both are pure: they read nothing and decide
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lockstep.domain.models import CommitInfo, Plan
+
+
+def deploy_input(
+    *,
+    application: str,
+    environment: str,
+    commit: CommitInfo,
+    trigger: str,
+    actor: str | None,
+    plan: Plan,
+    approvals: list[dict[str, str]],
+    now: str,
+) -> dict[str, Any]:
+    """The input of `data.lockstep.deploy`: the deployment as the policy sees it.
+
+    `now` is an RFC 3339 time chosen by the caller (in a workflow, `workflow.now()`), so the same
+    deployment always evaluates against the same instant, on replay too.
+    """
+    return {
+        "application": application,
+        "environment": environment,
+        "commit": {
+            "sha": commit.sha,
+            "author": commit.author,
+            "author_email": commit.author_email,
+            "message": commit.message,
+            "timestamp": commit.timestamp,
+        },
+        "trigger": {"kind": trigger, "actor": actor},
+        "plan": {
+            "components": [
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "target": c.target,
+                    "action": c.action.value,
+                    "images": list(c.images),
+                }
+                for c in plan.components
+            ],
+            "waves": [list(wave) for wave in plan.waves],
+        },
+        "approvals": [dict(a) for a in approvals],
+        "now": now,
+    }
+
+
+def canonical_json(value: Mapping[str, Any]) -> str:
+    """JSON with sorted keys and no insignificant whitespace: equal inputs, equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def input_sha256(value: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of a policy input."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

@@ -1,0 +1,150 @@
+"""The regopy (rego-cpp) boundary: interpreters, compilation, queries and readable errors.
+
+Everything that touches regopy goes through here, because its Python layer has sharp edges that
+the rest of the package must not meet:
+
+- `Input(...)` stores strings unescaped, so a commit message with a newline or a quote yields
+  invalid JSON output; the input is therefore passed as a JSON term (`set_input_term`).
+- `str(output)` on a failed query crashes the process; the error is read from the interpreter.
+- errors arrive as s-expressions with byte offsets; `describe` turns them into `file:line:col: msg`.
+- the default log level prints parse errors to stdout; interpreters here are silent.
+
+rego-cpp documents no thread-safety and ctypes releases the GIL, so an interpreter must be used by
+one thread at a time: callers hold a lock (see embedded.py). This module keeps no state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from regopy import Bundle, Interpreter, LogLevel, NodeKind, RegoError
+from regopy.rego_shared import (
+    rego_get_error,
+    rego_node_get,
+    rego_node_size,
+    rego_node_type,
+    rego_node_value,
+    rego_output_node,
+)
+
+from lockstep.policy.bundle import PolicyBundle
+
+
+class RegoFailure(Exception):
+    """rego-cpp refused a module, a build or a query; the message is readable as it stands."""
+
+
+class _Undefined:
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED: Any = _Undefined()
+
+_ERROR = re.compile(r"\(error (\d+):")
+_ERRORMSG = re.compile(r"\(errormsg (\d+):")
+
+
+def _length_prefixed(text: str, match: re.Match[str]) -> tuple[str, int]:
+    start = match.end()
+    end = start + int(match.group(1))
+    return text[start:end], end
+
+
+def describe(error: str, sources: Mapping[str, str], root: str = "") -> str:
+    """`(rego-errorseq (error 8:bad.rego|28|1 (errormsg …)))` -> `bad.rego:2:19: …` (one line)."""
+    messages: list[str] = []
+    pos = 0
+    while (m := _ERROR.search(error, pos)) is not None:
+        name, pos = _length_prefixed(error, m)
+        where = f"{root}/{name}" if root and name in sources else name
+        loc = re.match(r"\|(\d+)\|\d+", error[pos:])
+        if loc and name in sources:
+            before = sources[name].encode("utf-8")[: int(loc.group(1))].decode("utf-8", "replace")
+            column = len(before) - (before.rfind("\n") + 1) + 1
+            where += f":{before.count(chr(10)) + 1}:{column}"
+        mm = _ERRORMSG.search(error, pos)
+        text = _length_prefixed(error, mm)[0] if mm else "error"
+        messages.append(f"{where}: {text}")
+    if not messages:
+        return " ".join(error.split())[:500]
+    return "; ".join(dict.fromkeys(messages))
+
+
+def interpreter() -> Interpreter:
+    rego = Interpreter()
+    rego.log_level = LogLevel.NONE
+    return rego
+
+
+def load(rego: Interpreter, bundle: PolicyBundle, modules: Mapping[str, str]) -> None:
+    """Add `modules` (relative path -> source) and the bundle's data to an interpreter."""
+    for rel, source in modules.items():
+        try:
+            rego.add_module(rel, source)
+        except RegoError as e:
+            raise RegoFailure(describe(str(e), modules, str(bundle.root))) from None
+    try:
+        rego.add_data_json(json.dumps(bundle.data))
+    except RegoError as e:
+        raise RegoFailure(f"{bundle.root}: data rejected: {describe(str(e), {})}") from None
+
+
+def build(rego: Interpreter, entrypoints: Sequence[str], sources: Mapping[str, str], root: str) -> Bundle:
+    """Compile the loaded modules once for the given entrypoints (`lockstep/deploy`)."""
+    try:
+        compiled = rego.build(None, list(entrypoints))
+    except RegoError as e:
+        raise RegoFailure(describe(str(e), sources, root)) from None
+    if not compiled.ok():
+        raise RegoFailure(f"{root}: the bundle did not compile")
+    return compiled
+
+
+def _output_errors(output: Any) -> str:
+    """The messages of a failed output's error nodes (`error (errormsg …) (errorast …) (errorcode …)`)."""
+    messages: list[str] = []
+    seq = rego_output_node(output._impl)
+    for i in range(rego_node_size(seq)):
+        error = rego_node_get(seq, i)
+        parts = [rego_node_get(error, j) for j in range(rego_node_size(error))]
+        texts = [rego_node_value(p) for p in parts if rego_node_type(p) == NodeKind.ErrorMessage]
+        codes = [rego_node_value(p) for p in parts if rego_node_type(p) == NodeKind.ErrorCode]
+        messages.append(" ".join(texts) + (f" ({codes[0]})" if codes else ""))
+    return "; ".join(dict.fromkeys(m for m in messages if m.strip()))
+
+
+def _value(rego: Interpreter, output: Any) -> Any:
+    if not output.ok():
+        detail = _output_errors(output) or describe(rego_get_error(rego._impl), {})
+        raise RegoFailure(detail or "evaluation failed (rego-cpp gave no detail)")
+    results = output.results
+    if not results or not results[0].expressions:
+        return UNDEFINED
+    return results[0].expressions[0]
+
+
+def query_entrypoint(rego: Interpreter, compiled: Bundle, entrypoint: str, input_json: str | None) -> Any:
+    """Evaluate a compiled entrypoint against a JSON input (None: keep the last one set);
+    `UNDEFINED` when it has no value."""
+    try:
+        if input_json is not None:
+            rego.set_input_term(input_json)
+        return _value(rego, rego.query_bundle_entrypoint(compiled, entrypoint))
+    except RegoError as e:
+        raise RegoFailure(describe(str(e), {})) from None
+    except ValueError as e:  # regopy's own JSON decoding of the output
+        raise RegoFailure(f"unreadable result: {e}") from None
+
+
+def query(rego: Interpreter, text: str) -> Any:
+    """Evaluate one ad-hoc query (`data.pkg.rule`) over the loaded modules and data."""
+    try:
+        return _value(rego, rego.query(text))
+    except RegoError as e:
+        raise RegoFailure(describe(str(e), {})) from None
+    except ValueError as e:
+        raise RegoFailure(f"unreadable result: {e}") from None
