@@ -4,12 +4,13 @@ one component. Each converges to a desired state, so a retry after a crash is ha
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 from temporalio import activity
 
+from activities.audit import activity_key, audit, trigger_source
 from activities.errors import to_application_error
 from activities.heartbeat import run_with_heartbeat
 from lockstep.delivery.host import (
@@ -19,6 +20,8 @@ from lockstep.delivery.host import (
     rollback_host_component,
 )
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
+from lockstep.domain.approvals import ApprovalGate, eligible_approvers
+from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.messages import (
     ComponentRequest,
@@ -26,7 +29,7 @@ from lockstep.domain.messages import (
     DeploymentRequest,
     PrepareResult,
 )
-from lockstep.domain.models import RenderedComponent
+from lockstep.domain.models import Plan, RenderedComponent
 from lockstep.domain.status import DeploymentStatus
 from lockstep.planning.plan import make_plan
 from lockstep.store.deployments import upsert_deployment
@@ -43,10 +46,18 @@ class ContentMismatch(LockstepError):
 
 
 class DeploymentActivities:
-    def __init__(self, *, store: Store, renderer: CommitRenderer, targets: TargetRegistry) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        renderer: CommitRenderer,
+        targets: TargetRegistry,
+        users: Mapping[str, tuple[Sequence[str], str | None]] | None = None,
+    ) -> None:
         self._store = store
         self._renderer = renderer
         self._targets = targets
+        self._users = dict(users or {})  # name -> (groups, email): who may approve where
 
     @activity.defn(name="prepare_deployment")
     async def prepare(self, request: DeploymentRequest) -> PrepareResult:
@@ -75,7 +86,13 @@ class DeploymentActivities:
             promotions = [
                 e.name for e in rendered.manifest.environments if e.promote_from == request.environment
             ]
-            return PrepareResult(commit=rendered.commit, plan=plan, promotions=promotions)
+            self._audit_planned(request, rendered, plan)
+            return PrepareResult(
+                commit=rendered.commit,
+                plan=plan,
+                promotions=promotions,
+                gate=self._gate(rendered, request.environment),
+            )
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
@@ -92,9 +109,13 @@ class DeploymentActivities:
                     hosts,
                     self._targets.batch_size(component.target_name),
                 )
+            except BaseException as err:
+                self._audit_step(request, AuditKind.STEP_FINISHED, "failed", [], error=str(err))
+                raise
             finally:
                 for conn in hosts:
                     conn.close()
+            self._audit_step(request, AuditKind.STEP_FINISHED, "succeeded", done)
             return ComponentResult(component=component.name, hosts=done, changed=True)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
@@ -109,14 +130,87 @@ class DeploymentActivities:
             try:
                 delivery = self._delivery(request, component, progress, None)
                 changed = rollback_host_component(delivery, hosts, self._deploy_commands_for(request))
+            except BaseException as err:
+                self._audit_step(request, AuditKind.ROLLBACK, "failed", [], error=str(err))
+                raise
             finally:
                 for conn in hosts:
                     conn.close()
+            self._audit_step(
+                request,
+                AuditKind.ROLLBACK,
+                "rolled_back" if changed else "unchanged",
+                [h.name for h in hosts],
+            )
             return ComponentResult(component=component.name, hosts=[h.name for h in hosts], changed=changed)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _audit_planned(self, request: DeploymentRequest, rendered: RenderedCommit, plan: Plan) -> None:
+        """`started` and `planned`, once per workflow run (keyed by run, not by attempt)."""
+        info = activity.info()
+        common = {
+            "deployment_id": request.deployment_id,
+            "application": request.application,
+            "environment": request.environment,
+        }
+        audit(
+            self._store,
+            key=f"{info.workflow_id}/{info.workflow_run_id}/started",
+            kind=AuditKind.STARTED,
+            actor=request.actor,
+            actor_source=trigger_source(request.trigger, request.actor),
+            detail={
+                "trigger": request.trigger,
+                "commit": rendered.commit.sha,
+                "author_email": rendered.commit.author_email,
+            },
+            **common,
+        )
+        audit(
+            self._store,
+            key=f"{info.workflow_id}/{info.workflow_run_id}/planned",
+            kind=AuditKind.PLANNED,
+            detail={
+                "components": [
+                    {"name": c.name, "action": c.action.value, "reason": c.reason} for c in plan.components
+                ],
+                "waves": plan.waves,
+                "unchanged": plan.unchanged,
+            },
+            **common,
+        )
+
+    def _audit_step(
+        self, request: ComponentRequest, kind: AuditKind, outcome: str, hosts: list[str], error: str = ""
+    ) -> None:
+        """One attempt's outcome for one component (each attempt is its own fact)."""
+        detail: dict[str, object] = {"component": request.component, "outcome": outcome, "hosts": hosts}
+        if error:
+            detail["error"] = error[:2000]
+        audit(
+            self._store,
+            key=activity_key(kind.value),
+            kind=kind,
+            deployment_id=request.deployment_id,
+            application=request.application,
+            environment=request.environment,
+            detail=detail,
+        )
+
+    def _gate(self, rendered: RenderedCommit, environment: str) -> ApprovalGate:
+        """The environment's approval rule with the users who may approve it, from the server config."""
+        spec = next((e.approvals for e in rendered.manifest.environments if e.name == environment), None)
+        groups = list(spec.groups) if spec else []
+        return ApprovalGate(
+            required=spec.required if spec else 0,
+            groups=groups,
+            timeout_seconds=spec.timeout_seconds if spec else ApprovalGate().timeout_seconds,
+            approvers=eligible_approvers(groups, self._users),
+            author_email=rendered.commit.author_email,
+        )
 
     async def _run(
         self, work: Callable[[Callable[[str], None], threading.Event], T], heartbeat_seconds: float

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from temporalio import activity
 
+from activities.audit import audit
+from lockstep.domain.audit import AuditKind
 from lockstep.domain.lane_messages import LaneRecord, LaneRecords
 from lockstep.domain.messages import OutcomeRecord, StatusChange
 from lockstep.domain.status import DeploymentStatus
@@ -63,6 +65,19 @@ class RecordActivities:
                     status=outcome.status.value,
                     error=outcome.error,
                 )
+            audit(
+                self._store,
+                key=f"{outcome.deployment_id}/finished",
+                kind=AuditKind.FINISHED,
+                deployment_id=outcome.deployment_id,
+                application=outcome.application,
+                environment=outcome.environment,
+                detail={
+                    "status": outcome.status.value,
+                    "error": outcome.error or "",
+                    "commit": outcome.commit,
+                },
+            )
 
         await asyncio.to_thread(write)
 

@@ -193,9 +193,31 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{path}: expected a mapping at the top level")
         raw = loaded
     try:
-        return Settings(**raw)
+        settings = Settings(**raw)
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()
         )
         raise ConfigError(f"{path or 'environment'}: {problems}") from e
+    return _with_policy_path_resolved(settings, path)
+
+
+DEFAULT_POLICY_BUNDLE = Path(__file__).resolve().parents[1] / "policies"
+
+
+def _with_policy_path_resolved(settings: Settings, config_file: Path | None) -> Settings:
+    """A relative `policy.path` is looked up beside the config file, then in the working folder;
+    the default `policies` also falls back to the bundle shipped beside the package. When none
+    exists the path stays as written, and the engine fails closed naming it."""
+    written = Path(settings.policy.path).expanduser()
+    if written.is_absolute():
+        return settings
+    candidates = [config_file.parent / written] if config_file is not None else []
+    candidates.append(written)
+    if settings.policy.path == PolicySettings().path:
+        candidates.append(DEFAULT_POLICY_BUNDLE)
+    for candidate in candidates:
+        if candidate.is_dir():
+            policy = settings.policy.model_copy(update={"path": str(candidate.resolve())})
+            return settings.model_copy(update={"policy": policy})
+    return settings

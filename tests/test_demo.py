@@ -7,6 +7,7 @@ the config's local target, so the demo's own deploy and health commands are know
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -14,13 +15,19 @@ import pytest
 
 from lockstep.delivery.host import DeliveryLimits, HostDelivery, deliver_host_component
 from lockstep.delivery.journal import MemoryJournal
-from lockstep.devstack.demo import DEMO_FILES, seed_demo_repository, write_dev_config
+from lockstep.devstack.demo import (
+    DEMO_AUTHOR_EMAIL,
+    DEMO_FILES,
+    DEMO_USERS,
+    seed_demo_repository,
+    write_dev_config,
+)
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import ComponentAction, StepStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest import load_manifest, render_environment
 from lockstep.planning.plan import make_plan
-from lockstep.settings import LocalTargetSettings, Settings, load_settings
+from lockstep.settings import DEFAULT_POLICY_BUNDLE, LocalTargetSettings, Settings, load_settings
 from lockstep.targets.local import LocalConnection
 from lockstep.targets.releases import current_release
 from tests.support.apprepo import git
@@ -89,12 +96,31 @@ def test_dev_config_loads_with_absolute_paths(tmp_path: Path, monkeypatch: pytes
     assert Path(settings.state_dir) == root
     [repo] = settings.repositories
     assert Path(repo.url) == root / "demo" / "shop"
-    assert set(settings.targets) == {"local-staging", "local-production"}
+    assert set(settings.targets) == {"local-staging", "local-production", "k8s-staging", "k8s-production"}
+    assert (
+        Path(settings.policy.path) == DEFAULT_POLICY_BUNDLE and (DEFAULT_POLICY_BUNDLE / "data.json").exists()
+    )
     for name, env in (("local-staging", "staging"), ("local-production", "production")):
         target = settings.targets[name]
         assert isinstance(target, LocalTargetSettings)
         assert Path(target.root).is_absolute()
         assert Path(target.root) == root / "targets" / env
+
+
+def test_dev_users_have_private_random_tokens_matching_their_hashes(state_dir: Path) -> None:
+    settings = load_settings(write_dev_config(state_dir, temporal_port=7233, api_listen="127.0.0.1:8000"))
+
+    assert set(settings.users) == set(DEMO_USERS) == {"alice", "bob", "demo"}
+    tokens = set()
+    for name, user in settings.users.items():
+        token_file = state_dir / "tokens" / name
+        assert token_file.stat().st_mode & 0o077 == 0, "a token is readable by its owner only"
+        token = token_file.read_text().strip()
+        tokens.add(token)
+        assert user.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+        assert "release-managers" in user.groups
+    assert len(tokens) == 3
+    assert settings.users["demo"].email == DEMO_AUTHOR_EMAIL, "the demo's commits are demo's own"
 
 
 def test_dev_config_is_written_once(state_dir: Path) -> None:

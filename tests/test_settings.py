@@ -61,7 +61,9 @@ def test_spec_example_loads_with_typed_targets(tmp_path: Path) -> None:
     assert settings.temporal.task_queue == "lockstep"
     assert settings.database_url == "sqlite:///.lockstep/lockstep.db"
     assert (settings.api.host, settings.api.port) == ("127.0.0.1", 8000)
-    assert (settings.policy.engine, settings.policy.path) == ("embedded", "policies")
+    assert settings.policy.engine == "embedded"
+    # The default `policies` is found beside the config file, in the working folder, or shipped.
+    assert Path(settings.policy.path).is_absolute() and Path(settings.policy.path).name == "policies"
     assert settings.drift.interval == "5m"
     [repo] = settings.repositories
     assert (repo.url, repo.name, repo.webhook_secret_env) == (
@@ -229,3 +231,24 @@ def test_load_settings_follows_lockstep_config(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("LOCKSTEP_CONFIG", str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match=r"missing\.yaml"):
         load_settings()
+
+
+def test_a_relative_policy_path_is_found_beside_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "etc" / "lockstep-server.yaml"
+    (tmp_path / "etc" / "rules").mkdir(parents=True)
+    config.write_text("policy: {engine: embedded, path: rules}\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert load_settings(config).policy.path == str((tmp_path / "etc" / "rules").resolve())
+
+
+def test_a_missing_policy_path_stays_as_written_so_the_engine_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "lockstep-server.yaml"
+    config.write_text("policy: {engine: embedded, path: nowhere}\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert load_settings(config).policy.path == "nowhere"

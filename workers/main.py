@@ -8,10 +8,12 @@ import os
 import signal
 import sys
 
+from lockstep.policy.engine import make_policy_engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.deployment import DeploymentActivities
+from activities.governance import GovernanceActivities
 from activities.lane import LaneActivities
 from activities.polling import PollingActivities
 from activities.records import RecordActivities
@@ -38,7 +40,9 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         targets.types(),
         repositories=[r.url for r in settings.repositories],
     )
-    deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets)
+    users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
+    deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets, users=users)
+    governance = GovernanceActivities(store=store, engine=make_policy_engine(settings.policy))
     records = RecordActivities(store=store)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
     polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors)
@@ -50,6 +54,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             deployment.prepare,
             deployment.deploy_component,
             deployment.rollback_component,
+            governance.evaluate_policy,
+            governance.record_approval,
             records.record_status,
             records.record_outcome,
             records.record_lane,

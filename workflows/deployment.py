@@ -5,8 +5,9 @@ verified inside each component's activity) -> on failure or cancellation after c
 compensate every component this run touched, in reverse dependency order -> record the outcome.
 
 It owns ordering, compensation and status; it does no I/O. Rendering, targets and the store are
-reached only through activities. Policy and approvals arrive with later workflow versions, each
-guarded by `workflow.patched`.
+reached only through activities. Policy and approvals (`workflows.governance`) run between the
+plan and the first change, guarded by `workflow.patched("governance")` so deployments that
+started before them replay unchanged.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from lockstep.domain.models import Plan
     from lockstep.domain.status import DeploymentStatus, StepStatus
     from workflows import search_attributes as sa
+    from workflows.governance import GovernanceStage
 
 # Errors that no retry can fix: bad manifests, failed commands, unknown targets.
 PERMANENT_ERRORS = [
@@ -88,7 +90,7 @@ def _task_error(task: asyncio.Task[ComponentResult]) -> BaseException | None:
 
 
 @workflow.defn(name="Deployment")
-class DeploymentWorkflow:
+class DeploymentWorkflow(GovernanceStage):
     @workflow.init
     def __init__(self, request: DeploymentRequest) -> None:
         self._request = request
@@ -104,6 +106,7 @@ class DeploymentWorkflow:
         self._steps: dict[str, StepView] = {}
         self._promotions: list[str] = []
         self._turn: LaneTurn | None = None
+        self._init_governance()
 
     @workflow.signal(name="turn")
     def turn(self, turn: LaneTurn) -> None:
@@ -140,6 +143,15 @@ class DeploymentWorkflow:
         self._view.plan = prepared.plan
         self._view.commit = prepared.commit.sha
         self._promotions = prepared.promotions
+        if not prepared.plan.is_empty and workflow.patched("governance"):
+            try:
+                stopped = await self._govern(prepared)
+            except (ActivityError, asyncio.CancelledError):  # cancelled: nothing has changed yet
+                return await _to_completion(
+                    self._finish(DeploymentStatus.CANCELLED, f"cancelled while {self._view.status.value}")
+                )
+            if stopped is not None:
+                return await _to_completion(self._finish(*stopped))
         return await self._deploy(prepared)
 
     async def _wait_for_turn(self, request: DeploymentRequest) -> DeploymentResult | None:

@@ -1,7 +1,7 @@
 """FastAPI app factory: health, readiness, read-only deployment endpoints and the webhooks.
 
-Webhooks authenticate by their signature (`lockstep.api.webhooks`); other writes (approvals,
-manual deployments) arrive with later issues and will need a bearer token.
+Webhooks authenticate by their signature (`lockstep.api.webhooks`); every other write (manual
+deployments, approvals) needs a bearer token (`lockstep.api.identity`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from lockstep import __version__
+from lockstep.api.approvals import create_approval_router
 from lockstep.api.identity import bearer_dependency
 from lockstep.api.manual import create_manual_router
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.client import TemporalUnavailable, connect
+from lockstep.orchestration.client import LazyClient, TemporalUnavailable, connect
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -91,5 +92,7 @@ def create_app(
 
     enqueuer = enqueuer or TemporalEnqueuer(settings=settings, store=store)
     app.include_router(create_webhook_router(settings, enqueuer, git))
-    app.include_router(create_manual_router(settings, enqueuer, git, bearer_dependency(settings)))
+    user = bearer_dependency(settings)
+    app.include_router(create_manual_router(settings, enqueuer, git, user, store))
+    app.include_router(create_approval_router(LazyClient(settings.temporal), user))
     return app

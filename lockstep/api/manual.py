@@ -1,21 +1,26 @@
 """`POST /deployments`: a manual deployment, through the same environment lane as a webhook.
 
-The actor recorded is the authenticated user, never a name the caller claims.
+The actor recorded is the authenticated user, never a name the caller claims; the request is
+audited as a `manual_action` (keyed by the deployment it queued, so asking again adds nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from lockstep.api.identity import User
+from lockstep.domain.audit import ActorSource, AuditEntry, AuditKind
 from lockstep.domain.errors import LockstepError
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import resolve_commit
 from lockstep.settings import Settings
+from lockstep.store.audit import append_entry
+from lockstep.store.engine import Store
 from lockstep.webhooks.dispatch import DeploymentEnqueuer
 
 
@@ -36,7 +41,11 @@ class DeploymentAccepted(BaseModel):
 
 
 def create_manual_router(
-    settings: Settings, enqueuer: DeploymentEnqueuer, git: GitMirrors, user: Callable[..., User]
+    settings: Settings,
+    enqueuer: DeploymentEnqueuer,
+    git: GitMirrors,
+    user: Callable[..., User],
+    store: Store,
 ) -> APIRouter:
     router = APIRouter(tags=["deployments"])
 
@@ -57,6 +66,7 @@ def create_manual_router(
             )
         except LockstepError as err:
             raise HTTPException(status_code=503 if err.retryable else 422, detail=str(err)) from err
+        await asyncio.to_thread(_audit, store, caller, order, enqueued.deployment_id, enqueued.commit)
         return DeploymentAccepted(
             id=enqueued.deployment_id,
             application=order.application,
@@ -66,3 +76,19 @@ def create_manual_router(
         )
 
     return router
+
+
+def _audit(store: Store, caller: User, order: DeploymentOrder, deployment_id: str, commit: str) -> None:
+    entry = AuditEntry(
+        key=f"api/deploy/{deployment_id}",
+        kind=AuditKind.MANUAL_ACTION,
+        at=datetime.now(UTC).isoformat(),
+        actor=caller.name,
+        actor_source=ActorSource.API_TOKEN.value,
+        deployment_id=deployment_id,
+        application=order.application,
+        environment=order.environment,
+        detail={"action": "deploy", "ref": order.ref or "", "commit": commit},
+    )
+    with store.session() as session:
+        append_entry(session=session, entry=entry)

@@ -131,9 +131,12 @@ def _welcome(api: str, host: str, ui_port: int, config: Path, state: Path, seede
 
 Try, in another terminal of this folder (`. .venv/bin/activate` first):
   lockstep plan {state}/demo/shop --env staging
-  lockstep deploy shop --env staging --wait
+  lockstep deploy shop --env staging --wait        # on success, production awaits approval
+  lockstep list --status awaiting_approval
+  export LOCKSTEP_TOKEN=$(cat {state}/tokens/alice)   # bob and demo (the author) have tokens too
+  lockstep approve <production deployment id> --comment "ship it"
   lockstep status
-  lockstep history shop --env staging
+  lockstep audit verify
 Filter in the Temporal UI: LockstepApplication = "shop"
 Webhooks: POST http://{api}/webhooks/github, signed with the secret in {state}/demo-webhook-secret
   (scripts/demo-push.sh sends a signed GitHub push of the demo's HEAD)

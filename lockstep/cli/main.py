@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lockstep.cli import approvals, audit, deployments, dev, plan, server
+from lockstep.cli import approvals, audit, deployments, dev, plan, policy, server
 
 app = typer.Typer(
     name="lockstep",
@@ -22,6 +22,7 @@ app.command("deploy")(deployments.deploy)
 app.command("status")(deployments.status)
 app.command("list")(deployments.list_)
 app.command("history")(deployments.history)
+app.add_typer(policy.app, name="policy")
 app.command("approve")(approvals.approve)
 app.command("reject")(approvals.reject)
 app.add_typer(audit.app, name="audit")

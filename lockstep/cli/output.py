@@ -18,6 +18,7 @@ _STATUS_STYLE = {
     DeploymentStatus.REJECTED: "red",
     DeploymentStatus.DEPLOYING: "cyan",
     DeploymentStatus.ROLLING_BACK: "yellow",
+    DeploymentStatus.AWAITING_APPROVAL: "magenta",
 }
 
 
@@ -54,7 +55,10 @@ def print_view(view: DeploymentView) -> None:
     )
     if view.error:
         console.print(f"[red]reason:[/] {view.error}", highlight=False)
+    for warning in view.policy_warnings:
+        console.print(f"[yellow]policy warning:[/] {warning}", highlight=False)
     print_plan(view.plan, title="plan")
+    print_approvals(view)
     if view.steps:
         table = Table(title="steps", title_justify="left")
         for column in ("component", "host", "action", "status", "finished", "output (tail)"):
@@ -82,5 +86,29 @@ def print_list(views: list[DeploymentView], *, title: str = "deployments") -> No
     for v in views:
         table.add_row(
             v.id, v.application, v.environment, v.commit[:12], styled(v.status), v.trigger, v.created_at or ""
+        )
+    console.print(table)
+
+
+def print_approvals(view: DeploymentView) -> None:
+    """Decisions so far; for a deployment awaiting approval, how many more it needs."""
+    counted = [a for a in view.approvals if a.get("decision") == "approve" and a.get("counted") == "true"]
+    if view.status == DeploymentStatus.AWAITING_APPROVAL:
+        need = f" of {view.approvals_required}" if view.approvals_required else ""
+        console.print(f"awaiting approval: {len(counted)}{need} approvals so far", highlight=False)
+    if not view.approvals:
+        return
+    table = Table(title="approvals", title_justify="left")
+    for column in ("approver", "decision", "counted", "via", "at", "comment / reason"):
+        table.add_column(column)
+    for a in view.approvals:
+        note = a.get("reason") or a.get("comment") or ""
+        table.add_row(
+            a.get("approver", ""),
+            a.get("decision", ""),
+            a.get("counted", ""),
+            a.get("source", ""),
+            a.get("at", ""),
+            note[:80],
         )
     console.print(table)

@@ -1,16 +1,27 @@
-"""`lockstep plan <repo>`: render a commit and show what would deploy where, and why. Deploys nothing."""
+"""`lockstep plan <repo>`: render a commit and show what would deploy where, and why, with the policy
+decision each environment would get (deny, warnings, approvals required). Deploys nothing.
+
+The policy is asked exactly as a deployment would ask it at plan time (trigger `manual`, no
+approvals yet, now); the quorum shown is the larger of the manifest's and the policy's.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import typer
 
 from lockstep.cli.common import OutputFormat, OutputOption, console, handles_errors, print_json, settings
 from lockstep.cli.output import print_plan
 from lockstep.delivery.rendering import CommitRenderer
+from lockstep.domain.models import CommitInfo, Plan
+from lockstep.domain.policy import PolicyDecision
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.manifest.loader import load_manifest
 from lockstep.planning.plan import make_plan
+from lockstep.policy.engine import PolicyEngine, make_policy_engine
+from lockstep.policy.input import deploy_input
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
@@ -44,12 +55,17 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     store = Store.from_url(s.database_url)
     manifest = load_manifest(renderer.tree(url, sha))
     names = [manifest_environment(manifest, env).name] if env else [e.name for e in manifest.environments]
+    engine = make_policy_engine(s.policy)
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
         with store.session() as session:
             live = last_revisions(session=session, application=manifest.application, environment=name)
-        results.append((name, rendered, make_plan(list(rendered.components.values()), live)))
+        planned = make_plan(list(rendered.components.values()), live)
+        decision = _decide(engine, manifest.application, name, rendered.commit, planned)
+        spec = manifest_environment(manifest, name).approvals
+        required = max(spec.required if spec else 0, decision.approvals_required)
+        results.append((name, rendered, planned, decision, required))
     if output == OutputFormat.json:
         print_json(
             [
@@ -58,15 +74,61 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                     "environment": name,
                     "commit": rendered.commit.model_dump(),
                     "plan": p.model_dump(mode="json"),
+                    "policy": {
+                        "allowed": not d.denied,
+                        "deny": d.deny,
+                        "warn": d.warn,
+                        "approvals_required": required,
+                        "engine": d.engine,
+                        "bundle_revision": d.bundle_revision,
+                        "input_sha256": d.input_sha256,
+                    },
                 }
-                for name, rendered, p in results
+                for name, rendered, p, d, required in results
             ]
         )
+        if any(d.denied for _, _, _, d, _ in results):
+            raise typer.Exit(1)
         return
-    for name, rendered, p in results:
+    for name, rendered, p, d, required in results:
         console.print(
             f"[bold]{manifest.application}/{name}[/] at {rendered.commit.sha[:12]} "
             f"({rendered.commit.message.splitlines()[0] if rendered.commit.message else ''})",
             highlight=False,
         )
         print_plan(p, title=f"plan for {name}")
+        _print_decision(d, required)
+    if any(d.denied for _, _, _, d, _ in results):
+        raise typer.Exit(1)
+
+
+def _decide(
+    engine: PolicyEngine, application: str, environment: str, commit: CommitInfo, plan: Plan
+) -> PolicyDecision:
+    if plan.is_empty:  # nothing would change: a deployment asks no policy either
+        return PolicyDecision(
+            deny=[], warn=[], approvals_required=0, engine=engine.name, bundle_revision="", input_sha256=""
+        )
+    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    document = deploy_input(
+        application=application,
+        environment=environment,
+        commit=commit,
+        trigger="manual",
+        actor=None,
+        plan=plan,
+        approvals=[],
+        now=now,
+    )
+    return engine.evaluate_deploy(document)
+
+
+def _print_decision(decision: PolicyDecision, required: int) -> None:
+    for reason in decision.deny:
+        console.print(f"  [red]deny:[/] {reason}", highlight=False)
+    for reason in decision.warn:
+        console.print(f"  [yellow]warn:[/] {reason}", highlight=False)
+    verdict = "[red]denied[/]" if decision.denied else "[green]allowed[/]"
+    gate = f", {required} approval(s) required" if required else ", no approval required"
+    revision = decision.bundle_revision[:12] or "-"
+    console.print(f"  policy: {verdict}{gate} ({decision.engine}, bundle {revision})", highlight=False)

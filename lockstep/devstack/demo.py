@@ -1,27 +1,37 @@
 """The demo that `lockstep dev` seeds on first start: a server config and an application repo.
 
 The demo application `shop` has three `host` components (db -> api -> web) deployed as releases
-onto two `local` targets, one per environment, under `.lockstep/targets/`.
+onto two `local` targets, one per environment, under `.lockstep/targets/`. Production takes only
+commits that succeeded in staging, behind two approvals from the `release-managers` group.
+Three demo users get random API tokens (0600 files under `.lockstep/tokens/`): alice and bob
+are release managers; `demo` is a release manager too, but wrote the demo's commits, so its
+approval is refused. A `cluster` binding to unreachable Kubernetes targets exists only so a
+`kubernetes` component can be planned (and denied by policy) in the demo.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import subprocess
 from pathlib import Path
 
 import yaml
 
+from lockstep.settings import DEFAULT_POLICY_BUNDLE
+
 DEMO_MANIFEST = """\
 application: shop
 environments:
   - name: staging
     branch: main
-    targets: {site: local-staging}
+    targets: {site: local-staging, cluster: k8s-staging}
     values: {greeting: "Hello from staging", workers: "1"}
   - name: production
     branch: main
-    targets: {site: local-production}
+    promote_from: staging
+    targets: {site: local-production, cluster: k8s-production}
+    approvals: {required: 2, groups: [release-managers], timeout: 24h}
     values: {greeting: "Hello from production", workers: "3"}
 components:
   - name: db
@@ -61,6 +71,22 @@ DEMO_FILES = {
 
 
 DEMO_SECRET_ENV = "LOCKSTEP_DEMO_WEBHOOK_SECRET"
+DEMO_AUTHOR_EMAIL = "demo@lockstep.invalid"
+DEMO_USERS = {
+    "alice": {"groups": ["release-managers"], "email": "alice@example.com"},
+    "bob": {"groups": ["release-managers"], "email": "bob@example.com"},
+    "demo": {"groups": ["release-managers"], "email": DEMO_AUTHOR_EMAIL},  # the commits' author
+}
+
+
+def demo_token(state_dir: Path, user: str) -> str:
+    """A demo user's API token: random, made on first start, kept (0600) under `tokens/`."""
+    path = state_dir / "tokens" / user
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
 
 
 def demo_webhook_secret(state_dir: Path) -> str:
@@ -94,7 +120,7 @@ def seed_demo_repository(path: Path) -> bool:
         "-c",
         "user.name=Lockstep Demo",
         "-c",
-        "user.email=demo@lockstep.invalid",
+        f"user.email={DEMO_AUTHOR_EMAIL}",
         "commit",
         "-q",
         "-m",
@@ -118,15 +144,22 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
         "database_url": f"sqlite:///{root / 'lockstep.db'}",
         "state_dir": str(root),
         "api": {"listen": api_listen},
-        "policy": {"engine": "embedded", "path": "policies"},
+        "policy": {"engine": "embedded", "path": str(DEFAULT_POLICY_BUNDLE)},
         "repositories": [
             {"url": str(root / "demo" / "shop"), "name": "demo/shop", "webhook_secret_env": DEMO_SECRET_ENV}
         ],
         "targets": {
             "local-staging": {"type": "local", "root": str(root / "targets" / "staging")},
             "local-production": {"type": "local", "root": str(root / "targets" / "production")},
+            "k8s-staging": {"type": "kubernetes", "namespace": "shop-staging"},
+            "k8s-production": {"type": "kubernetes", "namespace": "shop"},
+        },
+        "users": {
+            name: {**user, "token_sha256": hashlib.sha256(demo_token(root, name).encode()).hexdigest()}
+            for name, user in DEMO_USERS.items()
         },
     }
     state_dir.mkdir(parents=True, exist_ok=True)
     path.write_text("# Written by `lockstep dev` on first start; edit freely.\n" + yaml.safe_dump(config))
     return path
+

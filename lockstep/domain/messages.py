@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from lockstep.domain.approvals import ApprovalGate
 from lockstep.domain.models import CommitInfo, Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
 
@@ -41,6 +42,21 @@ class PrepareResult(BaseModel):
     commit: CommitInfo
     plan: Plan
     promotions: list[str] = Field(default_factory=list)  # environments with promote_from = this one
+    gate: ApprovalGate = Field(default_factory=ApprovalGate)  # the environment's approval rule
+
+
+class PolicyRequest(BaseModel):
+    """Input of evaluate_policy: what the SPEC §6 input is built from, and which evaluation this is."""
+
+    deployment_id: str
+    application: str
+    environment: str
+    commit: CommitInfo
+    trigger: str = "manual"
+    actor: str | None = None
+    plan: Plan = Field(default_factory=Plan)
+    approvals: list[dict[str, str]] = Field(default_factory=list)  # counted approvals: approver, at
+    stage: str = "plan"  # plan | approved (right before the first change)
 
 
 class ComponentRequest(BaseModel):
@@ -110,6 +126,8 @@ class DeploymentView(BaseModel):
     plan: Plan = Field(default_factory=Plan)
     steps: list[StepView] = Field(default_factory=list)
     approvals: list[dict[str, str]] = Field(default_factory=list)
+    approvals_required: int = 0
+    policy_warnings: list[str] = Field(default_factory=list)
     error: str | None = None
     created_at: str | None = None
     updated_at: str | None = None

@@ -14,6 +14,7 @@ from lockstep.domain.messages import DeploymentView, StepView
 from lockstep.domain.models import Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
 from lockstep.store.deployments import get_deployment, list_deployments
+from lockstep.store.governance import approvals_for, policy_decisions_for
 from lockstep.store.steps import steps_for
 from lockstep.store.tables import DeploymentRecord
 
@@ -40,6 +41,27 @@ def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: b
         if with_steps
         else []
     )
+    approvals = (
+        [
+            {
+                "approver": a.approver,
+                "decision": a.decision,
+                "at": a.decided_at.isoformat(),
+                "comment": a.comment,
+                "source": a.source,
+                "counted": "true" if a.counted else "false",
+                "reason": a.reason,
+            }
+            for a in approvals_for(session=session, deployment_id=record.id)
+        ]
+        if with_steps
+        else []
+    )
+    warnings = sorted(
+        {w for d in policy_decisions_for(session=session, deployment_id=record.id) for w in d.warnings}
+        if with_steps
+        else set()
+    )
     return DeploymentView(
         id=record.id,
         application=record.application,
@@ -50,6 +72,8 @@ def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: b
         actor=record.actor,
         plan=plan,
         steps=steps,
+        approvals=approvals,
+        policy_warnings=warnings,
         error=record.error,
         created_at=_iso(record.created_at),
         updated_at=_iso(record.updated_at),

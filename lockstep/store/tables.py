@@ -1,5 +1,5 @@
-"""SQLModel tables of the system of record: deployments, their steps, component revisions and the
-write-ahead record of prior releases.
+"""SQLModel tables of the system of record: deployments, their steps, component revisions, the
+write-ahead record of prior releases, approval decisions and policy decisions.
 
 Owns the schema only; reading and writing goes through the repository functions in
 `lockstep.store.deployments`. Timestamps are stored in UTC through `UTCDateTime`, which hands back
@@ -9,6 +9,7 @@ Statuses are stored as their string values (`DeploymentStatus`, `StepStatus`).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint
@@ -125,3 +126,48 @@ class PriorReleaseRecord(SQLModel, table=True):
     dest: str
     previous_release: str | None = None  # release name `current` pointed at; None if none
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApprovalDecisionRecord(SQLModel, table=True):
+    """One approve or reject decision on a deployment, counted or refused, with who, when and why."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("deployment_id", "sequence", name="uq_approvals_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deployment_id: str = Field(index=True)
+    sequence: int  # the n-th decision the workflow saw: keys the write
+    approver: str
+    decision: str  # approve | reject
+    comment: str = Field(default="", sa_type=Text)
+    source: str  # api-token | temporal-signal: how the approver's identity was established
+    counted: bool = True
+    reason: str = Field(default="", sa_type=Text)  # why it did not count
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PolicyDecisionRecord(SQLModel, table=True):
+    """One policy evaluation of a deployment: at plan time and again right before the first change."""
+
+    __tablename__ = "policy_decisions"
+    __table_args__ = (UniqueConstraint("deployment_id", "stage", name="uq_policy_decisions_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deployment_id: str = Field(index=True)
+    stage: str  # plan | approved
+    engine: str
+    bundle_revision: str
+    input_sha256: str
+    denied: bool
+    deny_json: str = Field(default="[]", sa_type=Text)
+    warn_json: str = Field(default="[]", sa_type=Text)
+    approvals_required: int = 0
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [str(w) for w in json.loads(self.warn_json)]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [str(r) for r in json.loads(self.deny_json)]

@@ -103,13 +103,14 @@ async def test_dev_stack_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None
         assert "Hello from staging" in served.read_text()
 
         async with httpx.AsyncClient() as http:
-            listed = (await http.get(f"http://127.0.0.1:{api_port}/deployments")).json()
+            listed = (await http.get(f"http://127.0.0.1:{api_port}/deployments?env=staging")).json()
             assert [d["id"] for d in listed] == [deployment["id"]]
             ui = await http.get(f"http://127.0.0.1:{ui_port}/")
             assert ui.status_code == 200
 
         client = await Client.connect(f"127.0.0.1:{temporal_port}")
-        found = [w.id async for w in client.list_workflows('LockstepApplication = "shop"')]
+        query = 'LockstepApplication = "shop" AND LockstepEnvironment = "staging"'
+        found = [w.id async for w in client.list_workflows(query)]
         assert found == [deployment["id"]]
 
         # A signed GitHub push, as curl sends it: the same commit answers with its deployment.

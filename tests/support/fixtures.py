@@ -18,6 +18,7 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit, three_tier_files
+from tests.support.policies import open_window_bundle
 from tests.support.temporal import address, start_temporal
 from workers.main import build_worker
 
@@ -59,6 +60,7 @@ def settings(
         repositories=[{"url": str(app_repo), "name": "acme/shop"}],
         targets={"local-test": {"type": "local", "root": str(target_root)}},
         deployment={"heartbeat_timeout": "5s", "command_timeout": "20s"},
+        policy={"engine": "embedded", "path": str(open_window_bundle(tmp_path / "policies"))},
     )
 
 

@@ -13,6 +13,7 @@ from lockstep.api.identity import bearer_dependency, user_for_token
 from lockstep.api.manual import create_manual_router
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
+from lockstep.store.engine import Store
 from tests.webhooks.conftest import FakeEnqueuer
 
 TOKEN = "alice-s3cret-token"
@@ -35,7 +36,10 @@ def with_users(settings: Settings) -> Settings:
 @pytest.fixture
 def api(with_users: Settings, enqueuer: FakeEnqueuer, mirrors: GitMirrors) -> Iterator[TestClient]:
     app = FastAPI()
-    app.include_router(create_manual_router(with_users, enqueuer, mirrors, bearer_dependency(with_users)))
+    store = Store.from_url(with_users.database_url)
+    app.include_router(
+        create_manual_router(with_users, enqueuer, mirrors, bearer_dependency(with_users), store)
+    )
     with TestClient(app) as client:
         yield client
 

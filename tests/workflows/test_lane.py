@@ -4,6 +4,7 @@ answering redeliveries, and continuing-as-new with its queue intact."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -12,9 +13,12 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput
 from lockstep.domain.lane_messages import Enqueued, LaneView, lane_id
+from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.orchestration.views import find_view
@@ -146,6 +150,7 @@ async def test_success_promotes_to_the_next_environment(
     sha = commit(app_repo, {"lockstep.yaml": manifest}, "add production")
     raw = settings.model_dump()
     raw["targets"]["local-prod"] = {"type": "local", "root": str(tmp_path / "prod")}
+    raw["users"] = {"alice": {"groups": ["ops"]}, "bob": {"groups": ["ops"]}}
     settings = Settings(**raw)
     try:
         async with build_worker(temporal_env.client, settings):  # a worker that knows local-prod
@@ -154,6 +159,8 @@ async def test_success_promotes_to_the_next_environment(
                 await deployment_result(temporal_env, staging.deployment_id)
             ).status == DeploymentStatus.SUCCEEDED
             production_id = staging.deployment_id.replace("-staging-", "-production-")
+            # The default policy protects production: the promotion waits for two approvals.
+            await _approve_when_awaiting(temporal_env, production_id, ["alice", "bob"])
             result = await deployment_result(temporal_env, production_id)
     finally:
         await terminate_running(temporal_env, settings.temporal.task_queue)
@@ -286,3 +293,17 @@ async def test_a_terminated_deployment_does_not_block_its_lane(
         "status", result_type=LaneView
     )
     assert view.recent[first.deployment_id] == DeploymentStatus.FAILED
+
+
+async def _approve_when_awaiting(env: WorkflowEnvironment, deployment_id: str, approvers: list[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(RPCError):
+            handle = env.client.get_workflow_handle(deployment_id)
+            view = await handle.query("status", result_type=DeploymentView)
+            if view.status == DeploymentStatus.AWAITING_APPROVAL:
+                break
+        assert time.monotonic() < deadline, f"{deployment_id} never awaited approval"
+        await asyncio.sleep(0.2)
+    for name in approvers:
+        await handle.execute_update("approve", ApprovalInput(approver=name), result_type=ApprovalAnswer)

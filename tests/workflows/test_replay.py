@@ -2,7 +2,8 @@
 
 A change that would break running deployments (new commands in a different order, without
 `workflow.patched`) fails here. Refresh the histories only for a deliberate, guarded change:
-`LOCKSTEP_RECORD_HISTORIES=1 pytest tests/workflows/test_deployment.py`.
+`LOCKSTEP_RECORD_HISTORIES=1 pytest tests/workflows/test_deployment.py` (and test_lane.py,
+test_approvals.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def test_histories_are_present() -> None:
         "lane-signalled",
         "deployment-in-lane-succeeded",
         "deployment-in-lane-superseded",
+        "deployment-approved",  # governance: update, signal, policy twice
+        "deployment-rejected",
+        "deployment-approval-timed-out",
+        "deployment-denied",
     } <= names
 
 

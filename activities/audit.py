@@ -1,0 +1,63 @@
+"""Audit-trail writes from activities, keyed so a replayed or retried activity adds nothing twice.
+
+Owns the key scheme: an entry written by an activity is keyed by workflow, run, activity and
+attempt (each attempt's outcome is its own fact; replaying a completed activity re-runs nothing),
+plus a suffix naming the fact. It does not decide what is audited; the activities do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+
+from lockstep.domain.audit import AuditEntry, AuditKind
+from lockstep.store.audit import append_entry
+from lockstep.store.engine import Store
+
+
+def activity_key(suffix: str) -> str:
+    """`<workflow>/<run>/<activity>/<attempt>/<suffix>` for the running activity."""
+    info = activity.info()
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}/{info.attempt}/{suffix}"
+
+
+def audit(
+    store: Store,
+    *,
+    key: str,
+    kind: AuditKind,
+    deployment_id: str | None,
+    application: str | None,
+    environment: str | None,
+    detail: dict[str, Any],
+    actor: str | None = None,
+    actor_source: str = "system",
+    at: str | None = None,
+) -> None:
+    """Append one entry (in its own transaction); the same key again writes nothing."""
+    entry = AuditEntry(
+        key=key,
+        kind=kind,
+        actor=actor,
+        actor_source=actor_source,
+        deployment_id=deployment_id,
+        application=application,
+        environment=environment,
+        detail=detail,
+        at=at or datetime.now(UTC).isoformat(),
+    )
+    with store.session() as session:
+        append_entry(session=session, entry=entry)
+
+
+def trigger_source(trigger: str, actor: str | None) -> str:
+    """How a deployment's actor was established, from how it was triggered."""
+    if trigger == "webhook":
+        return "webhook-signature"
+    if trigger == "manual" and actor:
+        return "api-token"  # POST /deployments records the token's user only
+    if trigger == "manual":
+        return "cli-local"  # `lockstep deploy` on a machine with access to Temporal
+    return "system"  # promotion, polling, rollback, remediation

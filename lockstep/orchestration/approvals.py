@@ -1,0 +1,60 @@
+"""Sending an approval or rejection to a deployment as a Temporal update, and reading the answer.
+
+Owns the translation from Temporal outcomes to Lockstep errors the API and CLI can map: a
+refused decision names why (not allowed, duplicate, not awaiting approval), a missing or ended
+deployment says so. Who the approver is has been decided by the caller (the API's token).
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput, ApprovalSource
+from lockstep.domain.errors import LockstepError
+
+
+class DeploymentNotFound(LockstepError):
+    """No such deployment, or it has already ended."""
+
+
+class DecisionRefused(LockstepError):
+    """The deployment refused the decision; `kind` is not_allowed, duplicate or not_awaiting."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+async def send_decision(
+    client: Client,
+    deployment_id: str,
+    *,
+    decision: str,
+    approver: str,
+    comment: str = "",
+    source: ApprovalSource = ApprovalSource.API_TOKEN,
+) -> ApprovalAnswer:
+    """Run the `approve`/`reject` update; its validator refuses what may not count, before history."""
+    if decision not in ("approve", "reject"):
+        raise ValueError(decision)
+    handle = client.get_workflow_handle(deployment_id)
+    try:
+        answer: ApprovalAnswer = await handle.execute_update(
+            decision,
+            ApprovalInput(approver=approver, comment=comment, source=source),
+            result_type=ApprovalAnswer,
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise DecisionRefused(cause.message, cause.type or "not_allowed") from err
+        raise DecisionRefused(str(cause or err), "not_allowed") from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise DeploymentNotFound(
+                f"no running deployment {deployment_id!r} (unknown, or it has already ended)"
+            ) from err
+        raise
+    return answer

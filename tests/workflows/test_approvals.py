@@ -1,0 +1,279 @@
+"""Approvals on the real Temporal dev server (SPEC §5): quorum, duplicate approver, the commit's
+author and non-members refused, rejection, timeout; policy deny and an unreachable engine.
+
+Users: alice and bob are release managers; carol is one too but wrote the commit (her email is
+the test author's); dave belongs to no approver group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput, ApprovalSource
+from lockstep.domain.messages import DeploymentResult, DeploymentView
+from lockstep.domain.status import DeploymentStatus
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.deployments import start_deployment
+from lockstep.settings import Settings
+from lockstep.store.audit import events_for
+from lockstep.store.engine import Store
+from lockstep.store.governance import approvals_for, policy_decisions_for
+from tests.support.apprepo import commit
+from tests.support.fixtures import terminate_running
+from tests.workflows.helpers import current
+from workers.main import build_worker
+
+pytestmark = [pytest.mark.temporal, pytest.mark.store]
+
+USERS = {
+    "alice": {"groups": ["release-managers"], "email": "alice@example.com"},
+    "bob": {"groups": ["release-managers"], "email": "bob@example.com"},
+    "carol": {"groups": ["release-managers"], "email": "Author@Example.com"},  # the commit's author
+    "dave": {"groups": ["developers"], "email": "dave@example.com"},
+}
+
+
+def _with_environment(app_repo: Path, environment: str, approvals: str) -> str:
+    manifest = (
+        (app_repo / "lockstep.yaml")
+        .read_text()
+        .replace(
+            "components:",
+            f"  - name: {environment}\n    branch: main\n    targets: {{site: local-gated}}\n"
+            f'    values: {{greeting: "hello {environment}"}}\n'
+            f"    approvals: {approvals}\ncomponents:",
+            1,
+        )
+    )
+    return commit(app_repo, {"lockstep.yaml": manifest}, f"add {environment}")
+
+
+@pytest.fixture
+def gated_settings(settings: Settings, tmp_path: Path) -> Settings:
+    raw = settings.model_dump()
+    raw["targets"]["local-gated"] = {"type": "local", "root": str(tmp_path / "gated")}
+    raw["users"] = USERS
+    return Settings(**raw)
+
+
+@pytest_asyncio.fixture
+async def gated_worker(temporal_env: WorkflowEnvironment, gated_settings: Settings) -> AsyncIterator[None]:
+    async with build_worker(temporal_env.client, gated_settings):
+        yield
+    await terminate_running(temporal_env, gated_settings.temporal.task_queue)
+
+
+async def _start(
+    env: WorkflowEnvironment, settings: Settings, store: Store, git: GitMirrors, environment: str
+) -> WorkflowHandle[object, DeploymentResult]:
+    started = await start_deployment(
+        client=env.client, settings=settings, store=store, git=git, application="shop",
+        environment=environment, ref=None,
+    )  # fmt: skip
+    return env.client.get_workflow_handle(started.id, result_type=DeploymentResult)
+
+
+async def _record(handle: WorkflowHandle[object, DeploymentResult], name: str) -> None:
+    """Refresh a replay-test history (LOCKSTEP_RECORD_HISTORIES=1): see tests/workflows/test_replay.py."""
+    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":
+        histories = Path(__file__).resolve().parents[1] / "histories"
+        (histories / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+
+
+async def _awaiting(handle: WorkflowHandle[object, DeploymentResult]) -> DeploymentView:
+    for _ in range(300):
+        view: DeploymentView = await handle.query("status", result_type=DeploymentView)
+        if view.status == DeploymentStatus.AWAITING_APPROVAL:
+            return view
+        assert not view.status.is_final, f"ended {view.status.value} before awaiting approval: {view.error}"
+        await asyncio.sleep(0.1)
+    raise AssertionError("never awaited approval")
+
+
+async def _update(
+    handle: WorkflowHandle[object, DeploymentResult], decision: str, who: str
+) -> ApprovalAnswer:
+    answer: ApprovalAnswer = await handle.execute_update(
+        decision, ApprovalInput(approver=who, source=ApprovalSource.API_TOKEN), result_type=ApprovalAnswer
+    )
+    return answer
+
+
+async def _refused(handle: WorkflowHandle[object, DeploymentResult], who: str) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await _update(handle, "approve", who)
+    return str(refused.value.cause)
+
+
+async def test_quorum_of_members_deploys_and_refusals_do_not_count(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    _with_environment(app_repo, "uat", "{required: 2, groups: [release-managers], timeout: 1h}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    view = await _awaiting(handle)
+    assert view.approvals_required == 2
+    assert current(tmp_path / "gated", "web") is None, "nothing changes before the quorum"
+
+    assert "author of this commit" in await _refused(handle, "carol")
+    assert "not a member of release-managers" in await _refused(handle, "dave")
+    assert "not a member" in await _refused(handle, "mallory")  # not a configured user at all
+    first = await _update(handle, "approve", "alice")
+    assert first.counted and (first.approvals, first.required) == (1, 2)
+    assert "already approved" in await _refused(handle, "alice")
+    # A claimed name from the Temporal path (UI or `temporal workflow signal`) counts once too.
+    await handle.signal("approve", {"approver": "bob", "comment": "looks good"})
+
+    result = await handle.result()
+    assert result.status == DeploymentStatus.SUCCEEDED, result.error
+    await _record(handle, "deployment-approved")
+    assert current(tmp_path / "gated", "web") is not None
+    with store.session() as session:
+        decisions = approvals_for(session=session, deployment_id=handle.id)
+        policy = policy_decisions_for(session=session, deployment_id=handle.id)
+        audit = events_for(session=session, deployment_id=handle.id)
+    assert [(d.approver, d.counted, d.source) for d in decisions] == [
+        ("alice", True, "api-token"),
+        ("bob", True, "temporal-signal"),
+    ], "refused updates never reach history; counted ones are stored with how the approver was known"
+    assert [p.stage for p in policy] == ["plan", "approved"], "policy runs again right before the change"
+    kinds = [e.kind for e in audit]
+    for kind in ("started", "planned", "policy_decision", "approval", "step_finished", "finished"):
+        assert kind in kinds, f"no {kind} entry in the audit trail"
+    assert kinds.count("approval") == 2
+
+
+async def test_a_rejection_ends_it_before_any_change(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    _with_environment(app_repo, "uat", "{required: 2, groups: [release-managers]}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    await _awaiting(handle)
+    await _update(handle, "approve", "alice")
+    answer = await handle.execute_update(
+        "reject", ApprovalInput(approver="bob", comment="not during the sale"), result_type=ApprovalAnswer
+    )
+    assert answer.counted
+    result = await handle.result()
+    assert result.status == DeploymentStatus.REJECTED
+    assert result.error == "rejected by bob: not during the sale"
+    await _record(handle, "deployment-rejected")
+    assert current(tmp_path / "gated", "web") is None
+
+
+async def test_no_quorum_before_the_timeout_is_a_rejection(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    _with_environment(app_repo, "uat", "{required: 2, groups: [release-managers], timeout: 2s}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    await _awaiting(handle)
+    await _update(handle, "approve", "alice")
+    result = await handle.result()
+    assert result.status == DeploymentStatus.REJECTED
+    assert result.error == "approval timed out after 2s: 1 of 2 approvals"
+    await _record(handle, "deployment-approval-timed-out")
+    assert current(tmp_path / "gated", "web") is None
+
+
+async def test_policy_raises_the_quorum_in_a_protected_environment(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+) -> None:
+    _with_environment(app_repo, "production", "{required: 1, groups: [release-managers]}")
+    handle = await _start(temporal_env, gated_settings, store, git, "production")
+    view = await _awaiting(handle)
+    assert view.approvals_required == 2, "the larger of the manifest's 1 and the policy's 2"
+    await _update(handle, "approve", "alice")
+    await _update(handle, "approve", "bob")
+    assert (await handle.result()).status == DeploymentStatus.SUCCEEDED
+
+
+async def test_an_unreachable_policy_engine_denies(
+    temporal_env: WorkflowEnvironment,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    raw = gated_settings.model_dump()
+    raw["policy"] = {"engine": "opa", "url": "http://127.0.0.1:9", "path": str(tmp_path / "no-bundle")}
+    settings = Settings(**raw)
+    try:
+        async with build_worker(temporal_env.client, settings):
+            handle = await _start(temporal_env, settings, store, git, "staging")
+            result = await handle.result()
+    finally:
+        await terminate_running(temporal_env, settings.temporal.task_queue)
+    assert result.status == DeploymentStatus.DENIED
+    assert result.error is not None and "unreachable" in result.error, result.error
+    assert current(tmp_path / "target", "web") is None
+
+
+async def test_an_image_tagged_latest_is_denied_in_production_before_any_change(
+    temporal_env: WorkflowEnvironment,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    raw = gated_settings.model_dump()
+    raw["targets"]["k8s-test"] = {"type": "kubernetes", "namespace": "shop"}  # never reached
+    settings = Settings(**raw)
+    cache = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache}\n"
+        "spec:\n  template:\n    spec:\n      containers: [{name: redis, image: 'redis:latest'}]\n"
+    )
+    manifest = (app_repo / "lockstep.yaml").read_text()
+    manifest = manifest.replace("{site: local-test}", "{site: local-test, cluster: k8s-test}").replace(
+        "components:",
+        "  - name: production\n    branch: main\n    targets: {site: local-gated, cluster: k8s-test}\n"
+        '    values: {greeting: "hello production"}\ncomponents:\n'
+        "  - name: cache\n    target: cluster\n    kubernetes: {manifests: k8s/cache.yaml}",
+        1,
+    )
+    commit(app_repo, {"lockstep.yaml": manifest, "k8s/cache.yaml": cache}, "cache on latest")
+    try:
+        async with build_worker(temporal_env.client, settings):
+            handle = await _start(temporal_env, settings, store, git, "production")
+            result = await handle.result()
+            await _record(handle, "deployment-denied")
+    finally:
+        await terminate_running(temporal_env, settings.temporal.task_queue)
+    assert result.status == DeploymentStatus.DENIED
+    assert result.error is not None and "redis:latest" in result.error and "cache" in result.error
+    assert current(tmp_path / "gated", "web") is None, "a denied deployment changes nothing"
+    with store.session() as session:
+        (decision,) = policy_decisions_for(session=session, deployment_id=handle.id)
+    assert decision.denied and decision.engine == "embedded" and len(decision.bundle_revision) == 64
+    assert len(decision.input_sha256) == 64

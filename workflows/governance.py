@@ -1,0 +1,271 @@
+"""The governance stage of the Deployment workflow: policy, approvals, policy again (SPEC §5, §6).
+
+A mixin of `DeploymentWorkflow`: it owns the `approve`/`reject` signals and updates, the quorum
+and the approval timeout, and asks the policy engine (through an activity) at plan time and
+again right before the first change. Identity rules live in `lockstep.domain.approvals`; this
+module only applies them deterministically. Signals carry a claimed approver name (the Temporal
+UI path, trusted through the cluster's access control) and are recorded as such; updates are
+validated before they reach history, so a caller learns at once whether its approval counted.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from lockstep.domain.policy import PolicyDecision
+
+    from activities.governance import GovernanceActivities
+    from lockstep.domain.approvals import (
+        ApprovalAnswer,
+        ApprovalGate,
+        ApprovalInput,
+        ApprovalRecord,
+        ApprovalRefused,
+        ApprovalSource,
+        check_decision,
+        quorum,
+    )
+    from lockstep.domain.messages import DeploymentRequest, DeploymentView, PolicyRequest, PrepareResult
+    from lockstep.domain.status import DeploymentStatus
+
+_RECORD_TIMEOUT = timedelta(seconds=30)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+class GovernanceStage:
+    """State and handlers for approvals; `_govern` runs the stage between planning and deploying."""
+
+    _request: DeploymentRequest
+    _view: DeploymentView
+
+    def _init_governance(self) -> None:
+        self._gate: ApprovalGate | None = None  # set when approvals are awaited
+        self._required = 0
+        self._approved_by: list[str] = []
+        self._rejection: tuple[str, str] | None = None  # (who, comment)
+        self._early: list[tuple[str, ApprovalInput]] = []  # signals that came before the gate opened
+        self._decisions = 0
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    @workflow.signal(name="approve")
+    async def approve_signal(self, request: ApprovalInput) -> None:
+        """`{"approver": "...", "comment": "..."}`, e.g. from the Temporal UI: the name is as claimed."""
+        await self._signalled("approve", request)
+
+    @workflow.signal(name="reject")
+    async def reject_signal(self, request: ApprovalInput) -> None:
+        await self._signalled("reject", request)
+
+    @workflow.update(name="approve")
+    async def approve_update(self, request: ApprovalInput) -> ApprovalAnswer:
+        """Approve; refused before it reaches history when it may not count (and says why)."""
+        return await self._decide("approve", request)
+
+    @approve_update.validator
+    def _validate_approve(self, request: ApprovalInput) -> None:
+        self._validate("approve", request)
+
+    @workflow.update(name="reject")
+    async def reject_update(self, request: ApprovalInput) -> ApprovalAnswer:
+        """Reject: the deployment ends `rejected` before any change."""
+        return await self._decide("reject", request)
+
+    @reject_update.validator
+    def _validate_reject(self, request: ApprovalInput) -> None:
+        self._validate("reject", request)
+
+    def _refusal(self, decision: str, request: ApprovalInput) -> ApprovalRefused | None:
+        if self._gate is None or self._view.status != DeploymentStatus.AWAITING_APPROVAL:
+            return ApprovalRefused(
+                f"{self._request.deployment_id} is not awaiting approval (status {self._view.status.value})",
+                "not_awaiting",
+            )
+        if self._rejection is not None or len(self._approved_by) >= self._required:
+            return ApprovalRefused(f"{self._request.deployment_id} is already decided", "not_awaiting")
+        gate = self._gate
+        if decision == "reject":  # the author may withdraw their own change; members only otherwise
+            gate = gate.model_copy(update={"author_email": ""})
+        try:
+            check_decision(gate, self._approved_by, request, environment=self._request.environment)
+        except ApprovalRefused as refused:
+            return refused
+        return None
+
+    def _validate(self, decision: str, request: ApprovalInput) -> None:
+        refused = self._refusal(decision, request)
+        if refused is not None:
+            raise ApplicationError(str(refused), type=refused.kind, non_retryable=True)
+
+    async def _signalled(self, decision: str, request: ApprovalInput) -> None:
+        # Whatever the payload says, a signal's identity is the claimed name: Temporal ACLs vouch.
+        request = request.model_copy(update={"source": ApprovalSource.TEMPORAL})
+        if self._gate is None and self._view.status in (DeploymentStatus.QUEUED, DeploymentStatus.PLANNING):
+            self._early.append((decision, request))  # counted once the gate opens
+            return
+        await self._apply(decision, request)
+
+    async def _decide(self, decision: str, request: ApprovalInput) -> ApprovalAnswer:
+        # Validators of updates in one activation all run before any handler: check again.
+        refused = self._refusal(decision, request)
+        if refused is not None:
+            raise ApplicationError(str(refused), type=refused.kind, non_retryable=True)
+        return await self._apply(decision, request)
+
+    async def _apply(self, decision: str, request: ApprovalInput) -> ApprovalAnswer:
+        refused = self._refusal(decision, request)
+        name = request.approver.strip()
+        if refused is None:
+            if decision == "approve":
+                self._approved_by.append(name)
+            else:
+                self._rejection = (name, request.comment)
+        self._decisions += 1
+        at = workflow.now().isoformat()
+        self._view.approvals.append(
+            {
+                "approver": name,
+                "decision": decision,
+                "at": at,
+                "comment": request.comment,
+                "source": request.source.value,
+                "counted": "false" if refused else "true",
+                "reason": str(refused) if refused else "",
+            }
+        )
+        r = self._request
+        await workflow.execute_local_activity_method(
+            GovernanceActivities.record_approval,
+            ApprovalRecord(
+                deployment_id=r.deployment_id,
+                application=r.application,
+                environment=r.environment,
+                approver=name,
+                decision=decision,
+                comment=request.comment,
+                source=request.source,
+                counted=refused is None,
+                reason=str(refused) if refused else "",
+                at=at,
+                sequence=self._decisions,
+            ),
+            start_to_close_timeout=_RECORD_TIMEOUT,
+        )
+        if refused is None:
+            message = (
+                f"rejected by {name}"
+                if decision == "reject"
+                else f"approval {len(self._approved_by)} of {self._required} from {name}"
+            )
+        else:
+            message = str(refused)
+        return ApprovalAnswer(
+            counted=refused is None,
+            decision=decision,
+            approvals=len(self._approved_by),
+            required=self._required,
+            status=self._view.status.value,
+            message=message,
+        )
+
+    # -- the stage -------------------------------------------------------------------------------
+
+    async def _govern(self, prepared: PrepareResult) -> tuple[DeploymentStatus, str] | None:
+        """Policy, approvals, policy again; the final status and reason if the deployment ends here."""
+        decision = await self._evaluate(prepared, "plan")
+        if decision.denied:
+            return DeploymentStatus.DENIED, "denied by policy: " + "; ".join(decision.deny)
+        self._view.policy_warnings = list(decision.warn)
+        self._required = quorum(prepared.gate, decision.approvals_required)
+        self._view.approvals_required = self._required
+        if self._required == 0:
+            return None
+        ended = await self._await_approvals(prepared.gate)
+        if ended is not None:
+            return ended
+        decision = await self._evaluate(prepared, "approved")
+        if decision.denied:
+            return DeploymentStatus.DENIED, "denied by policy after approval: " + "; ".join(decision.deny)
+        self._view.policy_warnings = sorted(set(self._view.policy_warnings) | set(decision.warn))
+        return None
+
+    async def _evaluate(self, prepared: PrepareResult, stage: str) -> PolicyDecision:
+        r = self._request
+        approvals = [
+            {"approver": a["approver"], "at": a["at"]}
+            for a in self._view.approvals
+            if a["decision"] == "approve" and a["counted"] == "true"
+        ]
+        try:
+            decision: PolicyDecision = await workflow.execute_activity_method(
+                GovernanceActivities.evaluate_policy,
+                PolicyRequest(
+                    deployment_id=r.deployment_id,
+                    application=r.application,
+                    environment=r.environment,
+                    commit=prepared.commit,
+                    trigger=r.trigger,
+                    actor=r.actor,
+                    plan=prepared.plan,
+                    approvals=approvals,
+                    stage=stage,
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+        except ActivityError as err:  # fail closed: no decision is a deny
+            if is_cancelled_exception(err):
+                raise
+            cause = err.cause or err
+            return PolicyDecision(
+                deny=[f"policy evaluation failed: {cause}"],
+                warn=[],
+                approvals_required=0,
+                engine="unknown",
+                bundle_revision="",
+                input_sha256="",
+            )
+        return decision
+
+    async def _await_approvals(self, gate: ApprovalGate) -> tuple[DeploymentStatus, str] | None:
+        self._gate = gate
+        await self._set_status(DeploymentStatus.AWAITING_APPROVAL)
+        groups = ", ".join(gate.groups) or "any configured user"
+        workflow.set_current_details(
+            f"awaiting {self._required} approval(s) from {groups} within {_duration(gate.timeout_seconds)}"
+        )
+        early, self._early = self._early, []
+        for decision, request in early:
+            await self._apply(decision, request)
+        try:
+            await workflow.wait_condition(
+                lambda: self._rejection is not None or len(self._approved_by) >= self._required,
+                timeout=timedelta(seconds=gate.timeout_seconds),
+            )
+        except TimeoutError:
+            have = len(self._approved_by)
+            return (
+                DeploymentStatus.REJECTED,
+                f"approval timed out after {_duration(gate.timeout_seconds)}: "
+                f"{have} of {self._required} approvals",
+            )
+        finally:
+            workflow.set_current_details("")
+        if self._rejection is not None:
+            who, comment = self._rejection
+            return DeploymentStatus.REJECTED, f"rejected by {who}" + (f": {comment}" if comment else "")
+        return None
+
+    async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
+        raise NotImplementedError  # provided by DeploymentWorkflow
