@@ -17,8 +17,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from lockstep.domain.policy import PolicyDecision
-
     from activities.governance import GovernanceActivities
     from lockstep.domain.approvals import (
         ApprovalAnswer,
@@ -29,8 +27,10 @@ with workflow.unsafe.imports_passed_through():
         ApprovalSource,
         check_decision,
         quorum,
+        unreachable_quorum,
     )
     from lockstep.domain.messages import DeploymentRequest, DeploymentView, PolicyRequest, PrepareResult
+    from lockstep.domain.policy import PolicyDecision
     from lockstep.domain.status import DeploymentStatus
 
 _RECORD_TIMEOUT = timedelta(seconds=30)
@@ -191,6 +191,9 @@ class GovernanceStage:
         self._view.approvals_required = self._required
         if self._required == 0:
             return None
+        impossible = unreachable_quorum(prepared.gate, self._required, environment=self._request.environment)
+        if impossible is not None:  # fail fast: waiting until the timeout could not help
+            return DeploymentStatus.REJECTED, impossible
         ended = await self._await_approvals(prepared.gate)
         if ended is not None:
             return ended

@@ -159,10 +159,26 @@ def _status(deployment: str | None, output: OutputFormat) -> None:
         view = find_view(session, deployment)
     if view is None:
         view = run_async(_query(s, deployment))
+    elif view.status == DeploymentStatus.AWAITING_APPROVAL:
+        view = run_async(_with_live_gate(s, view))
     if output == OutputFormat.json:
         print_json(view)
     else:
         print_view(view)
+
+
+async def _with_live_gate(s: Settings, view: DeploymentView) -> DeploymentView:
+    """The store's view plus what only the running workflow knows: the quorum it waits for."""
+    try:
+        client = await asyncio.wait_for(connect(s.temporal), 5)
+        live: DeploymentView = await asyncio.wait_for(
+            client.get_workflow_handle(view.id).query("status", result_type=DeploymentView), 5
+        )
+    except Exception:  # Temporal unreachable: the store's view is still the truth it has
+        return view
+    return view.model_copy(
+        update={"approvals_required": live.approvals_required, "policy_warnings": live.policy_warnings}
+    )
 
 
 async def _query(s: Settings, deployment_id: str) -> DeploymentView:

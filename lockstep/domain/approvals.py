@@ -99,6 +99,21 @@ def eligible_approvers(
     ]
 
 
+def unreachable_quorum(gate: ApprovalGate, required: int, *, environment: str) -> str | None:
+    """Why `required` approvals can never be gathered (too few eligible people), or None."""
+    author = gate.author_email.strip().lower()
+    eligible = [a.name for a in gate.approvers if not (author and (a.email or "").strip().lower() == author)]
+    if len(eligible) >= required:
+        return None
+    groups = ", ".join(gate.groups) or "the server configuration's users"
+    who = ", ".join(eligible) or "nobody"
+    return (
+        f"{environment} needs {required} approval(s) but only {len(eligible)} user(s) may give them "
+        f"({who}, from {groups}; the commit's author never counts): add approvers to the server "
+        "configuration's users"
+    )
+
+
 def quorum(gate: ApprovalGate, policy_required: int) -> int:
     """The larger of the manifest's `required` and the policy's `approvals_required`."""
     return max(gate.required, policy_required, 0)

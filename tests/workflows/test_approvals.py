@@ -127,6 +127,13 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
     view = await _awaiting(handle)
     assert view.approvals_required == 2
     assert current(tmp_path / "gated", "web") is None, "nothing changes before the quorum"
+    in_ui = f'WorkflowId = "{handle.id}" AND LockstepStatus = "awaiting_approval"'
+    for _ in range(100):  # the Temporal UI filters on the search attribute; visibility lags a little
+        if [w.id async for w in temporal_env.client.list_workflows(in_ui)]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the Temporal UI cannot find it by LockstepStatus = awaiting_approval")
 
     assert "author of this commit" in await _refused(handle, "carol")
     assert "not a member of release-managers" in await _refused(handle, "dave")
@@ -135,6 +142,7 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
     assert first.counted and (first.approvals, first.required) == (1, 2)
     assert "already approved" in await _refused(handle, "alice")
     # A claimed name from the Temporal path (UI or `temporal workflow signal`) counts once too.
+    await handle.signal("approve", {"approver": "dave", "comment": "me too"})  # stored, not counted
     await handle.signal("approve", {"approver": "bob", "comment": "looks good"})
 
     result = await handle.result()
@@ -147,13 +155,15 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
         audit = events_for(session=session, deployment_id=handle.id)
     assert [(d.approver, d.counted, d.source) for d in decisions] == [
         ("alice", True, "api-token"),
+        ("dave", False, "temporal-signal"),
         ("bob", True, "temporal-signal"),
-    ], "refused updates never reach history; counted ones are stored with how the approver was known"
+    ], "refused updates never reach history; signals are stored, counted or not, with their source"
+    assert "not a member of release-managers" in decisions[1].reason
     assert [p.stage for p in policy] == ["plan", "approved"], "policy runs again right before the change"
     kinds = [e.kind for e in audit]
     for kind in ("started", "planned", "policy_decision", "approval", "step_finished", "finished"):
         assert kind in kinds, f"no {kind} entry in the audit trail"
-    assert kinds.count("approval") == 2
+    assert kinds.count("approval") == 3
 
 
 async def test_a_rejection_ends_it_before_any_change(
@@ -277,3 +287,20 @@ async def test_an_image_tagged_latest_is_denied_in_production_before_any_change(
         (decision,) = policy_decisions_for(session=session, deployment_id=handle.id)
     assert decision.denied and decision.engine == "embedded" and len(decision.bundle_revision) == 64
     assert len(decision.input_sha256) == 64
+
+
+async def test_a_quorum_nobody_can_reach_is_rejected_at_once(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+) -> None:
+    # alice and bob are the only eligible release managers (carol wrote the commit): 3 cannot be met.
+    _with_environment(app_repo, "uat", "{required: 3, groups: [release-managers], timeout: 24h}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result.status == DeploymentStatus.REJECTED
+    assert result.error is not None
+    assert "needs 3 approval(s) but only 2 user(s) may give them (alice, bob" in result.error
