@@ -210,6 +210,7 @@ class DeploymentActivities:
             timeout_seconds=spec.timeout_seconds if spec else ApprovalGate().timeout_seconds,
             approvers=eligible_approvers(groups, self._users),
             author_email=rendered.commit.author_email,
+            configured=sorted(self._users),
         )
 
     async def _run(

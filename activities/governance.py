@@ -2,38 +2,67 @@
 
 Policy runs at plan time and again right before the first change (`PolicyRequest.stage`). Each
 decision is stored with the input's hash, the result, the engine and the bundle revision, and
-audited. The engines fail closed themselves (an error is a deny with its reason), so a retry
-here only covers the store.
+audited. The engines fail closed themselves (an error is a deny with its reason); a retry after
+the decision was stored returns the stored decision, so what the workflow acts on is always what
+the record says.
+
+Recording an approval also settles how its approver was known: `api-token` only when the API's
+proof verifies against the user's configured token hash, else the Temporal path's claim.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from lockstep.domain.policy import PolicyDecision
-from lockstep.policy.engine import PolicyEngine
-from lockstep.policy.input import deploy_input
 from temporalio import activity
 
 from activities.audit import activity_key, audit
-from lockstep.domain.approvals import ApprovalRecord
+from lockstep.domain.approvals import ApprovalRecord, ApprovalSource, proof_holds
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.messages import PolicyRequest
+from lockstep.domain.policy import PolicyDecision
+from lockstep.policy.engine import PolicyEngine
+from lockstep.policy.input import deploy_input
 from lockstep.store.engine import Store
-from lockstep.store.governance import record_approval, record_policy_decision
+from lockstep.store.governance import record_approval, record_policy_decision, stored_policy_decision
+from lockstep.store.tables import PolicyDecisionRecord
+
+
+def _as_decision(row: PolicyDecisionRecord) -> PolicyDecision:
+    return PolicyDecision(
+        deny=[str(r) for r in json.loads(row.deny_json)],
+        warn=[str(w) for w in json.loads(row.warn_json)],
+        approvals_required=row.approvals_required,
+        engine=row.engine,
+        bundle_revision=row.bundle_revision,
+        input_sha256=row.input_sha256,
+    )
 
 
 class GovernanceActivities:
-    def __init__(self, *, store: Store, engine: PolicyEngine) -> None:
+    def __init__(
+        self, *, store: Store, engine: PolicyEngine, token_hashes: Mapping[str, str | None] | None = None
+    ) -> None:
         self._store = store
         self._engine = engine
+        self._token_hashes = dict(token_hashes or {})  # user -> token_sha256, to verify API proofs
 
     @activity.defn(name="evaluate_policy")
     async def evaluate_policy(self, request: PolicyRequest) -> PolicyDecision:
         """Evaluate `data.lockstep.deploy` for the planned deployment; store and audit the decision."""
+        run_id = activity.info().workflow_run_id or ""
+        key = activity_key(f"policy/{request.stage}")
 
         def work() -> PolicyDecision:
+            with self._store.session() as session:
+                stored = stored_policy_decision(
+                    session=session, deployment_id=request.deployment_id, run_id=run_id, stage=request.stage
+                )
+            if stored is not None:  # a retry after the decision was stored: the record stands
+                return _as_decision(stored)
             now = datetime.now(UTC).replace(microsecond=0)
             document = deploy_input(
                 application=request.application,
@@ -47,9 +76,10 @@ class GovernanceActivities:
             )
             decision = self._engine.evaluate_deploy(document)
             with self._store.session() as session:
-                record_policy_decision(
+                row = record_policy_decision(
                     session=session,
                     deployment_id=request.deployment_id,
+                    run_id=run_id,
                     stage=request.stage,
                     engine=decision.engine,
                     bundle_revision=decision.bundle_revision,
@@ -59,9 +89,10 @@ class GovernanceActivities:
                     approvals_required=decision.approvals_required,
                     decided_at=now,
                 )
+            decision = _as_decision(row)  # another attempt may have stored first
             audit(
                 self._store,
-                key=activity_key(f"policy/{request.stage}"),
+                key=key,
                 kind=AuditKind.POLICY_DECISION,
                 deployment_id=request.deployment_id,
                 application=request.application,
@@ -83,30 +114,42 @@ class GovernanceActivities:
         return await asyncio.to_thread(work)
 
     @activity.defn(name="record_approval")
-    async def record_approval(self, record: ApprovalRecord) -> None:
-        """Store and audit one approve/reject decision, counted or refused (keyed by its sequence)."""
+    async def record_approval(self, record: ApprovalRecord) -> str:
+        """Store and audit one approve/reject decision, counted or refused; return how the approver
+        was known (`api-token` when the API's proof verifies, else `temporal-signal`)."""
+        info = activity.info()
 
-        def write() -> None:
+        def write() -> str:
+            source = ApprovalSource.TEMPORAL
+            if record.source == ApprovalSource.API_TOKEN and proof_holds(
+                record.proof,
+                self._token_hashes.get(record.approver),
+                deployment_id=record.deployment_id,
+                decision=record.decision,
+                approver=record.approver,
+            ):
+                source = ApprovalSource.API_TOKEN
             at = datetime.fromisoformat(record.at) if record.at else datetime.now(UTC)
             with self._store.session() as session:
-                record_approval(
+                stored = record_approval(
                     session=session,
                     deployment_id=record.deployment_id,
+                    run_id=info.workflow_run_id or "",
                     sequence=record.sequence,
                     approver=record.approver,
                     decision=record.decision,
                     comment=record.comment,
-                    source=record.source.value,
+                    source=source.value,
                     counted=record.counted,
                     reason=record.reason,
                     decided_at=at,
                 )
             audit(
                 self._store,
-                key=f"{record.deployment_id}/decision/{record.sequence}",
+                key=f"{info.workflow_id}/{info.workflow_run_id}/decision/{record.sequence}",
                 kind=AuditKind.APPROVAL if record.decision == "approve" else AuditKind.REJECTION,
                 actor=record.approver,
-                actor_source=record.source.value,
+                actor_source=stored.source,
                 deployment_id=record.deployment_id,
                 application=record.application,
                 environment=record.environment,
@@ -118,5 +161,6 @@ class GovernanceActivities:
                 },
                 at=at.isoformat(),
             )
+            return stored.source
 
-        await asyncio.to_thread(write)
+        return await asyncio.to_thread(write)

@@ -40,6 +40,8 @@ class RecordActivities:
 
     @activity.defn(name="record_outcome")
     async def record_outcome(self, outcome: OutcomeRecord) -> None:
+        info = activity.info()
+
         def write() -> None:
             with self._store.session() as session:
                 if outcome.status == DeploymentStatus.SUCCEEDED and outcome.deployed_hashes:
@@ -67,7 +69,7 @@ class RecordActivities:
                 )
             audit(
                 self._store,
-                key=f"{outcome.deployment_id}/finished",
+                key=f"{info.workflow_id}/{info.workflow_run_id}/finished",
                 kind=AuditKind.FINISHED,
                 deployment_id=outcome.deployment_id,
                 application=outcome.application,

@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 
-from lockstep.policy.engine import make_policy_engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -21,6 +20,7 @@ from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.orchestration.schedules import ensure_poll_schedules
+from lockstep.policy.engine import make_policy_engine
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
@@ -42,7 +42,11 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
     users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
     deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets, users=users)
-    governance = GovernanceActivities(store=store, engine=make_policy_engine(settings.policy))
+    governance = GovernanceActivities(
+        store=store,
+        engine=make_policy_engine(settings.policy),
+        token_hashes={name: u.token_sha256 for name, u in settings.users.items()},
+    )
     records = RecordActivities(store=store)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
     polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors)

@@ -146,10 +146,11 @@ class DeploymentWorkflow(GovernanceStage):
         if not prepared.plan.is_empty and workflow.patched("governance"):
             try:
                 stopped = await self._govern(prepared)
-            except (ActivityError, asyncio.CancelledError):  # cancelled: nothing has changed yet
-                return await _to_completion(
-                    self._finish(DeploymentStatus.CANCELLED, f"cancelled while {self._view.status.value}")
-                )
+            except (ActivityError, asyncio.CancelledError) as err:  # nothing has changed yet
+                if is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError):
+                    reason = f"cancelled while {self._view.status.value}"
+                    return await _to_completion(self._finish(DeploymentStatus.CANCELLED, reason))
+                return await _to_completion(self._finish(DeploymentStatus.FAILED, _failure_message(err)))
             if stopped is not None:
                 return await _to_completion(self._finish(*stopped))
         return await self._deploy(prepared)
@@ -202,13 +203,10 @@ class DeploymentWorkflow(GovernanceStage):
         started_waves: list[list[str]] = []
         try:
             await self._set_status(DeploymentStatus.DEPLOYING)
-            for wave in plan.waves:
-                # Recorded before the activities start: each one writes what was live ahead of
-                # any change, so compensation has a way back even for a half-done component.
-                started_waves.append(wave)
-                failures = await self._run_wave(plan, wave)
-                if failures:
-                    raise failures[0]
+            # A task of its own, so a rejection while deploying can cancel the changes alone
+            # (GovernanceStage._apply); cancelling the workflow cancels it through the await.
+            self._changes = asyncio.create_task(self._run_waves(plan, started_waves))
+            await self._changes
         except (Exception, asyncio.CancelledError) as err:  # never GeneratorExit: eviction
             cancelled = is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError)
             failed = [
@@ -217,6 +215,9 @@ class DeploymentWorkflow(GovernanceStage):
             reason = "cancelled" if cancelled else "; ".join(failed) or _failure_message(err)
             if not cancelled and not isinstance(err, ActivityError | ApplicationError):
                 raise
+            if cancelled and self._rejection is not None:
+                who, comment = self._rejection
+                reason = f"rejected by {who} while deploying" + (f": {comment}" if comment else "")
             return await _to_completion(self._compensate(plan, started_waves, reason, cancelled=cancelled))
         return await _to_completion(
             self._finish(
@@ -225,6 +226,15 @@ class DeploymentWorkflow(GovernanceStage):
                 deployed_hashes={c.name: c.content_hash for c in plan.components},
             )
         )
+
+    async def _run_waves(self, plan: Plan, started_waves: list[list[str]]) -> None:
+        for wave in plan.waves:
+            # Recorded before the activities start: each one writes what was live ahead of
+            # any change, so compensation has a way back even for a half-done component.
+            started_waves.append(wave)
+            failures = await self._run_wave(plan, wave)
+            if failures:
+                raise failures[0]
 
     async def _run_wave(self, plan: Plan, wave: list[str]) -> list[BaseException]:
         """Deploy a wave's components in parallel; return their failures.
@@ -277,6 +287,8 @@ class DeploymentWorkflow(GovernanceStage):
         if failed:
             detail = f"{reason}; rollback failed for {', '.join(failed)}"
             return await self._finish(DeploymentStatus.ROLLBACK_FAILED, detail)
+        if cancelled and self._rejection is not None:  # rejected after changes began, now undone
+            return await self._finish(DeploymentStatus.REJECTED, f"{reason}; rolled back")
         final = DeploymentStatus.CANCELLED if cancelled else DeploymentStatus.ROLLED_BACK
         return await self._finish(final, reason)
 

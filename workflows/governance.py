@@ -10,7 +10,8 @@ validated before they reach history, so a caller learns at once whether its appr
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from lockstep.domain.status import DeploymentStatus
 
 _RECORD_TIMEOUT = timedelta(seconds=30)
+_MAX_ROUNDS = 5  # policy evaluations after approvals before a policy that keeps asking is a deny
 
 
 def _duration(seconds: float) -> str:
@@ -54,8 +56,9 @@ class GovernanceStage:
         self._required = 0
         self._approved_by: list[str] = []
         self._rejection: tuple[str, str] | None = None  # (who, comment)
-        self._early: list[tuple[str, ApprovalInput]] = []  # signals that came before the gate opened
+        self._deadline: datetime | None = None  # when waiting for approvals ends `rejected`
         self._decisions = 0
+        self._changes: asyncio.Task[None] | None = None  # the waves, cancelled by a late rejection
 
     # -- handlers --------------------------------------------------------------------------------
 
@@ -79,7 +82,8 @@ class GovernanceStage:
 
     @workflow.update(name="reject")
     async def reject_update(self, request: ApprovalInput) -> ApprovalAnswer:
-        """Reject: the deployment ends `rejected` before any change."""
+        """Reject: before any change the deployment ends `rejected`; while it deploys, what it
+        changed is rolled back first."""
         return await self._decide("reject", request)
 
     @reject_update.validator
@@ -87,18 +91,26 @@ class GovernanceStage:
         self._validate("reject", request)
 
     def _refusal(self, decision: str, request: ApprovalInput) -> ApprovalRefused | None:
-        if self._gate is None or self._view.status != DeploymentStatus.AWAITING_APPROVAL:
+        status = self._view.status
+        changing = self._changes is not None and not self._changes.done()
+        late_rejection = decision == "reject" and status == DeploymentStatus.DEPLOYING and changing
+        if self._gate is None or (status != DeploymentStatus.AWAITING_APPROVAL and not late_rejection):
             return ApprovalRefused(
-                f"{self._request.deployment_id} is not awaiting approval (status {self._view.status.value})",
+                f"{self._request.deployment_id} is not awaiting approval (status {status.value})",
                 "not_awaiting",
             )
-        if self._rejection is not None or len(self._approved_by) >= self._required:
-            return ApprovalRefused(f"{self._request.deployment_id} is already decided", "not_awaiting")
-        gate = self._gate
-        if decision == "reject":  # the author may withdraw their own change; members only otherwise
-            gate = gate.model_copy(update={"author_email": ""})
+        if self._rejection is not None:
+            return ApprovalRefused(f"{self._request.deployment_id} is already rejected", "not_awaiting")
+        if decision == "approve" and len(self._approved_by) >= self._required:
+            return ApprovalRefused(f"{self._request.deployment_id} already has its approvals", "not_awaiting")
         try:
-            check_decision(gate, self._approved_by, request, environment=self._request.environment)
+            check_decision(
+                self._gate,
+                self._approved_by,
+                request,
+                environment=self._request.environment,
+                decision=decision,
+            )
         except ApprovalRefused as refused:
             return refused
         return None
@@ -110,18 +122,19 @@ class GovernanceStage:
 
     async def _signalled(self, decision: str, request: ApprovalInput) -> None:
         # Whatever the payload says, a signal's identity is the claimed name: Temporal ACLs vouch.
-        request = request.model_copy(update={"source": ApprovalSource.TEMPORAL})
-        if self._gate is None and self._view.status in (DeploymentStatus.QUEUED, DeploymentStatus.PLANNING):
-            self._early.append((decision, request))  # counted once the gate opens
-            return
-        await self._apply(decision, request)
+        # One that cannot count now (too early, too late, not a member) is still recorded.
+        claimed = request.model_copy(update={"source": ApprovalSource.TEMPORAL, "proof": ""})
+        await self._apply(decision, claimed)
 
     async def _decide(self, decision: str, request: ApprovalInput) -> ApprovalAnswer:
         # Validators of updates in one activation all run before any handler: check again.
         refused = self._refusal(decision, request)
         if refused is not None:
             raise ApplicationError(str(refused), type=refused.kind, non_retryable=True)
-        return await self._apply(decision, request)
+        # An update may come from any Temporal client: only a proof the activity verifies makes it
+        # an API (token) decision in the record.
+        source = ApprovalSource.API_TOKEN if request.proof else ApprovalSource.TEMPORAL
+        return await self._apply(decision, request.model_copy(update={"source": source}))
 
     async def _apply(self, decision: str, request: ApprovalInput) -> ApprovalAnswer:
         refused = self._refusal(decision, request)
@@ -131,21 +144,22 @@ class GovernanceStage:
                 self._approved_by.append(name)
             else:
                 self._rejection = (name, request.comment)
+                if self._changes is not None and not self._changes.done():
+                    self._changes.cancel()  # compensation follows in DeploymentWorkflow._deploy
         self._decisions += 1
         at = workflow.now().isoformat()
-        self._view.approvals.append(
-            {
-                "approver": name,
-                "decision": decision,
-                "at": at,
-                "comment": request.comment,
-                "source": request.source.value,
-                "counted": "false" if refused else "true",
-                "reason": str(refused) if refused else "",
-            }
-        )
+        entry = {
+            "approver": name,
+            "decision": decision,
+            "at": at,
+            "comment": request.comment,
+            "source": request.source.value,
+            "counted": "false" if refused else "true",
+            "reason": str(refused) if refused else "",
+        }
+        self._view.approvals.append(entry)
         r = self._request
-        await workflow.execute_local_activity_method(
+        recorded: str = await workflow.execute_local_activity_method(
             GovernanceActivities.record_approval,
             ApprovalRecord(
                 deployment_id=r.deployment_id,
@@ -159,17 +173,17 @@ class GovernanceStage:
                 reason=str(refused) if refused else "",
                 at=at,
                 sequence=self._decisions,
+                proof=request.proof,
             ),
             start_to_close_timeout=_RECORD_TIMEOUT,
         )
-        if refused is None:
-            message = (
-                f"rejected by {name}"
-                if decision == "reject"
-                else f"approval {len(self._approved_by)} of {self._required} from {name}"
-            )
-        else:
+        entry["source"] = recorded  # what the worker could verify, not what the payload claimed
+        if refused is not None:
             message = str(refused)
+        elif decision == "reject":
+            message = f"rejected by {name}"
+        else:
+            message = f"approval {len(self._approved_by)} of {self._required} from {name}"
         return ApprovalAnswer(
             counted=refused is None,
             decision=decision,
@@ -182,26 +196,34 @@ class GovernanceStage:
     # -- the stage -------------------------------------------------------------------------------
 
     async def _govern(self, prepared: PrepareResult) -> tuple[DeploymentStatus, str] | None:
-        """Policy, approvals, policy again; the final status and reason if the deployment ends here."""
+        """Policy, approvals, policy again; the final status and reason if the deployment ends here.
+
+        When the second evaluation asks for more approvals than were given (a policy may depend on
+        the approvals or the time), the deployment waits for them too, within the same timeout.
+        """
+        gate = prepared.gate
         decision = await self._evaluate(prepared, "plan")
         if decision.denied:
             return DeploymentStatus.DENIED, "denied by policy: " + "; ".join(decision.deny)
         self._view.policy_warnings = list(decision.warn)
-        self._required = quorum(prepared.gate, decision.approvals_required)
-        self._view.approvals_required = self._required
-        if self._required == 0:
-            return None
-        impossible = unreachable_quorum(prepared.gate, self._required, environment=self._request.environment)
-        if impossible is not None:  # fail fast: waiting until the timeout could not help
-            return DeploymentStatus.REJECTED, impossible
-        ended = await self._await_approvals(prepared.gate)
-        if ended is not None:
-            return ended
-        decision = await self._evaluate(prepared, "approved")
-        if decision.denied:
-            return DeploymentStatus.DENIED, "denied by policy after approval: " + "; ".join(decision.deny)
-        self._view.policy_warnings = sorted(set(self._view.policy_warnings) | set(decision.warn))
-        return None
+        self._required = quorum(gate, decision.approvals_required)
+        for round_ in range(1, _MAX_ROUNDS + 1):
+            self._view.approvals_required = self._required
+            if self._required <= len(self._approved_by):
+                return None
+            impossible = unreachable_quorum(gate, self._required, environment=self._request.environment)
+            if impossible is not None:  # fail fast: waiting until the timeout could not help
+                return DeploymentStatus.REJECTED, impossible
+            ended = await self._await_approvals(gate)
+            if ended is not None:
+                return ended
+            stage = "approved" if round_ == 1 else f"approved-{round_}"
+            decision = await self._evaluate(prepared, stage)
+            if decision.denied:
+                return DeploymentStatus.DENIED, "denied by policy after approval: " + "; ".join(decision.deny)
+            self._view.policy_warnings = sorted(set(self._view.policy_warnings) | set(decision.warn))
+            self._required = max(self._required, quorum(gate, decision.approvals_required))
+        return DeploymentStatus.DENIED, f"the policy kept raising approvals_required ({self._required})"
 
     async def _evaluate(self, prepared: PrepareResult, stage: str) -> PolicyDecision:
         r = self._request
@@ -243,26 +265,35 @@ class GovernanceStage:
 
     async def _await_approvals(self, gate: ApprovalGate) -> tuple[DeploymentStatus, str] | None:
         self._gate = gate
-        await self._set_status(DeploymentStatus.AWAITING_APPROVAL)
-        groups = ", ".join(gate.groups) or "any configured user"
+        if self._deadline is None:  # one timeout for every round of approvals
+            self._deadline = workflow.now() + timedelta(seconds=gate.timeout_seconds)
+        if self._view.status != DeploymentStatus.AWAITING_APPROVAL:
+            await self._set_status(DeploymentStatus.AWAITING_APPROVAL)
         workflow.set_current_details(
-            f"awaiting {self._required} approval(s) from {groups} within {_duration(gate.timeout_seconds)}"
+            f"awaiting {self._required} approval(s) from {', '.join(gate.groups)} "
+            f"within {_duration(gate.timeout_seconds)}"
         )
-        early, self._early = self._early, []
-        for decision, request in early:
-            await self._apply(decision, request)
-        try:
-            await workflow.wait_condition(
-                lambda: self._rejection is not None or len(self._approved_by) >= self._required,
-                timeout=timedelta(seconds=gate.timeout_seconds),
-            )
-        except TimeoutError:
-            have = len(self._approved_by)
+
+        def decided() -> bool:
+            return self._rejection is not None or len(self._approved_by) >= self._required
+
+        def timed_out() -> tuple[DeploymentStatus, str]:
+            given = f"{len(self._approved_by)} of {self._required} approvals"
             return (
                 DeploymentStatus.REJECTED,
-                f"approval timed out after {_duration(gate.timeout_seconds)}: "
-                f"{have} of {self._required} approvals",
+                f"approval timed out after {_duration(gate.timeout_seconds)}: {given}",
             )
+
+        remaining = (self._deadline - workflow.now()).total_seconds()
+        try:
+            if remaining <= 0 and not decided():
+                return timed_out()
+            await workflow.wait_condition(decided, timeout=timedelta(seconds=max(remaining, 0.001)))
+        except TimeoutError:
+            # The timer may fire in the same activation as the deciding signal or update, which
+            # the SDK applies first: the decision wins over the timeout.
+            if not decided():
+                return timed_out()
         finally:
             workflow.set_current_details("")
         if self._rejection is not None:

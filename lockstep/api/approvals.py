@@ -15,8 +15,13 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel
 
 from lockstep.api.identity import User
-from lockstep.domain.approvals import ApprovalAnswer, ApprovalSource
-from lockstep.orchestration.approvals import DecisionRefused, DeploymentNotFound, send_decision
+from lockstep.domain.approvals import ApprovalAnswer, ApprovalSource, decision_proof
+from lockstep.orchestration.approvals import (
+    DecisionNotDelivered,
+    DecisionRefused,
+    DeploymentNotFound,
+    send_decision,
+)
 from lockstep.orchestration.client import LazyClient, TemporalUnavailable
 
 _STATUS = {"not_allowed": 403, "duplicate": 409, "not_awaiting": 409}
@@ -38,12 +43,15 @@ def create_approval_router(temporal: LazyClient, user: Callable[..., User]) -> A
                 approver=caller.name,
                 comment=body.comment,
                 source=ApprovalSource.API_TOKEN,
+                proof=decision_proof(
+                    caller.token_sha256, deployment_id=deployment_id, decision=decision, approver=caller.name
+                ),
             )
         except DecisionRefused as err:
             raise HTTPException(status_code=_STATUS.get(err.kind, 403), detail=str(err)) from err
         except DeploymentNotFound as err:
             raise HTTPException(status_code=404, detail=str(err)) from err
-        except TemporalUnavailable as err:
+        except (TemporalUnavailable, DecisionNotDelivered) as err:
             raise HTTPException(status_code=503, detail=str(err)) from err
 
     @router.post("/deployments/{deployment_id}/approve", response_model=ApprovalAnswer)

@@ -21,6 +21,7 @@ class User:
     name: str
     groups: tuple[str, ...]
     email: str | None
+    token_sha256: str = ""  # of the token this request presented (keys approval proofs)
 
 
 def user_for_token(settings: Settings, token: str) -> User | None:
@@ -29,7 +30,7 @@ def user_for_token(settings: Settings, token: str) -> User | None:
     for name, user in settings.users.items():
         # Compare against every user, not stopping early: timing says nothing about which matched.
         if user.token_sha256 and hmac.compare_digest(user.token_sha256.lower(), digest):
-            found = User(name=name, groups=tuple(user.groups), email=user.email)
+            found = User(name=name, groups=tuple(user.groups), email=user.email, token_sha256=digest)
     return found
 
 

@@ -162,4 +162,3 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
     state_dir.mkdir(parents=True, exist_ok=True)
     path.write_text("# Written by `lockstep dev` on first start; edit freely.\n" + yaml.safe_dump(config))
     return path
-

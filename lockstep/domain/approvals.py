@@ -8,6 +8,8 @@ does it store anything.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
@@ -32,8 +34,8 @@ class ApprovalGate(BaseModel):
     """What a deployment needs before its first change; resolved at plan time.
 
     `required` is the manifest's own number; the policy's `approvals_required` can raise it.
-    `approvers` holds the eligible users (members of `groups`, or every configured user when the
-    environment names no groups), each with the email that identifies a commit's author.
+    `approvers` holds the eligible users (members of `groups`), each with the email that
+    identifies a commit's author.
     """
 
     required: int = 0
@@ -41,6 +43,7 @@ class ApprovalGate(BaseModel):
     timeout_seconds: float = 86400.0
     approvers: list[Approver] = Field(default_factory=list)
     author_email: str = ""
+    configured: list[str] = Field(default_factory=list)  # every configured user, for clear refusals
 
 
 class ApprovalInput(BaseModel):
@@ -49,6 +52,10 @@ class ApprovalInput(BaseModel):
     approver: str = ""
     comment: str = ""
     source: ApprovalSource = ApprovalSource.TEMPORAL
+    # HMAC the API adds (keyed by the token's SHA-256) so the worker can tell a decision that
+    # came through the API from one sent straight to Temporal that merely claims to (see
+    # lockstep.orchestration.approvals). Empty on the Temporal path.
+    proof: str = ""
 
 
 class ApprovalAnswer(BaseModel):
@@ -75,7 +82,8 @@ class ApprovalRecord(BaseModel):
     counted: bool = True
     reason: str = ""  # why it did not count
     at: str = ""  # ISO 8601, workflow time
-    sequence: int = 0  # the n-th decision of this deployment: keys the write
+    sequence: int = 0  # the n-th decision of this deployment run: keys the write
+    proof: str = ""  # the API's HMAC, checked by the activity before it records source api-token
 
 
 class ApprovalRefused(Exception):
@@ -89,27 +97,36 @@ class ApprovalRefused(Exception):
 def eligible_approvers(
     groups: Sequence[str], users: Mapping[str, tuple[Sequence[str], str | None]]
 ) -> list[Approver]:
-    """Configured users (name -> (groups, email)) who belong to one of `groups`; every configured
-    user when `groups` is empty (the environment restricts nobody; the author rule still holds)."""
+    """Configured users (name -> (groups, email)) who belong to one of `groups`. An environment
+    that names no groups has no approvers: a quorum above zero then cannot be met (fail closed)."""
     wanted = set(groups)
     return [
         Approver(name=name, email=email)
         for name, (member_of, email) in sorted(users.items())
-        if not wanted or wanted & set(member_of)
+        if wanted & set(member_of)
     ]
+
+
+def _is_author(gate: ApprovalGate, approver: Approver) -> bool:
+    author = gate.author_email.strip().lower()
+    return bool(author) and (approver.email or "").strip().lower() == author
 
 
 def unreachable_quorum(gate: ApprovalGate, required: int, *, environment: str) -> str | None:
     """Why `required` approvals can never be gathered (too few eligible people), or None."""
-    author = gate.author_email.strip().lower()
-    eligible = [a.name for a in gate.approvers if not (author and (a.email or "").strip().lower() == author)]
+    if not gate.groups:
+        return (
+            f"{environment} needs {required} approval(s) but names no approver groups: "
+            f"set environments[{environment}].approvals.groups in lockstep.yaml"
+        )
+    eligible = [a.name for a in gate.approvers if a.email and not _is_author(gate, a)]
     if len(eligible) >= required:
         return None
-    groups = ", ".join(gate.groups) or "the server configuration's users"
     who = ", ".join(eligible) or "nobody"
     return (
         f"{environment} needs {required} approval(s) but only {len(eligible)} user(s) may give them "
-        f"({who}, from {groups}; the commit's author never counts): add approvers to the server "
+        f"({who}, from {', '.join(gate.groups)}; the commit's author never counts, and an approver "
+        "needs an email to be told apart from the author): add approvers to the server "
         "configuration's users"
     )
 
@@ -120,28 +137,66 @@ def quorum(gate: ApprovalGate, policy_required: int) -> int:
 
 
 def check_decision(
-    gate: ApprovalGate, approved_by: list[str], request: ApprovalInput, *, environment: str
+    gate: ApprovalGate,
+    approved_by: list[str],
+    request: ApprovalInput,
+    *,
+    environment: str,
+    decision: str = "approve",
 ) -> Approver:
     """The eligible approver behind `request`; raises ApprovalRefused naming why it cannot count.
 
-    Only configured members of the environment's groups count, never the commit's author
-    (matched by email, case-insensitively), and each person once.
+    Only configured members of the environment's groups decide. An approval never counts from
+    the commit's author (matched by email, case-insensitively; an approver without an email
+    cannot be told apart, so is refused too) and counts once per person. A rejection only needs
+    membership: the author may withdraw their change, an approver may change their mind.
     """
+    verb = "approve" if decision == "approve" else "reject"
     name = request.approver.strip()
     if not name:
-        raise ApprovalRefused('the approval names no approver (payload {"approver": ...})', "not_allowed")
+        raise ApprovalRefused('the decision names no approver (payload {"approver": ...})', "not_allowed")
     approver = next((a for a in gate.approvers if a.name == name), None)
     if approver is None:
-        groups = ", ".join(gate.groups) or "any group"
-        raise ApprovalRefused(
-            f"{name} may not approve {environment}: not a member of {groups}", "not_allowed"
+        groups = ", ".join(gate.groups) or "no group (the environment names none)"
+        why = (
+            "not a member of " + groups
+            if name in gate.configured
+            else "not a user of the server configuration"
         )
-    author = gate.author_email.strip().lower()
-    if author and approver.email and approver.email.strip().lower() == author:
+        raise ApprovalRefused(f"{name} may not {verb} {environment}: {why}", "not_allowed")
+    if decision != "approve":
+        return approver
+    if _is_author(gate, approver):
         raise ApprovalRefused(
             f"{name} is the author of this commit ({gate.author_email}) and may not approve it",
+            "not_allowed",
+        )
+    if gate.author_email and not approver.email:
+        raise ApprovalRefused(
+            f"{name} has no email in the server configuration, so Lockstep cannot tell whether they "
+            "wrote this commit; their approval does not count",
             "not_allowed",
         )
     if name in approved_by:
         raise ApprovalRefused(f"{name} has already approved this deployment", "duplicate")
     return approver
+
+
+def decision_proof(token_sha256: str, *, deployment_id: str, decision: str, approver: str) -> str:
+    """HMAC-SHA256, keyed by the approver's token hash, over what the API authenticated.
+
+    The API computes it from the bearer token it just checked; the worker recomputes it from the
+    `token_sha256` in the server configuration. Someone who can only reach Temporal knows neither,
+    so a decision sent straight to Temporal cannot pass for one that came through the API.
+    """
+    message = f"lockstep-approval\n{deployment_id}\n{decision}\n{approver}".encode()
+    return hmac.new(token_sha256.lower().encode(), message, hashlib.sha256).hexdigest()
+
+
+def proof_holds(
+    proof: str, token_sha256: str | None, *, deployment_id: str, decision: str, approver: str
+) -> bool:
+    if not proof or not token_sha256:
+        return False
+    expected = decision_proof(token_sha256, deployment_id=deployment_id, decision=decision, approver=approver)
+    return hmac.compare_digest(proof, expected)

@@ -7,7 +7,7 @@ deployment says so. Who the approver is has been decided by the caller (the API'
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -17,6 +17,12 @@ from lockstep.domain.errors import LockstepError
 
 class DeploymentNotFound(LockstepError):
     """No such deployment, or it has already ended."""
+
+
+class DecisionNotDelivered(LockstepError):
+    """Temporal did not take the decision (unreachable, overloaded, timed out): try again."""
+
+    retryable = True
 
 
 class DecisionRefused(LockstepError):
@@ -35,15 +41,20 @@ async def send_decision(
     approver: str,
     comment: str = "",
     source: ApprovalSource = ApprovalSource.API_TOKEN,
+    proof: str = "",
 ) -> ApprovalAnswer:
-    """Run the `approve`/`reject` update; its validator refuses what may not count, before history."""
+    """Run the `approve`/`reject` update; its validator refuses what may not count, before history.
+
+    `proof` (`decision_proof` over the caller's token hash) lets the worker record the decision as
+    token-authenticated; without it the decision is recorded as a claim from the Temporal side.
+    """
     if decision not in ("approve", "reject"):
         raise ValueError(decision)
     handle = client.get_workflow_handle(deployment_id)
     try:
         answer: ApprovalAnswer = await handle.execute_update(
             decision,
-            ApprovalInput(approver=approver, comment=comment, source=source),
+            ApprovalInput(approver=approver, comment=comment, source=source, proof=proof),
             result_type=ApprovalAnswer,
         )
     except WorkflowUpdateFailedError as err:
@@ -51,10 +62,15 @@ async def send_decision(
         if isinstance(cause, ApplicationError):
             raise DecisionRefused(cause.message, cause.type or "not_allowed") from err
         raise DecisionRefused(str(cause or err), "not_allowed") from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        raise DecisionNotDelivered(
+            f"Temporal did not answer the {decision} of {deployment_id} in time; it may still count: "
+            "check `lockstep status` before sending it again"
+        ) from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise DeploymentNotFound(
                 f"no running deployment {deployment_id!r} (unknown, or it has already ended)"
             ) from err
-        raise
+        raise DecisionNotDelivered(f"Temporal refused the {decision} of {deployment_id}: {err}") from err
     return answer

@@ -154,9 +154,11 @@ def verify_chain(*, session: Session, anchor: str | None = None) -> AuditVerific
     Names each edited row (hash mismatch), gap (deleted rows), broken link (reordered or
     inserted rows) and disagreement with the head (newest rows deleted, rows added behind the
     store's back). With `anchor` (a head hash recorded earlier), also requires that hash to be
-    in the chain. Appends wait while this runs, so the rows and the head are read consistently.
+    in the chain. The rows and the head must be read consistently: in a snapshot
+    (`Store.read_session`), or else appends wait while this runs.
     """
-    _lock(session, shared=True)
+    if session.connection().get_isolation_level() not in ("REPEATABLE READ", "SERIALIZABLE"):
+        _lock(session, shared=True)
     head = session.get(AuditHeadRecord, _HEAD_ID, populate_existing=True)
     problems: list[str] = []
     expected_seq, prev_hash = 1, GENESIS_HASH

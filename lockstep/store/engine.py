@@ -85,6 +85,22 @@ class Store:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only session seeing one consistent snapshot, without taking SQLite's write lock
+        (a long read, like verifying the audit trail, must not stall the workers' writes). It
+        rolls back at the end: nothing written in it is kept."""
+        options: dict[str, Any] = {"lockstep_read_only": True}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"  # one snapshot for the whole session
+        engine = self.engine.execution_options(**options)
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.expunge_all()  # rows read stay usable; rollback would expire them
+                session.rollback()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -119,6 +135,8 @@ def _sqlite_engine(url: URL) -> Engine:
         # IMMEDIATE: writers wait (busy_timeout) for the lock up front instead of failing when a
         # read transaction tries to upgrade after another writer committed. Readers in WAL mode
         # are not blocked by it.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read session begins DEFERRED: in WAL mode its first read fixes a snapshot.
+        read_only = connection.get_execution_options().get("lockstep_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

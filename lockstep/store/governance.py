@@ -20,6 +20,7 @@ def record_approval(
     *,
     session: Session,
     deployment_id: str,
+    run_id: str,
     sequence: int,
     approver: str,
     decision: str,
@@ -29,9 +30,10 @@ def record_approval(
     reason: str,
     decided_at: datetime,
 ) -> ApprovalDecisionRecord:
-    """Store one decision; the same (deployment, sequence) again returns the first row."""
+    """Store one decision; the same (deployment, run, sequence) again returns the first row."""
     row = ApprovalDecisionRecord(
         deployment_id=deployment_id,
+        run_id=run_id,
         sequence=sequence,
         approver=approver,
         decision=decision,
@@ -46,6 +48,7 @@ def record_approval(
         return session.exec(
             select(ApprovalDecisionRecord).where(
                 ApprovalDecisionRecord.deployment_id == deployment_id,
+                ApprovalDecisionRecord.run_id == run_id,
                 ApprovalDecisionRecord.sequence == sequence,
             )
         ).first()
@@ -58,7 +61,7 @@ def approvals_for(*, session: Session, deployment_id: str) -> list[ApprovalDecis
         session.exec(
             select(ApprovalDecisionRecord)
             .where(ApprovalDecisionRecord.deployment_id == deployment_id)
-            .order_by(col(ApprovalDecisionRecord.sequence))
+            .order_by(col(ApprovalDecisionRecord.decided_at), col(ApprovalDecisionRecord.sequence))
         )
     )
 
@@ -67,6 +70,7 @@ def record_policy_decision(
     *,
     session: Session,
     deployment_id: str,
+    run_id: str,
     stage: str,
     engine: str,
     bundle_revision: str,
@@ -76,9 +80,11 @@ def record_policy_decision(
     approvals_required: int,
     decided_at: datetime,
 ) -> PolicyDecisionRecord:
-    """Store one evaluation; the same (deployment, stage) again returns the first row."""
+    """Store one evaluation; the same (deployment, run, stage) again returns the first row, so a
+    retried activity reports the decision that was stored, never a second opinion."""
     row = PolicyDecisionRecord(
         deployment_id=deployment_id,
+        run_id=run_id,
         stage=stage,
         engine=engine,
         bundle_revision=bundle_revision,
@@ -91,13 +97,23 @@ def record_policy_decision(
     )
 
     def find() -> PolicyDecisionRecord | None:
-        return session.exec(
-            select(PolicyDecisionRecord).where(
-                PolicyDecisionRecord.deployment_id == deployment_id, PolicyDecisionRecord.stage == stage
-            )
-        ).first()
+        return stored_policy_decision(
+            session=session, deployment_id=deployment_id, run_id=run_id, stage=stage
+        )
 
     return insert_or_get(session, row, find)
+
+
+def stored_policy_decision(
+    *, session: Session, deployment_id: str, run_id: str, stage: str
+) -> PolicyDecisionRecord | None:
+    return session.exec(
+        select(PolicyDecisionRecord).where(
+            PolicyDecisionRecord.deployment_id == deployment_id,
+            PolicyDecisionRecord.run_id == run_id,
+            PolicyDecisionRecord.stage == stage,
+        )
+    ).first()
 
 
 def policy_decisions_for(*, session: Session, deployment_id: str) -> list[PolicyDecisionRecord]:

@@ -132,11 +132,12 @@ class ApprovalDecisionRecord(SQLModel, table=True):
     """One approve or reject decision on a deployment, counted or refused, with who, when and why."""
 
     __tablename__ = "approvals"
-    __table_args__ = (UniqueConstraint("deployment_id", "sequence", name="uq_approvals_key"),)
+    __table_args__ = (UniqueConstraint("deployment_id", "run_id", "sequence", name="uq_approvals_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     deployment_id: str = Field(index=True)
-    sequence: int  # the n-th decision the workflow saw: keys the write
+    run_id: str = ""  # the workflow run (a reset starts counting again)
+    sequence: int  # the n-th decision the run saw: keys the write
     approver: str
     decision: str  # approve | reject
     comment: str = Field(default="", sa_type=Text)
@@ -150,11 +151,12 @@ class PolicyDecisionRecord(SQLModel, table=True):
     """One policy evaluation of a deployment: at plan time and again right before the first change."""
 
     __tablename__ = "policy_decisions"
-    __table_args__ = (UniqueConstraint("deployment_id", "stage", name="uq_policy_decisions_key"),)
+    __table_args__ = (UniqueConstraint("deployment_id", "run_id", "stage", name="uq_policy_decisions_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     deployment_id: str = Field(index=True)
-    stage: str  # plan | approved
+    run_id: str = ""  # the workflow run
+    stage: str  # plan | approved | approved-2 ...
     engine: str
     bundle_revision: str
     input_sha256: str

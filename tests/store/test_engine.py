@@ -148,3 +148,28 @@ def test_insert_or_get_returns_the_stored_row_and_keeps_the_transaction(store: S
     with store.session() as session:
         rows = session.exec(select(PriorReleaseRecord).order_by(PriorReleaseRecord.host)).all()
     assert [(r.host, r.previous_release) for r in rows] == [("h", "r1"), ("h2", None)]
+
+
+def test_a_read_session_sees_a_snapshot_and_lets_another_process_write(store: Store) -> None:
+    _deployment(store, "before")
+    other = Store.from_url(str(store.engine.url.render_as_string(hide_password=False)))
+    try:
+        with store.read_session() as session:
+            seen = session.exec(select(DeploymentRecord)).all()
+            done = threading.Event()
+
+            def write() -> None:  # another process's engine: SQLite's write lock must be free
+                _deployment(other, "during")
+                done.set()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join(timeout=10)
+            assert done.is_set(), "a writer waited on the read session"
+            again = session.exec(select(DeploymentRecord)).all()
+        assert [r.id for r in again] == [r.id for r in seen] == ["before"], "one snapshot throughout"
+        assert seen[0].application == "shop", "rows read stay usable after the session"
+    finally:
+        other.dispose()
+    with store.session() as session:
+        assert {r.id for r in session.exec(select(DeploymentRecord)).all()} == {"before", "during"}

@@ -102,7 +102,7 @@ async def _update(
     handle: WorkflowHandle[object, DeploymentResult], decision: str, who: str
 ) -> ApprovalAnswer:
     answer: ApprovalAnswer = await handle.execute_update(
-        decision, ApprovalInput(approver=who, source=ApprovalSource.API_TOKEN), result_type=ApprovalAnswer
+        decision, ApprovalInput(approver=who), result_type=ApprovalAnswer
     )
     return answer
 
@@ -137,7 +137,7 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
 
     assert "author of this commit" in await _refused(handle, "carol")
     assert "not a member of release-managers" in await _refused(handle, "dave")
-    assert "not a member" in await _refused(handle, "mallory")  # not a configured user at all
+    assert "not a user of the server configuration" in await _refused(handle, "mallory")
     first = await _update(handle, "approve", "alice")
     assert first.counted and (first.approvals, first.required) == (1, 2)
     assert "already approved" in await _refused(handle, "alice")
@@ -154,7 +154,7 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
         policy = policy_decisions_for(session=session, deployment_id=handle.id)
         audit = events_for(session=session, deployment_id=handle.id)
     assert [(d.approver, d.counted, d.source) for d in decisions] == [
-        ("alice", True, "api-token"),
+        ("alice", True, "temporal-signal"),  # an update straight to Temporal is a claim too
         ("dave", False, "temporal-signal"),
         ("bob", True, "temporal-signal"),
     ], "refused updates never reach history; signals are stored, counted or not, with their source"
@@ -304,3 +304,117 @@ async def test_a_quorum_nobody_can_reach_is_rejected_at_once(
     assert result.status == DeploymentStatus.REJECTED
     assert result.error is not None
     assert "needs 3 approval(s) but only 2 user(s) may give them (alice, bob" in result.error
+
+
+async def test_an_update_claiming_the_api_without_its_proof_is_recorded_as_a_temporal_claim(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+) -> None:
+    _with_environment(app_repo, "uat", "{required: 2, groups: [release-managers]}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    await _awaiting(handle)
+    forged = ApprovalInput(approver="alice", source=ApprovalSource.API_TOKEN, proof="0" * 64)
+    await handle.execute_update("approve", forged, result_type=ApprovalAnswer)
+    view: DeploymentView = await handle.query("status", result_type=DeploymentView)
+    assert view.approvals[0]["source"] == "temporal-signal", "a claim is recorded as a claim"
+    # An approver may change their mind: alice's rejection counts and ends it.
+    await handle.execute_update("reject", ApprovalInput(approver="alice", comment="wait"))
+    result = await handle.result()
+    assert result.status == DeploymentStatus.REJECTED and result.error == "rejected by alice: wait"
+    with store.session() as session:
+        decisions = approvals_for(session=session, deployment_id=handle.id)
+    assert [(d.decision, d.source) for d in decisions] == [
+        ("approve", "temporal-signal"),
+        ("reject", "temporal-signal"),
+    ]
+
+
+async def test_a_rejection_while_deploying_rolls_back_what_changed(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    counters: Path,
+    tmp_path: Path,
+) -> None:
+    manifest = (app_repo / "lockstep.yaml").read_text()
+    slow_web = manifest.replace(
+        f"echo $LOCKSTEP_COMMIT >> {counters}/web", f"echo $LOCKSTEP_COMMIT >> {counters}/web; sleep 30"
+    )
+    commit(app_repo, {"lockstep.yaml": slow_web}, "slow web")
+    _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers]}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    await _awaiting(handle)
+    await _update(handle, "approve", "alice")
+    while not (counters / "web").exists():  # db and api are switched; web's deploy runs
+        await asyncio.sleep(0.05)
+    answer = await handle.execute_update(
+        "reject", ApprovalInput(approver="bob", comment="wrong build"), result_type=ApprovalAnswer
+    )
+    assert answer.counted
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result.status == DeploymentStatus.REJECTED
+    assert result.error == "rejected by bob while deploying: wrong build; rolled back"
+    for component in ("db", "api", "web"):
+        assert current(tmp_path / "gated", component) is None, f"{component} is back where it was"
+    await _record(handle, "deployment-rejected-while-deploying")
+
+
+async def test_policy_may_ask_for_more_approvals_once_it_sees_them(
+    temporal_env: WorkflowEnvironment,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "escalating"
+    (bundle / "lockstep").mkdir(parents=True)
+    (bundle / "lockstep" / "deploy.rego").write_text(
+        "package lockstep.deploy\n\nimport rego.v1\n\ndeny := set()\n\nwarn := set()\n\n"
+        "default approvals_required := 1\n\napprovals_required := 2 if count(input.approvals) >= 1\n"
+    )
+    raw = gated_settings.model_dump()
+    raw["policy"] = {"engine": "embedded", "path": str(bundle)}
+    settings = Settings(**raw)
+    _with_environment(app_repo, "uat", "{required: 0, groups: [release-managers]}")
+    try:
+        async with build_worker(temporal_env.client, settings):
+            handle = await _start(temporal_env, settings, store, git, "uat")
+            assert (await _awaiting(handle)).approvals_required == 1
+            await _update(handle, "approve", "alice")
+            for _ in range(100):
+                view = await handle.query("status", result_type=DeploymentView)
+                if view.approvals_required == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert view.status == DeploymentStatus.AWAITING_APPROVAL and view.approvals_required == 2
+            await _update(handle, "approve", "bob")
+            result = await handle.result()
+    finally:
+        await terminate_running(temporal_env, settings.temporal.task_queue)
+    assert result.status == DeploymentStatus.SUCCEEDED, result.error
+    with store.session() as session:
+        stages = [p.stage for p in policy_decisions_for(session=session, deployment_id=handle.id)]
+    assert stages == ["plan", "approved", "approved-2"]
+
+
+async def test_an_environment_without_approver_groups_cannot_be_approved(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+) -> None:
+    _with_environment(app_repo, "uat", "{required: 1}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result.status == DeploymentStatus.REJECTED
+    assert result.error is not None and "names no approver groups" in result.error

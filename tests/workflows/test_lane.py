@@ -143,6 +143,7 @@ async def test_success_promotes_to_the_next_environment(
         .replace(
             "components:",
             "  - name: production\n    branch: main\n    promote_from: staging\n"
+            "    approvals: {required: 1, groups: [ops]}\n"
             '    targets: {site: local-prod}\n    values: {greeting: "hello production"}\ncomponents:',
             1,
         )
@@ -150,7 +151,10 @@ async def test_success_promotes_to_the_next_environment(
     sha = commit(app_repo, {"lockstep.yaml": manifest}, "add production")
     raw = settings.model_dump()
     raw["targets"]["local-prod"] = {"type": "local", "root": str(tmp_path / "prod")}
-    raw["users"] = {"alice": {"groups": ["ops"]}, "bob": {"groups": ["ops"]}}
+    raw["users"] = {
+        "alice": {"groups": ["ops"], "email": "alice@example.com"},
+        "bob": {"groups": ["ops"], "email": "bob@example.com"},
+    }
     settings = Settings(**raw)
     try:
         async with build_worker(temporal_env.client, settings):  # a worker that knows local-prod

@@ -34,6 +34,7 @@ def test_histories_are_present() -> None:
         "deployment-rejected",
         "deployment-approval-timed-out",
         "deployment-denied",
+        "deployment-rejected-while-deploying",
     } <= names
 
 
