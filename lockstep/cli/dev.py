@@ -131,9 +131,9 @@ def _welcome(api: str, host: str, ui_port: int, config: Path, state: Path, seede
 
 Try, in another terminal of this folder (`. .venv/bin/activate` first):
   lockstep plan {state}/demo/shop --env staging
-  lockstep deploy shop --env staging --wait        # on success, production awaits approval
+  lockstep deploy shop --env staging --wait     # then production awaits approval
   lockstep list --status awaiting_approval
-  export LOCKSTEP_TOKEN=$(cat {state}/tokens/alice)   # bob and demo (the author) have tokens too
+  export LOCKSTEP_TOKEN=$(cat {state}/tokens/alice)      # also: bob, demo (author)
   lockstep approve <production deployment id> --comment "ship it"
   lockstep status
   lockstep audit verify
@@ -142,4 +142,5 @@ Webhooks: POST http://{api}/webhooks/github, signed with the secret in {state}/d
   (scripts/demo-push.sh sends a signed GitHub push of the demo's HEAD)
 Ctrl-C stops everything.""",
         highlight=False,
+        soft_wrap=True,  # commands to copy: never broken across lines
     )

@@ -81,7 +81,12 @@ def print_list(views: list[DeploymentView], *, title: str = "deployments") -> No
         console.print("no deployments")
         return
     table = Table(title=title, title_justify="left")
-    for column in ("id", "application", "environment", "commit", "status", "trigger", "created"):
+    # Ids and statuses are what people copy and read: never cut them short on a narrow terminal.
+    table.add_column("id", no_wrap=True, min_width=max(len(v.id) for v in views))
+    for column in ("application", "environment", "commit"):
+        table.add_column(column)
+    table.add_column("status", no_wrap=True)
+    for column in ("trigger", "created"):
         table.add_column(column)
     for v in views:
         table.add_row(
