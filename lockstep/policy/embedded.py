@@ -80,7 +80,7 @@ class EmbeddedPolicyEngine:
     def evaluate_deploy(self, input: Mapping[str, Any]) -> PolicyDecision:
         text, sha = _encode(input)
         try:
-            result, revision = self._evaluate("lockstep/deploy", text)
+            result, revision = self._evaluate("lockstep/deploy", text, input)
         except PolicyFailure as e:
             return closed_deploy(
                 self.label, str(e), engine=self.name, revision=self._revision, input_sha256=sha
@@ -93,7 +93,7 @@ class EmbeddedPolicyEngine:
     def evaluate_drift(self, input: Mapping[str, Any]) -> DriftDecision:
         text, sha = _encode(input)
         try:
-            result, revision = self._evaluate("lockstep/drift", text)
+            result, revision = self._evaluate("lockstep/drift", text, input)
         except PolicyFailure as e:
             return closed_drift(
                 self.label, str(e), engine=self.name, revision=self._revision, input_sha256=sha
@@ -103,19 +103,23 @@ class EmbeddedPolicyEngine:
         except PolicyFailure as e:
             return closed_drift(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
 
-    def _evaluate(self, entrypoint: str, text: str | None) -> tuple[Any, str]:
-        if text is None:
+    def _evaluate(self, entrypoint: str, text: str | None, input: Mapping[str, Any]) -> tuple[Any, str]:
+        if text is None:  # the canonical text is what the input's hash covers: it must exist
             raise PolicyFailure("cannot encode the input as JSON")
         with self._lock:
             compiled = self._refresh()
             if compiled is None:
                 raise PolicyFailure(self._error or "has no compiled bundle")
+            try:
+                rego.set_input_value(compiled.runner, input)
+            except (rego.RegoFailure, TypeError) as e:
+                raise PolicyFailure(f"cannot pass the input: {e}") from None
             document: dict[str, Any] = {}
-            for i, rule in enumerate(RULES[entrypoint]):
+            for rule in RULES[entrypoint]:
                 query = f"data.{entrypoint.replace('/', '.')}.{rule}"
                 try:
                     value = rego.query_entrypoint(
-                        compiled.runner, compiled.bundle, f"{entrypoint}/{rule}", text if i == 0 else None
+                        compiled.runner, compiled.bundle, f"{entrypoint}/{rule}", None
                     )
                 except rego.RegoFailure as e:
                     raise PolicyFailure(f"failed evaluating {query}: {e}") from None

@@ -3,8 +3,10 @@
 Everything that touches regopy goes through here, because its Python layer has sharp edges that
 the rest of the package must not meet:
 
-- `Input(...)` stores strings unescaped, so a commit message with a newline or a quote yields
-  invalid JSON output; the input is therefore passed as a JSON term (`set_input_term`).
+- rego-cpp holds a string as its JSON-escaped text, and `Input(...)` hands strings over as they
+  are, so a raw quote or newline later yields invalid JSON output. `set_input_value` escapes
+  every string (and key) exactly as the JSON term parser would have kept it, and builds the input
+  node by node: a third cheaper than parsing the JSON text with `set_input_term`.
 - `str(output)` on a failed query crashes the process; the error is read from the interpreter.
 - errors arrive as s-expressions with byte offsets; `describe` turns them into `file:line:col: msg`.
 - the default log level prints parse errors to stdout; interpreters here are silent.
@@ -20,7 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from regopy import Bundle, Interpreter, LogLevel, NodeKind, RegoError
+from regopy import Bundle, Input, Interpreter, LogLevel, NodeKind, RegoError
 from regopy.rego_shared import (
     rego_get_error,
     rego_node_get,
@@ -125,6 +127,27 @@ def _value(rego: Interpreter, output: Any) -> Any:
     if not results or not results[0].expressions:
         return UNDEFINED
     return results[0].expressions[0]
+
+
+def _as_term_text(value: Any) -> Any:
+    """`value` with every string as the JSON term parser keeps it: escaped, without its quotes."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+    if isinstance(value, Mapping):
+        return {_as_term_text(k): _as_term_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_term_text(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def set_input_value(rego: Interpreter, value: Mapping[str, Any]) -> None:
+    """Make `value` (JSON-shaped) the input of the next queries."""
+    try:
+        rego.set_input(Input(_as_term_text(value)))
+    except RegoError as e:
+        raise RegoFailure(describe(str(e), {})) from None
 
 
 def query_entrypoint(rego: Interpreter, compiled: Bundle, entrypoint: str, input_json: str | None) -> Any:

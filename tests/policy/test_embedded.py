@@ -221,3 +221,15 @@ def test_missing_bundle_denies(tmp_path: Path) -> None:
     [reason] = engine.evaluate_deploy(make_input()).deny
     assert "cannot load the bundle" in reason and "is not a directory" in reason
     assert engine.revision == "unknown"
+
+
+def test_strings_reach_the_policy_exactly_as_written(engine: EmbeddedPolicyEngine) -> None:
+    # Quotes, backslashes, newlines and non-ASCII text in names and messages come back verbatim.
+    decision = engine.evaluate_deploy(
+        make_input(images={'cat"a\\logue': ["reg/ünïcode:latest"]}, message="WIP: naïve \\ fix\nmore")
+    )
+    assert decision.deny == [
+        'component "cat"a\\logue": image "reg/ünïcode:latest" uses the mutable "latest" tag; '
+        "production needs a pinned tag"
+    ]
+    assert decision.warn == ['commit 0123456789ab is marked work in progress: "WIP: naïve \\ fix"']
