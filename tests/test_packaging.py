@@ -186,3 +186,18 @@ def test_pytest_wrapper_fails_when_nothing_is_collected() -> None:
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "collected no tests" in result.stderr
+
+
+def test_every_image_is_pinned_as_the_default_policy_demands(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service.get("image")
+        if image is None:
+            continue  # built from the Dockerfile
+        assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), f"{name}: {image}"
+
+
+def test_lockstep_reads_the_bundle_opa_serves(compose: dict[str, Any]) -> None:
+    opa_mount = next(v for v in compose["services"]["opa"]["volumes"] if v.startswith("./policies:"))
+    for name in ("lockstep-api", "lockstep-worker"):
+        volumes = compose["services"][name]["volumes"]
+        assert any(v.startswith("./policies:/app/policies") for v in volumes), (name, opa_mount)
