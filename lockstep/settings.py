@@ -105,13 +105,25 @@ class LocalTargetSettings(_Strict):
 
 
 class SshTargetSettings(_Strict):
+    """A fleet of hosts reached over ssh (`lockstep.targets.ssh`, docs/ssh.md).
+
+    `hosts` are `host`, `host:port` or `[v6addr]:port`; `port` applies to those without one.
+    Without `key_file` the SSH agent (`SSH_AUTH_SOCK`) authenticates. Host keys are checked
+    against `known_hosts` only, never accepted on first use. `io_timeout` bounds one SFTP
+    operation; commands use `deployment.command_timeout`.
+    """
+
     type: Literal["ssh"]
-    hosts: list[str]
+    hosts: list[str] = Field(min_length=1)
     user: str
+    port: int = Field(22, ge=1, le=65535)
     key_file: str | None = None
     known_hosts: str = "~/.ssh/known_hosts"
     batch: int = Field(1, ge=1)
     keep_releases: int = Field(5, ge=1)
+    connect_timeout: Duration = "10s"
+    keepalive: Duration = "15s"
+    io_timeout: Duration = "60s"
 
 
 class KubernetesTargetSettings(_Strict):

@@ -4,6 +4,8 @@ set -eu
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v psql >/dev/null || need_apt+=(postgresql postgresql-client)
+# The ssh target is tested against real sshd instances (tests/support/sshd.py).
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
 fi

@@ -129,10 +129,13 @@ def _value(rego: Interpreter, output: Any) -> Any:
     return results[0].expressions[0]
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\u2028\u2029]')
+
+
 def _as_term_text(value: Any) -> Any:
     """`value` with every string as the JSON term parser keeps it: escaped, without its quotes."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)[1:-1]
+        return json.dumps(value, ensure_ascii=False)[1:-1] if _NEEDS_ESCAPE.search(value) else value
     if isinstance(value, Mapping):
         return {_as_term_text(k): _as_term_text(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
