@@ -12,6 +12,7 @@ from lockstep.domain.errors import ConfigError
 from lockstep.settings import LocalTargetSettings, SshTargetSettings, TargetSettings
 from lockstep.targets.host import HostConnection
 from lockstep.targets.local import connect_local
+from lockstep.targets.ssh import connect_ssh
 
 
 class TargetRegistry:
@@ -30,14 +31,17 @@ class TargetRegistry:
             raise ConfigError(f"no target {name!r} in the server configuration (known: {known})") from None
 
     def connect_hosts(self, name: str, *, interrupt: threading.Event | None = None) -> list[HostConnection]:
-        """One connection per host of a host-like target (local or ssh). Setting `interrupt`
-        kills commands still running on them (the deployment was cancelled)."""
+        """One connection per host of a host-like target (local or ssh), in the configured order.
+        Setting `interrupt` kills commands still running on them (the deployment was cancelled)."""
         target = self.settings(name)
         if isinstance(target, LocalTargetSettings):
             return list(connect_local(target, interrupt=interrupt))
+        if isinstance(target, SshTargetSettings):
+            # Every host or none: an unreachable one closes the others and raises (retryable).
+            return list(connect_ssh(target, interrupt=interrupt))
         raise ConfigError(
             f"target {name!r} is of type {target.type!r}, which this version of Lockstep cannot "
-            "deploy host components to yet (supported: local)"
+            "deploy host components to yet (supported: local, ssh)"
         )
 
     def batch_size(self, name: str) -> int:
