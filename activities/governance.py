@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from activities.audit import activity_key, audit
+from activities.audit import audit
 from lockstep.domain.approvals import ApprovalRecord, ApprovalSource, proof_holds
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.messages import PolicyRequest
@@ -53,8 +53,10 @@ class GovernanceActivities:
     @activity.defn(name="evaluate_policy")
     async def evaluate_policy(self, request: PolicyRequest) -> PolicyDecision:
         """Evaluate `data.lockstep.deploy` for the planned deployment; store and audit the decision."""
-        run_id = activity.info().workflow_run_id or ""
-        key = activity_key(f"policy/{request.stage}")
+        info = activity.info()
+        run_id = info.workflow_run_id or ""
+        # One fact per run and stage, whatever attempt stores or audits it.
+        key = f"{info.workflow_id}/{run_id}/policy/{request.stage}"
 
         def work() -> PolicyDecision:
             with self._store.session() as session:
@@ -62,6 +64,7 @@ class GovernanceActivities:
                     session=session, deployment_id=request.deployment_id, run_id=run_id, stage=request.stage
                 )
             if stored is not None:  # a retry after the decision was stored: the record stands
+                self._audit_decision(request, key, stored)
                 return _as_decision(stored)
             now = datetime.now(UTC).replace(microsecond=0)
             document = deploy_input(
@@ -89,29 +92,32 @@ class GovernanceActivities:
                     approvals_required=decision.approvals_required,
                     decided_at=now,
                 )
-            decision = _as_decision(row)  # another attempt may have stored first
-            audit(
-                self._store,
-                key=key,
-                kind=AuditKind.POLICY_DECISION,
-                deployment_id=request.deployment_id,
-                application=request.application,
-                environment=request.environment,
-                detail={
-                    "stage": request.stage,
-                    "denied": decision.denied,
-                    "deny": decision.deny,
-                    "warn": decision.warn,
-                    "approvals_required": decision.approvals_required,
-                    "engine": decision.engine,
-                    "bundle_revision": decision.bundle_revision,
-                    "input_sha256": decision.input_sha256,
-                },
-                at=now.isoformat(),
-            )
-            return decision
+            self._audit_decision(request, key, row)  # another attempt may have stored first
+            return _as_decision(row)
 
         return await asyncio.to_thread(work)
+
+    def _audit_decision(self, request: PolicyRequest, key: str, row: PolicyDecisionRecord) -> None:
+        decision = _as_decision(row)
+        audit(
+            self._store,
+            key=key,
+            kind=AuditKind.POLICY_DECISION,
+            deployment_id=request.deployment_id,
+            application=request.application,
+            environment=request.environment,
+            detail={
+                "stage": request.stage,
+                "denied": decision.denied,
+                "deny": decision.deny,
+                "warn": decision.warn,
+                "approvals_required": decision.approvals_required,
+                "engine": decision.engine,
+                "bundle_revision": decision.bundle_revision,
+                "input_sha256": decision.input_sha256,
+            },
+            at=row.decided_at.isoformat(),
+        )
 
     @activity.defn(name="record_approval")
     async def record_approval(self, record: ApprovalRecord) -> str:

@@ -203,6 +203,10 @@ class DeploymentWorkflow(GovernanceStage):
         started_waves: list[list[str]] = []
         try:
             await self._set_status(DeploymentStatus.DEPLOYING)
+            if self._rejection is not None:  # rejected while the status was being recorded
+                who, comment = self._rejection
+                reason = f"rejected by {who}" + (f": {comment}" if comment else "")
+                return await _to_completion(self._finish(DeploymentStatus.REJECTED, reason))
             # A task of its own, so a rejection while deploying can cancel the changes alone
             # (GovernanceStage._apply); cancelling the workflow cancels it through the await.
             self._changes = asyncio.create_task(self._run_waves(plan, started_waves))

@@ -92,7 +92,9 @@ class GovernanceStage:
 
     def _refusal(self, decision: str, request: ApprovalInput) -> ApprovalRefused | None:
         status = self._view.status
-        changing = self._changes is not None and not self._changes.done()
+        # Until the waves end, a rejection still counts: before they start it stops them, while
+        # they run it cancels them and what changed is rolled back.
+        changing = self._changes is None or not self._changes.done()
         late_rejection = decision == "reject" and status == DeploymentStatus.DEPLOYING and changing
         if self._gate is None or (status != DeploymentStatus.AWAITING_APPROVAL and not late_rejection):
             return ApprovalRefused(
@@ -209,6 +211,8 @@ class GovernanceStage:
         self._required = quorum(gate, decision.approvals_required)
         for round_ in range(1, _MAX_ROUNDS + 1):
             self._view.approvals_required = self._required
+            if self._rejection is not None:  # counted while policy was being asked
+                return self._rejected()
             if self._required <= len(self._approved_by):
                 return None
             impossible = unreachable_quorum(gate, self._required, environment=self._request.environment)
@@ -296,10 +300,12 @@ class GovernanceStage:
                 return timed_out()
         finally:
             workflow.set_current_details("")
-        if self._rejection is not None:
-            who, comment = self._rejection
-            return DeploymentStatus.REJECTED, f"rejected by {who}" + (f": {comment}" if comment else "")
-        return None
+        return self._rejected() if self._rejection is not None else None
+
+    def _rejected(self) -> tuple[DeploymentStatus, str]:
+        assert self._rejection is not None
+        who, comment = self._rejection
+        return DeploymentStatus.REJECTED, f"rejected by {who}" + (f": {comment}" if comment else "")
 
     async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
         raise NotImplementedError  # provided by DeploymentWorkflow

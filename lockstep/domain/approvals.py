@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
@@ -182,6 +183,9 @@ def check_decision(
     return approver
 
 
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def decision_proof(token_sha256: str, *, deployment_id: str, decision: str, approver: str) -> str:
     """HMAC-SHA256, keyed by the approver's token hash, over what the API authenticated.
 
@@ -196,7 +200,7 @@ def decision_proof(token_sha256: str, *, deployment_id: str, decision: str, appr
 def proof_holds(
     proof: str, token_sha256: str | None, *, deployment_id: str, decision: str, approver: str
 ) -> bool:
-    if not proof or not token_sha256:
-        return False
+    if not proof or not token_sha256 or not _HEX64.fullmatch(proof):
+        return False  # anything but 64 hex digits is no proof (and compare_digest needs ASCII)
     expected = decision_proof(token_sha256, deployment_id=deployment_id, decision=decision, approver=approver)
-    return hmac.compare_digest(proof, expected)
+    return hmac.compare_digest(proof.lower().encode(), expected.encode())

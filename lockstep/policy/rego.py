@@ -136,8 +136,8 @@ def _as_term_text(value: Any) -> Any:
     """`value` with every string as the JSON term parser keeps it: escaped, without its quotes."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)[1:-1] if _NEEDS_ESCAPE.search(value) else value
-    if isinstance(value, Mapping):
-        return {_as_term_text(k): _as_term_text(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # in key order, as the canonical JSON text has them
+        return {_as_term_text(k): _as_term_text(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
         return [_as_term_text(v) for v in value]
     if value is None or isinstance(value, bool | int | float):
@@ -145,12 +145,31 @@ def _as_term_text(value: Any) -> Any:
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def fits_input_nodes(value: Any) -> bool:
+    """Whether `value` passes through `Input` unchanged: string keys; strings, booleans, null and
+    64-bit integers. Floats (rounded by the binding) and bigger integers (wrapped) do not."""
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, int):
+        return value in _INT64
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and fits_input_nodes(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(fits_input_nodes(v) for v in value)
+    return False
+
+
 def set_input_value(rego: Interpreter, value: Mapping[str, Any]) -> None:
-    """Make `value` (JSON-shaped) the input of the next queries."""
+    """Make `value` the input of the next queries; only for values that `fits_input_nodes`."""
     try:
         rego.set_input(Input(_as_term_text(value)))
     except RegoError as e:
         raise RegoFailure(describe(str(e), {})) from None
+    except Exception as e:  # ctypes' own errors (e.g. a lone surrogate): fail, never pass a half input
+        raise RegoFailure(f"cannot pass the input: {e!r}") from None
 
 
 def query_entrypoint(rego: Interpreter, compiled: Bundle, entrypoint: str, input_json: str | None) -> Any:

@@ -233,3 +233,22 @@ def test_strings_reach_the_policy_exactly_as_written(engine: EmbeddedPolicyEngin
         "production needs a pinned tag"
     ]
     assert decision.warn == ['commit 0123456789ab is marked work in progress: "WIP: naïve \\ fix"']
+
+
+def test_numbers_reach_the_policy_exactly(tmp_path: Path) -> None:
+    # The node-by-node input path would round floats and wrap huge integers: such inputs go as text.
+    bundle = tmp_path / "numbers"
+    (bundle / "lockstep").mkdir(parents=True)
+    (bundle / "lockstep" / "deploy.rego").write_text(
+        "package lockstep.deploy\n\nimport rego.v1\n\nwarn := set()\n\ndefault approvals_required := 0\n\n"
+        "deny contains \"tiny float\" if input.tiny > 0\n\n"
+        "deny contains \"huge int\" if input.huge > 1\n\n"
+        "deny contains \"small int\" if input.small == 7\n"
+    )
+    engine = EmbeddedPolicyEngine(bundle)
+    assert sorted(engine.evaluate_deploy({"tiny": 1.5e-7, "huge": 2**63, "small": 7}).deny) == [
+        "huge int",
+        "small int",
+        "tiny float",
+    ]
+    assert engine.evaluate_deploy({"small": 7}).deny == ["small int"]

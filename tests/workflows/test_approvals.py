@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -19,9 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput, ApprovalSource
 from lockstep.domain.messages import DeploymentResult, DeploymentView
+from lockstep.domain.policy import PolicyDecision
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import start_deployment
+from lockstep.policy.embedded import EmbeddedPolicyEngine
 from lockstep.settings import Settings
 from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
@@ -418,3 +422,62 @@ async def test_an_environment_without_approver_groups_cannot_be_approved(
     result = await asyncio.wait_for(handle.result(), 60)
     assert result.status == DeploymentStatus.REJECTED
     assert result.error is not None and "names no approver groups" in result.error
+
+
+async def test_a_rejection_while_policy_is_asked_again_still_ends_it(
+    temporal_env: WorkflowEnvironment,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    evaluate = EmbeddedPolicyEngine.evaluate_deploy
+
+    def slow_once_approved(engine: EmbeddedPolicyEngine, document: Mapping[str, Any]) -> PolicyDecision:
+        if document.get("approvals"):
+            time.sleep(3)  # the second evaluation: time for a rejection to arrive meanwhile
+        return evaluate(engine, document)
+
+    monkeypatch.setattr(EmbeddedPolicyEngine, "evaluate_deploy", slow_once_approved)
+    _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers]}")
+    try:
+        async with build_worker(temporal_env.client, gated_settings):
+            handle = await _start(temporal_env, gated_settings, store, git, "uat")
+            await _awaiting(handle)
+            await _update(handle, "approve", "alice")
+            await asyncio.sleep(0.5)
+            answer = await handle.execute_update(
+                "reject", ApprovalInput(approver="bob", comment="stop"), result_type=ApprovalAnswer
+            )
+            result = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        await terminate_running(temporal_env, gated_settings.temporal.task_queue)
+    assert answer.counted
+    assert result.status == DeploymentStatus.REJECTED and result.error == "rejected by bob: stop"
+
+
+async def test_a_malformed_proof_is_no_proof_and_stalls_nothing(
+    temporal_env: WorkflowEnvironment,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+) -> None:
+    raw = gated_settings.model_dump()
+    raw["users"]["alice"]["token_sha256"] = "ab" * 32
+    settings = Settings(**raw)
+    _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers]}")
+    try:
+        async with build_worker(temporal_env.client, settings):
+            handle = await _start(temporal_env, settings, store, git, "uat")
+            await _awaiting(handle)
+            forged = ApprovalInput(approver="alice", source=ApprovalSource.API_TOKEN, proof="é")
+            await asyncio.wait_for(handle.execute_update("approve", forged, result_type=ApprovalAnswer), 30)
+            result = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        await terminate_running(temporal_env, settings.temporal.task_queue)
+    assert result.status == DeploymentStatus.SUCCEEDED
+    with store.session() as session:
+        [decision] = approvals_for(session=session, deployment_id=handle.id)
+    assert decision.source == "temporal-signal"
