@@ -12,7 +12,10 @@ from typing import Any
 
 from temporalio import activity
 
+from lockstep.delivery.rendering import RenderedCommit
 from lockstep.domain.audit import AuditEntry, AuditKind
+from lockstep.domain.messages import ComponentRequest, DeploymentRequest
+from lockstep.domain.models import Plan
 from lockstep.store.audit import append_entry
 from lockstep.store.engine import Store
 
@@ -61,3 +64,57 @@ def trigger_source(trigger: str, actor: str | None) -> str:
     if trigger == "manual":
         return "cli-local"  # `lockstep deploy` on a machine with access to Temporal
     return "system"  # promotion, polling, rollback, remediation
+
+
+def audit_planned(store: Store, request: DeploymentRequest, rendered: RenderedCommit, plan: Plan) -> None:
+    """`started` and `planned`, once per workflow run (keyed by run, not by attempt)."""
+    info = activity.info()
+    common = {
+        "deployment_id": request.deployment_id,
+        "application": request.application,
+        "environment": request.environment,
+    }
+    audit(
+        store,
+        key=f"{info.workflow_id}/{info.workflow_run_id}/started",
+        kind=AuditKind.STARTED,
+        actor=request.actor,
+        actor_source=trigger_source(request.trigger, request.actor),
+        detail={
+            "trigger": request.trigger,
+            "commit": rendered.commit.sha,
+            "author_email": rendered.commit.author_email,
+        },
+        **common,
+    )
+    audit(
+        store,
+        key=f"{info.workflow_id}/{info.workflow_run_id}/planned",
+        kind=AuditKind.PLANNED,
+        detail={
+            "components": [
+                {"name": c.name, "action": c.action.value, "reason": c.reason} for c in plan.components
+            ],
+            "waves": plan.waves,
+            "unchanged": plan.unchanged,
+        },
+        **common,
+    )
+
+
+def audit_step(
+    store: Store, request: ComponentRequest, kind: AuditKind, outcome: str, hosts: list[str], error: str = ""
+) -> None:
+    """One attempt's outcome for one component (each attempt is its own fact)."""
+    detail: dict[str, object] = {"component": request.component, "outcome": outcome, "hosts": hosts}
+    if error:
+        detail["error"] = error[:2000]
+    audit(
+        store,
+        key=activity_key(kind.value),
+        kind=kind,
+        deployment_id=request.deployment_id,
+        application=request.application,
+        environment=request.environment,
+        detail=detail,
+    )

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from temporalio import activity
 
-from activities.audit import activity_key, audit, trigger_source
+from activities.audit import audit_planned, audit_step
 from activities.errors import to_application_error
 from activities.heartbeat import run_with_heartbeat
 from lockstep.delivery.host import (
@@ -18,6 +18,11 @@ from lockstep.delivery.host import (
     HostDelivery,
     deliver_host_component,
     rollback_host_component,
+)
+from lockstep.delivery.kubernetes import (
+    KubernetesDelivery,
+    deliver_kubernetes_component,
+    rollback_kubernetes_component,
 )
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.approvals import ApprovalGate, eligible_approvers
@@ -29,13 +34,16 @@ from lockstep.domain.messages import (
     DeploymentRequest,
     PrepareResult,
 )
-from lockstep.domain.models import Plan, RenderedComponent
+from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import DeploymentStatus
 from lockstep.planning.plan import make_plan
+from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
+from lockstep.store.inventory import StoreInventory
 from lockstep.store.journal import StoreJournal
 from lockstep.store.revisions import last_revisions
+from lockstep.targets.kubernetes import connect_kubernetes
 from lockstep.targets.registry import TargetRegistry
 
 T = TypeVar("T")
@@ -86,7 +94,7 @@ class DeploymentActivities:
             promotions = [
                 e.name for e in rendered.manifest.environments if e.promote_from == request.environment
             ]
-            self._audit_planned(request, rendered, plan)
+            audit_planned(self._store, request, rendered, plan)
             return PrepareResult(
                 commit=rendered.commit,
                 plan=plan,
@@ -102,6 +110,8 @@ class DeploymentActivities:
 
         def work(progress: Callable[[str], None], cancelled: threading.Event) -> ComponentResult:
             component = self._component(request)
+            if component.kind == "kubernetes":
+                return self._kubernetes(request, component, progress, cancelled, rollback=False)
             hosts = self._targets.connect_hosts(component.target_name, interrupt=cancelled)
             try:
                 done = deliver_host_component(
@@ -110,12 +120,12 @@ class DeploymentActivities:
                     self._targets.batch_size(component.target_name),
                 )
             except BaseException as err:
-                self._audit_step(request, AuditKind.STEP_FINISHED, "failed", [], error=str(err))
+                audit_step(self._store, request, AuditKind.STEP_FINISHED, "failed", [], error=str(err))
                 raise
             finally:
                 for conn in hosts:
                     conn.close()
-            self._audit_step(request, AuditKind.STEP_FINISHED, "succeeded", done)
+            audit_step(self._store, request, AuditKind.STEP_FINISHED, "succeeded", done)
             return ComponentResult(component=component.name, hosts=done, changed=True)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
@@ -126,17 +136,20 @@ class DeploymentActivities:
 
         def work(progress: Callable[[str], None], cancelled: threading.Event) -> ComponentResult:
             component = self._component(request, verify=False)
+            if component.kind == "kubernetes":
+                return self._kubernetes(request, component, progress, None, rollback=True)
             hosts = self._targets.connect_hosts(component.target_name)
             try:
                 delivery = self._delivery(request, component, progress, None)
                 changed = rollback_host_component(delivery, hosts, self._deploy_commands_for(request))
             except BaseException as err:
-                self._audit_step(request, AuditKind.ROLLBACK, "failed", [], error=str(err))
+                audit_step(self._store, request, AuditKind.ROLLBACK, "failed", [], error=str(err))
                 raise
             finally:
                 for conn in hosts:
                     conn.close()
-            self._audit_step(
+            audit_step(
+                self._store,
                 request,
                 AuditKind.ROLLBACK,
                 "rolled_back" if changed else "unchanged",
@@ -148,57 +161,61 @@ class DeploymentActivities:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _audit_planned(self, request: DeploymentRequest, rendered: RenderedCommit, plan: Plan) -> None:
-        """`started` and `planned`, once per workflow run (keyed by run, not by attempt)."""
-        info = activity.info()
-        common = {
-            "deployment_id": request.deployment_id,
-            "application": request.application,
-            "environment": request.environment,
-        }
-        audit(
+    def _kubernetes(
+        self,
+        request: ComponentRequest,
+        component: RenderedComponent,
+        progress: Callable[[str], None],
+        cancelled: threading.Event | None,
+        *,
+        rollback: bool,
+    ) -> ComponentResult:
+        """Deploy or roll back a kubernetes component (lockstep.delivery.kubernetes)."""
+        target = self._targets.settings(component.target_name)
+        if not isinstance(target, KubernetesTargetSettings):
+            raise LockstepError(
+                f"{component.name}: target {component.target_name!r} is not a kubernetes target"
+            )
+        kind = AuditKind.ROLLBACK if rollback else AuditKind.STEP_FINISHED
+        cluster = connect_kubernetes(target)
+        journal = StoreInventory(
             self._store,
-            key=f"{info.workflow_id}/{info.workflow_run_id}/started",
-            kind=AuditKind.STARTED,
-            actor=request.actor,
-            actor_source=trigger_source(request.trigger, request.actor),
-            detail={
-                "trigger": request.trigger,
-                "commit": rendered.commit.sha,
-                "author_email": rendered.commit.author_email,
-            },
-            **common,
-        )
-        audit(
-            self._store,
-            key=f"{info.workflow_id}/{info.workflow_run_id}/planned",
-            kind=AuditKind.PLANNED,
-            detail={
-                "components": [
-                    {"name": c.name, "action": c.action.value, "reason": c.reason} for c in plan.components
-                ],
-                "waves": plan.waves,
-                "unchanged": plan.unchanged,
-            },
-            **common,
-        )
-
-    def _audit_step(
-        self, request: ComponentRequest, kind: AuditKind, outcome: str, hosts: list[str], error: str = ""
-    ) -> None:
-        """One attempt's outcome for one component (each attempt is its own fact)."""
-        detail: dict[str, object] = {"component": request.component, "outcome": outcome, "hosts": hosts}
-        if error:
-            detail["error"] = error[:2000]
-        audit(
-            self._store,
-            key=activity_key(kind.value),
-            kind=kind,
             deployment_id=request.deployment_id,
             application=request.application,
             environment=request.environment,
-            detail=detail,
+            component=component.name,
+            commit=request.commit,
         )
+        delivery = KubernetesDelivery(
+            component, cluster, journal, progress, cancelled, activity.info().attempt
+        )
+        try:
+            if rollback:
+                done = rollback_kubernetes_component(delivery, self._previous_objects(request))
+            else:
+                done = deliver_kubernetes_component(delivery)
+        except BaseException as err:
+            audit_step(self._store, request, kind, "failed", [], error=str(err))
+            raise
+        finally:
+            cluster.close()
+        outcome = ("rolled_back" if done.changed else "unchanged") if rollback else "succeeded"
+        audit_step(self._store, request, kind, outcome, done.objects)
+        return ComponentResult(
+            component=component.name, hosts=done.objects, changed=done.changed, detail=done.detail
+        )
+
+    def _previous_objects(self, request: ComponentRequest) -> tuple[dict[str, object], ...] | None:
+        """The objects of the component's last deployed revision, rendered from its commit."""
+        with self._store.session() as session:
+            live = last_revisions(
+                session=session, application=request.application, environment=request.environment
+            )
+        revision = live.get(request.component)
+        if revision is None:
+            return None
+        previous = self._render(request.repository, revision.commit, request.environment).components
+        return previous[request.component].objects if request.component in previous else ()
 
     def _gate(self, rendered: RenderedCommit, environment: str) -> ApprovalGate:
         """The environment's approval rule with the users who may approve it, from the server config."""

@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.redaction import safe_url
 from lockstep.store import audit as _audit  # noqa: F401  (registers the audit tables)
+from lockstep.store import inventory as _inventory  # noqa: F401  (registers the Kubernetes inventory)
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
 
 

@@ -1,0 +1,182 @@
+"""Delivering a `kubernetes` component: apply every rendered object, wait for health, roll back.
+
+Deploy: record (write-ahead) which objects this revision is about to apply and whether each
+existed already, server-side apply them all, then poll their health until every one is healthy,
+one reaches a terminal failure, or the component's health timeout passes — the error then names
+each unhealthy object and why. Progress reads "objects healthy N/M"; cancellation is honoured
+between objects and between polls. Applying is convergent, so a retried activity is harmless.
+
+Rollback: re-apply the objects of the revision that was live before (the caller renders that
+commit), then delete the objects this deployment created that the previous revision does not
+have. Objects that existed before but had no previous revision to restore are left as they are.
+
+Deliberately does not: talk to the API itself (`lockstep.targets.kubernetes`), judge health
+(`lockstep.drift.health`) or know the store's schema (`InventoryJournal`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+from lockstep.domain.errors import HealthCheckFailed, LockstepError
+from lockstep.domain.models import RenderedComponent
+from lockstep.domain.status import StepStatus
+from lockstep.drift.health import Assessment, Health, KubeObject, ObjectRef, assess
+from lockstep.targets.kubernetes import Applied
+
+Progress = Callable[[str], None]
+
+
+class KubernetesCancelled(LockstepError):
+    """Cancellation arrived between two objects or two health polls; the inventory has the rest."""
+
+
+class Cluster(Protocol):
+    def ref(self, obj: KubeObject) -> ObjectRef: ...
+    def get(self, ref: ObjectRef) -> KubeObject | None: ...
+    def apply(self, obj: KubeObject) -> Applied: ...
+    def delete(self, ref: ObjectRef) -> bool: ...
+
+
+class InventoryJournal(Protocol):
+    def remember(self, entries: Sequence[tuple[ObjectRef, bool]]) -> dict[ObjectRef, bool]:
+        """Write-ahead (ref, existed) per object; returns ref -> created as first recorded."""
+        ...
+
+    def applied(self, refs: Sequence[ObjectRef]) -> None: ...
+    def entries(self) -> list[tuple[ObjectRef, bool]]: ...
+    def step(
+        self, action: str, status: str, output: str | None = None, *, attempt: int | None = None
+    ) -> None: ...
+
+
+@dataclass
+class KubernetesDelivery:
+    component: RenderedComponent
+    cluster: Cluster
+    journal: InventoryJournal
+    progress: Progress = lambda _msg: None
+    cancelled: threading.Event | None = None
+    attempt: int = 1
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a deploy or rollback did, object by object (a change set)."""
+
+    objects: list[str]
+    changed: bool
+    detail: str
+
+
+def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
+    """Apply the component's objects and wait until they are healthy (HealthCheckFailed if not)."""
+    objects = [cast(KubeObject, o) for o in d.component.objects]
+    d.journal.step("deploy", StepStatus.RUNNING, attempt=d.attempt)
+    try:
+        refs = [d.cluster.ref(o) for o in objects]
+        d.journal.remember([(ref, d.cluster.get(ref) is not None) for ref in refs])
+        applied: list[Applied] = []
+        for i, obj in enumerate(objects):
+            _check(d)
+            applied.append(d.cluster.apply(obj))
+            d.progress(f"objects applied {i + 1}/{len(objects)}")
+        d.journal.applied(refs)
+    except BaseException as err:
+        d.journal.step("deploy", StepStatus.FAILED, _message(err))
+        raise
+    changes = _changeset(applied)
+    d.journal.step("deploy", StepStatus.SUCCEEDED, changes)
+    d.journal.step("health", StepStatus.RUNNING, attempt=d.attempt)
+    try:
+        report = wait_healthy(d, refs)
+    except BaseException as err:
+        d.journal.step("health", StepStatus.FAILED, _message(err))
+        raise
+    d.journal.step("health", StepStatus.SUCCEEDED, report)
+    return Outcome([str(r) for r in refs], any(a.action != "unchanged" for a in applied), changes)
+
+
+def wait_healthy(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> str:
+    """Poll until every object is healthy; HealthCheckFailed names the unhealthy ones."""
+    health = d.component.health
+    deadline = d.clock() + health.timeout_seconds
+    while True:
+        _check(d)
+        found = [(ref, assess(d.cluster.get(ref))) for ref in refs]
+        healthy = sum(1 for _, a in found if a.health == Health.HEALTHY)
+        d.progress(f"objects healthy {healthy}/{len(refs)}")
+        if healthy == len(refs):
+            return f"objects healthy {healthy}/{len(refs)}"
+        failed = [(r, a) for r, a in found if a.health == Health.FAILED]
+        if failed:
+            raise HealthCheckFailed(f"{d.component.name}: failed: {_unhealthy(failed)}")
+        if d.clock() >= deadline:
+            waiting = [(r, a) for r, a in found if a.health != Health.HEALTHY]
+            raise HealthCheckFailed(
+                f"{d.component.name}: not healthy after {health.timeout_seconds:g}s "
+                f"({healthy}/{len(refs)} healthy): {_unhealthy(waiting)}"
+            )
+        if d.cancelled is not None and d.cancelled.wait(health.interval_seconds):
+            raise KubernetesCancelled(f"{d.component.name}: cancelled while waiting for health")
+        if d.cancelled is None:
+            time.sleep(health.interval_seconds)
+
+
+def rollback_kubernetes_component(
+    d: KubernetesDelivery, previous: Sequence[dict[str, object]] | None
+) -> Outcome:
+    """Re-apply `previous` (the objects of the revision live before; None: there was none) and
+    delete what this deployment created that `previous` does not have."""
+    entries = d.journal.entries()
+    if not entries:
+        return Outcome([], False, "nothing was applied")
+    d.journal.step("rollback", StepStatus.RUNNING, attempt=d.attempt)
+    try:
+        restored = [d.cluster.apply(cast(KubeObject, obj)) for obj in previous or ()]
+        keep = {a.ref.key for a in restored}
+        deleted = [
+            ref for ref, created in entries if created and ref.key not in keep and d.cluster.delete(ref)
+        ]
+        d.progress(f"re-applied {len(restored)}, deleted {len(deleted)}")
+    except BaseException as err:
+        d.journal.step("rollback", StepStatus.FAILED, _message(err))
+        raise
+    left = [str(ref) for ref, created in entries if not created and previous is None]
+    detail = (
+        f"re-applied {len(restored)} objects of the previous revision, deleted {len(deleted)} created objects"
+    )
+    if deleted:
+        detail += ": " + ", ".join(str(r) for r in deleted)
+    if left:
+        detail += f"; no previous revision to restore {', '.join(left)}"
+    d.journal.step("rollback", StepStatus.SUCCEEDED, detail)
+    return Outcome([str(a.ref) for a in restored] + [str(r) for r in deleted], True, detail)
+
+
+def _changeset(applied: Sequence[Applied]) -> str:
+    counts = {
+        action: sum(1 for a in applied if a.action == action)
+        for action in ("created", "configured", "unchanged")
+    }
+    summary = ", ".join(f"{n} {action}" for action, n in counts.items())
+    lines = [f"{a.action} {a.ref}" for a in applied]
+    return "\n".join([summary, *lines])
+
+
+def _unhealthy(found: Sequence[tuple[ObjectRef, Assessment]]) -> str:
+    return "; ".join(f"{ref} is {a.health.name.lower()} ({a.message})" for ref, a in found)
+
+
+def _check(d: KubernetesDelivery) -> None:
+    if d.cancelled is not None and d.cancelled.is_set():
+        raise KubernetesCancelled(f"{d.component.name}: cancelled")
+
+
+def _message(err: BaseException) -> str:
+    return str(err)[:4000] or type(err).__name__

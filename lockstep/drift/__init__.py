@@ -1,0 +1,1 @@
+"""Pure functions over live objects: health assessment per kind (and, later, desired vs live)."""

@@ -1,0 +1,197 @@
+"""The inventory of Kubernetes objects each deployment applied, per component.
+
+Owns the `kubernetes_inventory` table and its repository functions. A row is written BEFORE its
+object is applied (write-ahead) and says whether the object existed then; the first write wins,
+so a retried activity — which finds the object it created a moment ago — cannot turn "created by
+this deployment" into "was already there". Rollback deletes exactly the rows with `created`;
+drift can later compare the inventory of the live revision with what the cluster holds.
+
+`StoreInventory` implements `lockstep.delivery.kubernetes.InventoryJournal` for one (deployment,
+component), together with its steps. Committing is the session's job (`Store.session`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from lockstep.drift.health import ObjectRef
+from lockstep.store.inserts import insert_or_get
+from lockstep.store.steps import record_step
+from lockstep.store.tables import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from lockstep.store.engine import Store
+
+
+class KubernetesInventoryRecord(SQLModel, table=True):
+    """One object a deployment applied (or was about to apply) for one component."""
+
+    __tablename__ = "kubernetes_inventory"
+    __table_args__ = (
+        UniqueConstraint(
+            "deployment_id",
+            "component",
+            "api_group",
+            "kind",
+            "namespace",
+            "name",
+            name="uq_kubernetes_inventory_key",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deployment_id: str = Field(index=True)
+    application: str
+    environment: str
+    component: str
+    commit: str
+    api_group: str  # "" for the core group; the version is not part of an object's identity
+    api_version: str
+    kind: str
+    namespace: str = ""  # "" for cluster-scoped objects
+    name: str
+    created: bool  # it did not exist before this deployment applied it
+    applied: bool = False
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.api_version, self.kind, self.namespace, self.name)
+
+
+def record_intent(
+    *,
+    session: Session,
+    deployment_id: str,
+    application: str,
+    environment: str,
+    component: str,
+    commit: str,
+    ref: ObjectRef,
+    existed: bool,
+) -> KubernetesInventoryRecord:
+    """Record that `ref` is about to be applied; an existing row is kept as it is (first write wins)."""
+    key = (deployment_id, component, ref)
+    row = _find(session, *key)
+    if row is None:
+        candidate = KubernetesInventoryRecord(
+            deployment_id=deployment_id,
+            application=application,
+            environment=environment,
+            component=component,
+            commit=commit,
+            api_group=ref.group,
+            api_version=ref.api_version,
+            kind=ref.kind,
+            namespace=ref.namespace,
+            name=ref.name,
+            created=not existed,
+        )
+        row = insert_or_get(session, candidate, partial(_find, session, *key))
+    return row
+
+
+def mark_applied(*, session: Session, deployment_id: str, component: str, refs: Sequence[ObjectRef]) -> None:
+    for ref in refs:
+        row = _find(session, deployment_id, component, ref)
+        if row is not None and not row.applied:
+            row.applied = True
+    session.flush()
+
+
+def inventory(*, session: Session, deployment_id: str, component: str) -> list[KubernetesInventoryRecord]:
+    """The objects a deployment recorded for a component, in recording order."""
+    query = (
+        select(KubernetesInventoryRecord)
+        .where(
+            KubernetesInventoryRecord.deployment_id == deployment_id,
+            KubernetesInventoryRecord.component == component,
+        )
+        .order_by(col(KubernetesInventoryRecord.id))
+    )
+    return list(session.exec(query).all())
+
+
+def _find(
+    session: Session, deployment_id: str, component: str, ref: ObjectRef
+) -> KubernetesInventoryRecord | None:
+    query = select(KubernetesInventoryRecord).where(
+        KubernetesInventoryRecord.deployment_id == deployment_id,
+        KubernetesInventoryRecord.component == component,
+        KubernetesInventoryRecord.api_group == ref.group,
+        KubernetesInventoryRecord.kind == ref.kind,
+        KubernetesInventoryRecord.namespace == ref.namespace,
+        KubernetesInventoryRecord.name == ref.name,
+    )
+    return session.exec(query).first()
+
+
+class StoreInventory:
+    """The inventory and steps of one (deployment, component) in the system of record."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        deployment_id: str,
+        application: str,
+        environment: str,
+        component: str,
+        commit: str,
+    ) -> None:
+        self._store = store
+        self._deployment_id = deployment_id
+        self._application = application
+        self._environment = environment
+        self._component = component
+        self._commit = commit
+
+    def remember(self, entries: Sequence[tuple[ObjectRef, bool]]) -> dict[ObjectRef, bool]:
+        """Write-ahead: (ref, existed now) per object; returns ref -> created, as first recorded."""
+        with self._store.session() as session:
+            rows = [
+                record_intent(
+                    session=session,
+                    deployment_id=self._deployment_id,
+                    application=self._application,
+                    environment=self._environment,
+                    component=self._component,
+                    commit=self._commit,
+                    ref=ref,
+                    existed=existed,
+                )
+                for ref, existed in entries
+            ]
+            return {ref: row.created for (ref, _), row in zip(entries, rows, strict=True)}
+
+    def applied(self, refs: Sequence[ObjectRef]) -> None:
+        with self._store.session() as session:
+            mark_applied(
+                session=session, deployment_id=self._deployment_id, component=self._component, refs=refs
+            )
+
+    def entries(self) -> list[tuple[ObjectRef, bool]]:
+        """(ref, created) for every object this deployment recorded for the component."""
+        with self._store.session() as session:
+            rows = inventory(session=session, deployment_id=self._deployment_id, component=self._component)
+            return [(row.ref, row.created) for row in rows]
+
+    def step(
+        self, action: str, status: str, output: str | None = None, *, attempt: int | None = None
+    ) -> None:
+        with self._store.session() as session:
+            record_step(
+                session=session,
+                deployment_id=self._deployment_id,
+                component=self._component,
+                action=action,
+                status=status,
+                output=output,
+                attempt=attempt,
+            )

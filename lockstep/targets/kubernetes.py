@@ -1,0 +1,215 @@
+"""The `kubernetes` target adapter: server-side apply, get and delete through the `kubernetes` client.
+
+Owns the connection (a kubeconfig file and context, or the in-cluster service account), resource
+discovery (which tells whether a kind is namespaced, so objects without a namespace get the
+target's), server-side apply under field manager `lockstep` (conflicts forced when the target
+says so), and wrapping the client's errors into Lockstep errors that say whether retrying helps.
+
+Deliberately does not: decide what to apply, wait for health (`lockstep.delivery.kubernetes`
+and `lockstep.drift.health`) or remember what it applied (`lockstep.store.inventory`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import urllib3.exceptions
+from kubernetes import client as _client
+from kubernetes import config as _config
+from kubernetes import dynamic as _dynamic
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import exceptions as dynamic_errors
+
+from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
+from lockstep.drift.health import KubeObject, ObjectRef
+from lockstep.settings import KubernetesTargetSettings
+
+# The client ships no type information: its modules are used as `Any` at this boundary only.
+k8s_client: Any = _client
+k8s_config: Any = _config
+dynamic: Any = _dynamic
+
+FIELD_MANAGER = "lockstep"
+_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+ApplyAction = Literal["created", "configured", "unchanged"]
+
+
+class KubernetesApiError(LockstepError):
+    """The API server refused a request; `retryable` says whether asking again may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        self.status = status
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class ApplyConflict(KubernetesApiError):
+    """Another field manager owns fields Lockstep applies (set `force_conflicts` to take them)."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    ref: ObjectRef
+    action: ApplyAction
+    live: KubeObject
+
+
+class KubernetesCluster:
+    """One cluster as a target: every call goes to the API server, nothing is cached but discovery."""
+
+    def __init__(
+        self, api: Any, *, namespace: str, force_conflicts: bool, request_timeout: float = 30.0
+    ) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._force = force_conflicts
+        self._timeout = request_timeout
+        self._dynamic: Any = None
+
+    def close(self) -> None:
+        self._api.close()
+
+    def ref(self, obj: KubeObject) -> ObjectRef:
+        """The object's identity, its namespace defaulted to the target's when the kind is namespaced."""
+        resource = self._resource(obj.get("apiVersion", ""), obj.get("kind", ""))
+        meta = obj.get("metadata", {})
+        namespace = (meta.get("namespace") or self._namespace) if resource.namespaced else ""
+        return ObjectRef(obj.get("apiVersion", ""), obj.get("kind", ""), namespace, meta.get("name", ""))
+
+    def get(self, ref: ObjectRef) -> KubeObject | None:
+        """The live object, or None when it does not exist."""
+        resource = self._resource(ref.api_version, ref.kind)
+        try:
+            live = self._call(
+                lambda: self._client.get(
+                    resource, name=ref.name, namespace=ref.namespace or None, _request_timeout=self._timeout
+                ),
+                f"reading {ref}",
+            )
+        except KubernetesApiError as err:
+            if err.status == 404:
+                return None
+            raise
+        return cast(KubeObject, live.to_dict())
+
+    def apply(self, obj: KubeObject) -> Applied:
+        """Server-side apply `obj` (converges: applying the same object again changes nothing)."""
+        ref = self.ref(obj)
+        before = self.get(ref)
+        body = cast(dict[str, Any], copy.deepcopy(obj))
+        if ref.namespace:
+            body.setdefault("metadata", {})["namespace"] = ref.namespace
+        resource = self._resource(ref.api_version, ref.kind)
+        live = self._call(
+            lambda: self._client.server_side_apply(
+                resource,
+                body=body,
+                name=ref.name,
+                namespace=ref.namespace or None,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=self._force,
+                _request_timeout=self._timeout,
+            ),
+            f"applying {ref}",
+        )
+        after = cast(KubeObject, live.to_dict())
+        action: ApplyAction = (
+            "created" if before is None else "unchanged" if _same(before, after) else "configured"
+        )
+        return Applied(ref, action, after)
+
+    def delete(self, ref: ObjectRef) -> bool:
+        """Delete the object (its dependents in the background); False when it was already gone."""
+        resource = self._resource(ref.api_version, ref.kind)
+        try:
+            self._call(
+                lambda: self._client.delete(
+                    resource,
+                    name=ref.name,
+                    namespace=ref.namespace or None,
+                    propagation_policy="Background",
+                    _request_timeout=self._timeout,
+                ),
+                f"deleting {ref}",
+            )
+        except KubernetesApiError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+    @property
+    def _client(self) -> Any:
+        if self._dynamic is None:
+            self._dynamic = self._call(lambda: dynamic.DynamicClient(self._api), "discovering the API")
+        return self._dynamic
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        try:
+            return self._call(
+                lambda: self._client.resources.get(api_version=api_version, kind=kind),
+                f"looking up {kind} in {api_version}",
+            )
+        except (dynamic_errors.ResourceNotFoundError, dynamic_errors.ResourceNotUniqueError) as err:
+            raise KubernetesApiError(
+                f"the cluster serves no {kind} in {api_version} (is its CRD installed?): {err}"
+            ) from None
+
+    def _call(self, fn: Any, doing: str) -> Any:
+        try:
+            return fn()
+        except (dynamic_errors.ResourceNotFoundError, dynamic_errors.ResourceNotUniqueError):
+            raise
+        except dynamic_errors.DynamicApiError as err:
+            summary: str = cast(Any, err).summary()
+            raise _api_error(doing, err.status, summary) from None
+        except k8s_client.ApiException as err:
+            raise _api_error(doing, err.status, str(err.reason)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise TargetUnreachable(f"Kubernetes API unreachable while {doing}: {err}") from None
+
+
+def connect_kubernetes(
+    target: KubernetesTargetSettings, *, request_timeout: float = 30.0
+) -> KubernetesCluster:
+    """A client for the target: its kubeconfig (and context), else in-cluster, else ~/.kube/config."""
+    try:
+        if target.kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+            configuration = k8s_client.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+            api = k8s_client.ApiClient(configuration)
+        else:
+            path = os.path.expanduser(target.kubeconfig) if target.kubeconfig else None
+            api = k8s_config.new_client_from_config(config_file=path, context=target.context)
+    except (ConfigException, OSError, ValueError) as err:
+        where = target.kubeconfig or "in-cluster / default kubeconfig"
+        context = f", context {target.context!r}" if target.context else ""
+        raise ConfigError(f"kubernetes target ({where}{context}): {err}") from None
+    return KubernetesCluster(
+        api,
+        namespace=target.namespace,
+        force_conflicts=target.force_conflicts,
+        request_timeout=request_timeout,
+    )
+
+
+def _api_error(doing: str, status: int | None, detail: str) -> KubernetesApiError:
+    message = f"Kubernetes API answered {status} while {doing}: {detail}"
+    if status == 409:
+        return ApplyConflict(
+            message + " (another field manager owns these fields; "
+            "set force_conflicts on the target to take them over)",
+            status=status,
+        )
+    return KubernetesApiError(message, status=status, retryable=status in _RETRYABLE_STATUS)
+
+
+def _same(before: KubeObject, after: KubeObject) -> bool:
+    """Whether an apply changed nothing: the resourceVersion says so on a real API server."""
+    old, new = before.get("metadata", {}), after.get("metadata", {})
+    if "resourceVersion" in old and "resourceVersion" in new:
+        return old["resourceVersion"] == new["resourceVersion"]
+    return before.get("spec") == after.get("spec") and old == new

@@ -1,0 +1,197 @@
+"""A Kubernetes API for tests: kmock's KubernetesEmulator, taught server-side apply, on a loopback
+port in a thread of its own.
+
+kmock 0.8 stores objects as plain JSON and answers PATCH only for objects that exist. A real
+API server creates the object on an apply patch (`application/apply-patch+yaml`), so
+`ApplyingEmulator` turns an apply of a missing object into a create, keeps `metadata.generation`
+(bumped when `spec` changes, as the API server does) and gives new objects a `uid`. Everything
+else — discovery, GET, DELETE, LIST — is kmock's own. The emulator runs its event loop in a
+background thread, because the `kubernetes` client is synchronous and is called from test code
+and from activity threads alike.
+
+No kube-apiserver can be installed on this machine, so this is as real as the tests get: the real
+`kubernetes` client speaking HTTP to an emulated API, not a fake client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp.web
+import yaml
+from kmock import KubernetesEmulator, Server
+from kmock._internal import rendering
+
+from lockstep.drift.health import ObjectRef
+
+# Builtin resources kmock's bundled discovery may lack, plus one custom resource for tests.
+EXTRA_RESOURCES: dict[str, Any] = {
+    "example.com/v1/widgets": {
+        "kind": "Widget",
+        "namespaced": True,
+        "singular": "widget",
+        "verbs": {"get", "list", "patch", "delete", "create"},
+    },
+}
+
+
+class ApplyingEmulator(KubernetesEmulator):
+    """KubernetesEmulator with server-side apply creating missing objects and tracking generation."""
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        is_apply = (
+            request.method == "PATCH"
+            and "apply-patch" in request.headers.get("Content-Type", "")
+            and request.resource is not None
+            and request.name is not None
+            and isinstance(request.data, dict)
+        )
+        if is_apply:
+            key: Any = (request.resource, request.namespace, request.name)
+            async with self._lock:
+                data: dict[str, Any] = request.data
+                meta = data.setdefault("metadata", {})
+                if request.namespace:
+                    meta["namespace"] = request.namespace
+                if key not in self.objects or self.objects[key].deleted:
+                    meta.update(uid=str(uuid.uuid4()), generation=1)
+                    if key in self.objects:
+                        self.objects[key].create(data)
+                    else:
+                        self.objects[key] = data
+                else:
+                    live = self.objects[key].raw
+                    generation = int(live.get("metadata", {}).get("generation", 1))
+                    changed = data.get("spec") != live.get("spec")
+                    meta["generation"] = generation + 1 if changed else generation
+                    meta["uid"] = live.get("metadata", {}).get("uid")
+        return await super()._handle(request)
+
+
+class EmulatedCluster:
+    """An ApplyingEmulator served on 127.0.0.1 from a background event loop."""
+
+    def __init__(self) -> None:
+        self.emulator = ApplyingEmulator()
+        self.emulator.resources.load_bundled()
+        for resource, info in EXTRA_RESOURCES.items():
+            self.emulator.resources[resource] = info
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="kmock")
+        self._stop: asyncio.Event | None = None
+        self._served: Future[None] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        ready: Future[str] = Future()
+        self._served = asyncio.run_coroutine_threadsafe(self._serve(ready), self._loop)
+        self.url = ready.result(timeout=30)
+
+    async def _serve(self, ready: Future[str]) -> None:
+        self._stop = asyncio.Event()
+        async with self.emulator, Server(self.emulator) as server:
+            ready.set_result(str(server.url).rstrip("/"))
+            await self._stop.wait()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._served is not None:
+            self._served.result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+    def call(self, fn: Any) -> Any:
+        """Run `fn()` on the emulator's loop (objects are mutated there, under no other thread)."""
+
+        async def run() -> Any:
+            async with self.emulator._lock:
+                return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+    def live(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        def read() -> dict[str, Any] | None:
+            try:
+                obj = self.emulator.objects[resource, namespace, name]
+            except KeyError:
+                return None
+            return None if obj.deleted else dict(obj.raw)
+
+        result: dict[str, Any] | None = self.call(read)
+        return result
+
+    def set_status(self, resource: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
+        """What a controller would do: write `status` onto the live object."""
+        self.call(lambda: self.emulator.objects[resource, namespace, name].patch({"status": status}))
+
+    def kubeconfig(self, path: Path, *, context: str = "emulated", namespace: str = "default") -> Path:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "emulated", "cluster": {"server": self.url}}],
+            "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+            "contexts": [
+                {
+                    "name": context,
+                    "context": {"cluster": "emulated", "user": "tester", "namespace": namespace},
+                },
+                {"name": "elsewhere", "context": {"cluster": "emulated", "user": "tester"}},
+            ],
+            "current-context": "elsewhere",
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+
+@contextmanager
+def emulated_cluster() -> Iterator[EmulatedCluster]:
+    cluster = EmulatedCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+class MemoryInventory:
+    """An InventoryJournal kept in memory, for tests of the delivery without a store."""
+
+    def __init__(self) -> None:
+        self.created: dict[ObjectRef, bool] = {}
+        self.applied_refs: list[ObjectRef] = []
+        self.steps: dict[str, tuple[str, str | None]] = {}
+
+    def remember(self, entries: Sequence[tuple[ObjectRef, bool]]) -> dict[ObjectRef, bool]:
+        return {ref: self.created.setdefault(ref, not existed) for ref, existed in entries}
+
+    def applied(self, refs: Sequence[ObjectRef]) -> None:
+        self.applied_refs.extend(r for r in refs if r not in self.applied_refs)
+
+    def entries(self) -> list[tuple[ObjectRef, bool]]:
+        return list(self.created.items())
+
+    def step(
+        self, action: str, status: str, output: str | None = None, *, attempt: int | None = None
+    ) -> None:
+        self.steps[action] = (status, output)
+
+
+def rolled_out(replicas: int = 1, generation: int = 1) -> dict[str, Any]:
+    """The status a Deployment controller writes once `replicas` are updated and available."""
+    return {
+        "observedGeneration": generation,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+    }
