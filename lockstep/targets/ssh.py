@@ -1,0 +1,438 @@
+"""The `ssh` target: one paramiko connection per host, with files over SFTP and commands over exec.
+
+Owns `SshConnection` (the `HostConnection` of one host: one transport and one lazily opened SFTP
+session, reused for everything an activity does there), `connect_ssh` (every host of an
+`SshTargetSettings`, all or none) and the errors that say whether retrying can help:
+`TargetUnreachable` (network, retryable), `HostKeyRejected` and `SshAuthenticationFailed`
+(configuration, permanent). Host keys come from the target's `known_hosts` file alone and an
+unknown host is refused (a `RejectPolicy`), never trusted on first use.
+
+Files are written under a temporary name and renamed into place, so a torn upload is never taken
+for a file; `current` is switched by renaming a temporary link over it. A command runs as
+`/bin/sh -c` in its own process group (sshd makes every session a group leader); on timeout or
+`interrupt` that group is killed through a second channel. Release logic is not here but in
+`lockstep.targets.releases`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import posixpath
+import re
+import shlex
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NoReturn
+
+import paramiko
+
+from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
+from lockstep.settings import SshTargetSettings, parse_duration
+from lockstep.targets.host import CommandResult, HostConnection, OutputTail
+
+_PGID_MARK = b"lockstep-pgid "
+_DRAIN_SECONDS = 2.0  # after exit, how long a background child holding stdout may delay `run`
+_REMOTE_HASH_BYTES = 1 << 20  # larger files are hashed on the host instead of downloaded
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NETWORK_ERRORS = (paramiko.SSHException, EOFError, TimeoutError, ConnectionError)
+
+
+class HostKeyRejected(LockstepError):
+    """The host's key is not in known_hosts, or differs from it. Retrying cannot help."""
+
+
+class SshAuthenticationFailed(LockstepError):
+    """The host refused the user's key (or the agent's). Retrying cannot help."""
+
+
+class _RejectUnknown(paramiko.RejectPolicy):
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
+        raise _UnknownHostKey(hostname, key)
+
+
+class _UnknownHostKey(Exception):
+    def __init__(self, hostname: str, key: paramiko.PKey) -> None:
+        self.hostname, self.key = hostname, key
+
+
+def parse_address(address: str, default_port: int) -> tuple[str, int]:
+    """`host`, `host:port` or `[v6]:port` -> (host, port)."""
+    host, port = address.strip(), default_port
+    if host.startswith("["):
+        inner, _, rest = host[1:].partition("]")
+        host, port_text = inner, rest.removeprefix(":")
+    elif host.count(":") == 1:
+        host, port_text = host.split(":")
+    else:
+        port_text = ""
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"ssh host {address!r}: the port must be a number from 1 to 65535")
+        port = int(port_text)
+    if not host:
+        raise ConfigError(f"ssh host {address!r}: no host name")
+    return host, port
+
+
+def _fingerprint(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.fingerprint}"
+
+
+class SshConnection(HostConnection):
+    """A `HostConnection` to one host over an established paramiko client."""
+
+    def __init__(
+        self,
+        client: paramiko.SSHClient,
+        *,
+        name: str,
+        io_timeout: float = 60.0,
+        interrupt: threading.Event | None = None,
+    ) -> None:
+        self.name = name
+        self.interrupt = interrupt  # set when the deployment is cancelled: a running command is killed
+        self._client = client
+        self._io_timeout = io_timeout
+        self._sftp_client: paramiko.SFTPClient | None = None
+
+    # -- the boundary: library errors become Lockstep errors naming the host --------------------
+
+    @contextlib.contextmanager
+    def _boundary(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except _NETWORK_ERRORS as e:
+            raise TargetUnreachable(
+                f"{self.name}: connection lost during {what}: {e or type(e).__name__}"
+            ) from e
+        except OSError as e:
+            if not self._alive():
+                raise TargetUnreachable(f"{self.name}: connection lost during {what}: {e}") from e
+            raise
+
+    def _alive(self) -> bool:
+        transport = self._client.get_transport()
+        return transport is not None and transport.is_active()
+
+    def _transport(self) -> paramiko.Transport:
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise TargetUnreachable(f"{self.name}: the ssh connection is closed")
+        return transport
+
+    @property
+    def _sftp(self) -> paramiko.SFTPClient:
+        if self._sftp_client is None:
+            with self._boundary("opening SFTP"):
+                sftp = self._client.open_sftp()
+                channel = sftp.get_channel()
+                if channel is not None:
+                    channel.settimeout(self._io_timeout)
+                self._sftp_client = sftp
+        return self._sftp_client
+
+    def _lstat(self, path: str, *, follow: bool = False) -> paramiko.SFTPAttributes | None:
+        with self._boundary(f"stat {path}"):
+            try:
+                return self._sftp.stat(path) if follow else self._sftp.lstat(path)
+            except FileNotFoundError:
+                return None
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def ensure_dir(self, path: str) -> None:
+        attrs = self._lstat(path, follow=True)
+        if attrs is not None and stat.S_ISDIR(attrs.st_mode or 0):
+            return
+        parent = posixpath.dirname(path.rstrip("/"))
+        if parent and parent != path:
+            self.ensure_dir(parent)
+        with self._boundary(f"mkdir {path}"):
+            try:
+                self._sftp.mkdir(path)
+            except OSError:
+                again = self._lstat(path, follow=True)
+                if again is None or not stat.S_ISDIR(again.st_mode or 0):
+                    raise
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        tmp = f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.tmp-{uuid.uuid4().hex[:12]}"
+        with self._boundary(f"upload of {path}"):
+            try:
+                with self._sftp.open(tmp, "wb") as f:
+                    f.set_pipelined(True)
+                    f.write(data)
+                    f.chmod(mode)
+                self._sftp.posix_rename(tmp, path)
+            except BaseException:
+                if self._alive():
+                    with contextlib.suppress(OSError, *_NETWORK_ERRORS):
+                        self._sftp.remove(tmp)
+                raise
+
+    def read_file(self, path: str) -> bytes | None:
+        attrs = self._lstat(path, follow=True)
+        if attrs is None or not stat.S_ISREG(attrs.st_mode or 0):
+            return None
+        with self._boundary(f"download of {path}"), self._sftp.open(path, "rb") as f:
+            f.prefetch(attrs.st_size)
+            return bytes(f.read())
+
+    def file_sha256(self, path: str) -> str | None:
+        attrs = self._lstat(path, follow=True)
+        if attrs is None or not stat.S_ISREG(attrs.st_mode or 0):
+            return None
+        if (attrs.st_size or 0) >= _REMOTE_HASH_BYTES:
+            result = self.run(
+                f"sha256sum -- {shlex.quote(path)}", cwd=None, env={}, timeout=300, max_output=4096
+            )
+            digest = result.output.split(" ", 1)[0].strip()
+            if result.ok and re.fullmatch(r"[0-9a-f]{64}", digest):
+                return digest
+        data = self.read_file(path)
+        return None if data is None else hashlib.sha256(data).hexdigest()
+
+    def exists(self, path: str) -> bool:
+        return self._lstat(path) is not None
+
+    def readlink(self, path: str) -> str | None:
+        attrs = self._lstat(path)
+        if attrs is None or not stat.S_ISLNK(attrs.st_mode or 0):
+            return None
+        with self._boundary(f"readlink {path}"):
+            return self._sftp.readlink(path)
+
+    def replace_symlink(self, link: str, target: str) -> None:
+        tmp = f"{posixpath.dirname(link)}/.{posixpath.basename(link)}.tmp-{uuid.uuid4().hex[:12]}"
+        with self._boundary(f"switching {link}"):
+            self._sftp.symlink(target, tmp)
+            try:
+                self._sftp.posix_rename(tmp, link)  # rename(2) over the old link: never missing
+            except BaseException:
+                if self._alive():
+                    with contextlib.suppress(OSError, *_NETWORK_ERRORS):
+                        self._sftp.remove(tmp)
+                raise
+
+    def remove(self, path: str) -> None:
+        if posixpath.normpath(path) == "/":
+            raise ValueError(f"{self.name}: refusing to remove the root directory ({path!r})")
+        attrs = self._lstat(path)
+        if attrs is None:
+            return
+        if not stat.S_ISDIR(attrs.st_mode or 0):
+            with self._boundary(f"removing {path}"):
+                self._sftp.remove(path)
+            return
+        # One round trip for a whole release tree, instead of one SFTP call per entry.
+        result = self.run(f"rm -rf -- {shlex.quote(path)}", cwd=None, env={}, timeout=300, max_output=4096)
+        if not result.ok:
+            raise OSError(errno.EIO, f"{self.name}: cannot remove {path}: {result.output.strip()}")
+
+    def rename(self, src: str, dst: str) -> None:
+        with self._boundary(f"renaming {src}"):
+            self._sftp.posix_rename(src, dst)
+
+    def list_dir(self, path: str) -> list[str]:
+        attrs = self._lstat(path, follow=True)
+        if attrs is None or not stat.S_ISDIR(attrs.st_mode or 0):
+            return []
+        with self._boundary(f"listing {path}"):
+            return sorted(self._sftp.listdir(path))
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def run(
+        self, command: str, *, cwd: str | None, env: Mapping[str, str], timeout: float, max_output: int
+    ) -> CommandResult:
+        started = time.monotonic()
+        with self._boundary(f"command {command!r}"):
+            channel = self._transport().open_session(timeout=self._io_timeout)
+            try:
+                channel.set_combine_stderr(True)  # `_wrap` joins them on the host; this catches the rest
+                channel.settimeout(0.1)
+                channel.exec_command(_wrap(command, cwd=cwd, env=env))
+                return self._collect(channel, command, started, timeout, max_output)
+            finally:
+                channel.close()
+
+    def _collect(
+        self, channel: paramiko.Channel, command: str, started: float, timeout: float, max_output: int
+    ) -> CommandResult:
+        tail, head, pgid = OutputTail(max_output), b"", None
+        deadline = started + max(timeout, 0.0)
+        eof = False
+        exited_at: float | None = None
+        timed_out = interrupted = False
+        while True:
+            now = time.monotonic()
+            if channel.exit_status_ready():
+                exited_at = exited_at or now
+                if eof or now - exited_at >= _DRAIN_SECONDS:
+                    break
+            elif now >= deadline:
+                timed_out = True
+            elif self.interrupt is not None and self.interrupt.is_set():
+                interrupted = True
+            if timed_out or interrupted:
+                self._kill_group(pgid)
+                break
+            if eof:
+                if channel.closed and not channel.exit_status_ready():
+                    break
+                channel.status_event.wait(0.1)
+                continue
+            try:
+                chunk = channel.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                eof = True
+            elif pgid is None:
+                head += chunk
+                if b"\n" in head:  # the wrapper's first line names the process group
+                    first, rest = head.split(b"\n", 1)
+                    marked = first.startswith(_PGID_MARK) and first[len(_PGID_MARK) :].isdigit()
+                    pgid = int(first[len(_PGID_MARK) :]) if marked else 0
+                    tail.feed(rest if marked else head)
+            else:
+                tail.feed(chunk)
+        if pgid is None:
+            tail.feed(head)
+        stopped = timed_out or interrupted
+        # paramiko marks a channel "exited" (status -1) when it closes without an exit status,
+        # which is also what a dropped connection looks like.
+        status = -1 if stopped or not channel.exit_status_ready() else channel.recv_exit_status()
+        if not stopped and status == -1 and not self._alive():
+            raise TargetUnreachable(f"{self.name}: connection lost while running {command!r}")
+        output = tail.text()
+        if interrupted:
+            output += "\n[interrupted: the deployment was cancelled]"
+        elif not stopped and status == -1:
+            output += "\n[the command ended without an exit status]"
+        exit_code = status
+        return CommandResult(command, exit_code, output, time.monotonic() - started, timed_out)
+
+    def _kill_group(self, pgid: int | None) -> None:
+        if not pgid or not self._alive():
+            return
+        with contextlib.suppress(*_NETWORK_ERRORS, OSError):
+            killer = self._transport().open_session(timeout=self._io_timeout)
+            killer.exec_command(f"kill -KILL -- -{pgid} 2>/dev/null; true")
+            killer.status_event.wait(self._io_timeout)
+            killer.close()
+
+    def close(self) -> None:
+        if self._sftp_client is not None:
+            with contextlib.suppress(Exception):
+                self._sftp_client.close()
+            self._sftp_client = None
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"SshConnection(name={self.name!r})"
+
+
+def _wrap(command: str, *, cwd: str | None, env: Mapping[str, str]) -> str:
+    """The remote command line: report the process group, enter `cwd`, export `env`, run.
+
+    Env vars are exported by the shell rather than sent as ssh `env` requests, which sshd refuses
+    unless AcceptEnv lists them. The outer shell stays the group leader, so killing the group
+    kills the command and its children, and a command killed by a signal exits 128+n.
+    """
+    # stderr joins stdout in ONE pipe on the host: sshd reads two pipes in no fixed order.
+    lines = ["exec 2>&1", 'echo "lockstep-pgid $$"']
+    if cwd is not None:
+        why = shlex.quote(f"cannot start command in {cwd}")
+        lines.append(f"cd -- {shlex.quote(cwd)} || {{ echo {why} >&2; exit 127; }}")
+    for key, value in env.items():
+        if not _ENV_NAME.match(key):
+            raise ValueError(f"invalid environment variable name {key!r}")
+        lines.append(f"export {key}={shlex.quote(value)}")
+    lines.append(f"/bin/sh -c {shlex.quote(command)} </dev/null")
+    return f"exec /bin/sh -c {shlex.quote(chr(10).join(lines))}"
+
+
+def connect_host(
+    settings: SshTargetSettings, address: str, *, interrupt: threading.Event | None = None
+) -> SshConnection:
+    """Connect and authenticate to one host; errors name it and say whether a retry helps."""
+    host, port = parse_address(address, settings.port)
+    name = f"{host}:{port}"
+    known_hosts = Path(settings.known_hosts).expanduser()
+    client = paramiko.SSHClient()
+    try:
+        client.load_host_keys(str(known_hosts))  # this file only: not ~/.ssh or /etc/ssh
+    except FileNotFoundError:
+        raise HostKeyRejected(f"{name}: known_hosts file {known_hosts} does not exist") from None
+    client.set_missing_host_key_policy(_RejectUnknown())
+    timeout = parse_duration(settings.connect_timeout)
+    kwargs: dict[str, Any] = (
+        {"key_filename": str(Path(settings.key_file).expanduser())} if settings.key_file else {}
+    )
+    try:
+        client.connect(
+            host,
+            port=port,
+            username=settings.user,
+            allow_agent=settings.key_file is None,
+            look_for_keys=False,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            **kwargs,
+        )
+    except _UnknownHostKey as e:
+        client.close()
+        raise HostKeyRejected(
+            f"{name}: host key unknown: {known_hosts} has no entry for {e.hostname} (it offered "
+            f"{_fingerprint(e.key)}); refusing to connect. Verify the fingerprint, then add it, e.g. "
+            f"`ssh-keyscan -p {port} {host} >> {known_hosts}`"
+        ) from None
+    except paramiko.BadHostKeyException as e:
+        client.close()
+        raise HostKeyRejected(
+            f"{name}: host key CHANGED: it offered {_fingerprint(e.key)} but {known_hosts} expects "
+            f"{_fingerprint(e.expected_key)}; refusing to connect (if the host was re-keyed on purpose, "
+            f"update {known_hosts})"
+        ) from None
+    except paramiko.AuthenticationException as e:
+        client.close()
+        how = f"key file {settings.key_file}" if settings.key_file else "the SSH agent's keys"
+        raise SshAuthenticationFailed(f"{name}: user {settings.user!r} was refused with {how}: {e}") from None
+    except paramiko.ssh_exception.NoValidConnectionsError as e:
+        client.close()
+        why = "; ".join(sorted({getattr(err, "strerror", None) or str(err) for err in e.errors.values()}))
+        raise TargetUnreachable(f"{name}: cannot connect: {why}") from e
+    except (OSError, *_NETWORK_ERRORS) as e:
+        client.close()
+        raise TargetUnreachable(f"{name}: cannot connect: {e or type(e).__name__}") from e
+    transport = client.get_transport()
+    if transport is not None:
+        transport.set_keepalive(max(1, int(parse_duration(settings.keepalive))))
+    return SshConnection(
+        client, name=name, io_timeout=parse_duration(settings.io_timeout), interrupt=interrupt
+    )
+
+
+def connect_ssh(
+    settings: SshTargetSettings, *, interrupt: threading.Event | None = None
+) -> list[SshConnection]:
+    """Connections to every host, in the configured order; if any fails, none stay open."""
+    with ThreadPoolExecutor(max_workers=min(16, len(settings.hosts))) as pool:
+        futures = [pool.submit(connect_host, settings, a, interrupt=interrupt) for a in settings.hosts]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        for f in futures:
+            if f.exception() is None:
+                f.result().close()
+        # A permanent problem outranks a host that is merely down: it is what the user must fix.
+        raise next((e for e in errors if not getattr(e, "retryable", True)), errors[0])
+    return [f.result() for f in futures]
