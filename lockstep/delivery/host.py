@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from lockstep.delivery.http_health import verify_http
 from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError
 from lockstep.domain.models import RenderedComponent
@@ -143,7 +144,7 @@ def _deploy(d: HostDelivery, conn: HostConnection) -> str:
 def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate]) -> list[StepUpdate]:
     """Verify health; return the step update to record (failures are recorded at once)."""
     host, health = conn.name, d.component.health
-    if not health.commands:
+    if not health.commands and not health.http:
         return [("health", StepStatus.SUCCEEDED, "no health checks defined")]
     d.journal.steps(host=host, updates=[*pending, ("health", StepStatus.RUNNING, None)])
     pending.clear()
@@ -158,11 +159,15 @@ def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate
             heartbeat=lambda msg: _health_progress(d, host, msg),
             sleep=d.wait,
         )
+        # http checks go from the worker, once per host, after that host's commands have passed
+        http = verify_http(
+            health, label=host, heartbeat=lambda msg: _health_progress(d, host, msg), sleep=d.wait
+        )
     except BaseException as err:
         output = "\n".join([str(err), _outputs(getattr(err, "results", []))]).strip()
         d.journal.steps(host=host, updates=[("health", StepStatus.FAILED, output)])
         raise
-    return [("health", StepStatus.SUCCEEDED, _outputs(results))]
+    return [("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [_outputs(results), http])))]
 
 
 def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], batch: int) -> list[str]:

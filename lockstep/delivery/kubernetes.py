@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from lockstep.delivery.http_health import verify_http
 from lockstep.domain.errors import HealthCheckFailed, LockstepError
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
@@ -95,10 +96,17 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
     d.journal.step("health", StepStatus.RUNNING, attempt=d.attempt)
     try:
         report = wait_healthy(d, refs)
+        http = verify_http(
+            d.component.health,
+            label=d.component.name,
+            heartbeat=lambda msg: _progress_or_cancel(d, f"health: {msg}"),
+            sleep=lambda seconds: _sleep(d, seconds),
+            clock=d.clock,
+        )
     except BaseException as err:
         d.journal.step("health", StepStatus.FAILED, _message(err))
         raise
-    d.journal.step("health", StepStatus.SUCCEEDED, report)
+    d.journal.step("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [report, http])))
     return Outcome([str(r) for r in refs], any(a.action != "unchanged" for a in applied), changes)
 
 
@@ -122,10 +130,19 @@ def wait_healthy(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> str:
                 f"{d.component.name}: not healthy after {health.timeout_seconds:g}s "
                 f"({healthy}/{len(refs)} healthy): {_unhealthy(waiting)}"
             )
-        if d.cancelled is not None and d.cancelled.wait(health.interval_seconds):
-            raise KubernetesCancelled(f"{d.component.name}: cancelled while waiting for health")
-        if d.cancelled is None:
-            time.sleep(health.interval_seconds)
+        _sleep(d, health.interval_seconds)
+
+
+def _sleep(d: KubernetesDelivery, seconds: float) -> None:
+    if d.cancelled is not None and d.cancelled.wait(seconds):
+        raise KubernetesCancelled(f"{d.component.name}: cancelled while waiting for health")
+    if d.cancelled is None:
+        time.sleep(seconds)
+
+
+def _progress_or_cancel(d: KubernetesDelivery, message: str) -> None:
+    _check(d)
+    d.progress(message)
 
 
 def rollback_kubernetes_component(

@@ -25,10 +25,23 @@ class CommitInfo(BaseModel):
     timestamp: str  # ISO 8601 with offset, from the commit's author date
 
 
+class HttpCheck(BaseModel):
+    """One HTTP health check: GET `url` from the worker until it answers `status`."""
+
+    url: str  # placeholders already substituted
+    status: int = 200
+    timeout_seconds: float = 5.0  # per request
+
+
 class HealthSpec(BaseModel):
-    """Health verification after a component is deployed (durations already parsed to seconds)."""
+    """Health verification after a component is deployed (durations already parsed to seconds).
+
+    `http` checks run after `commands` (host components: on each host) or the objects' health
+    (kubernetes components) have passed, each retried until it passes or `timeout_seconds` is up.
+    """
 
     commands: list[str] = Field(default_factory=list)
+    http: list[HttpCheck] = Field(default_factory=list)
     timeout_seconds: float = 120.0
     interval_seconds: float = 2.0
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lockstep.domain.errors import ManifestError
-from lockstep.domain.models import HealthSpec, ReleaseTree, RenderedComponent
+from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
 from lockstep.manifest.loader import check_references, load_kubernetes_documents
 from lockstep.manifest.loader import environment as find_environment
@@ -124,6 +124,14 @@ class _Renderer:
                 self._fill_command(c, f"components[{i}].health.commands[{k}]")
                 for k, c in enumerate(health_model.commands)
             ],
+            http=[
+                HttpCheck(
+                    url=self._fill_command(h.url, f"components[{i}].health.http[{k}].url"),
+                    status=h.status,
+                    timeout_seconds=h.timeout_seconds,
+                )
+                for k, h in enumerate(health_model.http)
+            ],
             timeout_seconds=health_model.timeout_seconds,
             interval_seconds=health_model.interval_seconds,
         )
@@ -148,7 +156,8 @@ class _Renderer:
                 "objects": objects,
                 "images": tuple(sorted({img for o in objects for img in container_images(o)})),
             }
-        payload["health"] = health.model_dump(mode="json")
+        # Without http checks the hash is what it was before they existed: no needless redeploys.
+        payload["health"] = health.model_dump(mode="json", exclude=None if health.http else {"http"})
         return RenderedComponent(
             name=comp.name,
             kind=comp.kind,

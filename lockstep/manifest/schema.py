@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -103,6 +104,16 @@ def _absolute_dest(value: str) -> str:
     return normal
 
 
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError as e:
+        raise ValueError(f"invalid url '{value}': {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"url '{value}' must be an absolute http:// or https:// URL")
+    return value
+
+
 ApplicationName = Annotated[str, AfterValidator(_application_name)]
 Name = Annotated[str, AfterValidator(_name)]
 NonEmpty = Annotated[str, AfterValidator(_non_empty)]
@@ -110,6 +121,7 @@ ValueName = Annotated[str, AfterValidator(_placeholder_name)]
 ValueText = Annotated[str, BeforeValidator(_scalar_to_str)]
 Duration = Annotated[str, BeforeValidator(_number_to_duration), AfterValidator(_duration)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_dest)]
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]  # may hold {{ placeholders }}
 
 
 class _Strict(BaseModel):
@@ -149,8 +161,19 @@ class HostSpec(_Strict):
     deploy: list[NonEmpty] = Field(default_factory=list)
 
 
+class HttpCheckModel(_Strict):
+    url: HttpUrlText
+    status: int = Field(default=200, ge=100, le=599)  # the status expected, exactly
+    timeout: Duration = "5s"  # per request
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout)
+
+
 class HealthModel(_Strict):
     commands: list[NonEmpty] = Field(default_factory=list)
+    http: list[HttpCheckModel] = Field(default_factory=list)
     timeout: Duration = "2m"
     interval: Duration = "2s"
 
