@@ -51,8 +51,16 @@ class InventoryJournal(Protocol):
     def applied(self, refs: Sequence[ObjectRef]) -> None: ...
     def entries(self) -> list[tuple[ObjectRef, bool]]: ...
     def step(
-        self, action: str, status: str, output: str | None = None, *, attempt: int | None = None
-    ) -> None: ...
+        self,
+        action: str,
+        status: str,
+        output: str | None = None,
+        *,
+        attempt: int | None = None,
+        obj: str = "",
+    ) -> None:
+        """The component's step (`obj` empty) or one object's (`obj` = `Kind/namespace/name`)."""
+        ...
 
 
 @dataclass
@@ -86,6 +94,7 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
         for i, obj in enumerate(objects):
             _check(d)
             applied.append(d.cluster.apply(obj))
+            d.journal.step("deploy", StepStatus.SUCCEEDED, applied[-1].action, obj=str(applied[-1].ref))
             d.progress(f"objects applied {i + 1}/{len(objects)}")
         d.journal.applied(refs)
     except BaseException as err:
@@ -120,11 +129,14 @@ def wait_healthy(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> str:
         healthy = sum(1 for _, a in found if a.health == Health.HEALTHY)
         d.progress(f"objects healthy {healthy}/{len(refs)}")
         if healthy == len(refs):
+            _record_health(d, found)
             return f"objects healthy {healthy}/{len(refs)}"
         failed = [(r, a) for r, a in found if a.health == Health.FAILED]
         if failed:
+            _record_health(d, found)
             raise HealthCheckFailed(f"{d.component.name}: failed: {_unhealthy(failed)}")
         if d.clock() >= deadline:
+            _record_health(d, found)
             waiting = [(r, a) for r, a in found if a.health != Health.HEALTHY]
             raise HealthCheckFailed(
                 f"{d.component.name}: not healthy after {health.timeout_seconds:g}s "
@@ -156,10 +168,16 @@ def rollback_kubernetes_component(
     d.journal.step("rollback", StepStatus.RUNNING, attempt=d.attempt)
     try:
         restored = [d.cluster.apply(cast(KubeObject, obj)) for obj in previous or ()]
+        for a in restored:
+            d.journal.step("rollback", StepStatus.SUCCEEDED, f"re-applied ({a.action})", obj=str(a.ref))
         keep = {a.ref.key for a in restored}
         deleted = [
             ref for ref, created in entries if created and ref.key not in keep and d.cluster.delete(ref)
         ]
+        for ref in deleted:
+            d.journal.step(
+                "rollback", StepStatus.SUCCEEDED, "deleted (created by this deployment)", obj=str(ref)
+            )
         d.progress(f"re-applied {len(restored)}, deleted {len(deleted)}")
     except BaseException as err:
         d.journal.step("rollback", StepStatus.FAILED, _message(err))
@@ -174,6 +192,13 @@ def rollback_kubernetes_component(
         detail += f"; no previous revision to restore {', '.join(left)}"
     d.journal.step("rollback", StepStatus.SUCCEEDED, detail)
     return Outcome([str(a.ref) for a in restored] + [str(r) for r in deleted], True, detail)
+
+
+def _record_health(d: KubernetesDelivery, found: Sequence[tuple[ObjectRef, Assessment]]) -> None:
+    """Each object's last assessment, as its own health step (what `lockstep status` lists)."""
+    for ref, a in found:
+        status = StepStatus.SUCCEEDED if a.health == Health.HEALTHY else StepStatus.FAILED
+        d.journal.step("health", status, f"{a.health.name.lower()}: {a.message}", obj=str(ref))
 
 
 def _changeset(applied: Sequence[Applied]) -> str:

@@ -183,13 +183,20 @@ class StoreInventory:
             return [(row.ref, row.created) for row in rows]
 
     def step(
-        self, action: str, status: str, output: str | None = None, *, attempt: int | None = None
+        self,
+        action: str,
+        status: str,
+        output: str | None = None,
+        *,
+        attempt: int | None = None,
+        obj: str = "",
     ) -> None:
         with self._store.session() as session:
             record_step(
                 session=session,
                 deployment_id=self._deployment_id,
                 component=self._component,
+                host=obj,  # a step's "host" is where it happened: here, the object
                 action=action,
                 status=status,
                 output=output,

@@ -181,9 +181,15 @@ class MemoryInventory:
         return list(self.created.items())
 
     def step(
-        self, action: str, status: str, output: str | None = None, *, attempt: int | None = None
+        self,
+        action: str,
+        status: str,
+        output: str | None = None,
+        *,
+        attempt: int | None = None,
+        obj: str = "",
     ) -> None:
-        self.steps[action] = (status, output)
+        self.steps[f"{action} {obj}" if obj else action] = (status, output)
 
 
 def rolled_out(replicas: int = 1, generation: int = 1) -> dict[str, Any]:
