@@ -241,9 +241,9 @@ def test_numbers_reach_the_policy_exactly(tmp_path: Path) -> None:
     (bundle / "lockstep").mkdir(parents=True)
     (bundle / "lockstep" / "deploy.rego").write_text(
         "package lockstep.deploy\n\nimport rego.v1\n\nwarn := set()\n\ndefault approvals_required := 0\n\n"
-        "deny contains \"tiny float\" if input.tiny > 0\n\n"
-        "deny contains \"huge int\" if input.huge > 1\n\n"
-        "deny contains \"small int\" if input.small == 7\n"
+        'deny contains "tiny float" if input.tiny > 0\n\n'
+        'deny contains "huge int" if input.huge > 1\n\n'
+        'deny contains "small int" if input.small == 7\n'
     )
     engine = EmbeddedPolicyEngine(bundle)
     assert sorted(engine.evaluate_deploy({"tiny": 1.5e-7, "huge": 2**63, "small": 7}).deny) == [

@@ -201,3 +201,33 @@ def rolled_out(replicas: int = 1, generation: int = 1) -> dict[str, Any]:
         "readyReplicas": replicas,
         "availableReplicas": replicas,
     }
+
+
+def _controller(cluster: EmulatedCluster, done: threading.Event) -> None:
+    """Rolls out every Deployment whose latest generation is not observed yet."""
+
+    def roll() -> None:
+        for (resource, _namespace, _name), obj in list(cluster.emulator.objects.items()):
+            if obj.deleted or resource.plural != "deployments":
+                continue
+            raw: dict[str, Any] = obj.raw
+            generation = raw["metadata"].get("generation", 1)
+            if (raw.get("status") or {}).get("observedGeneration") != generation:
+                obj.patch({"status": rolled_out(raw["spec"].get("replicas", 1), generation)})
+
+    while not done.wait(0.1):
+        cluster.call(roll)
+
+
+@contextmanager
+def rolling_cluster() -> Iterator[EmulatedCluster]:
+    """An emulated cluster with a stand-in controller that rolls out every Deployment."""
+    with emulated_cluster() as cluster:
+        done = threading.Event()
+        thread = threading.Thread(target=_controller, args=(cluster, done), daemon=True)
+        thread.start()
+        try:
+            yield cluster
+        finally:
+            done.set()
+            thread.join()

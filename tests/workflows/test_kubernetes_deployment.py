@@ -8,7 +8,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -19,7 +18,7 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.inventory import inventory
 from tests.support.apprepo import commit
-from tests.support.kube import EmulatedCluster, emulated_cluster, rolled_out
+from tests.support.kube import EmulatedCluster, rolling_cluster
 from tests.support.policies import open_window_bundle
 from tests.support.temporal import address
 from tests.workflows.helpers import deploy
@@ -58,29 +57,8 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: catalogue-flags}\
 
 @pytest.fixture
 def emulated() -> Iterator[EmulatedCluster]:
-    with emulated_cluster() as cluster:
-        done = threading.Event()
-        thread = threading.Thread(target=_controller, args=(cluster, done), daemon=True)
-        thread.start()
+    with rolling_cluster() as cluster:
         yield cluster
-        done.set()
-        thread.join()
-
-
-def _controller(cluster: EmulatedCluster, done: threading.Event) -> None:
-    """Rolls out every Deployment whose latest generation is not observed yet."""
-
-    def roll() -> None:
-        for (resource, _namespace, _name), obj in list(cluster.emulator.objects.items()):
-            if obj.deleted or resource.plural != "deployments":
-                continue
-            raw: dict[str, Any] = obj.raw
-            generation = raw["metadata"].get("generation", 1)
-            if (raw.get("status") or {}).get("observedGeneration") != generation:
-                obj.patch({"status": rolled_out(raw["spec"].get("replicas", 1), generation)})
-
-    while not done.wait(0.1):
-        cluster.call(roll)
 
 
 @pytest.fixture

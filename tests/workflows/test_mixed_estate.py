@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,12 +26,12 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
-from tests.support.kube import EmulatedCluster, emulated_cluster
+from tests.support.kube import EmulatedCluster, rolling_cluster
 from tests.support.policies import open_window_bundle
 from tests.support.sshd import SshFleet, running_fleet
 from tests.support.temporal import address
 from tests.workflows.helpers import deploy
-from tests.workflows.test_kubernetes_deployment import CONFIGMAP, DEPLOYMENT, SERVICE, _controller
+from tests.workflows.test_kubernetes_deployment import CONFIGMAP, DEPLOYMENT, SERVICE
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
 
@@ -71,13 +70,8 @@ def fleet(tmp_path: Path) -> Iterator[SshFleet]:
 
 @pytest.fixture
 def emulated() -> Iterator[EmulatedCluster]:
-    with emulated_cluster() as cluster:
-        done = threading.Event()
-        thread = threading.Thread(target=_controller, args=(cluster, done), daemon=True)
-        thread.start()
+    with rolling_cluster() as cluster:
         yield cluster
-        done.set()
-        thread.join()
 
 
 @pytest.fixture
