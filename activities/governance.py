@@ -13,7 +13,6 @@ proof verifies against the user's configured token hash, else the Temporal path'
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -25,7 +24,7 @@ from lockstep.domain.audit import AuditKind
 from lockstep.domain.messages import PolicyRequest
 from lockstep.domain.policy import PolicyDecision
 from lockstep.policy.engine import PolicyEngine
-from lockstep.policy.input import deploy_input
+from lockstep.policy.input import deploy_input, rfc3339
 from lockstep.store.engine import Store
 from lockstep.store.governance import record_approval, record_policy_decision, stored_policy_decision
 from lockstep.store.tables import PolicyDecisionRecord
@@ -33,8 +32,8 @@ from lockstep.store.tables import PolicyDecisionRecord
 
 def _as_decision(row: PolicyDecisionRecord) -> PolicyDecision:
     return PolicyDecision(
-        deny=[str(r) for r in json.loads(row.deny_json)],
-        warn=[str(w) for w in json.loads(row.warn_json)],
+        deny=row.reasons,
+        warn=row.warnings,
         approvals_required=row.approvals_required,
         engine=row.engine,
         bundle_revision=row.bundle_revision,
@@ -75,7 +74,7 @@ class GovernanceActivities:
                 actor=request.actor,
                 plan=request.plan,
                 approvals=request.approvals,
-                now=now.isoformat().replace("+00:00", "Z"),
+                now=rfc3339(now),
             )
             decision = self._engine.evaluate_deploy(document)
             with self._store.session() as session:

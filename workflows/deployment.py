@@ -204,9 +204,7 @@ class DeploymentWorkflow(GovernanceStage):
         try:
             await self._set_status(DeploymentStatus.DEPLOYING)
             if self._rejection is not None:  # rejected while the status was being recorded
-                who, comment = self._rejection
-                reason = f"rejected by {who}" + (f": {comment}" if comment else "")
-                return await _to_completion(self._finish(DeploymentStatus.REJECTED, reason))
+                return await _to_completion(self._finish(*self._rejected()))
             # A task of its own, so a rejection while deploying can cancel the changes alone
             # (GovernanceStage._apply); cancelling the workflow cancels it through the await.
             self._changes = asyncio.create_task(self._run_waves(plan, started_waves))
@@ -220,8 +218,7 @@ class DeploymentWorkflow(GovernanceStage):
             if not cancelled and not isinstance(err, ActivityError | ApplicationError):
                 raise
             if cancelled and self._rejection is not None:
-                who, comment = self._rejection
-                reason = f"rejected by {who} while deploying" + (f": {comment}" if comment else "")
+                _, reason = self._rejected("while deploying")
             return await _to_completion(self._compensate(plan, started_waves, reason, cancelled=cancelled))
         return await _to_completion(
             self._finish(

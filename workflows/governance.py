@@ -302,10 +302,12 @@ class GovernanceStage:
             workflow.set_current_details("")
         return self._rejected() if self._rejection is not None else None
 
-    def _rejected(self) -> tuple[DeploymentStatus, str]:
+    def _rejected(self, when: str = "") -> tuple[DeploymentStatus, str]:
+        """The final status and reason of a counted rejection; `when` as in "while deploying"."""
         assert self._rejection is not None
         who, comment = self._rejection
-        return DeploymentStatus.REJECTED, f"rejected by {who}" + (f": {comment}" if comment else "")
+        by = f"rejected by {who}" + (f" {when}" if when else "")
+        return DeploymentStatus.REJECTED, by + (f": {comment}" if comment else "")
 
     async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
         raise NotImplementedError  # provided by DeploymentWorkflow

@@ -21,7 +21,7 @@ from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.manifest.loader import load_manifest
 from lockstep.planning.plan import make_plan
 from lockstep.policy.engine import PolicyEngine, make_policy_engine
-from lockstep.policy.input import deploy_input
+from lockstep.policy.input import deploy_input, rfc3339
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
@@ -109,7 +109,7 @@ def _decide(
         return PolicyDecision(
             deny=[], warn=[], approvals_required=0, engine=engine.name, bundle_revision="", input_sha256=""
         )
-    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    now = rfc3339(datetime.now(UTC))
     document = deploy_input(
         application=application,
         environment=environment,

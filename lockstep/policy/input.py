@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from lockstep.domain.models import CommitInfo, Plan
@@ -58,6 +59,11 @@ def deploy_input(
         "approvals": [dict(a) for a in approvals],
         "now": now,
     }
+
+
+def rfc3339(moment: datetime) -> str:
+    """`input.now` as the policies read it: whole seconds, UTC, `Z` suffix."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def canonical_json(value: Mapping[str, Any]) -> str:
