@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalRecord,
         ApprovalRefused,
         ApprovalSource,
+        approval_entry,
         check_decision,
         quorum,
         unreachable_quorum,
@@ -150,15 +151,15 @@ class GovernanceStage:
                     self._changes.cancel()  # compensation follows in DeploymentWorkflow._deploy
         self._decisions += 1
         at = workflow.now().isoformat()
-        entry = {
-            "approver": name,
-            "decision": decision,
-            "at": at,
-            "comment": request.comment,
-            "source": request.source.value,
-            "counted": "false" if refused else "true",
-            "reason": str(refused) if refused else "",
-        }
+        entry = approval_entry(
+            approver=name,
+            decision=decision,
+            at=at,
+            comment=request.comment,
+            source=request.source.value,
+            counted=refused is None,
+            reason=str(refused) if refused else "",
+        )
         self._view.approvals.append(entry)
         r = self._request
         recorded: str = await workflow.execute_local_activity_method(

@@ -87,6 +87,21 @@ class ApprovalRecord(BaseModel):
     proof: str = ""  # the API's HMAC, checked by the activity before it records source api-token
 
 
+def approval_entry(
+    *, approver: str, decision: str, at: str, comment: str, source: str, counted: bool, reason: str
+) -> dict[str, str]:
+    """One decision as `DeploymentView.approvals` shows it, from the workflow or from the store."""
+    return {
+        "approver": approver,
+        "decision": decision,
+        "at": at,
+        "comment": comment,
+        "source": source,
+        "counted": "true" if counted else "false",
+        "reason": reason,
+    }
+
+
 class ApprovalRefused(Exception):
     """An approval or rejection that may not count; `kind` says why, for HTTP status mapping."""
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from lockstep.domain.approvals import approval_entry
 from lockstep.domain.messages import DeploymentView, StepView
 from lockstep.domain.models import Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
@@ -43,15 +44,15 @@ def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: b
     )
     approvals = (
         [
-            {
-                "approver": a.approver,
-                "decision": a.decision,
-                "at": a.decided_at.isoformat(),
-                "comment": a.comment,
-                "source": a.source,
-                "counted": "true" if a.counted else "false",
-                "reason": a.reason,
-            }
+            approval_entry(
+                approver=a.approver,
+                decision=a.decision,
+                at=a.decided_at.isoformat(),
+                comment=a.comment,
+                source=a.source,
+                counted=a.counted,
+                reason=a.reason,
+            )
             for a in approvals_for(session=session, deployment_id=record.id)
         ]
         if with_steps
