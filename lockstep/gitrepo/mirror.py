@@ -186,10 +186,10 @@ class GitMirrors:
                 return tree.read(name)
             finally:
                 tree.close()
-        blob = reader.read(entry.sha)
+        blob = reader.blob(entry.sha)
         if blob is None:
             raise self._unknown(url, sha)
-        return blob.data
+        return blob
 
     def _entry_after_fetch(self, reader: ObjectReader, url: str, sha: str, name: str) -> TreeEntry | None:
         # The running process finds what the fetch brought (git rescans packs on a miss); a

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 _MODE_SYMLINK = b"120000"
+_BLOBS_KEPT = 256  # content-addressed, so never stale: most pushes leave lockstep.yaml alone
+_BLOB_KEPT_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class ObjectReader:
         self.path = path
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
+        self._blobs: OrderedDict[str, bytes] = OrderedDict()  # sha -> content, newest last
+        self._blobs_guard = threading.Lock()
 
     def read(self, name: str) -> GitObject | None:
         """The object `name` (a sha, or `<sha>^{tree}`-style) names, or None if there is none."""
@@ -66,16 +71,29 @@ class ObjectReader:
 
         Raises LookupError when `commit` is not a commit in this repository.
         """
-        found = self.read(commit)
-        if found is None or found.kind != "commit":
-            raise LookupError(commit)
-        tree_line = found.data.split(b"\n", 1)[0]
-        if not tree_line.startswith(b"tree "):
-            raise LookupError(commit)
-        tree = self.read(tree_line[5:].decode())
-        if tree is None:
+        # One question, not two: git peels the commit to its root tree itself, and refuses a
+        # name that is not a commit (a tree or a blob) as missing.
+        tree = self.read(f"{commit}^{{commit}}^{{tree}}")
+        if tree is None or tree.kind != "tree":
             raise LookupError(commit)
         return _find_entry(tree.data, name.encode())
+
+    def blob(self, sha: str) -> bytes | None:
+        """The content of blob `sha`; small blobs are kept, since a blob never changes."""
+        with self._blobs_guard:
+            kept = self._blobs.get(sha)
+            if kept is not None:
+                self._blobs.move_to_end(sha)
+                return kept
+        found = self.read(sha)
+        if found is None or found.kind != "blob":
+            return None
+        if len(found.data) <= _BLOB_KEPT_BYTES:
+            with self._blobs_guard:
+                self._blobs[sha] = found.data
+                while len(self._blobs) > _BLOBS_KEPT:
+                    self._blobs.popitem(last=False)
+        return found.data
 
     def close(self) -> None:
         with self._lock:

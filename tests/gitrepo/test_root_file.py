@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from lockstep.domain.errors import GitError
@@ -48,6 +50,31 @@ def test_absent_file_unknown_commit_and_symlinks(source: SourceRepo, mirrors: Gi
         assert mirrors.root_file(source.url, linked, "lockstep.yaml") == b"application: linked\n"
         with pytest.raises(PathOutsideRepository):
             mirrors.root_file(source.url, outside, "lockstep.yaml")
+    finally:
+        mirrors.close()
+
+
+def test_a_tree_or_blob_named_as_the_commit_is_an_unknown_commit(
+    source: SourceRepo, mirrors: GitMirrors
+) -> None:
+    sha = source.commit({"lockstep.yaml": "v: 1\n"})
+    tree = subprocess.run(
+        ["git", "-C", str(source.path), "rev-parse", f"{sha}^{{tree}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    blob = subprocess.run(
+        ["git", "-C", str(source.path), "rev-parse", f"{sha}:lockstep.yaml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    try:
+        assert mirrors.root_file(source.url, sha, "lockstep.yaml") == b"v: 1\n"
+        for not_a_commit in (tree, blob):
+            with pytest.raises(GitError, match="unknown revision"):
+                mirrors.root_file(source.url, not_a_commit, "lockstep.yaml")
     finally:
         mirrors.close()
 
