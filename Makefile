@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/orchestration_overhead.py
 	$(BIN)/python bench/webhook_ingest.py
+	$(BIN)/python bench/webhook_ingest.py --with-worker
 	$(BIN)/python bench/policy_eval.py
 
 clean:

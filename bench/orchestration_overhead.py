@@ -33,7 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_waves import BareWaves, noop
-from lockstep.devstack.temporal_server import temporal_binary
+from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.domain.messages import DeploymentResult
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
@@ -108,7 +108,7 @@ async def main(runs: int, database_url: str | None) -> None:
         search_attributes=list(sa.ALL),
         data_converter=pydantic_data_converter,
         dev_server_database_filename=str(work / "temporal.db"),
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
+        dev_server_extra_args=sqlite_pragma_args(),
     )
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     settings = Settings(

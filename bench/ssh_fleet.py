@@ -38,7 +38,7 @@ import paramiko
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from lockstep.devstack.temporal_server import temporal_binary
+from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.domain.messages import DeploymentResult
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
@@ -187,7 +187,7 @@ async def main(runs: int) -> None:
             search_attributes=list(sa.ALL),
             data_converter=pydantic_data_converter,
             dev_server_database_filename=str(work / "temporal.db"),
-            dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
+            dev_server_extra_args=sqlite_pragma_args(),
         )
         settings = Settings(
             temporal={"address": env.client.service_client.config.target_host, "task_queue": "bench-ssh"},

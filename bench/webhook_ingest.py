@@ -1,25 +1,31 @@
 """Benchmark: how fast Lockstep's webhook endpoint accepts signed pushes, against bare Temporal starts.
 
-One Temporal dev server (SQLite file, WAL). Three processes, as in production: a Lockstep worker
-(`workers.main.build_worker`) runs the queued deployments, their lanes and every deployment that
-wins its lane's turn; the real webhook router (`create_webhook_router` with the real
-`TemporalEnqueuer`) is served by uvicorn on a loopback port; this process only sends requests and
-times them. `create_app` takes no limits, so the router is mounted on a bare FastAPI app with a
-rate limit too high to interfere.
+One Temporal dev server, configured as `lockstep dev` runs it (SQLite file, WAL). The real webhook
+router (`create_webhook_router` with the real `TemporalEnqueuer`) is served by uvicorn in its own
+process on a loopback port; this process only sends prepared requests and times them.
+`create_app` takes no limits, so the router is mounted on a bare FastAPI app with a rate limit too
+high to interfere.
 
 Each request is a signed GitHub push (X-GitHub-Event, a unique X-GitHub-Delivery, X-Hub-Signature-256)
 of a distinct, pre-created commit, so nothing is deduplicated. The API then: checks content type,
 body size and rate limit, decodes the JSON, matches the repository, verifies the HMAC, resolves the
 commit in its Git mirror, reads `lockstep.yaml` at that commit, picks the environment of the pushed
-branch, starts the Deployment workflow under its id (status queued; it joins its lane itself, on the
-worker); 202 once Temporal has started it.
-Pushes are spread round-robin over several branches, one environment (and lane) each.
+branch, starts the Deployment workflow under its id (status queued, with its search attributes);
+202 once Temporal has started it. Pushes are spread round-robin over several branches, one
+environment (and lane) each.
 
 The floor, in the same run and on the same server: bare `client.start_workflow` of a workflow type
 no worker polls, with unique ids. Two phases each: paced at 50/s (latency p50/p99 to the answer)
-and a burst with bounded concurrency (accepted per second). Prints figures; asserts nothing.
+and a burst with bounded concurrency (accepted per second), repeated in rounds (medians reported).
+Prints figures; asserts nothing.
 
-Run from the repository root: `.venv/bin/python bench/webhook_ingest.py [--lanes N]`.
+By default no worker executes the queued deployments either, so both sides measure the same
+thing: the path to the answer. `--with-worker` also runs the real Lockstep worker in a third
+process, which executes every queued deployment, its lane and each lane's winner while the
+pushes arrive: a whole-system figure for one machine, where the floor's side still executes
+nothing (on 2 cores the downstream work saturates the server; see the closing figures).
+
+Run from the repository root: `.venv/bin/python bench/webhook_ingest.py [--with-worker]`.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.loopback_http import HttpError, LoopbackClient
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
-from lockstep.devstack.temporal_server import temporal_binary
+from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.settings import Settings
@@ -336,7 +342,7 @@ async def main(
         search_attributes=list(sa.ALL),
         data_converter=pydantic_data_converter,
         dev_server_database_filename=str(work / "temporal.db"),
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
+        dev_server_extra_args=sqlite_pragma_args(),
     )
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     settings = Settings(
@@ -412,8 +418,12 @@ def report(
         "real webhook router + TemporalEnqueuer under uvicorn (own process, loopback), "
         "router mounted on a bare FastAPI app (create_app takes no limits) with limits "
         f"{LIMITS.requests_per_minute:.0f}/min burst {LIMITS.burst}; "
-        f"{'Lockstep worker in its own process' if with_worker else 'NO worker (--without-worker)'}; "
-        "Temporal dev server, SQLite file, WAL"
+        + (
+            "Lockstep worker in its own process, executing every deployment (--with-worker); "
+            if with_worker
+            else "no worker executes the queued deployments, as none executes the floor's; "
+        )
+        + "Temporal dev server as lockstep dev runs it (SQLite file, WAL)"
     )
     print(
         "  a request: content type, size, rate limit, JSON, repository match, HMAC verify, resolve "
@@ -433,13 +443,19 @@ def report(
         )
     p99_ratio = statistics.median(r.p99_ratio for r in results)
     burst_ratio = statistics.median(r.burst_ratio for r in results)
+
+    def verdict(met: bool) -> str:
+        if with_worker:  # the floor executes nothing: a whole-system figure, not the target's
+            return "(whole system; the targets are for the default mode)"
+        return "MET" if met else "NOT MET"
+
     print(
         f"webhook_ingest: paced {rate:.0f}/s, median of {len(results)} rounds: p99 ratio {p99_ratio:.2f} "
-        f"(target <= {P99_TARGET}) {'MET' if p99_ratio <= P99_TARGET else 'NOT MET'}"
+        f"(target <= {P99_TARGET}) {verdict(p99_ratio <= P99_TARGET)}"
     )
     print(
         f"burst: median of {len(results)} rounds: ratio {burst_ratio:.2f} (target >= {BURST_TARGET}) "
-        f"{'MET' if burst_ratio >= BURST_TARGET else 'NOT MET'}"
+        f"{verdict(burst_ratio >= BURST_TARGET)}"
     )
     lock_all = [lat for r in results for lat in r.lock_paced]
     if lock_all:
@@ -453,14 +469,15 @@ if __name__ == "__main__":
     parser.add_argument("--lanes", type=int, default=8, help="branches, one environment lane each")
     parser.add_argument("--rate", type=float, default=50.0, help="paced phase: requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced phase: duration")
-    parser.add_argument("--burst", type=int, default=200, help="burst phase: requests")
+    parser.add_argument("--burst", type=int, default=400, help="burst phase: requests")
     parser.add_argument("--concurrency", type=int, default=50, help="burst phase: in flight at once")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the four phases; medians reported")
     parser.add_argument(
-        "--without-worker",
+        "--with-worker",
         action="store_true",
-        help="run no worker: queued deployments wait, so only the path to the 202 is measured",
+        help="also run the Lockstep worker, executing every deployment while pushes arrive",
     )
+    parser.add_argument("--without-worker", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--idle", action="store_true", help=argparse.SUPPRESS)  # stands in for the worker
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the API child process
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)  # the worker child process
@@ -481,6 +498,6 @@ if __name__ == "__main__":
                 args.burst,
                 args.concurrency,
                 args.rounds,
-                not args.without_worker,
+                args.with_worker,
             )
         )

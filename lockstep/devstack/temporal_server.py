@@ -41,6 +41,18 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# WAL, and fsync at checkpoints rather than at every commit: a crash of the process loses nothing,
+# a power cut can lose the last commits but never corrupts the file. For a development server
+# that is the right trade (about a third more workflow starts per second here); production runs
+# a Temporal cluster on its own database.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
+def sqlite_pragma_args() -> list[str]:
+    """The dev server's `--sqlite-pragma` flags, for `lockstep dev` and the benchmarks alike."""
+    return [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
+
+
 def start_dev_server(
     *,
     db_file: Path,
@@ -65,8 +77,7 @@ def start_dev_server(
         str(port),
         "--ui-port",
         str(ui_port),
-        "--sqlite-pragma",
-        "journal_mode=wal",
+        *sqlite_pragma_args(),
         "--log-level",
         "warn",
     ]
