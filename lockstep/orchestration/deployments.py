@@ -75,14 +75,16 @@ def base_deployment_id(application: str, environment: str, sha: str) -> str:
 
 
 async def choose_deployment_id(
-    client: Client, store: Store, base: str
+    client: Client, store: Store, base: str, *, retry_ended: bool = True
 ) -> tuple[str, DeploymentStatus | None]:
     """The id for a deployment of `base`'s commit, and the status it has if it exists already.
 
-    The latest attempt's id while it runs (DEPLOYING) or if it succeeded (SUCCEEDED), so asking
-    again returns it; the next attempt's id (None) once it ended any other way. Temporal says
-    whether an id runs or exists: the store may not know an attempt that ended before it
-    recorded anything.
+    The latest attempt's id while it runs (with the status it has now) or if it succeeded
+    (SUCCEEDED), so asking again returns it. Once it ended any other way: the next attempt's id
+    (None) when `retry_ended` (someone asked for this commit again), else the ended attempt and
+    its final status, so an automatic trigger (a redelivered webhook, the next poll) never starts
+    a commit again. Temporal says whether an id runs or exists: the store may not know an
+    attempt that ended before it recorded anything.
     """
     with store.session() as session:
         attempt = max(1, count_deployments_with_prefix(session=session, prefix=base))
@@ -95,13 +97,41 @@ async def choose_deployment_id(
                 return candidate, None
             raise
         if description.status == WorkflowExecutionStatus.RUNNING:
-            return candidate, DeploymentStatus.DEPLOYING
-        if description.status == WorkflowExecutionStatus.COMPLETED:
-            with store.session() as session:
-                record = get_deployment(session=session, deployment_id=candidate)
-            if record is not None and record.status == DeploymentStatus.SUCCEEDED:
-                return candidate, DeploymentStatus.SUCCEEDED
+            return candidate, _live_status(description.typed_search_attributes.get(sa.STATUS))
+        with store.session() as session:
+            record = get_deployment(session=session, deployment_id=candidate)
+        recorded = DeploymentStatus(record.status) if record is not None else None
+        if recorded == DeploymentStatus.SUCCEEDED:
+            return candidate, DeploymentStatus.SUCCEEDED
+        if not retry_ended and not await _has_later_attempt(client, base, attempt):
+            return candidate, recorded or _ended_status(description.status)
         attempt += 1
+
+
+async def _has_later_attempt(client: Client, base: str, attempt: int) -> bool:
+    try:
+        await client.get_workflow_handle(f"{base}-{attempt + 1}").describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def _ended_status(status: WorkflowExecutionStatus | None) -> DeploymentStatus:
+    """What a deployment that ended before recording its outcome counts as."""
+    if status in (WorkflowExecutionStatus.CANCELED, WorkflowExecutionStatus.TERMINATED):
+        return DeploymentStatus.CANCELLED
+    return DeploymentStatus.FAILED
+
+
+def _live_status(recorded: str | None) -> DeploymentStatus:
+    """A running deployment's status as its `LockstepStatus` says (queued, planning, awaiting
+    approval, deploying, rolling back); `deploying` for one started without it."""
+    try:
+        return DeploymentStatus(recorded) if recorded else DeploymentStatus.DEPLOYING
+    except ValueError:
+        return DeploymentStatus.DEPLOYING
 
 
 async def _running_deployment(client: Client, application: str, environment: str) -> str | None:

@@ -8,7 +8,8 @@ webhooks costs what a burst of bare starts costs.
 
 Redelivery is harmless: the deployment id is derived from application, environment and commit,
 and Temporal's workflow id policies (fail on a running id, reject a used one) decide whether a
-start is new; only then do the store and `describe` pick the next attempt's id.
+start is new; only then do the store and `describe` find the existing deployment (or, for a
+person or a promotion asking again after a failure, the next attempt's id).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from lockstep.store.engine import Store
 
 DEPLOYMENT_WORKFLOW = "Deployment"  # workflows.deployment.DeploymentWorkflow, by name
 _ATTEMPTS = 5  # concurrent callers racing for the same next attempt id
+# Who may start a commit again after its deployment ended without success: a person asking
+# (`lockstep deploy`, `POST /deployments`) and a promotion (the source environment succeeded again).
+# A redelivered webhook or the next poll answers with the ended deployment instead: a Git host
+# redelivering an old push must not deploy an old commit over a newer one, and a poll must not
+# redeploy a broken head every interval.
+RETRYING_TRIGGERS = frozenset({"manual", "promotion"})
 
 
 async def enqueue_deployment(
@@ -63,8 +70,11 @@ async def enqueue_deployment(
     # The common case, a commit never deployed here, costs one start and nothing else.
     if await start_queued(client, settings, request):
         return _answer(request, existing=False, status=DeploymentStatus.QUEUED)
+    retry_ended = trigger in RETRYING_TRIGGERS
     for _ in range(_ATTEMPTS):
-        deployment_id, status = await choose_deployment_id(client, store, request.deployment_id)
+        deployment_id, status = await choose_deployment_id(
+            client, store, request.deployment_id, retry_ended=retry_ended
+        )
         attempt = request.model_copy(update={"deployment_id": deployment_id})
         if status is not None:  # running or succeeded already: nothing new starts
             return _answer(attempt, existing=True, status=status)

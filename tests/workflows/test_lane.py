@@ -39,6 +39,7 @@ async def _enqueue(
     repo: Path,
     sha: str,
     environment: str = "staging",
+    trigger: str = "webhook",
 ) -> Enqueued:
     return await enqueue_deployment(
         client=env.client,
@@ -48,7 +49,7 @@ async def _enqueue(
         environment=environment,
         repository=str(repo),
         commit=sha,
-        trigger="webhook",
+        trigger=trigger,
         actor="octocat",
     )
 
@@ -80,6 +81,43 @@ async def test_enqueue_deploys_and_redelivery_answers_with_it(
     with store.session() as session:
         view = find_view(session, first.deployment_id)
     assert view is not None and view.trigger == "webhook" and view.actor == "octocat"
+
+
+async def test_an_ended_deployment_is_retried_only_when_a_person_asks(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    app_repo: Path,
+) -> None:
+    """A redelivered push (or the next poll) of a commit whose deployment failed answers with
+    that deployment; `lockstep deploy` / `POST /deployments` start the next attempt."""
+    good = git(app_repo, "rev-parse", "HEAD")
+    assert (
+        await deployment_result(
+            temporal_env, (await _enqueue(temporal_env, settings, store, app_repo, good)).deployment_id
+        )
+    ).status == DeploymentStatus.SUCCEEDED
+    broken = commit(app_repo, {"api/api.conf": "version=3\n", "web/health.sh": "exit 1\n"}, "break web")
+    failed = await _enqueue(temporal_env, settings, store, app_repo, broken)
+    assert (
+        await deployment_result(temporal_env, failed.deployment_id)
+    ).status == DeploymentStatus.ROLLED_BACK
+    for trigger in ("webhook", "poll"):
+        again = await _enqueue(temporal_env, settings, store, app_repo, broken, trigger=trigger)
+        assert (again.deployment_id, again.existing, again.status) == (
+            failed.deployment_id,
+            True,
+            DeploymentStatus.ROLLED_BACK,
+        )
+    retried = await _enqueue(temporal_env, settings, store, app_repo, broken, trigger="manual")
+    assert (retried.deployment_id, retried.existing) == (f"{failed.deployment_id}-2", False)
+    assert (
+        await deployment_result(temporal_env, retried.deployment_id)
+    ).status == DeploymentStatus.ROLLED_BACK
+    # A redelivery now answers with the newest attempt, and still starts nothing.
+    again = await _enqueue(temporal_env, settings, store, app_repo, broken)
+    assert (again.deployment_id, again.existing) == (retried.deployment_id, True)
 
 
 async def test_a_burst_never_overlaps_and_the_newest_wins(
@@ -241,6 +279,9 @@ async def test_a_queued_deployment_is_a_workflow_and_can_be_cancelled(
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     lane = temporal_env.client.get_workflow_handle(lane_id("shop", "staging"))
     await _until_pending(lane, waiting.deployment_id)
+    redelivered = await _enqueue(temporal_env, settings, store, app_repo, waiting_sha)
+    assert (redelivered.deployment_id, redelivered.existing) == (waiting.deployment_id, True)
+    assert redelivered.status == DeploymentStatus.QUEUED  # what it is, not a guess of "deploying"
     await handle.cancel()
     result = await deployment_result(temporal_env, waiting.deployment_id)
     assert result.status == DeploymentStatus.CANCELLED and result.error == "cancelled while queued"
