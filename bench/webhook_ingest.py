@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -75,6 +75,7 @@ REPO_NAME = "bench-org/bench-app"
 LIMITS = WebhookLimits(requests_per_minute=1_000_000, burst=100_000)
 P99_TARGET, BURST_TARGET = 1.5, 0.8
 
+_R = TypeVar("_R")
 Send = Callable[[], Awaitable[int]]  # one request; its HTTP-like status (202 = accepted)
 
 
@@ -306,16 +307,24 @@ async def run_round(
     seconds: float,
     total: int,
     concurrency: int,
+    lockstep_first: bool,
 ) -> Round:
-    """Floor and Lockstep alternate, each phase on a quiet server."""
-    await quiet()
-    floor_paced, floor_paced_statuses = await paced(floor, rate, seconds)
-    await quiet()
-    lock_paced, lock_paced_statuses = await paced(pushes, rate, seconds)
-    await quiet()
-    floor_rate, floor_burst_statuses = await burst(floor, total, concurrency)
-    await quiet()
-    lock_rate, lock_burst_statuses = await burst(pushes, total, concurrency)
+    """Floor and Lockstep alternate, each phase on a quiet server; `lockstep_first` swaps each
+    pair, since a phase runs on a server holding every workflow the phases before it left open."""
+
+    async def pair(phase: Callable[[Send], Awaitable[_R]]) -> tuple[_R, _R]:
+        await quiet()
+        first = await phase(pushes if lockstep_first else floor)
+        await quiet()
+        second = await phase(floor if lockstep_first else pushes)
+        return (second, first) if lockstep_first else (first, second)
+
+    (floor_paced, floor_paced_statuses), (lock_paced, lock_paced_statuses) = await pair(
+        lambda send: paced(send, rate, seconds)
+    )
+    (floor_rate, floor_burst_statuses), (lock_rate, lock_burst_statuses) = await pair(
+        lambda send: burst(send, total, concurrency)
+    )
     rest = "".join(
         f" {name}{others(statuses)}"
         for name, statuses in (
@@ -334,9 +343,51 @@ async def main(
 ) -> None:
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
     warmup = 2 * lanes
-    needed = warmup + rounds * (int(rate * seconds) + total)
-    shas = make_repo(work / "bench-app", lanes, needed)
+    per_round = warmup + int(rate * seconds) + total
+    shas = make_repo(work / "bench-app", lanes, rounds * per_round)
+    os.environ[SECRET_ENV] = SECRET  # the API process inherits it
+    results = []
+    for k in range(rounds):
+        # A fresh server (and API, and worker) each round: thousands of workflows a round leaves
+        # open (with no worker, none ends) would slow the next round's starts, unequally.
+        results.append(
+            await run_on_fresh_stack(
+                work / f"round-{k + 1}",
+                work / "bench-app",
+                shas[k * per_round : (k + 1) * per_round],
+                lanes=lanes,
+                warmup=warmup,
+                with_worker=with_worker,
+                phases={"rate": rate, "seconds": seconds, "total": total, "concurrency": concurrency},
+                lockstep_first=k % 2 == 1,
+            )
+        )
+    report(
+        results,
+        lanes=lanes,
+        rate=rate,
+        seconds=seconds,
+        total=total,
+        concurrency=concurrency,
+        with_worker=with_worker,
+    )
+    sys.stdout.flush()
+    os._exit(0)  # the SDK can abort at interpreter exit (sdk-python#300)
 
+
+async def run_on_fresh_stack(
+    work: Path,
+    repository: Path,
+    shas: list[str],
+    *,
+    lanes: int,
+    warmup: int,
+    with_worker: bool,
+    phases: dict[str, Any],
+    lockstep_first: bool,
+) -> Round:
+    """One round on its own Temporal dev server, API process and (with a worker) worker."""
+    work.mkdir(parents=True)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=list(sa.ALL),
@@ -349,12 +400,11 @@ async def main(
         temporal={"address": env.client.service_client.config.target_host, "task_queue": queue},
         database_url=f"sqlite:///{work / 'lockstep.db'}",
         state_dir=str(work / "state"),
-        repositories=[{"url": str(work / "bench-app"), "name": REPO_NAME, "webhook_secret_env": SECRET_ENV}],
+        repositories=[{"url": str(repository), "name": REPO_NAME, "webhook_secret_env": SECRET_ENV}],
         targets={f"local-e{k}": {"type": "local", "root": str(work / f"target-e{k}")} for k in range(lanes)},
     )
     settings_file = work / "settings.json"
     settings_file.write_text(settings.model_dump_json())
-    os.environ[SECRET_ENV] = SECRET  # the API process inherits it
     Store.from_url(settings.database_url)  # the tables, before two processes race to create them
     port = free_port()
     # Without a worker the queued deployments only wait: what is left is the path to the 202.
@@ -363,7 +413,6 @@ async def main(
     api = subprocess.Popen([sys.executable, __file__, "--serve", str(settings_file), "--port", str(port)])
     floor = bare_starts(env.client, queue + "-floor")
     http = LoopbackClient("127.0.0.1", port)
-    results: list[Round] = []
     try:
         await wait_for_api(http, api)
         pushes = Pushes(http, shas, lanes)
@@ -378,29 +427,13 @@ async def main(
         async def quiet() -> None:
             await (settle(env.client) if with_worker else asyncio.sleep(2))
 
-        for _ in range(rounds):
-            results.append(
-                await run_round(
-                    pushes, floor, quiet, rate=rate, seconds=seconds, total=total, concurrency=concurrency
-                )
-            )
+        return await run_round(pushes, floor, quiet, **phases, lockstep_first=lockstep_first)
     finally:
         await http.close()
         for child in (api, worker):
             child.terminate()
             child.wait(timeout=10)
         await env.shutdown()
-    report(
-        results,
-        lanes=lanes,
-        rate=rate,
-        seconds=seconds,
-        total=total,
-        concurrency=concurrency,
-        with_worker=with_worker,
-    )
-    sys.stdout.flush()
-    os._exit(0)  # the SDK can abort at interpreter exit (sdk-python#300)
 
 
 def report(
@@ -469,9 +502,9 @@ if __name__ == "__main__":
     parser.add_argument("--lanes", type=int, default=8, help="branches, one environment lane each")
     parser.add_argument("--rate", type=float, default=50.0, help="paced phase: requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced phase: duration")
-    parser.add_argument("--burst", type=int, default=400, help="burst phase: requests")
+    parser.add_argument("--burst", type=int, default=1000, help="burst phase: requests")
     parser.add_argument("--concurrency", type=int, default=50, help="burst phase: in flight at once")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the four phases; medians reported")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the four phases; medians reported")
     parser.add_argument(
         "--with-worker",
         action="store_true",
