@@ -58,18 +58,12 @@ def test_a_tree_or_blob_named_as_the_commit_is_an_unknown_commit(
     source: SourceRepo, mirrors: GitMirrors
 ) -> None:
     sha = source.commit({"lockstep.yaml": "v: 1\n"})
-    tree = subprocess.run(
-        ["git", "-C", str(source.path), "rev-parse", f"{sha}^{{tree}}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    blob = subprocess.run(
-        ["git", "-C", str(source.path), "rev-parse", f"{sha}:lockstep.yaml"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    tree, blob = (
+        subprocess.run(
+            ["git", "-C", str(source.path), "rev-parse", name], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        for name in (f"{sha}^{{tree}}", f"{sha}:lockstep.yaml")
+    )
     try:
         assert mirrors.root_file(source.url, sha, "lockstep.yaml") == b"v: 1\n"
         for not_a_commit in (tree, blob):
