@@ -88,13 +88,14 @@ async def choose_deployment_id(
     """
     with store.session() as session:
         attempt = max(1, count_deployments_with_prefix(session=session, prefix=base))
+    ended: tuple[str, DeploymentStatus] | None = None  # the latest unsuccessful attempt seen
     while True:
         candidate = base if attempt == 1 else f"{base}-{attempt}"
         try:
             description = await client.get_workflow_handle(candidate).describe()
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                return candidate, None
+                return ended if ended is not None and not retry_ended else (candidate, None)
             raise
         if description.status == WorkflowExecutionStatus.RUNNING:
             return candidate, _live_status(description.typed_search_attributes.get(sa.STATUS))
@@ -103,19 +104,8 @@ async def choose_deployment_id(
         recorded = DeploymentStatus(record.status) if record is not None else None
         if recorded == DeploymentStatus.SUCCEEDED:
             return candidate, DeploymentStatus.SUCCEEDED
-        if not retry_ended and not await _has_later_attempt(client, base, attempt):
-            return candidate, recorded or _ended_status(description.status)
+        ended = candidate, recorded or _ended_status(description.status)
         attempt += 1
-
-
-async def _has_later_attempt(client: Client, base: str, attempt: int) -> bool:
-    try:
-        await client.get_workflow_handle(f"{base}-{attempt + 1}").describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 def _ended_status(status: WorkflowExecutionStatus | None) -> DeploymentStatus:
