@@ -10,7 +10,9 @@ malformed. A failure never raises: it becomes a decision that denies (deploy) or
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from lockstep.domain.policy import DriftDecision, PolicyDecision
 
@@ -101,3 +103,43 @@ def closed_drift(label: str, cause: str, *, engine: str, revision: str, input_sh
         bundle_revision=revision,
         input_sha256=input_sha256,
     )
+
+
+DecisionT = TypeVar("DecisionT", PolicyDecision, DriftDecision)
+
+
+@dataclass(frozen=True)
+class Rule(Generic[DecisionT]):
+    """One document an engine is asked for: its package, how a result becomes a decision, and
+    what a failure decides."""
+
+    package: str  # under data.lockstep
+    decide: Callable[..., DecisionT]
+    closed: Callable[..., DecisionT]
+
+
+DEPLOY = Rule[PolicyDecision]("deploy", deploy_decision, closed_deploy)
+DRIFT = Rule[DriftDecision]("drift", drift_decision, closed_drift)
+
+
+def fail_closed(
+    rule: Rule[DecisionT],
+    query: Callable[[], tuple[Any, str]],
+    *,
+    label: str,
+    engine: str,
+    input_sha256: str,
+    revision_if_failed: Callable[[], str],
+) -> DecisionT:
+    """`rule`'s decision from `query` (raw result, bundle revision it used); any failure, in the
+    query or in the result, is `rule`'s closed decision."""
+    try:
+        result, revision = query()
+    except PolicyFailure as e:
+        return rule.closed(
+            label, str(e), engine=engine, revision=revision_if_failed(), input_sha256=input_sha256
+        )
+    try:
+        return rule.decide(result, engine=engine, revision=revision, input_sha256=input_sha256)
+    except PolicyFailure as e:
+        return rule.closed(label, str(e), engine=engine, revision=revision, input_sha256=input_sha256)

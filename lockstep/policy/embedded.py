@@ -29,13 +29,7 @@ from regopy import Bundle, Interpreter
 from lockstep.domain.policy import DriftDecision, PolicyDecision
 from lockstep.policy import rego
 from lockstep.policy.bundle import PolicyBundleError, fingerprint, load_bundle
-from lockstep.policy.decision import (
-    PolicyFailure,
-    closed_deploy,
-    closed_drift,
-    deploy_decision,
-    drift_decision,
-)
+from lockstep.policy.decision import DEPLOY, DRIFT, DecisionT, PolicyFailure, Rule, fail_closed
 from lockstep.policy.input import canonical_json
 
 # The rules each decision reads. Querying them one by one (not the whole package document) keeps
@@ -78,30 +72,21 @@ class EmbeddedPolicyEngine:
             return self._revision
 
     def evaluate_deploy(self, input: Mapping[str, Any]) -> PolicyDecision:
-        text, sha = _encode(input)
-        try:
-            result, revision = self._evaluate("lockstep/deploy", text, input)
-        except PolicyFailure as e:
-            return closed_deploy(
-                self.label, str(e), engine=self.name, revision=self._revision, input_sha256=sha
-            )
-        try:
-            return deploy_decision(result, engine=self.name, revision=revision, input_sha256=sha)
-        except PolicyFailure as e:
-            return closed_deploy(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
+        return self._decide(DEPLOY, input)
 
     def evaluate_drift(self, input: Mapping[str, Any]) -> DriftDecision:
+        return self._decide(DRIFT, input)
+
+    def _decide(self, rule: Rule[DecisionT], input: Mapping[str, Any]) -> DecisionT:
         text, sha = _encode(input)
-        try:
-            result, revision = self._evaluate("lockstep/drift", text, input)
-        except PolicyFailure as e:
-            return closed_drift(
-                self.label, str(e), engine=self.name, revision=self._revision, input_sha256=sha
-            )
-        try:
-            return drift_decision(result, engine=self.name, revision=revision, input_sha256=sha)
-        except PolicyFailure as e:
-            return closed_drift(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
+        return fail_closed(
+            rule,
+            lambda: self._evaluate(f"lockstep/{rule.package}", text, input),
+            label=self.label,
+            engine=self.name,
+            input_sha256=sha,
+            revision_if_failed=lambda: self._revision,
+        )
 
     def _evaluate(self, entrypoint: str, text: str | None, input: Mapping[str, Any]) -> tuple[Any, str]:
         if text is None:  # the canonical text is what the input's hash covers: it must exist

@@ -25,13 +25,7 @@ from requests import exceptions as http
 from lockstep.domain.errors import ConfigError
 from lockstep.domain.policy import DriftDecision, PolicyDecision
 from lockstep.policy.bundle import PolicyBundleError, bundle_revision, fingerprint
-from lockstep.policy.decision import (
-    PolicyFailure,
-    closed_deploy,
-    closed_drift,
-    deploy_decision,
-    drift_decision,
-)
+from lockstep.policy.decision import DEPLOY, DRIFT, DecisionT, PolicyFailure, Rule, fail_closed
 from lockstep.policy.input import input_sha256
 
 
@@ -83,20 +77,21 @@ class OpaPolicyEngine:
             return self._revision
 
     def evaluate_deploy(self, input: Mapping[str, Any]) -> PolicyDecision:
-        sha, revision = input_sha256(input), self.revision
-        try:
-            result = self._query("lockstep.deploy", input)
-            return deploy_decision(result, engine=self.name, revision=revision, input_sha256=sha)
-        except PolicyFailure as e:
-            return closed_deploy(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
+        return self._decide(DEPLOY, input)
 
     def evaluate_drift(self, input: Mapping[str, Any]) -> DriftDecision:
-        sha, revision = input_sha256(input), self.revision
-        try:
-            result = self._query("lockstep.drift", input)
-            return drift_decision(result, engine=self.name, revision=revision, input_sha256=sha)
-        except PolicyFailure as e:
-            return closed_drift(self.label, str(e), engine=self.name, revision=revision, input_sha256=sha)
+        return self._decide(DRIFT, input)
+
+    def _decide(self, rule: Rule[DecisionT], input: Mapping[str, Any]) -> DecisionT:
+        revision = self.revision
+        return fail_closed(
+            rule,
+            lambda: (self._query(f"lockstep.{rule.package}", input), revision),
+            label=self.label,
+            engine=self.name,
+            input_sha256=input_sha256(input),
+            revision_if_failed=lambda: revision,
+        )
 
     def _query(self, package: str, input: Mapping[str, Any]) -> Any:
         """The `result` of `POST /v1/data/<package>`, None when OPA answers without one."""
