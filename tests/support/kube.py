@@ -152,6 +152,15 @@ class EmulatedCluster:
         path.write_text(yaml.safe_dump(config))
         return path
 
+    def target(self, kubeconfig: Path, *, namespace: str = "shop") -> dict[str, str]:
+        """A `kubernetes` target of the server config, pointing at this cluster."""
+        return {
+            "type": "kubernetes",
+            "kubeconfig": str(self.kubeconfig(kubeconfig)),
+            "context": "emulated",
+            "namespace": namespace,
+        }
+
 
 @contextmanager
 def emulated_cluster() -> Iterator[EmulatedCluster]:

@@ -5,7 +5,6 @@ server-side apply, tests/support/kube.py), rollout health driven by setting stat
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.inventory import inventory
 from tests.support.apprepo import commit
+from tests.support.fixtures import deployment_settings
 from tests.support.kube import EmulatedCluster, rolling_cluster
-from tests.support.policies import open_window_bundle
-from tests.support.temporal import address
 from tests.workflows.helpers import deploy
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -84,24 +82,11 @@ def settings(
     target_root: Path,
     emulated: EmulatedCluster,
 ) -> Settings:
-    kubeconfig = emulated.kubeconfig(tmp_path / "kubeconfig")
-    return Settings(
-        temporal={"address": address(temporal_env), "task_queue": f"test-{uuid.uuid4().hex[:8]}"},
-        database_url=database_url,
-        state_dir=str(tmp_path / "state"),
-        repositories=[{"url": str(app_repo), "name": "acme/shop"}],
-        targets={
-            "local-test": {"type": "local", "root": str(target_root)},
-            "k8s-test": {
-                "type": "kubernetes",
-                "kubeconfig": str(kubeconfig),
-                "context": "emulated",
-                "namespace": "shop",
-            },
-        },
-        deployment={"heartbeat_timeout": "5s", "command_timeout": "20s"},
-        policy={"engine": "embedded", "path": str(open_window_bundle(tmp_path / "policies"))},
-    )
+    targets = {
+        "local-test": {"type": "local", "root": str(target_root)},
+        "k8s-test": emulated.target(tmp_path / "kubeconfig"),
+    }
+    return deployment_settings(tmp_path, database_url, temporal_env, app_repo, targets)
 
 
 async def test_kubernetes_component_deploys_and_rolls_back(

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +25,9 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
+from tests.support.fixtures import deployment_settings
 from tests.support.kube import EmulatedCluster, rolling_cluster
-from tests.support.policies import open_window_bundle
 from tests.support.sshd import SshFleet, running_fleet
-from tests.support.temporal import address
 from tests.workflows.helpers import deploy
 from tests.workflows.test_kubernetes_deployment import CONFIGMAP, DEPLOYMENT, SERVICE
 
@@ -96,24 +94,11 @@ def settings(
     fleet: SshFleet,
     emulated: EmulatedCluster,
 ) -> Settings:
-    kubeconfig = emulated.kubeconfig(tmp_path / "kubeconfig")
-    return Settings(
-        temporal={"address": address(temporal_env), "task_queue": f"test-{uuid.uuid4().hex[:8]}"},
-        database_url=database_url,
-        state_dir=str(tmp_path / "state"),
-        repositories=[{"url": str(app_repo), "name": "acme/shop"}],
-        targets={
-            "k8s-test": {
-                "type": "kubernetes",
-                "kubeconfig": str(kubeconfig),
-                "context": "emulated",
-                "namespace": "shop",
-            },
-            "ssh-test": fleet.target(batch=1).model_dump(),
-        },
-        deployment={"heartbeat_timeout": "5s", "command_timeout": "20s"},
-        policy={"engine": "embedded", "path": str(open_window_bundle(tmp_path / "policies"))},
-    )
+    targets = {
+        "k8s-test": emulated.target(tmp_path / "kubeconfig"),
+        "ssh-test": fleet.target(batch=1).model_dump(),
+    }
+    return deployment_settings(tmp_path, database_url, temporal_env, app_repo, targets)
 
 
 def _current(fleet: SshFleet, host: int) -> str | None:
