@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -50,32 +49,19 @@ def target_root(tmp_path: Path) -> Path:
     return tmp_path / "target"
 
 
-def deployment_settings(
-    tmp_path: Path,
-    database_url: str,
-    temporal_env: WorkflowEnvironment,
-    app_repo: Path,
-    targets: Mapping[str, Mapping[str, Any]],
+@pytest.fixture
+def settings(
+    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment, app_repo: Path, target_root: Path
 ) -> Settings:
-    """Settings for deployments of `app_repo` in a test: a task queue of its own, short
-    timeouts, and a policy bundle whose change window is always open."""
     return Settings(
         temporal={"address": address(temporal_env), "task_queue": f"test-{uuid.uuid4().hex[:8]}"},
         database_url=database_url,
         state_dir=str(tmp_path / "state"),
         repositories=[{"url": str(app_repo), "name": "acme/shop"}],
-        targets=targets,
+        targets={"local-test": {"type": "local", "root": str(target_root)}},
         deployment={"heartbeat_timeout": "5s", "command_timeout": "20s"},
         policy={"engine": "embedded", "path": str(open_window_bundle(tmp_path / "policies"))},
     )
-
-
-@pytest.fixture
-def settings(
-    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment, app_repo: Path, target_root: Path
-) -> Settings:
-    targets = {"local-test": {"type": "local", "root": str(target_root)}}
-    return deployment_settings(tmp_path, database_url, temporal_env, app_repo, targets)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.inventory import inventory
 from tests.support.apprepo import commit
-from tests.support.fixtures import deployment_settings
 from tests.support.kube import EmulatedCluster, rolling_cluster
 from tests.workflows.helpers import deploy
 
@@ -74,19 +73,10 @@ def app_repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path,
-    database_url: str,
-    temporal_env: WorkflowEnvironment,
-    app_repo: Path,
-    target_root: Path,
-    emulated: EmulatedCluster,
-) -> Settings:
-    targets = {
-        "local-test": {"type": "local", "root": str(target_root)},
-        "k8s-test": emulated.target(tmp_path / "kubeconfig"),
-    }
-    return deployment_settings(tmp_path, database_url, temporal_env, app_repo, targets)
+def settings(settings: Settings, tmp_path: Path, emulated: EmulatedCluster) -> Settings:
+    raw = settings.model_dump()  # validated again: the new targets are plain mappings
+    raw["targets"] |= {"k8s-test": emulated.target(tmp_path / "kubeconfig")}
+    return Settings(**raw)
 
 
 async def test_kubernetes_component_deploys_and_rolls_back(

@@ -25,7 +25,6 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
-from tests.support.fixtures import deployment_settings
 from tests.support.kube import EmulatedCluster, rolling_cluster
 from tests.support.sshd import SshFleet, running_fleet
 from tests.workflows.helpers import deploy
@@ -86,19 +85,13 @@ def app_repo(tmp_path: Path, fleet: SshFleet) -> Path:
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path,
-    database_url: str,
-    temporal_env: WorkflowEnvironment,
-    app_repo: Path,
-    fleet: SshFleet,
-    emulated: EmulatedCluster,
-) -> Settings:
-    targets = {
+def settings(settings: Settings, tmp_path: Path, fleet: SshFleet, emulated: EmulatedCluster) -> Settings:
+    raw = settings.model_dump()  # validated again: the new targets are plain mappings
+    raw["targets"] |= {
         "k8s-test": emulated.target(tmp_path / "kubeconfig"),
         "ssh-test": fleet.target(batch=1).model_dump(),
     }
-    return deployment_settings(tmp_path, database_url, temporal_env, app_repo, targets)
+    return Settings(**raw)
 
 
 def _current(fleet: SshFleet, host: int) -> str | None:
