@@ -45,7 +45,7 @@ def verify(
 
 @handles_errors
 def _verify(anchor: str | None, output: OutputFormat) -> None:
-    with Store.from_url(settings().database_url).read_session() as session:
+    with Store.open_existing(settings().database_url).read_session() as session:
         result = verify_chain(session=session, anchor=anchor)
     if output == OutputFormat.json:
         print_json(dataclasses.asdict(result))
@@ -80,7 +80,7 @@ def list_(
 
 @handles_errors
 def _list(deployment: str | None, limit: int, output: OutputFormat) -> None:
-    with Store.from_url(settings().database_url).read_session() as session:
+    with Store.open_existing(settings().database_url).read_session() as session:
         rows = events_for(session=session, deployment_id=deployment, limit=limit)
     if output == OutputFormat.json:
         print_json([_as_json(r) for r in rows])

@@ -37,8 +37,11 @@ from lockstep.store.revisions import last_revisions
 EnvOption = typer.Option(..., "--env", "-e", help="environment of the application's lockstep.yaml")
 
 
-def _store(s: Settings) -> Store:
-    return Store.from_url(s.database_url)
+def _existing_store(s: Settings) -> Store:
+    """The server's system of record; its worker and API create it. No command here does: a
+    read must not leave an empty database behind, and a deployment queued into a database no
+    worker reads (a mistyped path, another working folder) would never be seen again."""
+    return Store.open_existing(s.database_url)
 
 
 async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bool) -> None:
@@ -90,7 +93,7 @@ def deploy(
 @handles_errors
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
     s = settings()
-    store = _store(s)
+    store = _existing_store(s)
 
     async def go() -> Enqueued:
         client = await connect(s.temporal)
@@ -146,7 +149,7 @@ def status(
 @handles_errors
 def _status(deployment: str | None, output: OutputFormat) -> None:
     s = settings()
-    with _store(s).session() as session:
+    with _existing_store(s).read_session() as session:
         if deployment is None:
             latest: dict[tuple[str, str], DeploymentView] = {}
             for v in list_views(session, limit=1000, with_steps=False):
@@ -208,7 +211,7 @@ def _list(app: str | None, env: str | None, status_: str | None, output: OutputF
         known = ", ".join(s.value for s in DeploymentStatus)
         raise fail(f"unknown status {status_!r} (known: {known})", code=2)
     s = settings()
-    with _store(s).session() as session:
+    with _existing_store(s).read_session() as session:
         views = list_views(session, application=app, environment=env, status=status_)
     print_json(views) if output == OutputFormat.json else print_list(views)
 
@@ -225,7 +228,7 @@ def history(
 @handles_errors
 def _history(application: str, env: str, output: OutputFormat) -> None:
     s = settings()
-    with _store(s).session() as session:
+    with _existing_store(s).read_session() as session:
         views = list_views(session, application=application, environment=env, limit=200)
         live = last_revisions(session=session, application=application, environment=env)
     if output == OutputFormat.json:

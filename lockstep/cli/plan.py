@@ -11,10 +11,18 @@ from datetime import UTC, datetime
 
 import typer
 
-from lockstep.cli.common import OutputFormat, OutputOption, console, handles_errors, print_json, settings
+from lockstep.cli.common import (
+    OutputFormat,
+    OutputOption,
+    console,
+    err_console,
+    handles_errors,
+    print_json,
+    settings,
+)
 from lockstep.cli.output import print_plan
 from lockstep.delivery.rendering import CommitRenderer
-from lockstep.domain.models import CommitInfo, Plan
+from lockstep.domain.models import CommitInfo, DeployedRevision, Plan
 from lockstep.domain.policy import PolicyDecision
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
@@ -23,7 +31,7 @@ from lockstep.planning.plan import make_plan
 from lockstep.policy.engine import PolicyEngine, make_policy_engine
 from lockstep.policy.input import deploy_input, rfc3339
 from lockstep.settings import Settings
-from lockstep.store.engine import Store
+from lockstep.store.engine import DatabaseMissing, Store
 from lockstep.store.revisions import last_revisions
 from lockstep.targets.registry import TargetRegistry
 
@@ -34,6 +42,16 @@ def _repository_url(s: Settings, repo: str) -> str:
         if repo in (configured.name, configured.url):
             return configured.url
     return repo
+
+
+def _existing_store(s: Settings) -> Store | None:
+    """The system of record if there is one: a preview creates no database, and without one
+    nothing has been deployed yet, so every component plans as new."""
+    try:
+        return Store.open_existing(s.database_url)
+    except DatabaseMissing as missing:
+        err_console.print(f"note: {missing}; planning as if nothing were deployed", highlight=False)
+        return None
 
 
 def plan(
@@ -52,15 +70,17 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     url = _repository_url(s, repo)
     renderer = CommitRenderer(GitMirrors(s.mirrors_dir), TargetRegistry(s.targets).types())
     sha = renderer.resolve(url, ref)
-    store = Store.from_url(s.database_url)
+    store = _existing_store(s)
     manifest = load_manifest(renderer.tree(url, sha))
     names = [manifest_environment(manifest, env).name] if env else [e.name for e in manifest.environments]
     engine = make_policy_engine(s.policy)
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
-        with store.session() as session:
-            live = last_revisions(session=session, application=manifest.application, environment=name)
+        live: dict[str, DeployedRevision] = {}
+        if store is not None:
+            with store.read_session() as session:
+                live = last_revisions(session=session, application=manifest.application, environment=name)
         planned = make_plan(list(rendered.components.values()), live)
         decision = _decide(engine, manifest.application, name, rendered.commit, planned)
         spec = manifest_environment(manifest, name).approvals

@@ -4,7 +4,8 @@ Owns connection settings and transaction boundaries: SQLite runs in WAL mode wit
 and takes the write lock when a transaction begins (`BEGIN IMMEDIATE`), so concurrent writers
 queue instead of failing half-way and savepoints work; PostgreSQL connections are pinged before
 use. It does not migrate schemas: `create_schema` creates missing tables and leaves existing
-ones alone.
+ones alone. Commands that only read open the store with `Store.open_existing`, which creates
+nothing (no folder, no file, no table) and names a database that is not there.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from lockstep.store import inventory as _inventory  # noqa: F401  (registers the
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`: `sqlite:///path.db` (folder created) or `postgresql+psycopg://...`."""
+def make_engine(url: str, *, create_folder: bool = True) -> Engine:
+    """An engine for `url`: `sqlite:///path.db` (folder created unless told not to) or
+    `postgresql+psycopg://...`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, create_folder=create_folder)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
     return create_engine(parsed, pool_pre_ping=True)
@@ -46,6 +48,13 @@ def create_schema(engine: Engine) -> None:
 
 class StoreUnavailable(LockstepError):
     retryable = True
+
+
+class DatabaseMissing(StoreUnavailable):
+    """The configured SQLite file does not exist: nothing has run with this configuration yet, or
+    the configuration names another database than the server's."""
+
+    retryable = False
 
 
 class Store:
@@ -67,6 +76,30 @@ class Store:
         try:
             engine = make_engine(url)
             create_schema(engine)
+        except (SQLAlchemyError, OSError, ImportError) as err:
+            cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
+            raise StoreUnavailable(f"database {safe_url(url)} is unavailable: {cause}") from None
+        return cls(engine)
+
+    @classmethod
+    def open_existing(cls, url: str) -> Store:
+        """Open a database that is already there, creating nothing: for commands that only read.
+
+        DatabaseMissing names a SQLite file that does not exist (as written and as resolved);
+        StoreUnavailable any other database that cannot be reached.
+        """
+        try:
+            parsed = make_url(url)
+            file = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+            if file is not None and not file.is_file():
+                raise DatabaseMissing(
+                    f"no database at {file.resolve()} (database_url {safe_url(url)}): nothing has "
+                    "run with this configuration yet, or it is not the server's (LOCKSTEP_CONFIG, "
+                    "LOCKSTEP_DATABASE_URL)"
+                )
+            engine = make_engine(url, create_folder=False)
+            with engine.connect():  # reach it now, so that a bad URL is named here
+                pass
         except (SQLAlchemyError, OSError, ImportError) as err:
             cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
             raise StoreUnavailable(f"database {safe_url(url)} is unavailable: {cause}") from None
@@ -106,13 +139,21 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database or a `file:` URI."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _sqlite_engine(url: URL, *, create_folder: bool) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if in_memory:
         options["poolclass"] = StaticPool  # one shared connection, or every session sees a new db
-    else:
+    elif create_folder:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **options)
 
