@@ -1,10 +1,26 @@
-"""The `lockstep` entry point: one typer app, commands registered from their modules."""
+"""The `lockstep` entry point: one typer app, commands registered from their modules, and the one
+place a `lockstep` process ends.
+
+`run` turns whatever a command ends with into an exit code (SPEC §7: 0, 1, 2), with the net of
+`lockstep.cli.unexpected` under everything, and then leaves. A process that created a Temporal
+client leaves without finalising the interpreter: the SDK's Rust runtime threads outlive the
+event loop, and one completing a future while the interpreter finalises aborts the process
+(`Fatal Python error: PyGILState_Release`, SIGABRT; sdk-python#300) after the command's work is
+done, losing its exit code. Everything the command printed or logged is flushed first.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
 
 import typer
 
 from lockstep.cli import approvals, audit, deployments, dev, plan, policy, server
+from lockstep.cli.unexpected import enable_debug, report_unexpected
+from lockstep.orchestration.client import client_opened
 
 app = typer.Typer(
     name="lockstep",
@@ -13,6 +29,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="LOCKSTEP_DEBUG", help="print the full trace of an unexpected error"
+    ),
+) -> None:
+    if debug:
+        enable_debug()
+
+
 app.command("dev")(dev.dev)
 app.command("worker")(server.worker)
 app.command("api")(server.api)
@@ -29,4 +57,39 @@ app.add_typer(audit.app, name="audit")
 
 
 def run() -> None:
-    app()
+    leave(exit_code())
+
+
+def exit_code() -> int:
+    """Run the command line's command; its exit code, whatever it ended with."""
+    try:
+        app()
+    except SystemExit as ended:  # click ends every command this way, success included
+        return _code_of(ended.code)
+    except KeyboardInterrupt:  # outside click's own handling, which prints "Aborted!" and exits 1
+        sys.stderr.write("aborted\n")
+        return 1
+    except Exception as err:
+        return report_unexpected(err)
+    return 0
+
+
+def _code_of(code: str | int | None) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")  # sys.exit("message") prints it and means failure
+    return 1
+
+
+def leave(code: int) -> None:
+    """End the process with `code`; without finalising if a Temporal client was ever created."""
+    if not client_opened():
+        sys.exit(code)
+    logging.shutdown()  # flushes every handler
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`lockstep … | head`) or stream: there is nothing more to deliver.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -42,6 +42,32 @@ class Cli:
         return Result(process.returncode, out.decode(), err.decode())
 
 
+FINALISED = "interpreter finalised"
+
+
+async def run_entry(*args: str, env: dict[str, str], cwd: Path, prelude: str = "") -> Result:
+    """`lockstep <args>` through the real entry point, after `prelude` (Python run first, e.g.
+    to make a command fail unexpectedly). An atexit hook prints FINALISED on stderr: it runs
+    only when the interpreter finalises, not when the process leaves with os._exit."""
+    script = "\n".join(
+        [
+            "import atexit, sys",
+            f"atexit.register(lambda: sys.stderr.write({FINALISED!r} + chr(10)))",
+            prelude,
+            "sys.argv[0] = 'lockstep'",
+            "from lockstep.cli.main import run",
+            "run()",
+        ]
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
 def write_config(settings: Settings, path: Path) -> Path:
     path.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     return path
