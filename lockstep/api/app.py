@@ -6,12 +6,12 @@ deployments, approvals) needs a bearer token (`lockstep.api.identity`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy import text
 from sqlmodel import Session
+from temporalio.service import RPCError
 
 from lockstep import __version__
 from lockstep.api.approvals import create_approval_router
@@ -21,7 +21,7 @@ from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.client import LazyClient, TemporalUnavailable, connect
+from lockstep.orchestration.client import RPC_TIMEOUT, LazyClient, TemporalUnavailable
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -40,6 +40,8 @@ def create_app(
         version=__version__,
         description="GitOps deployments on Temporal: deployments, approvals, drift and DORA metrics.",
     )
+
+    temporal = LazyClient(settings.temporal)  # one connection for readiness and approvals
 
     def session() -> Iterator[Session]:
         with store.session() as s:
@@ -60,11 +62,15 @@ def create_app(
         except Exception as err:  # any driver error means not ready
             problems["database"] = type(err).__name__
         try:
-            await asyncio.wait_for(connect(settings.temporal), timeout=5)
+            # The SDK bounds both (connect: CONNECT_TIMEOUT, then its own 30 s for a server that
+            # accepts but does not answer; the check: RPC_TIMEOUT), so no call is left running.
+            serving = await (await temporal.get()).service_client.check_health(timeout=RPC_TIMEOUT)
+            if not serving:
+                problems["temporal"] = f"{settings.temporal.address} is up but not serving"
         except TemporalUnavailable as err:
             problems["temporal"] = str(err)
-        except TimeoutError:
-            problems["temporal"] = f"no answer from {settings.temporal.address} within 5 s"
+        except RPCError as err:
+            problems["temporal"] = f"{settings.temporal.address} did not answer: {err.message}"
         if problems:
             raise HTTPException(status_code=503, detail={"status": "not ready", **problems})
         return {"status": "ready"}
@@ -94,5 +100,5 @@ def create_app(
     app.include_router(create_webhook_router(settings, enqueuer, git))
     user = bearer_dependency(settings)
     app.include_router(create_manual_router(settings, enqueuer, git, user, store))
-    app.include_router(create_approval_router(LazyClient(settings.temporal), user))
+    app.include_router(create_approval_router(temporal, user))
     return app

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import typer
 from rich.table import Table
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.cli.common import (
@@ -26,13 +32,17 @@ from lockstep.domain.lane_messages import Enqueued
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.client import connect
+from lockstep.orchestration.client import RPC_TIMEOUT, TemporalUnavailable, connect
 from lockstep.orchestration.deployments import resolve_commit
 from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
+
+# `status` of a deployment awaiting approval shows the quorum its workflow waits for, if it
+# answers this fast; otherwise the store's view, which is complete but for that.
+LIVE_GATE_TIMEOUT = timedelta(seconds=5)
 
 EnvOption = typer.Option(..., "--env", "-e", help="environment of the application's lockstep.yaml")
 
@@ -56,7 +66,7 @@ async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bo
     while True:
         view: DeploymentView | None = None
         try:
-            description = await handle.describe()
+            description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -68,7 +78,7 @@ async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bo
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return
             with contextlib.suppress(Exception):  # the first workflow task may not have run yet
-                view = await handle.query("status", result_type=DeploymentView)
+                view = await handle.query("status", result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT)
         if view is not None and not quiet:
             for key, value in [("status", view.status.value)] + [
                 (f"step {s.component}", s.status.value) for s in view.steps
@@ -173,26 +183,36 @@ def _status(deployment: str | None, output: OutputFormat) -> None:
 async def _with_live_gate(s: Settings, view: DeploymentView) -> DeploymentView:
     """The store's view plus what only the running workflow knows: the quorum it waits for."""
     try:
-        client = await asyncio.wait_for(connect(s.temporal), 5)
-        live: DeploymentView = await asyncio.wait_for(
-            client.get_workflow_handle(view.id).query("status", result_type=DeploymentView), 5
+        client = await connect(s.temporal)
+        live: DeploymentView = await client.get_workflow_handle(view.id).query(
+            "status", result_type=DeploymentView, rpc_timeout=LIVE_GATE_TIMEOUT
         )
-    except Exception:  # Temporal unreachable: the store's view is still the truth it has
-        return view
+    except (TemporalUnavailable, RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+        return view  # Temporal unreachable or the workflow silent: the store's view is what it has
     return view.model_copy(
         update={"approvals_required": live.approvals_required, "policy_warnings": live.policy_warnings}
     )
 
 
 async def _query(s: Settings, deployment_id: str) -> DeploymentView:
+    """A deployment the store does not know (yet): ask its workflow."""
     client = await connect(s.temporal)
     try:
         view: DeploymentView = await client.get_workflow_handle(deployment_id).query(
-            "status", result_type=DeploymentView
+            "status", result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT
         )
-        return view
-    except Exception as err:
-        raise fail(f"no deployment {deployment_id!r}") from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise fail(f"no deployment {deployment_id!r}") from None
+        if err.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise fail(
+                f"the workflow of {deployment_id!r} did not answer within "
+                f"{RPC_TIMEOUT.total_seconds():.0f} s: is a worker running?"
+            ) from None
+        raise
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+        raise fail(f"the workflow of {deployment_id!r} did not answer its status query: {err}") from None
+    return view
 
 
 def list_(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import typer
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 
-from lockstep.cli.common import console, handles_errors, run_async, settings
+from lockstep.cli.common import console, fail, handles_errors, run_async, settings
 from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
-from lockstep.orchestration.client import connect
+from lockstep.orchestration.client import RPC_TIMEOUT, connect
 from lockstep.orchestration.schedules import ensure_poll_schedules
+from lockstep.settings import ApiSettings
 
 
 def worker() -> None:
@@ -32,11 +36,32 @@ def api() -> None:
 @handles_errors
 def _api() -> None:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from lockstep.api.app import create_app
 
     s = settings()
-    uvicorn.run(create_app(s), host=s.api.host, port=s.api.port, log_level="info")
+    listener = _listen(s.api)  # first: a taken port is named before anything else is set up
+    config = uvicorn.Config(create_app(s), log_level="info")
+    logging.getLogger("uvicorn.error").info("API listening on http://%s (Ctrl-C to quit)", s.api.listen)
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except SystemExit as ended:  # uvicorn's own exit code for a failed startup is 3; ours is 1
+        if ended.code == STARTUP_FAILURE:
+            raise fail("the API did not start (see the log above)") from None
+        raise
+
+
+def _listen(api: ApiSettings) -> socket.socket:
+    """The API's listening socket, bound as uvicorn would bind it (SO_REUSEADDR)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in api.host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((api.host, api.port))
+    except OSError as err:
+        listener.close()
+        raise fail(f"the API cannot listen on {api.listen}: {err.strerror or err} (api.listen)") from None
+    return listener
 
 
 def setup() -> None:
@@ -52,7 +77,7 @@ def _setup() -> None:
     async def go() -> tuple[list[str], list[str]]:
         client = await connect(s.temporal)
         existing = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=s.temporal.namespace)
+            ListSearchAttributesRequest(namespace=s.temporal.namespace), timeout=RPC_TIMEOUT
         )
         missing = [n for n in SEARCH_ATTRIBUTES if n not in existing.custom_attributes]
         if missing:
@@ -60,7 +85,8 @@ def _setup() -> None:
                 AddSearchAttributesRequest(
                     namespace=s.temporal.namespace,
                     search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing},
-                )
+                ),
+                timeout=RPC_TIMEOUT,
             )
         return missing, await ensure_poll_schedules(client, s)
 
