@@ -9,6 +9,7 @@ import asyncio
 import functools
 import json
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
@@ -19,6 +20,7 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from temporalio.service import RPCError
 
+from lockstep.cli.unexpected import debug_enabled
 from lockstep.domain.errors import LockstepError
 from lockstep.settings import Settings, load_settings
 
@@ -43,21 +45,29 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def handles_errors(fn: Callable[P, T]) -> Callable[P, T]:
-    """Report Lockstep errors as one line naming the cause, exit 1."""
+    """Report Lockstep, database and Temporal errors as one line naming the cause, exit 1 (with
+    --debug, after their trace). Anything else goes on to the entry point's net
+    (`lockstep.cli.unexpected`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
-        except LockstepError as err:
-            raise fail(str(err)) from None
-        except SQLAlchemyError as err:
-            cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
-            raise fail(f"the database is unavailable: {cause}") from None
-        except RPCError as err:
-            raise fail(f"Temporal answered with an error: {err.message}") from None
+        except (LockstepError, SQLAlchemyError, RPCError) as err:
+            if debug_enabled():
+                traceback.print_exc()
+            raise fail(_one_line(err)) from None
 
     return wrapper
+
+
+def _one_line(err: LockstepError | SQLAlchemyError | RPCError) -> str:
+    if isinstance(err, SQLAlchemyError):
+        cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
+        return f"the database is unavailable: {cause}"
+    if isinstance(err, RPCError):
+        return f"Temporal answered with an error: {err.message}"
+    return str(err)
 
 
 def settings() -> Settings:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,14 @@ from lockstep.settings import Settings
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
 from tests.cli.conftest import FINALISED, run_entry, write_config
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.cli.test_dev import _free_port
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A configuration whose Temporal is a closed port, over a database that exists."""
     settings = Settings(
-        temporal={"address": f"127.0.0.1:{_closed_port()}"},
+        temporal={"address": f"127.0.0.1:{_free_port()}"},
         database_url=f"sqlite:///{tmp_path / 'lockstep.db'}",
         state_dir=str(tmp_path / "state"),
     )

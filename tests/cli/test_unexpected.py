@@ -101,3 +101,15 @@ def test_the_cause_is_the_error_that_says_something() -> None:
         assert unexpected.cause(err) == "FileNotFoundError: /srv/missing"
     assert unexpected.cause(ValueError("first\nsecond")) == "ValueError: first"
     assert unexpected.cause(KeyboardInterrupt()) == "KeyboardInterrupt"
+
+
+async def test_debug_also_shows_where_an_expected_error_came_from(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = env | {"LOCKSTEP_CONFIG": str(tmp_path / "absent.yaml")}
+    quiet = await run_entry("list", env=missing, cwd=tmp_path)
+    assert quiet.code == 1 and "Traceback" not in quiet.stderr
+    assert "server configuration not found" in quiet.stderr
+    loud = await run_entry("--debug", "list", env=missing, cwd=tmp_path)
+    assert loud.code == 1 and "Traceback" in loud.stderr and "ConfigError" in loud.stderr
+    assert "error: " in loud.stderr and "server configuration not found" in loud.stderr
