@@ -13,11 +13,18 @@ Then, with one busy-loop process per core (`--load`), it runs in rounds, one com
   lockstep deploy shop --env staging --wait   (returns the succeeded deployment: exit 0)
   lockstep status <production id>             (awaiting approval: asks the running workflow)
   lockstep approve <production id>            (as the demo's author, through the API: refused, exit 1)
-and prints per command: runs, exit codes seen, aborts (exit 134 / -6, or "Fatal Python error" on
-stderr) and p50/p95 wall time. An exit code other than the expected one is counted and its first
-stderr line shown, but only an abort is what this measures. Prints figures; asserts nothing.
+and prints per command: runs, exit codes seen, crashes (a death by signal: SIGABRT, 134 / -6, or
+SIGSEGV, 139 / -11; or "Fatal Python error" on stderr) and p50/p95 wall time. An exit code other
+than the expected one is counted and its first stderr line shown, but a crash is what this
+measures.
 
-Run from the repository root: `.venv/bin/python bench/cli_exit.py [--runs 200] [--load 2]`.
+Two control rows run beside them under the same load: a bare script that connects a Temporal
+client, makes one call and ends normally (it shows whether these conditions provoke the race at
+all), and the same script ending with `os._exit` (what the CLI's entry point does).
+Prints figures; asserts nothing.
+
+Run from the repository root: `.venv/bin/python bench/cli_exit.py [--runs 200] [--load 2]
+[--parallel 1]`. Set PYTHONPATH to another checkout to measure its `lockstep`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +60,6 @@ from lockstep.devstack.demo import (
 from lockstep.devstack.temporal_server import port_open, start_dev_server
 from lockstep.settings import DEFAULT_POLICY_BUNDLE
 
-ABORT_CODES = (134, -6)  # SIGABRT, seen by a shell and by Popen
 EVERY_DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -67,7 +74,7 @@ class Tally:
     def add(self, code: int, stderr: str, seconds: float) -> None:
         self.codes[code] += 1
         self.seconds.append(seconds)
-        if code in ABORT_CODES or "Fatal Python error" in stderr:
+        if code < 0 or code > 128 or "Fatal Python error" in stderr:  # by signal, as Popen or a shell says
             self.aborts += 1
             self.surprises.append(f"abort ({code}): {_fatal_line(stderr)}")
         elif code != self.expected and len(self.surprises) < 5:
@@ -87,17 +94,28 @@ def free_port() -> int:
         return port
 
 
-def lockstep(
-    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300
-) -> tuple[int, str, str]:
-    process = subprocess.run(
-        [sys.executable, "-m", "lockstep", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+BARE_CLIENT = """
+import asyncio, os, sys
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+async def main():
+    client = await Client.connect(sys.argv[1])
+    await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
+
+asyncio.run(main())
+if sys.argv[2] == "os._exit":
+    sys.stdout.flush()
+    os._exit(0)
+"""
+
+
+def lockstep(args: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    return run([sys.executable, "-m", "lockstep", *args], cwd=cwd, env=env)
+
+
+def run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300) -> tuple[int, str, str]:
+    process = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     return process.returncode, process.stdout, process.stderr
 
 
@@ -124,8 +142,9 @@ def open_policy_bundle(state: Path) -> Path:
 
 
 @contextmanager
-def stack(work: Path) -> Iterator[dict[str, str]]:
-    """Temporal dev server, worker, API and the demo repository; yields the CLI's environment."""
+def stack(work: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """Temporal dev server, worker, API and the demo repository; yields the CLI's environment and
+    Temporal's address."""
     state = work / ".lockstep"
     temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
     config = write_dev_config(state, temporal_port=temporal_port, api_listen=f"127.0.0.1:{api_port}")
@@ -166,7 +185,7 @@ def stack(work: Path) -> Iterator[dict[str, str]]:
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"the stack did not come up; see the logs in {state}")
             time.sleep(0.2)
-        yield env
+        yield env, settings["temporal"]["address"]
     finally:
         for p in reversed(processes):
             p.terminate()
@@ -195,47 +214,68 @@ def production_awaiting_approval(work: Path, env: dict[str, str]) -> str:
     raise RuntimeError("no production deployment is awaiting approval after two minutes")
 
 
-def measure(runs: int, load: int) -> None:
+Command = tuple[list[str], dict[str, str], int]  # argv, environment, the exit code it should end with
+
+
+def measure(runs: int, load: int, parallel: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="lockstep-cli-exit-"))
     try:
-        with stack(work) as env:
+        with stack(work) as (env, temporal):
             production = production_awaiting_approval(work, env)
             author = {**env, "LOCKSTEP_TOKEN": demo_token(work / ".lockstep", "demo")}
-            commands: dict[str, tuple[list[str], dict[str, str], int]] = {
-                "setup": (["setup"], env, 0),
-                "deploy --wait": (["deploy", "shop", "--env", "staging", "--wait"], env, 0),
-                "status": (["status", production], env, 0),
-                "approve": (["approve", production], author, 1),
+            cli = [sys.executable, "-m", "lockstep"]
+            bare = [sys.executable, "-c", BARE_CLIENT, temporal]
+            commands: dict[str, Command] = {
+                "setup": ([*cli, "setup"], env, 0),
+                "deploy --wait": ([*cli, "deploy", "shop", "--env", "staging", "--wait"], env, 0),
+                "status": ([*cli, "status", production], env, 0),
+                "approve": ([*cli, "approve", production], author, 1),
+                "bare, exit": ([*bare, "exit"], env, 0),
+                "bare, os._exit": ([*bare, "os._exit"], env, 0),
             }
             tallies = {name: Tally(expected=expected) for name, (_, _, expected) in commands.items()}
+            # Round-robin: every command meets the same moments of the run.
+            jobs = [name for _ in range(runs) for name in commands]
+
+            def one(name: str) -> tuple[str, int, str, float]:
+                argv, command_env, _ = commands[name]
+                t0 = time.perf_counter()
+                code, _, err = run(argv, cwd=work, env=command_env)
+                return name, code, err, time.perf_counter() - t0
+
             started = time.monotonic()
-            with busy_cores(load):
-                for i in range(runs):
-                    for name, (args, command_env, _) in commands.items():
-                        t0 = time.perf_counter()
-                        code, _, err = lockstep(args, cwd=work, env=command_env)
-                        tallies[name].add(code, err, time.perf_counter() - t0)
-                    if (i + 1) % 20 == 0:
-                        aborts = sum(t.aborts for t in tallies.values())
-                        print(f"  round {i + 1}/{runs}: {aborts} aborts so far", file=sys.stderr, flush=True)
-            report(tallies, runs=runs, load=load, seconds=time.monotonic() - started)
+            with busy_cores(load), ThreadPoolExecutor(parallel) as pool:
+                for done, (name, code, err, seconds) in enumerate(pool.map(one, jobs), 1):
+                    tallies[name].add(code, err, seconds)
+                    if done % (10 * len(commands)) == 0:
+                        crashes = {n: t.aborts for n, t in tallies.items() if t.aborts}
+                        print(
+                            f"  round {done // len(commands)}/{runs}: crashes {crashes}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+            report(tallies, runs=runs, load=load, parallel=parallel, seconds=time.monotonic() - started)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(tallies: dict[str, Tally], *, runs: int, load: int, seconds: float) -> None:
-    print(f"\n{runs} runs per command, one at a time, {load} busy-loop processes on {os.cpu_count()} cores")
-    print(f"{'command':<15} {'runs':>5} {'aborts':>7} {'p50 ms':>8} {'p95 ms':>8}  exit codes")
+def report(tallies: dict[str, Tally], *, runs: int, load: int, parallel: int, seconds: float) -> None:
+    print(
+        f"\n{runs} runs per command, {parallel} at a time, "
+        f"{load} busy-loop processes on {os.cpu_count()} cores"
+    )
+    print(f"{'command':<15} {'runs':>5} {'crashes':>8} {'p50 ms':>8} {'p95 ms':>8}  exit codes")
     for name, t in tallies.items():
         codes = ", ".join(f"{code}x{n}" for code, n in sorted(t.codes.items()))
         print(
-            f"{name:<15} {sum(t.codes.values()):>5} {t.aborts:>7} "
+            f"{name:<15} {sum(t.codes.values()):>5} {t.aborts:>8} "
             f"{pct(t.seconds, 0.5):>8.0f} {pct(t.seconds, 0.95):>8.0f}  {codes}"
         )
     for name, t in tallies.items():
         for line in t.surprises[:5]:
             print(f"  {name}: {line}")
-    print(f"total aborts: {sum(t.aborts for t in tallies.values())}   wall time {seconds:.0f} s")
+    lockstep = sum(t.aborts for name, t in tallies.items() if not name.startswith("bare"))
+    print(f"lockstep crashes: {lockstep}   wall time {seconds:.0f} s")
 
 
 def main() -> None:
@@ -246,8 +286,9 @@ def main() -> None:
     parser.add_argument(
         "--load", type=int, default=os.cpu_count() or 2, help="busy-loop processes (default: one per core)"
     )
+    parser.add_argument("--parallel", type=int, default=1, help="commands running at once (default 1)")
     args = parser.parse_args()
-    measure(args.runs, args.load)
+    measure(args.runs, args.load, args.parallel)
 
 
 if __name__ == "__main__":
