@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -288,6 +289,8 @@ def main() -> None:
     )
     parser.add_argument("--parallel", type=int, default=1, help="commands running at once (default 1)")
     args = parser.parse_args()
+    # Stopped with SIGTERM as with Ctrl-C: the stack and the spinners go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     measure(args.runs, args.load, args.parallel)
 
 
