@@ -8,8 +8,9 @@ application repository (its policy bundle copied with the change window open eve
 production deployment awaits approval whatever the weekday). One staging deployment runs first;
 staging's success promotes the commit to production, which then waits for two approvals.
 
-Then, with one busy-loop process per core (`--load`), it runs in rounds, one command at a time:
+Then, with one busy-loop process per core (`--load`), it runs in rounds (`--parallel` at a time):
   lockstep setup
+  lockstep setup                              (Temporal a closed port: exit 1, at once)
   lockstep deploy shop --env staging --wait   (returns the succeeded deployment: exit 0)
   lockstep status <production id>             (awaiting approval: asks the running workflow)
   lockstep approve <production id>            (as the demo's author, through the API: refused, exit 1)
@@ -24,7 +25,8 @@ all), and the same script ending with `os._exit` (what the CLI's entry point doe
 Prints figures; asserts nothing.
 
 Run from the repository root: `.venv/bin/python bench/cli_exit.py [--runs 200] [--load 2]
-[--parallel 1]`. Set PYTHONPATH to another checkout to measure its `lockstep`.
+[--parallel 1] [--only "setup, no Temporal"]`. Set PYTHONPATH to another checkout to measure
+its `lockstep`.
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ def production_awaiting_approval(work: Path, env: dict[str, str]) -> str:
 Command = tuple[list[str], dict[str, str], int]  # argv, environment, the exit code it should end with
 
 
-def measure(runs: int, load: int, parallel: int) -> None:
+def measure(runs: int, load: int, parallel: int, only: list[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="lockstep-cli-exit-"))
     try:
         with stack(work) as (env, temporal):
@@ -226,14 +228,19 @@ def measure(runs: int, load: int, parallel: int) -> None:
             author = {**env, "LOCKSTEP_TOKEN": demo_token(work / ".lockstep", "demo")}
             cli = [sys.executable, "-m", "lockstep"]
             bare = [sys.executable, "-c", BARE_CLIENT, temporal]
+            nowhere = {**env, "LOCKSTEP_TEMPORAL__ADDRESS": f"127.0.0.1:{free_port()}"}
             commands: dict[str, Command] = {
                 "setup": ([*cli, "setup"], env, 0),
+                # A connect that fails at once leaves the least time between the runtime's last
+                # work and the interpreter's end: a worker whose Temporal is down does the same.
+                "setup, no Temporal": ([*cli, "setup"], nowhere, 1),
                 "deploy --wait": ([*cli, "deploy", "shop", "--env", "staging", "--wait"], env, 0),
                 "status": ([*cli, "status", production], env, 0),
                 "approve": ([*cli, "approve", production], author, 1),
                 "bare, exit": ([*bare, "exit"], env, 0),
                 "bare, os._exit": ([*bare, "os._exit"], env, 0),
             }
+            commands = {name: c for name, c in commands.items() if not only or name in only}
             tallies = {name: Tally(expected=expected) for name, (_, _, expected) in commands.items()}
             # Round-robin: every command meets the same moments of the run.
             jobs = [name for _ in range(runs) for name in commands]
@@ -288,10 +295,13 @@ def main() -> None:
         "--load", type=int, default=os.cpu_count() or 2, help="busy-loop processes (default: one per core)"
     )
     parser.add_argument("--parallel", type=int, default=1, help="commands running at once (default 1)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="run only this row (repeatable)"
+    )
     args = parser.parse_args()
     # Stopped with SIGTERM as with Ctrl-C: the stack and the spinners go too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    measure(args.runs, args.load, args.parallel)
+    measure(args.runs, args.load, args.parallel, args.only)
 
 
 if __name__ == "__main__":
