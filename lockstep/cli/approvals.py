@@ -63,7 +63,7 @@ def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) 
         response = httpx.post(
             url, json={"comment": comment}, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
-    except httpx.HTTPError as err:
+    except (httpx.HTTPError, httpx.InvalidURL) as err:  # InvalidURL is no HTTPError
         raise fail(f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL)") from err
     if response.status_code != 200:
         try:

@@ -35,6 +35,12 @@ class TemporalUnavailable(LockstepError):
     retryable = True
 
 
+class TemporalAddressInvalid(TemporalUnavailable):
+    """A configuration error, met where every caller already handles an unreachable Temporal."""
+
+    retryable = False
+
+
 def client_opened() -> bool:
     """Whether this process has started the SDK's runtime by connecting (even unsuccessfully)."""
     return _opened
@@ -50,6 +56,11 @@ async def connect(settings: TemporalSettings, *, connect_timeout: timedelta = CO
             data_converter=pydantic_data_converter,
             connect_timeout=connect_timeout,
         )
+    except ValueError as err:  # the SDK parses the address before it connects
+        raise TemporalAddressInvalid(
+            f"Temporal address {settings.address!r} is not valid: {err} "
+            "(temporal.address, LOCKSTEP_TEMPORAL__ADDRESS; expected host:port)"
+        ) from err
     except (RPCError, RuntimeError, OSError) as err:
         raise TemporalUnavailable(
             f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): "
@@ -61,7 +72,7 @@ def _reason(err: Exception) -> str:
     """The SDK's connect errors quote the Rust error whole (`tonic::transport::Error(…
     message: "Connection refused" …)`): its message is the part a person needs."""
     text = str(err)
-    found = re.search(r'message: "([^"]+)"', text)
+    found = re.search(r'(?:message|error): "([^"]+)"', text)
     return found.group(1) if found else text
 
 

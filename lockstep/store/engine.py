@@ -91,7 +91,9 @@ class Store:
         try:
             parsed = make_url(url)
             file = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
-            if file is not None and not file.is_file():
+            if file is not None and file.is_dir():
+                raise StoreUnavailable(f"database {safe_url(url)} names a folder, not a database file")
+            if file is not None and not file.exists():
                 raise DatabaseMissing(
                     f"no database at {file.resolve()} (database_url {safe_url(url)}): nothing has "
                     "run with this configuration yet, or it is not the server's (LOCKSTEP_CONFIG, "

@@ -6,6 +6,10 @@ needs nothing the setup breaks; else 1, or 2 for bad usage); on a failure whose 
 `error`; and on an error that only the entry point's net caught (`full trace in …`): every
 error a broken setup causes is an expected one, reported at its cause.
 
+Besides the issue's list (no config, a missing config file, invalid YAML, unreachable Temporal,
+unreachable API, a missing repository, a bad token), values that cannot work: an address
+without a port, a URL that does not parse, a folder for a database.
+
 Nothing here waits on a network: Temporal is a closed loopback port in every setup, the API's
 `api.listen` a port this test holds (bound, not listening: `lockstep api` cannot bind it, and
 connecting to it is refused at once), so `worker` and `api` fail fast, whatever else runs on
@@ -37,7 +41,8 @@ VERBS: dict[str, tuple[list[str], set[str]]] = {
     "worker": (["worker"], {"config", "temporal"}),
     "api": (["api"], {"config", "listen"}),
     "setup": (["setup"], {"config", "temporal"}),
-    "plan": (["plan", "{repo}", "--env", "staging"], {"config", "repository", "targets"}),
+    # A database that is absent is no obstacle to a preview; one that cannot be opened is.
+    "plan": (["plan", "{repo}", "--env", "staging"], {"config", "repository", "targets", "database_url"}),
     "deploy": (["deploy", "shop", "--env", "staging"], {"config", "database", "temporal", "repository"}),
     "status": (["status", "shop-staging-0123456789"], {"config", "database", "temporal"}),
     "list": (["list"], {"config", "database"}),
@@ -148,6 +153,19 @@ def missing_repository(world: World, home: Path) -> Case:
     return Case(home, env, absent, {"repository", "temporal", "listen", "api"})
 
 
+def malformed_values(world: World, home: Path) -> Case:
+    """Values of the right type that cannot work: no port, no URL, a folder for a database."""
+    config = _valid_config(world, home / "state")
+    (home / "a-folder").mkdir()
+    env = _base_env(world, home) | {
+        "LOCKSTEP_CONFIG": str(config),
+        "LOCKSTEP_TEMPORAL__ADDRESS": "127.0.0.1:notaport",
+        "LOCKSTEP_API_URL": "http://[::1",
+        "LOCKSTEP_DATABASE_URL": f"sqlite:///{home / 'a-folder'}",
+    }
+    return Case(home, env, world.repo, {"temporal", "api", "database", "database_url", "listen"})
+
+
 SETUPS: dict[str, Callable[[World, Path], Case]] = {
     "no configuration": no_configuration,
     "LOCKSTEP_CONFIG names a missing file": missing_configuration,
@@ -155,6 +173,7 @@ SETUPS: dict[str, Callable[[World, Path], Case]] = {
     "unreachable Temporal": unreachable_temporal,
     "unreachable API": unreachable_api,
     "missing repository": missing_repository,
+    "malformed values": malformed_values,
 }
 
 
