@@ -13,14 +13,14 @@ proof verifies against the user's configured token hash, else the Temporal path'
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from temporalio import activity
 
 from activities.audit import audit
 from lockstep.domain.approvals import ApprovalRecord, ApprovalSource, proof_holds
-from lockstep.domain.audit import AuditKind
+from lockstep.domain.audit import ActorSource, AuditKind
 from lockstep.domain.messages import PolicyRequest
 from lockstep.domain.policy import PolicyDecision
 from lockstep.policy.engine import PolicyEngine
@@ -43,11 +43,17 @@ def _as_decision(row: PolicyDecisionRecord) -> PolicyDecision:
 
 class GovernanceActivities:
     def __init__(
-        self, *, store: Store, engine: PolicyEngine, token_hashes: Mapping[str, str | None] | None = None
+        self,
+        *,
+        store: Store,
+        engine: PolicyEngine,
+        token_hashes: Mapping[str, str | None] | None = None,
+        groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._token_hashes = dict(token_hashes or {})  # user -> token_sha256, to verify API proofs
+        self._groups = {name: tuple(g) for name, g in (groups or {}).items()}  # user -> groups
 
     @activity.defn(name="evaluate_policy")
     async def evaluate_policy(self, request: PolicyRequest) -> PolicyDecision:
@@ -72,6 +78,7 @@ class GovernanceActivities:
                 commit=request.commit,
                 trigger=request.trigger,
                 actor=request.actor,
+                groups=self._actor_groups(request),
                 plan=request.plan,
                 approvals=request.approvals,
                 now=rfc3339(now),
@@ -95,6 +102,13 @@ class GovernanceActivities:
             return _as_decision(row)
 
         return await asyncio.to_thread(work)
+
+    def _actor_groups(self, request: PolicyRequest) -> Sequence[str]:
+        """The actor's groups, for an actor a token authenticated only: a webhook's pusher or a
+        local user is a name, not an identity, and may not borrow a configured user's groups."""
+        if request.actor is None or request.actor_source != ActorSource.API_TOKEN.value:
+            return ()
+        return self._groups.get(request.actor, ())
 
     def _audit_decision(self, request: PolicyRequest, key: str, row: PolicyDecisionRecord) -> None:
         decision = _as_decision(row)

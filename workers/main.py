@@ -46,6 +46,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         store=store,
         engine=make_policy_engine(settings.policy),
         token_hashes={name: u.token_sha256 for name, u in settings.users.items()},
+        groups={name: u.groups for name, u in settings.users.items()},
     )
     records = RecordActivities(store=store)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
