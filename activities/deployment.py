@@ -25,7 +25,6 @@ from lockstep.delivery.kubernetes import (
     rollback_kubernetes_component,
 )
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
-from lockstep.domain.approvals import ApprovalGate, eligible_approvers
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.messages import (
@@ -36,6 +35,7 @@ from lockstep.domain.messages import (
 )
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import DeploymentStatus
+from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.deployments import upsert_deployment
@@ -94,12 +94,22 @@ class DeploymentActivities:
             promotions = [
                 e.name for e in rendered.manifest.environments if e.promote_from == request.environment
             ]
-            audit_planned(self._store, request, rendered, plan)
+            admission = admit(
+                store=self._store,
+                renderer=self._renderer,
+                rendered=rendered,
+                repository=request.repository,
+                application=request.application,
+                environment=request.environment,
+                users=self._users,
+            )
+            audit_planned(self._store, request, rendered, plan, admission)
             return PrepareResult(
                 commit=rendered.commit,
                 plan=plan,
                 promotions=promotions,
-                gate=self._gate(rendered, request.environment),
+                gate=admission.gate,
+                denied=admission.denied,
             )
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
@@ -216,19 +226,6 @@ class DeploymentActivities:
             return None
         previous = self._render(request.repository, revision.commit, request.environment).components
         return previous[request.component].objects if request.component in previous else ()
-
-    def _gate(self, rendered: RenderedCommit, environment: str) -> ApprovalGate:
-        """The environment's approval rule with the users who may approve it, from the server config."""
-        spec = next((e.approvals for e in rendered.manifest.environments if e.name == environment), None)
-        groups = list(spec.groups) if spec else []
-        return ApprovalGate(
-            required=spec.required if spec else 0,
-            groups=groups,
-            timeout_seconds=spec.timeout_seconds if spec else ApprovalGate().timeout_seconds,
-            approvers=eligible_approvers(groups, self._users),
-            author_email=rendered.commit.author_email,
-            configured=sorted(self._users),
-        )
 
     async def _run(
         self, work: Callable[[Callable[[str], None], threading.Event], T], heartbeat_seconds: float

@@ -1,8 +1,10 @@
 """`lockstep plan <repo>`: render a commit and show what would deploy where, and why, with the policy
 decision each environment would get (deny, warnings, approvals required). Deploys nothing.
 
-The policy is asked exactly as a deployment would ask it at plan time (trigger `manual`, no
-approvals yet, now); the quorum shown is the larger of the manifest's and the policy's.
+The policy is asked exactly as a deployment would ask it at plan time (trigger `promotion` for an
+environment fed by `promote_from`, else `manual` by nobody in particular; no approvals yet; now);
+the quorum shown is the larger of the rules in force and the policy's. Whether the commit has yet
+succeeded where `promote_from` asks is shown beside it: such a commit arrives by promotion.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lockstep.domain.policy import PolicyDecision
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.manifest.loader import load_manifest
+from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.policy.engine import PolicyEngine, make_policy_engine
 from lockstep.policy.input import deploy_input, rfc3339
@@ -56,16 +59,28 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     manifest = load_manifest(renderer.tree(url, sha))
     names = [manifest_environment(manifest, env).name] if env else [e.name for e in manifest.environments]
     engine = make_policy_engine(s.policy)
+    users = {n: (list(u.groups), u.email) for n, u in s.users.items()}
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
         with store.session() as session:
             live = last_revisions(session=session, application=manifest.application, environment=name)
         planned = make_plan(list(rendered.components.values()), live)
-        decision = _decide(engine, manifest.application, name, rendered.commit, planned)
-        spec = manifest_environment(manifest, name).approvals
-        required = max(spec.required if spec else 0, decision.approvals_required)
-        results.append((name, rendered, planned, decision, required))
+        admission = admit(
+            store=store,
+            renderer=renderer,
+            rendered=rendered,
+            repository=url,
+            application=manifest.application,
+            environment=name,
+            users=users,
+        )
+        # An environment fed by promotion is asked as a promotion would ask it; any other as a
+        # manual deployment by nobody in particular (a token's user may be allowed more).
+        trigger = "promotion" if admission.promote_from else "manual"
+        decision = _decide(engine, manifest.application, name, rendered.commit, planned, trigger)
+        required = max(admission.gate.required, decision.approvals_required)
+        results.append((name, rendered, planned, decision, required, admission, trigger))
     if output == OutputFormat.json:
         print_json(
             [
@@ -82,28 +97,37 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                         "engine": d.engine,
                         "bundle_revision": d.bundle_revision,
                         "input_sha256": d.input_sha256,
+                        "trigger": trigger,
+                    },
+                    "promotion": {
+                        "promote_from": list(a.promote_from),
+                        "satisfied": a.denied is None,
+                        "reason": a.denied,
                     },
                 }
-                for name, rendered, p, d, required in results
+                for name, rendered, p, d, required, a, trigger in results
             ]
         )
-        if any(d.denied for _, _, _, d, _ in results):
+        if any(r[3].denied for r in results):
             raise typer.Exit(1)
         return
-    for name, rendered, p, d, required in results:
+    for name, rendered, p, d, required, a, trigger in results:
         console.print(
             f"[bold]{manifest.application}/{name}[/] at {rendered.commit.sha[:12]} "
             f"({rendered.commit.message.splitlines()[0] if rendered.commit.message else ''})",
             highlight=False,
         )
         print_plan(p, title=f"plan for {name}")
-        _print_decision(d, required)
-    if any(d.denied for _, _, _, d, _ in results):
+        if a.denied is not None:
+            # Not a refusal of the plan: such a commit arrives by promotion once it succeeds there.
+            console.print(f"  [yellow]promotion:[/] not yet: {a.denied}", highlight=False)
+        _print_decision(d, required, trigger)
+    if any(r[3].denied for r in results):
         raise typer.Exit(1)
 
 
 def _decide(
-    engine: PolicyEngine, application: str, environment: str, commit: CommitInfo, plan: Plan
+    engine: PolicyEngine, application: str, environment: str, commit: CommitInfo, plan: Plan, trigger: str
 ) -> PolicyDecision:
     if plan.is_empty:  # nothing would change: a deployment asks no policy either
         return PolicyDecision(
@@ -114,7 +138,7 @@ def _decide(
         application=application,
         environment=environment,
         commit=commit,
-        trigger="manual",
+        trigger=trigger,
         actor=None,
         plan=plan,
         approvals=[],
@@ -123,7 +147,7 @@ def _decide(
     return engine.evaluate_deploy(document)
 
 
-def _print_decision(decision: PolicyDecision, required: int) -> None:
+def _print_decision(decision: PolicyDecision, required: int, trigger: str) -> None:
     for reason in decision.deny:
         console.print(f"  [red]deny:[/] {reason}", highlight=False)
     for reason in decision.warn:
@@ -131,4 +155,7 @@ def _print_decision(decision: PolicyDecision, required: int) -> None:
     verdict = "[red]denied[/]" if decision.denied else "[green]allowed[/]"
     gate = f", {required} approval(s) required" if required else ", no approval required"
     revision = decision.bundle_revision[:12] or "-"
-    console.print(f"  policy: {verdict}{gate} ({decision.engine}, bundle {revision})", highlight=False)
+    console.print(
+        f"  policy: {verdict}{gate} (as a {trigger} deployment; {decision.engine}, bundle {revision})",
+        highlight=False,
+    )

@@ -56,6 +56,11 @@ class CommitRenderer:
     def newest(self, repository: str, shas: Sequence[str]) -> str:
         return self._git.newest(self.git_url(repository), shas)
 
+    def change_authors(
+        self, repository: str, old: str | None, new: str, *, limit: int
+    ) -> tuple[list[tuple[str, str, str]], bool]:
+        return self._git.change_authors(self.git_url(repository), old, new, limit=limit)
+
     def tree(self, repository: str, sha: str) -> SourceTree:
         return self._git.tree(self.git_url(repository), sha)
 

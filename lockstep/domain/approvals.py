@@ -31,12 +31,22 @@ class Approver(BaseModel):
     email: str | None = None
 
 
+class ChangeAuthor(BaseModel):
+    """Someone who wrote or committed part of the change a deployment brings live."""
+
+    email: str  # as the commit records it
+    commit: str  # the newest commit of the change that names them
+    role: str  # author | committer
+
+
 class ApprovalGate(BaseModel):
     """What a deployment needs before its first change; resolved at plan time.
 
     `required` is the manifest's own number; the policy's `approvals_required` can raise it.
     `approvers` holds the eligible users (members of `groups`), each with the email that
-    identifies a commit's author.
+    identifies a commit's author. `authors` are the authors and committers of every commit
+    between the revision live in the environment and the deployed one; gates resolved before
+    that existed carry only the head commit's `author_email`.
     """
 
     required: int = 0
@@ -45,6 +55,8 @@ class ApprovalGate(BaseModel):
     approvers: list[Approver] = Field(default_factory=list)
     author_email: str = ""
     configured: list[str] = Field(default_factory=list)  # every configured user, for clear refusals
+    authors: list[ChangeAuthor] = Field(default_factory=list)
+    authors_note: str = ""  # how the change was delimited, e.g. capped on a first deployment
 
 
 class ApprovalInput(BaseModel):
@@ -123,9 +135,42 @@ def eligible_approvers(
     ]
 
 
+def change_authors(commits: Sequence[tuple[str, str, str]]) -> list[ChangeAuthor]:
+    """Everyone named by `commits` ((sha, author email, committer email), newest first), once
+    per role, with the newest commit that names them."""
+    found: dict[tuple[str, str], ChangeAuthor] = {}
+    for sha, author, committer in commits:
+        for role, email in (("author", author), ("committer", committer)):
+            key = (email.strip().lower(), role)
+            if key[0] and key not in found:
+                found[key] = ChangeAuthor(email=email.strip(), commit=sha, role=role)
+    return list(found.values())
+
+
+def authorship(gate: ApprovalGate, approver: Approver) -> str | None:
+    """Why `approver` wrote part of the change ("the author of commit 1a2b…"), or None.
+
+    Matched by email, case-insensitively, against every author and committer of the change;
+    a gate without `authors` (resolved by an older worker) knows the head commit's author only.
+    """
+    email = (approver.email or "").strip().lower()
+    if not email:
+        return None
+    if not gate.authors:
+        head = gate.author_email.strip().lower()
+        return "the author of this commit" if head and head == email else None
+    for author in gate.authors:
+        if author.email.lower() == email:
+            return f"the {author.role} of commit {author.commit[:12]} in this change"
+    return None
+
+
 def _is_author(gate: ApprovalGate, approver: Approver) -> bool:
-    author = gate.author_email.strip().lower()
-    return bool(author) and (approver.email or "").strip().lower() == author
+    return authorship(gate, approver) is not None
+
+
+def _knows_authors(gate: ApprovalGate) -> bool:
+    return bool(gate.authors or gate.author_email)
 
 
 def unreachable_quorum(gate: ApprovalGate, required: int, *, environment: str) -> str | None:
@@ -141,8 +186,8 @@ def unreachable_quorum(gate: ApprovalGate, required: int, *, environment: str) -
     who = ", ".join(eligible) or "nobody"
     return (
         f"{environment} needs {required} approval(s) but only {len(eligible)} user(s) may give them "
-        f"({who}, from {', '.join(gate.groups)}; the commit's author never counts, and an approver "
-        "needs an email to be told apart from the author): add approvers to the server "
+        f"({who}, from {', '.join(gate.groups)}; no author or committer of the change counts, and an "
+        "approver needs an email to be told apart from them): add approvers to the server "
         "configuration's users"
     )
 
@@ -162,10 +207,11 @@ def check_decision(
 ) -> Approver:
     """The eligible approver behind `request`; raises ApprovalRefused naming why it cannot count.
 
-    Only configured members of the environment's groups decide. An approval never counts from
-    the commit's author (matched by email, case-insensitively; an approver without an email
-    cannot be told apart, so is refused too) and counts once per person. A rejection only needs
-    membership: the author may withdraw their change, an approver may change their mind.
+    Only configured members of the environment's groups decide. An approval never counts from an
+    author or committer of any commit of the change (matched by email, case-insensitively; an
+    approver without an email cannot be told apart, so is refused too) and counts once per
+    person. A rejection only needs membership: an author may withdraw their change, an approver
+    may change their mind.
     """
     verb = "approve" if decision == "approve" else "reject"
     name = request.approver.strip()
@@ -182,12 +228,10 @@ def check_decision(
         raise ApprovalRefused(f"{name} may not {verb} {environment}: {why}", "not_allowed")
     if decision != "approve":
         return approver
-    if _is_author(gate, approver):
-        raise ApprovalRefused(
-            f"{name} is the author of this commit ({gate.author_email}) and may not approve it",
-            "not_allowed",
-        )
-    if gate.author_email and not approver.email:
+    wrote = authorship(gate, approver)
+    if wrote is not None:
+        raise ApprovalRefused(f"{name} is {wrote} ({approver.email}) and may not approve it", "not_allowed")
+    if _knows_authors(gate) and not approver.email:
         raise ApprovalRefused(
             f"{name} has no email in the server configuration, so Lockstep cannot tell whether they "
             "wrote this commit; their approval does not count",

@@ -154,6 +154,31 @@ class GitMirrors:
                 return [_info(repo.commit(new_sha))]
             return [_info(c) for c in repo.iter_commits(f"{old_sha}..{new_sha}")]
 
+    def change_authors(
+        self, url: str, old: str | None, new: str, *, limit: int
+    ) -> tuple[list[tuple[str, str, str]], bool]:
+        """(sha, author email, committer email) of every commit `new` brings over `old`, newest
+        first and at most `limit` of them, and whether there were more.
+
+        Without `old` (a first deployment), or when `old` is no longer known (history rewritten),
+        that is every commit reachable from `new`. `new` itself is always included, even when it
+        is an ancestor of `old` (going back to an earlier commit).
+        """
+        mirror, new_sha = self._commit(url, new)
+        old_sha = self._find_commit(url, old) if old is not None else None
+        revisions = [new_sha] if old_sha is None else [new_sha, f"^{old_sha}"]
+        with git.Repo(mirror) as repo:
+            raw = str(repo.git.rev_list(f"--max-count={limit + 1}", "--format=%H%x00%ae%x00%ce", *revisions))
+            head = str(repo.git.log("-1", "--format=%H%x00%ae%x00%ce", new_sha))
+        rows = [line.split("\0") for line in raw.splitlines() if "\0" in line]
+        commits = [(sha, author, committer) for sha, author, committer in rows]
+        truncated = len(commits) > limit
+        commits = commits[:limit]
+        if all(sha != new_sha for sha, _, _ in commits):
+            sha, author, committer = head.split("\0")
+            commits.insert(0, (sha, author, committer))
+        return commits, truncated
+
     def newest(self, url: str, shas: Sequence[str]) -> str:
         """Of `shas`, the one every other is an ancestor of; the last given when none is (the
         commits diverged, e.g. after a force-push), so arrival order breaks the tie."""
@@ -348,6 +373,7 @@ def _info(commit: git.Commit) -> CommitInfo:
         sha=commit.hexsha,
         author=str(commit.author.name or ""),
         author_email=str(commit.author.email or ""),
+        committer_email=str(commit.committer.email or ""),
         message=message if isinstance(message, str) else message.decode("utf-8", "replace"),
         timestamp=commit.authored_datetime.isoformat(),
     )

@@ -97,7 +97,7 @@ async def test_the_api_counts_the_token_user_and_refuses_who_may_not(
     assert (await http.post(url, headers={"Authorization": "Bearer nope"})).status_code == 401
 
     author = await http.post(url, headers=_bearer("carol"))
-    assert author.status_code == 403 and "author of this commit" in author.json()["detail"]
+    assert author.status_code == 403 and "is the author of commit" in author.json()["detail"]
     outsider = await http.post(url, headers=_bearer("dave"))
     assert outsider.status_code == 403 and "not a member of release-managers" in outsider.json()["detail"]
 

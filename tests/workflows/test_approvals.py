@@ -78,9 +78,11 @@ async def gated_worker(temporal_env: WorkflowEnvironment, gated_settings: Settin
 async def _start(
     env: WorkflowEnvironment, settings: Settings, store: Store, git: GitMirrors, environment: str
 ) -> WorkflowHandle[object, DeploymentResult]:
+    # As a release manager's token would start it: production takes manual deployments from
+    # release managers only (policies/lockstep/deploy.rego).
     started = await start_deployment(
         client=env.client, settings=settings, store=store, git=git, application="shop",
-        environment=environment, ref=None,
+        environment=environment, ref=None, actor="alice", actor_source="api-token",
     )  # fmt: skip
     return env.client.get_workflow_handle(started.id, result_type=DeploymentResult)
 
@@ -139,7 +141,7 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
     else:
         raise AssertionError("the Temporal UI cannot find it by LockstepStatus = awaiting_approval")
 
-    assert "author of this commit" in await _refused(handle, "carol")
+    assert "carol is the author of commit" in await _refused(handle, "carol")
     assert "not a member of release-managers" in await _refused(handle, "dave")
     assert "not a user of the server configuration" in await _refused(handle, "mallory")
     first = await _update(handle, "approve", "alice")
