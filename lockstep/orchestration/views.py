@@ -74,6 +74,7 @@ def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: b
         plan=plan,
         steps=steps,
         approvals=approvals,
+        approvals_required=record.approvals_required or 0,
         policy_warnings=warnings,
         error=record.error,
         created_at=_iso(record.created_at),
