@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from lockstep.api.identity import User
-from lockstep.domain.audit import ActorSource, AuditEntry, AuditKind
+from lockstep.domain.audit import ActorSource
 from lockstep.domain.errors import LockstepError
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import resolve_commit
+from lockstep.orchestration.manual_actions import record_deploy_request
 from lockstep.settings import Settings
-from lockstep.store.audit import append_entry
 from lockstep.store.engine import Store
 from lockstep.webhooks.dispatch import DeploymentEnqueuer
 
@@ -66,7 +65,17 @@ def create_manual_router(
             )
         except LockstepError as err:
             raise HTTPException(status_code=503 if err.retryable else 422, detail=str(err)) from err
-        await asyncio.to_thread(_audit, store, caller, order, enqueued.deployment_id, enqueued.commit)
+        await asyncio.to_thread(
+            record_deploy_request,
+            store,
+            actor=caller.name,
+            actor_source=ActorSource.API_TOKEN.value,
+            deployment_id=enqueued.deployment_id,
+            application=order.application,
+            environment=order.environment,
+            ref=order.ref,
+            commit=enqueued.commit,
+        )
         return DeploymentAccepted(
             id=enqueued.deployment_id,
             application=order.application,
@@ -78,17 +87,3 @@ def create_manual_router(
     return router
 
 
-def _audit(store: Store, caller: User, order: DeploymentOrder, deployment_id: str, commit: str) -> None:
-    entry = AuditEntry(
-        key=f"api/deploy/{deployment_id}/{caller.name}",  # asking again adds nothing; another user does
-        kind=AuditKind.MANUAL_ACTION,
-        at=datetime.now(UTC).isoformat(),
-        actor=caller.name,
-        actor_source=ActorSource.API_TOKEN.value,
-        deployment_id=deployment_id,
-        application=order.application,
-        environment=order.environment,
-        detail={"action": "deploy", "ref": order.ref or "", "commit": commit},
-    )
-    with store.session() as session:
-        append_entry(session=session, entry=entry)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
+import httpx
 import typer
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from lockstep.cli.approvals import api_detail, api_url
 from lockstep.cli.common import (
     OutputFormat,
     OutputOption,
@@ -22,6 +25,7 @@ from lockstep.cli.common import (
     settings,
 )
 from lockstep.cli.output import print_list, print_view, styled
+from lockstep.domain.audit import ActorSource
 from lockstep.domain.lane_messages import Enqueued
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
@@ -29,6 +33,7 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.orchestration.deployments import resolve_commit
 from lockstep.orchestration.lanes import enqueue_deployment
+from lockstep.orchestration.manual_actions import local_user, record_deploy_request
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -91,26 +96,20 @@ def deploy(
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
     s = settings()
     store = _store(s)
+    token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
 
     async def go() -> Enqueued:
-        client = await connect(s.temporal)
-        repository, sha = resolve_commit(s, GitMirrors(s.mirrors_dir), application, env, ref)
-        started = await enqueue_deployment(
-            client=client,
-            settings=s,
-            store=store,
-            application=application,
-            environment=env,
-            repository=repository,
-            commit=sha,
-            trigger="manual",
-            actor=None,
-        )
+        client = None if token else await connect(s.temporal)
+        if client is None:  # the API decides who the token's user is, and records it
+            started = await asyncio.to_thread(_deploy_through_api, token, application, env, ref)
+        else:
+            started = await _deploy_as_local_user(client, s, store, application, env, ref)
         if output == OutputFormat.text:
             verb = "already exists" if started.existing else "queued"
             err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
             console.print(started.deployment_id, highlight=False)
         if wait:
+            client = client or await connect(s.temporal)
             await _follow(client, store, started.deployment_id, quiet=output == OutputFormat.json)
         return started
 
@@ -133,6 +132,65 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
         print_view(view)
     if wait and (view is None or view.status != DeploymentStatus.SUCCEEDED):
         raise typer.Exit(1)
+
+
+async def _deploy_as_local_user(
+    client: Client, s: Settings, store: Store, application: str, env: str, ref: str | None
+) -> Enqueued:
+    """Without a token: straight to Temporal, as the operating-system user (`cli-local`), which
+    names who ran it but proves nothing, so it brings no group to the policy."""
+    repository, sha = resolve_commit(s, GitMirrors(s.mirrors_dir), application, env, ref)
+    user = local_user()
+    started = await enqueue_deployment(
+        client=client,
+        settings=s,
+        store=store,
+        application=application,
+        environment=env,
+        repository=repository,
+        commit=sha,
+        trigger="manual",
+        actor=user,
+        actor_source=ActorSource.CLI_LOCAL.value,
+    )
+    await asyncio.to_thread(
+        record_deploy_request,
+        store,
+        actor=user,
+        actor_source=ActorSource.CLI_LOCAL.value,
+        deployment_id=started.deployment_id,
+        application=application,
+        environment=env,
+        ref=ref,
+        commit=started.commit,
+    )
+    return started
+
+
+def _deploy_through_api(token: str, application: str, env: str, ref: str | None) -> Enqueued:
+    """With LOCKSTEP_TOKEN: `POST /deployments` at LOCKSTEP_API_URL, as the token's user."""
+    url = f"{api_url()}/deployments"
+    try:
+        response = httpx.post(
+            url,
+            json={"application": application, "environment": env, "ref": ref},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    except httpx.HTTPError as err:
+        raise fail(
+            f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL; with LOCKSTEP_TOKEN "
+            "set, deployments go through the API as the token's user: unset it to deploy as yourself)"
+        ) from err
+    if response.status_code != 202:
+        raise fail(f"deploy refused ({response.status_code}): {api_detail(response)}")
+    body = response.json()
+    return Enqueued(
+        deployment_id=body["id"],
+        environment=body["environment"],
+        commit=body["commit"],
+        existing=body["existing"],
+    )
 
 
 def status(
