@@ -232,6 +232,11 @@ def _describe(detail: ErrorDetails) -> tuple[str, str]:
         message = f"expected a string, got {got}"
     elif kind == "too_short":
         message = f"needs at least {ctx.get('min_length', 1)} entry, got {ctx.get('actual_length', 0)}"
+    elif kind in ("too_long", "string_too_long") and isinstance(detail.get("input"), str):
+        message = f"is {len(detail['input'])} characters long; the maximum is {ctx.get('max_length')}"
+    elif kind == "too_long":
+        got_count = f", got {ctx['actual_length']}" if ctx.get("actual_length") else ""
+        message = f"has more entries than the maximum {ctx.get('max_length')}{got_count}"
     elif kind in ("int_type", "int_parsing", "int_from_float"):
         message = f"expected a whole number, got {got}"
     else:
