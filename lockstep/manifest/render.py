@@ -1,10 +1,12 @@
 """Rendering one environment of a validated manifest into `RenderedComponent`s.
 
 Owns: resolving `src` and `kubernetes.manifests` paths inside the repository, substituting
-`{{ placeholders }}` from the environment's values (plus `application` and `environment`),
-reading Kubernetes YAML files (parsed by `loader`), collecting container images, checking that
-each component's kind fits the type of its bound target, bounding how far substitution may grow
-a file, and the content hash change detection uses.
+`{{ placeholders }}` from the environment's values (plus `application` and `environment`) in
+every string a component carries — file contents (unless a mapping says `render: false`),
+`dest`, commands, URLs, Kubernetes manifests — and refusing unresolved ones, reading Kubernetes
+YAML files (parsed by `loader`), collecting container images, checking that each component's kind
+fits the type of its bound target, bounding how far substitution may grow a file, and the content
+hash change detection uses.
 
 Deliberately does not: talk to targets, know commit shas (the hash excludes them so an unchanged
 component keeps its hash across commits), interpret Kustomize or Helm, or decide what to deploy
@@ -24,7 +26,7 @@ from lockstep.domain.bounds import MAX_RENDERED_FILE_BYTES
 from lockstep.domain.errors import ManifestError
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.loader import check_references, load_kubernetes_documents
+from lockstep.manifest.loader import check_references, load_kubernetes_documents, rendered_dest
 from lockstep.manifest.loader import environment as find_environment
 from lockstep.manifest.placeholders import (
     RenderTooLarge,
@@ -185,8 +187,11 @@ class _Renderer:
         origin: dict[tuple[str, str], str] = {}
         for j, spec in enumerate(host.files):
             key = f"components[{i}].host.files[{j}].src"
+            dest = rendered_dest(
+                spec, self.env, self.values, file=self.file, key=f"components[{i}].host.files[{j}].dest"
+            )
             base, paths, is_folder = self._list(spec.src, key)
-            tree = trees.setdefault(spec.dest, {})
+            tree = trees.setdefault(dest, {})
             for path in paths:
                 rel = (
                     (posixpath.relpath(path, base) if base else path)
@@ -194,11 +199,13 @@ class _Renderer:
                     else posixpath.basename(path)
                 )
                 if rel in tree:
-                    first = origin[(spec.dest, rel)]
-                    message = f"'{rel}' under {spec.dest} comes from both '{first}' and '{path}'"
+                    first = origin[(dest, rel)]
+                    message = f"'{rel}' under {dest} comes from both '{first}' and '{path}'"
                     raise ManifestError(self.file, key, message)
-                tree[rel] = self._render_file(path, self._read(path, key))
-                origin[(spec.dest, rel)] = path
+                data = self._read(path, key)
+                # render: false delivers a template (Vue, Go, Jinja …) exactly as committed.
+                tree[rel] = self._render_file(path, data) if spec.render else data
+                origin[(dest, rel)] = path
         releases = tuple(ReleaseTree(dest=dest, files=files) for dest, files in trees.items())
         deploy = tuple(
             self._fill_command(c, f"components[{i}].host.deploy[{k}]") for k, c in enumerate(host.deploy)

@@ -3,7 +3,8 @@
 Owns: field types, defaults, unknown-key rejection (`extra="forbid"`), the syntax of names,
 durations and destination paths, the bounds of every duration, count and string
 (`lockstep.domain.bounds`), "exactly one kind section per component", unique names,
-and `promote_from` naming another environment.
+`promote_from` naming another environment, and what a `dest` must be once its placeholders are
+rendered.
 
 Deliberately does not: read files or YAML (see `loader`), check references that span sections
 (`depends_on`, dependency and promotion cycles, targets bound in every environment; `loader` does
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -33,6 +35,7 @@ from pydantic_core import PydanticCustomError
 from lockstep.domain import bounds
 from lockstep.domain.durations import DurationBounds, parse_duration
 from lockstep.domain.models import ComponentKind
+from lockstep.manifest.placeholders import has_placeholders, substitute
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -102,6 +105,14 @@ def _within(limits: DurationBounds) -> AfterValidator:
     return AfterValidator(limits.check)  # ValueError naming the value and the bound it breaks
 
 
+class UnresolvedDest(ValueError):
+    """A `dest` still holds placeholders once the environment's values are substituted."""
+
+    def __init__(self, missing: list[tuple[str, int]]) -> None:
+        self.missing = missing
+        super().__init__(f"unresolved placeholder {{{{ {missing[0][0]} }}}}")
+
+
 def absolute_dest(value: str) -> str:
     """A destination folder on a target, normalised; ValueError unless absolute, without `..`
     and not `/` itself."""
@@ -113,6 +124,12 @@ def absolute_dest(value: str) -> str:
     if normal == "/":
         raise ValueError("dest must not be the root folder '/'")
     return normal
+
+
+def _dest_as_written(value: str) -> str:
+    # With placeholders, only the rendered dest can be judged (`{{ base }}/web` may well be
+    # absolute); `FileSpec.rendered_dest` applies the same rules to it, per environment.
+    return value if has_placeholders(value) else absolute_dest(value)
 
 
 def _http_url(value: str) -> str:
@@ -137,7 +154,7 @@ Command = Annotated[str, _text(bounds.MAX_COMMAND_CHARS), AfterValidator(_non_em
 ValueName = Annotated[str, _text(bounds.MAX_NAME_CHARS), AfterValidator(_placeholder_name)]
 ValueText = Annotated[str, _text(bounds.MAX_VALUE_CHARS), BeforeValidator(_scalar_to_str)]
 Duration = Annotated[str, BeforeValidator(_number_to_duration)]  # each field adds its bounds
-DestPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(absolute_dest)]
+DestPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_dest_as_written)]
 HttpUrlText = Annotated[str, _text(bounds.MAX_URL_CHARS), AfterValidator(_http_url)]  # may hold {{ }}
 
 
@@ -170,7 +187,16 @@ class KubernetesSpec(_Strict):
 
 class FileSpec(_Strict):
     src: RepoPath  # a file or a folder, relative to the repository root
-    dest: DestPath  # absolute path on the target; normalised (no trailing slash)
+    dest: DestPath  # absolute path on the target, normalised; may hold {{ placeholders }}
+    render: bool = True  # False: the files are delivered verbatim, placeholders and all
+
+    def rendered_dest(self, values: Mapping[str, str]) -> str:
+        """`dest` for one environment: placeholders substituted, then held to the rules of a
+        literal dest. UnresolvedDest or ValueError otherwise."""
+        out, missing = substitute(self.dest, values)
+        if missing:
+            raise UnresolvedDest(missing)
+        return absolute_dest(out)
 
 
 class HostSpec(_Strict):
