@@ -3,44 +3,46 @@
 Loaded from the YAML file named by `LOCKSTEP_CONFIG` (default `lockstep-server.yaml` when it
 exists), with every value overridable by `LOCKSTEP_*` environment variables (`__` separates
 nesting: `LOCKSTEP_TEMPORAL__ADDRESS`). Secrets are referenced by environment-variable name and
-never stored here. Unknown keys are errors, as in the application manifest.
+never stored here. Unknown keys are errors, as in the application manifest, and so is a duration,
+size or count past its bound (`lockstep.domain.bounds`), whether it came from the file or from a
+variable.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from lockstep.domain import bounds
+from lockstep.domain.durations import DurationBounds
+from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
 from lockstep.domain.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
-
-def parse_duration(value: str | float | int) -> float:
-    """'90s', '5m', '24h', '1d', '500ms' or a number of seconds -> seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
-
-
-def _valid_duration(value: object) -> str:
+def _duration_text(value: object) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
-    parse_duration(value)
     return str(value)
 
 
-Duration = Annotated[str, BeforeValidator(_valid_duration)]
+def _within(limits: DurationBounds) -> AfterValidator:
+    return AfterValidator(limits.check)  # ValueError naming the value and the bound it breaks
+
+
+Duration = Annotated[str, BeforeValidator(_duration_text)]  # each field adds its bounds
 
 
 class _Strict(BaseModel):
@@ -80,23 +82,23 @@ class PolicySettings(_Strict):
 
 
 class DriftSettings(_Strict):
-    interval: Duration = "5m"
+    interval: Annotated[Duration, _within(bounds.DRIFT_INTERVAL)] = "5m"
 
 
 class DeploymentSettings(_Strict):
     """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
 
-    activity_timeout: Duration = "30m"
-    heartbeat_timeout: Duration = "30s"
-    command_timeout: Duration = "10m"
-    max_output_bytes: int = Field(16384, ge=256)
+    activity_timeout: Annotated[Duration, _within(bounds.ACTIVITY_TIMEOUT)] = "30m"
+    heartbeat_timeout: Annotated[Duration, _within(bounds.HEARTBEAT_TIMEOUT)] = "30s"
+    command_timeout: Annotated[Duration, _within(bounds.COMMAND_TIMEOUT)] = "10m"
+    max_output_bytes: int = Field(16384, ge=bounds.MIN_OUTPUT_BYTES, le=bounds.MAX_OUTPUT_BYTES)
 
 
 class RepositorySettings(_Strict):
     url: str
     name: str | None = None
     webhook_secret_env: str | None = None
-    poll_interval: Duration | None = None
+    poll_interval: Annotated[Duration, _within(bounds.POLL_INTERVAL)] | None = None
 
 
 class LocalTargetSettings(_Strict):
@@ -114,16 +116,16 @@ class SshTargetSettings(_Strict):
     """
 
     type: Literal["ssh"]
-    hosts: list[str] = Field(min_length=1)
+    hosts: list[str] = Field(min_length=1, max_length=bounds.MAX_SSH_HOSTS)
     user: str
     port: int = Field(22, ge=1, le=65535)
     key_file: str | None = None
     known_hosts: str = "~/.ssh/known_hosts"
-    batch: int = Field(1, ge=1)
-    keep_releases: int = Field(5, ge=1)
-    connect_timeout: Duration = "10s"
-    keepalive: Duration = "15s"
-    io_timeout: Duration = "60s"
+    batch: int = Field(1, ge=1, le=bounds.MAX_SSH_BATCH)
+    keep_releases: int = Field(5, ge=1, le=bounds.MAX_KEEP_RELEASES)
+    connect_timeout: Annotated[Duration, _within(bounds.SSH_CONNECT_TIMEOUT)] = "10s"
+    keepalive: Annotated[Duration, _within(bounds.SSH_KEEPALIVE)] = "15s"
+    io_timeout: Annotated[Duration, _within(bounds.SSH_IO_TIMEOUT)] = "60s"
 
 
 class KubernetesTargetSettings(_Strict):
@@ -140,7 +142,7 @@ TargetSettings = Annotated[
 
 
 class UserSettings(_Strict):
-    groups: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list, max_length=bounds.MAX_USER_GROUPS)
     email: str | None = None
     token_sha256: str | None = None
 
@@ -157,9 +159,9 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    repositories: list[RepositorySettings] = Field(default_factory=list)
-    targets: dict[str, TargetSettings] = Field(default_factory=dict)
-    users: dict[str, UserSettings] = Field(default_factory=dict)
+    repositories: list[RepositorySettings] = Field(default_factory=list, max_length=bounds.MAX_REPOSITORIES)
+    targets: dict[str, TargetSettings] = Field(default_factory=dict, max_length=bounds.MAX_TARGETS)
+    users: dict[str, UserSettings] = Field(default_factory=dict, max_length=bounds.MAX_USERS)
 
     @classmethod
     def settings_customise_sources(
@@ -208,10 +210,14 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings(**raw)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {_cause(err['msg'])}" for err in e.errors()
         )
         raise ConfigError(f"{path or 'environment'}: {problems}") from e
     return _with_policy_path_resolved(settings, path)
+
+
+def _cause(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 DEFAULT_POLICY_BUNDLE = Path(__file__).resolve().parents[1] / "policies"

@@ -252,3 +252,73 @@ def test_a_missing_policy_path_stays_as_written_so_the_engine_names_it(
     monkeypatch.chdir(tmp_path)
 
     assert load_settings(config).policy.path == "nowhere"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ("deployment: {activity_timeout: 3000000d}", "deployment.activity_timeout", "maximum 12h"),
+        (
+            "deployment: {heartbeat_timeout: 1h}",
+            "deployment.heartbeat_timeout",
+            "1h is longer than the maximum 10m",
+        ),
+        (
+            "deployment: {command_timeout: 0s}",
+            "deployment.command_timeout",
+            "0s is shorter than the minimum 1s",
+        ),
+        ("deployment: {max_output_bytes: 1073741824}", "deployment.max_output_bytes", "1048576"),
+        ("drift: {interval: 5s}", "drift.interval", "5s is shorter than the minimum 30s"),
+        (
+            "repositories: [{url: /srv/git/a, poll_interval: 30d}]",
+            "repositories.0.poll_interval",
+            "maximum 7d",
+        ),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, connect_timeout: 1000000000000}}",
+            "targets.vms.ssh.connect_timeout",
+            "maximum 5m",
+        ),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, io_timeout: 2h}}",
+            "targets.vms.ssh.io_timeout",
+            "1h",
+        ),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, keepalive: 1d}}",
+            "targets.vms.ssh.keepalive",
+            "10m",
+        ),
+        ("targets: {vms: {type: ssh, hosts: [a], user: u, batch: 100000}}", "targets.vms.ssh.batch", "1000"),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, keep_releases: 1000}}",
+            "targets.vms.ssh.keep_releases",
+            "100",
+        ),
+    ],
+)
+def test_a_value_past_its_bound_is_refused_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, fragment: str
+) -> None:
+    path = write(tmp_path, text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert str(path) in message and f"{key}: " in message and fragment in message, message
+    assert "Value error" not in message
+
+
+def test_a_count_past_its_bound_is_refused(tmp_path: Path) -> None:
+    hosts = ", ".join(f"h{i}" for i in range(1001))
+    path = write(tmp_path, f"targets: {{vms: {{type: ssh, hosts: [{hosts}], user: u}}}}\n")
+    with pytest.raises(ConfigError, match=r"targets\.vms\.ssh\.hosts: .*at most 1000"):
+        load_settings(path)
+
+
+def test_a_bound_applies_to_environment_overrides_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCKSTEP_DEPLOYMENT__ACTIVITY_TIMEOUT", "99999999999999d")
+    with pytest.raises(ConfigError, match=r"deployment\.activity_timeout: .*maximum 12h"):
+        load_settings(write(tmp_path, "{}\n"))
