@@ -5,7 +5,8 @@ exists), with every value overridable by `LOCKSTEP_*` environment variables (`__
 nesting: `LOCKSTEP_TEMPORAL__ADDRESS`). Secrets are referenced by environment-variable name and
 never stored here. Unknown keys are errors, as in the application manifest, and so is a duration,
 size or count past its bound (`lockstep.domain.bounds`), whether it came from the file or from a
-variable.
+variable. `load_settings` makes every relative path absolute, once, against the configuration
+file's folder (`lockstep.config_paths` states the rule).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from lockstep.config_paths import absolute, absolute_repository, absolute_sqlite_url
 from lockstep.domain import bounds
 from lockstep.domain.durations import DurationBounds
 from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
@@ -181,20 +183,26 @@ class Settings(BaseSettings):
 
 
 def config_path() -> Path | None:
-    """The server config file: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml`, else the one
-    `lockstep dev` wrote (`./.lockstep/lockstep-server.yaml`), if they exist."""
+    """The server config file, absolute: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml`, else the
+    one `lockstep dev` wrote (`./.lockstep/lockstep-server.yaml`), if they exist."""
     explicit = os.environ.get("LOCKSTEP_CONFIG")
     if explicit:
-        return Path(explicit)
+        return Path(explicit).expanduser().absolute()
     for default in (Path("lockstep-server.yaml"), Path(".lockstep") / "lockstep-server.yaml"):
         if default.exists():
-            return default
+            return default.absolute()
     return None
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Read and validate the server configuration; a ConfigError names the file and the key."""
+    """Read and validate the server configuration; a ConfigError names the file and the key.
+
+    Every relative path in it is made absolute here, once (`lockstep.config_paths` says how),
+    so that every command finds the same files whatever its working directory.
+    """
     path = path or config_path()
+    if path is not None:
+        path = path.expanduser().absolute()
     raw: dict[str, Any] = {}
     if path is not None:
         if not path.exists():
@@ -213,7 +221,7 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {_cause(err['msg'])}" for err in e.errors()
         )
         raise ConfigError(f"{path or 'environment'}: {problems}") from e
-    return _with_policy_path_resolved(settings, path)
+    return with_paths_resolved(settings, path.parent if path is not None else Path.cwd())
 
 
 def _cause(message: str) -> str:
@@ -223,19 +231,44 @@ def _cause(message: str) -> str:
 DEFAULT_POLICY_BUNDLE = Path(__file__).resolve().parents[1] / "policies"
 
 
-def _with_policy_path_resolved(settings: Settings, config_file: Path | None) -> Settings:
-    """A relative `policy.path` is looked up beside the config file, then in the working folder;
-    the default `policies` also falls back to the bundle shipped beside the package. When none
-    exists the path stays as written, and the engine fails closed naming it."""
-    written = Path(settings.policy.path).expanduser()
+def with_paths_resolved(settings: Settings, base: Path) -> Settings:
+    """`settings` with every relative path taken against `base`, the configuration file's folder
+    (the working directory without one): state_dir, a SQLite database_url, repositories given as
+    local paths, local roots, ssh key_file and known_hosts, kubeconfig files and policy.path."""
+    targets: dict[str, TargetSettings] = {}
+    for name, target in settings.targets.items():
+        if isinstance(target, LocalTargetSettings):
+            target = target.model_copy(update={"root": absolute(target.root, base)})
+        elif isinstance(target, SshTargetSettings):
+            key_file = absolute(target.key_file, base) if target.key_file is not None else None
+            known_hosts = absolute(target.known_hosts, base)
+            target = target.model_copy(update={"key_file": key_file, "known_hosts": known_hosts})
+        elif isinstance(target, KubernetesTargetSettings) and target.kubeconfig is not None:
+            target = target.model_copy(update={"kubeconfig": absolute(target.kubeconfig, base)})
+        targets[name] = target
+    repositories = [
+        r.model_copy(update={"url": absolute_repository(r.url, base)}) for r in settings.repositories
+    ]
+    update = {
+        "state_dir": absolute(settings.state_dir, base),
+        "database_url": absolute_sqlite_url(settings.database_url, base),
+        "repositories": repositories,
+        "targets": targets,
+        "policy": _policy_resolved(settings.policy, base),
+    }
+    return settings.model_copy(update=update)
+
+
+def _policy_resolved(policy: PolicySettings, base: Path) -> PolicySettings:
+    """A relative `policy.path` is looked up in `base`, then in the working folder (the container
+    image keeps its bundle in /app/policies while the file is in /etc/lockstep); the default
+    `policies` also falls back to the bundle shipped beside the package. When none exists the
+    path is taken against `base`, and the engine fails closed naming it."""
+    written = Path(policy.path).expanduser()
     if written.is_absolute():
-        return settings
-    candidates = [config_file.parent / written] if config_file is not None else []
-    candidates.append(written)
-    if settings.policy.path == PolicySettings().path:
+        return policy
+    candidates = [base / written, written.absolute()]
+    if policy.path == PolicySettings().path:
         candidates.append(DEFAULT_POLICY_BUNDLE)
-    for candidate in candidates:
-        if candidate.is_dir():
-            policy = settings.policy.model_copy(update={"path": str(candidate.resolve())})
-            return settings.model_copy(update={"policy": policy})
-    return settings
+    found = next((c for c in candidates if c.is_dir()), base / written)
+    return policy.model_copy(update={"path": str(found.resolve())})

@@ -59,7 +59,9 @@ def test_spec_example_loads_with_typed_targets(tmp_path: Path) -> None:
     assert settings.temporal.address == "localhost:7233"
     assert settings.temporal.namespace == "default"
     assert settings.temporal.task_queue == "lockstep"
-    assert settings.database_url == "sqlite:///.lockstep/lockstep.db"
+    # Relative paths are taken against the config file's folder, `~` against the home folder.
+    assert settings.database_url == f"sqlite:///{tmp_path}/.lockstep/lockstep.db"
+    assert settings.state_dir == str(tmp_path / ".lockstep")
     assert (settings.api.host, settings.api.port) == ("127.0.0.1", 8000)
     assert settings.policy.engine == "embedded"
     # The default `policies` is found beside the config file, in the working folder, or shipped.
@@ -78,15 +80,20 @@ def test_spec_example_loads_with_typed_targets(tmp_path: Path) -> None:
     ssh = settings.targets["vms-staging"]
     assert isinstance(ssh, SshTargetSettings)
     assert ssh.hosts == ["10.0.0.5", "10.0.0.6:2222"]
+    home = Path.home()
     assert (ssh.user, ssh.key_file, ssh.known_hosts, ssh.batch) == (
         "deploy",
-        "~/.ssh/id_ed25519",
-        "~/.ssh/known_hosts",
+        str(home / ".ssh" / "id_ed25519"),
+        str(home / ".ssh" / "known_hosts"),
         1,
     )
     kube = settings.targets["k8s-staging"]
     assert isinstance(kube, KubernetesTargetSettings)
-    assert (kube.kubeconfig, kube.context, kube.namespace) == ("~/.kube/config", "staging", "shop")
+    assert (kube.kubeconfig, kube.context, kube.namespace) == (
+        str(home / ".kube" / "config"),
+        "staging",
+        "shop",
+    )
 
     alice = settings.users["alice"]
     assert alice.groups == ["release-managers"]
@@ -211,14 +218,16 @@ def test_config_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     (tmp_path / ".lockstep").mkdir()
     write(tmp_path / ".lockstep", "{}\n")
-    assert config_path() == Path(".lockstep") / "lockstep-server.yaml"
+    assert config_path() == tmp_path / ".lockstep" / "lockstep-server.yaml"  # absolute
 
     write(tmp_path, "{}\n")
-    assert config_path() == Path("lockstep-server.yaml")
+    assert config_path() == tmp_path / "lockstep-server.yaml"
 
     explicit = tmp_path / "elsewhere.yaml"
     monkeypatch.setenv("LOCKSTEP_CONFIG", str(explicit))
     assert config_path() == explicit  # named explicitly: returned even before it exists
+    monkeypatch.setenv("LOCKSTEP_CONFIG", "relative.yaml")
+    assert config_path() == tmp_path / "relative.yaml"  # against the working directory
 
 
 def test_load_settings_follows_lockstep_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,14 +253,15 @@ def test_a_relative_policy_path_is_found_beside_the_config_file(
     assert load_settings(config).policy.path == str((tmp_path / "etc" / "rules").resolve())
 
 
-def test_a_missing_policy_path_stays_as_written_so_the_engine_names_it(
+def test_a_missing_policy_path_is_taken_against_the_config_folder_so_the_engine_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = tmp_path / "lockstep-server.yaml"
+    config = tmp_path / "etc" / "lockstep-server.yaml"
+    config.parent.mkdir()
     config.write_text("policy: {engine: embedded, path: nowhere}\n")
     monkeypatch.chdir(tmp_path)
 
-    assert load_settings(config).policy.path == "nowhere"
+    assert load_settings(config).policy.path == str((tmp_path / "etc" / "nowhere").resolve())
 
 
 @pytest.mark.parametrize(
