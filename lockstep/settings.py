@@ -55,6 +55,13 @@ class TemporalSettings(_Strict):
 
 class ApiSettings(_Strict):
     listen: str = "127.0.0.1:8000"
+    # Reads (GET /deployments...) answer without a token only when this says so (SPEC §8).
+    anonymous_read: bool = False
+    # The API's Ed25519 key for signing the approvals it authenticated (docs/security.md).
+    # Default `<state_dir>/approval-signing.key`, created 0600 by the API when missing; the
+    # worker verifies with the public key, by default that path plus `.pub`.
+    approval_key_file: str | None = None
+    approval_public_key_file: str | None = None
 
     @field_validator("listen")
     @classmethod
@@ -160,6 +167,10 @@ class Settings(BaseSettings):
     repositories: list[RepositorySettings] = Field(default_factory=list)
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     users: dict[str, UserSettings] = Field(default_factory=dict)
+    # Environment variables whose values are secret: masked in stored and shown command output.
+    # Every `*_env` reference above (a repository's `webhook_secret_env`, ...) counts without
+    # being listed here.
+    secret_env: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

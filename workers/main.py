@@ -21,6 +21,8 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.policy.engine import make_policy_engine
+from lockstep.security.approval_signing import ApprovalVerifier, key_files
+from lockstep.security.known_secrets import api_only_secrets_held, masker_for
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
@@ -41,11 +43,13 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         repositories=[r.url for r in settings.repositories],
     )
     users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
-    deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets, users=users)
+    deployment = DeploymentActivities(
+        store=store, renderer=renderer, targets=targets, users=users, masker=masker_for(settings)
+    )
     governance = GovernanceActivities(
         store=store,
         engine=make_policy_engine(settings.policy),
-        token_hashes={name: u.token_sha256 for name, u in settings.users.items()},
+        proofs=ApprovalVerifier(key_files(settings)[1]),
     )
     records = RecordActivities(store=store)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
@@ -87,6 +91,13 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    held = api_only_secrets_held(settings, os.environ)
+    if held:
+        log.warning(
+            "this worker's environment holds %s, which only the API needs: a deploy command on a local "
+            "target can read it from /proc; start the worker without it (lockstep dev does)",
+            ", ".join(held),
+        )
     log.info("worker polling task queue %s on %s", settings.temporal.task_queue, settings.temporal.address)
     async with worker:
         await stop.wait()

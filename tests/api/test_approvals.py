@@ -118,7 +118,7 @@ async def test_the_api_counts_the_token_user_and_refuses_who_may_not(
     unknown = await http.post("/deployments/shop-uat-0000000000/approve", headers=_bearer("alice"))
     assert unknown.status_code == 404
 
-    shown = (await http.get(f"/deployments/{awaiting.id}")).json()
+    shown = (await http.get(f"/deployments/{awaiting.id}", headers=_bearer("alice"))).json()
     assert [(a["approver"], a["comment"], a["source"]) for a in shown["approvals"]] == [
         ("alice", "ok", "api-token"),
         ("bob", "", "api-token"),
