@@ -91,13 +91,6 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    held = api_only_secrets_held(settings, os.environ)
-    if held:
-        log.warning(
-            "this worker's environment holds %s, which only the API needs: a deploy command on a local "
-            "target can read it from /proc; start the worker without it (lockstep dev does)",
-            ", ".join(held),
-        )
     log.info("worker polling task queue %s on %s", settings.temporal.task_queue, settings.temporal.address)
     async with worker:
         await stop.wait()
@@ -106,6 +99,13 @@ async def serve(settings: Settings) -> None:
 
 def run(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    held = api_only_secrets_held(settings, os.environ)
+    if held:  # said before connecting, so it shows even when Temporal is not there yet
+        log.warning(
+            "this worker's environment holds %s, which only the API needs: a deploy command on a local "
+            "target can read it from /proc; start the worker without it (lockstep dev does)",
+            ", ".join(held),
+        )
     asyncio.run(serve(settings))
     # The SDK can abort at interpreter exit (sdk-python#300): flush and leave directly.
     sys.stdout.flush()
