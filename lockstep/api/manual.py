@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from lockstep.api.identity import User
+from lockstep.api.identity import UNAUTHORIZED, User
 from lockstep.domain.audit import ActorSource, AuditEntry, AuditKind
 from lockstep.domain.errors import LockstepError
 from lockstep.gitrepo.mirror import GitMirrors
@@ -49,7 +49,7 @@ def create_manual_router(
 ) -> APIRouter:
     router = APIRouter(tags=["deployments"])
 
-    @router.post("/deployments", status_code=202, response_model=DeploymentAccepted)
+    @router.post("/deployments", status_code=202, response_model=DeploymentAccepted, responses=UNAUTHORIZED)
     async def create_deployment(order: DeploymentOrder, caller: User = Depends(user)) -> DeploymentAccepted:
         """Queue a deployment of an application's ref (default: the environment's branch)."""
         try:
