@@ -98,14 +98,23 @@ def test_anonymous_read_opens_the_reads_and_nothing_else(database_url: str, api_
     )
 
 
-def test_the_openapi_documents_the_401_of_every_read(database_url: str, api_store: Store) -> None:
+def test_the_openapi_documents_the_401_of_every_endpoint_that_needs_a_token(
+    database_url: str, api_store: Store
+) -> None:
     with TestClient(create_app(_settings(database_url), store=api_store)) as client:
         paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/deployments", "/deployments/{deployment_id}"):
-        assert "401" in paths[path]["get"]["responses"], path
+    needs_token = [
+        ("get", "/deployments"),
+        ("get", "/deployments/{deployment_id}"),
+        ("post", "/deployments"),
+        ("post", "/deployments/{deployment_id}/approve"),
+        ("post", "/deployments/{deployment_id}/reject"),
+    ]
+    for method, path in needs_token:
+        assert "401" in paths[path][method]["responses"], (method, path)
     assert "404" in paths["/deployments/{deployment_id}"]["get"]["responses"]
     for path in ("/deployments/{deployment_id}/approve", "/deployments/{deployment_id}/reject"):
-        assert {"401", "403", "404", "409", "503"} <= paths[path]["post"]["responses"].keys(), path
+        assert {"403", "404", "409", "503"} <= paths[path]["post"]["responses"].keys(), path
 
 
 def test_shown_output_masks_every_known_secret(
