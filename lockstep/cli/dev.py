@@ -39,14 +39,16 @@ def dev(
 
 
 def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-    return subprocess.Popen(
-        [sys.executable, "-m", "lockstep", *args],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
+    # The child gets its own copy of the log's descriptor; closing ours keeps restarts from
+    # piling open files up in this process.
+    with open(log, "ab") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lockstep", *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
 def _children(settings: Settings, state_dir: Path, ui_port: int, env: dict[str, str]) -> list[Child]:

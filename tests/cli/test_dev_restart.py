@@ -1,11 +1,13 @@
-"""`lockstep dev` keeps going when its worker dies, and never hands the worker the API's secrets.
+"""`lockstep dev` keeps going when its worker or Temporal dies, and never hands the worker the
+API's secrets.
 
 A real `lockstep dev` (Temporal dev server, worker, API) deploys the demo, whose `db` deploy
 command first prints its parent's environment (the issue's `cat /proc/$PPID/environ`), then
 sleeps. Mid-deployment the worker is killed with SIGKILL: the stack says it restarts it, the new
-worker resumes the deployment and it succeeds. The worker's environment, before and after the
-restart, holds no webhook secret (the API's does), so the printed environment shows none; the
-deployment is readable with a token only.
+worker resumes the deployment and it succeeds. Then the Temporal dev server is killed: it is
+started again on the same database, which still holds the deployment. The worker's environment,
+before and after its restart, holds no webhook secret (the API's does), so the printed
+environment shows none; the deployment is readable with a token only.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PRINT_ENVIRON_THEN_SLEEP = "cat /proc/$PPID/environ | tr '\\0' '\\n'; sleep 6; s
 
 
 def _children(parent: int) -> dict[str, int]:
-    """`worker` / `api` -> pid of `lockstep dev`'s children of that kind."""
+    """`worker` / `api` / `start-dev` (Temporal) -> pid of `lockstep dev`'s child of that kind."""
     found: dict[str, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -50,6 +52,8 @@ def _children(parent: int) -> dict[str, int]:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         if ppid == parent and b"lockstep" in argv and argv[-2:-1] in ([b"worker"], [b"api"]):
             found[argv[-2].decode()] = int(entry.name)
+        elif ppid == parent and b"start-dev" in argv:
+            found["start-dev"] = int(entry.name)
     return found
 
 
@@ -121,6 +125,13 @@ async def test_a_killed_worker_is_restarted_and_the_deployment_in_flight_succeed
             client = await Client.connect(f"127.0.0.1:{temporal_port}")
             result = await asyncio.wait_for(client.get_workflow_handle(deployment_id).result(), 180)
             assert result["status"] == "succeeded", result
+
+            # Temporal itself dies: it comes back on the same SQLite file, history and all.
+            os.kill(_children(dev.pid)["start-dev"], signal.SIGKILL)
+            said = await _read_until(dev.stdout, "the Temporal dev server restarted", 90)
+            assert "the Temporal dev server exited with code -9 (killed by SIGKILL); restarting in 1s" in said
+            client = await Client.connect(f"127.0.0.1:{temporal_port}")
+            assert (await client.get_workflow_handle(deployment_id).result())["status"] == "succeeded"
 
             assert (await http.get(url)).status_code == 401, "reads need a token"
             shown = (await http.get(url, headers=bearer)).json()
