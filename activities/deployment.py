@@ -27,6 +27,7 @@ from lockstep.delivery.kubernetes import (
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.masking import Masker
 from lockstep.domain.messages import (
     ComponentRequest,
     ComponentResult,
@@ -61,8 +62,11 @@ class DeploymentActivities:
         renderer: CommitRenderer,
         targets: TargetRegistry,
         users: Mapping[str, tuple[Sequence[str], str | None]] | None = None,
+        masker: Masker | None = None,
     ) -> None:
         self._store = store
+        # Known secrets masked in what is stored: step output and the errors the audit keeps.
+        self._masker = masker or Masker(())
         self._renderer = renderer
         self._targets = targets
         self._users = dict(users or {})  # name -> (groups, email): who may approve where
@@ -130,7 +134,7 @@ class DeploymentActivities:
                     self._targets.batch_size(component.target_name),
                 )
             except BaseException as err:
-                audit_step(self._store, request, AuditKind.STEP_FINISHED, "failed", [], error=str(err))
+                self._audit_failure(request, AuditKind.STEP_FINISHED, err)
                 raise
             finally:
                 for conn in hosts:
@@ -153,7 +157,7 @@ class DeploymentActivities:
                 delivery = self._delivery(request, component, progress, None)
                 changed = rollback_host_component(delivery, hosts, self._deploy_commands_for(request))
             except BaseException as err:
-                audit_step(self._store, request, AuditKind.ROLLBACK, "failed", [], error=str(err))
+                self._audit_failure(request, AuditKind.ROLLBACK, err)
                 raise
             finally:
                 for conn in hosts:
@@ -170,6 +174,9 @@ class DeploymentActivities:
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _audit_failure(self, request: ComponentRequest, kind: AuditKind, err: BaseException) -> None:
+        audit_step(self._store, request, kind, "failed", [], error=self._masker.mask(str(err)))
 
     def _kubernetes(
         self,
@@ -195,6 +202,7 @@ class DeploymentActivities:
             environment=request.environment,
             component=component.name,
             commit=request.commit,
+            masker=self._masker,
         )
         delivery = KubernetesDelivery(
             component, cluster, journal, progress, cancelled, activity.info().attempt
@@ -205,7 +213,7 @@ class DeploymentActivities:
             else:
                 done = deliver_kubernetes_component(delivery)
         except BaseException as err:
-            audit_step(self._store, request, kind, "failed", [], error=str(err))
+            self._audit_failure(request, kind, err)
             raise
         finally:
             cluster.close()
@@ -291,7 +299,12 @@ class DeploymentActivities:
                 "LOCKSTEP_COMMIT": request.commit,
                 "LOCKSTEP_DEPLOYMENT": request.deployment_id,
             },
-            journal=StoreJournal(self._store, deployment_id=request.deployment_id, component=component.name),
+            journal=StoreJournal(
+                self._store,
+                deployment_id=request.deployment_id,
+                component=component.name,
+                masker=self._masker,
+            ),
             limits=DeliveryLimits(
                 command_timeout=t.command_seconds,
                 max_output=t.max_output_bytes,

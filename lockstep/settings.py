@@ -59,6 +59,13 @@ class TemporalSettings(_Strict):
 
 class ApiSettings(_Strict):
     listen: str = "127.0.0.1:8000"
+    # Reads (GET /deployments...) answer without a token only when this says so (SPEC §8).
+    anonymous_read: bool = False
+    # The API's Ed25519 key for signing the approvals it authenticated (docs/security.md).
+    # Default `<state_dir>/approval-signing.key`, created 0600 by the API when missing; the
+    # worker verifies with the public key, by default that path plus `.pub`.
+    approval_key_file: str | None = None
+    approval_public_key_file: str | None = None
 
     @field_validator("listen")
     @classmethod
@@ -164,6 +171,12 @@ class Settings(BaseSettings):
     repositories: list[RepositorySettings] = Field(default_factory=list, max_length=bounds.MAX_REPOSITORIES)
     targets: dict[str, TargetSettings] = Field(default_factory=dict, max_length=bounds.MAX_TARGETS)
     users: dict[str, UserSettings] = Field(default_factory=dict, max_length=bounds.MAX_USERS)
+    # Environment variables whose values are secret: masked in stored and shown command output.
+    # Every `*_env` reference above (a repository's `webhook_secret_env`, ...) counts without
+    # being listed here.
+    secret_env: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=1000
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -234,7 +247,8 @@ DEFAULT_POLICY_BUNDLE = Path(__file__).resolve().parents[1] / "policies"
 def with_paths_resolved(settings: Settings, base: Path) -> Settings:
     """`settings` with every relative path taken against `base`, the configuration file's folder
     (the working directory without one): state_dir, a SQLite database_url, repositories given as
-    local paths, local roots, ssh key_file and known_hosts, kubeconfig files and policy.path."""
+    local paths, local roots, ssh key_file and known_hosts, kubeconfig files, the API's approval
+    key files and policy.path."""
     targets: dict[str, TargetSettings] = {}
     for name, target in settings.targets.items():
         if isinstance(target, LocalTargetSettings):
@@ -249,7 +263,15 @@ def with_paths_resolved(settings: Settings, base: Path) -> Settings:
     repositories = [
         r.model_copy(update={"url": absolute_repository(r.url, base)}) for r in settings.repositories
     ]
+    api = settings.api.model_copy(
+        update={
+            name: absolute(value, base)
+            for name in ("approval_key_file", "approval_public_key_file")
+            if (value := getattr(settings.api, name)) is not None
+        }
+    )
     update = {
+        "api": api,
         "state_dir": absolute(settings.state_dir, base),
         "database_url": absolute_sqlite_url(settings.database_url, base),
         "repositories": repositories,

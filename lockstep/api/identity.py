@@ -1,7 +1,9 @@
 """Who is calling: API bearer tokens mapped to the users of the server configuration.
 
 A token is never stored: the configuration holds its SHA-256, compared in constant time. Every
-non-webhook write depends on `authenticated_user`; a missing or unknown token is 401.
+endpoint but the webhooks and the health probes depends on `authenticated_user` (reads too,
+unless `api.anonymous_read`); a missing or unknown token is 401. Knowing a token's SHA-256 lets
+nobody in: it is what the server compares with, not what a caller presents.
 """
 
 from __future__ import annotations
@@ -10,10 +12,25 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Header, HTTPException
+from fastapi import Depends, Header, HTTPException
+from pydantic import BaseModel
 
 from lockstep.settings import Settings
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+# For the OpenAPI of every endpoint that depends on `authenticated_user`: the 401 it can answer.
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "missing or unknown bearer token (Authorization: Bearer <token>)",
+        "model": ErrorDetail,
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -21,7 +38,6 @@ class User:
     name: str
     groups: tuple[str, ...]
     email: str | None
-    token_sha256: str = ""  # of the token this request presented (keys approval proofs)
 
 
 def user_for_token(settings: Settings, token: str) -> User | None:
@@ -30,7 +46,7 @@ def user_for_token(settings: Settings, token: str) -> User | None:
     for name, user in settings.users.items():
         # Compare against every user, not stopping early: timing says nothing about which matched.
         if user.token_sha256 and hmac.compare_digest(user.token_sha256.lower(), digest):
-            found = User(name=name, groups=tuple(user.groups), email=user.email, token_sha256=digest)
+            found = User(name=name, groups=tuple(user.groups), email=user.email)
     return found
 
 
@@ -53,3 +69,11 @@ def bearer_dependency(settings: Settings) -> Callable[..., User]:
         return user
 
     return authenticated_user
+
+
+def read_dependencies(settings: Settings) -> tuple[list[Any], dict[int | str, dict[str, Any]]]:
+    """(dependencies, OpenAPI responses) for a read endpoint: the bearer token, unless the server
+    configuration sets `api.anonymous_read`, in which case a read never answers 401."""
+    if settings.api.anonymous_read:
+        return [], {}
+    return [Depends(bearer_dependency(settings))], dict(UNAUTHORIZED)

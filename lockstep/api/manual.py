@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from lockstep.api.identity import User
+from lockstep.api.identity import UNAUTHORIZED, User
 from lockstep.domain.audit import ActorSource
 from lockstep.domain.errors import LockstepError
 from lockstep.gitrepo.mirror import GitMirrors
@@ -48,7 +48,7 @@ def create_manual_router(
 ) -> APIRouter:
     router = APIRouter(tags=["deployments"])
 
-    @router.post("/deployments", status_code=202, response_model=DeploymentAccepted)
+    @router.post("/deployments", status_code=202, response_model=DeploymentAccepted, responses=UNAUTHORIZED)
     async def create_deployment(order: DeploymentOrder, caller: User = Depends(user)) -> DeploymentAccepted:
         """Queue a deployment of an application's ref (default: the environment's branch)."""
         try:

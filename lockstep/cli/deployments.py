@@ -1,4 +1,7 @@
-"""`lockstep deploy|status|list|history`: starting deployments and reading the system of record."""
+"""`lockstep deploy|status|list|history`: starting deployments and reading the system of record.
+
+What they print has the secrets this process knows masked (`lockstep.security.known_secrets`).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from lockstep.orchestration.deployments import resolve_commit
 from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.orchestration.manual_actions import local_user, record_deploy_request
 from lockstep.orchestration.views import find_view, list_views
+from lockstep.security.known_secrets import masker_for
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
@@ -115,7 +119,7 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
 
     started = run_async(go())
     with store.session() as session:
-        view = find_view(session, started.deployment_id)
+        view = find_view(session, started.deployment_id, masker=masker_for(s))
     if output == OutputFormat.json:
         # Not recorded yet (the worker has not prepared it): what is known at start.
         print_json(
@@ -207,14 +211,14 @@ def _status(deployment: str | None, output: OutputFormat) -> None:
     with _store(s).session() as session:
         if deployment is None:
             latest: dict[tuple[str, str], DeploymentView] = {}
-            for v in list_views(session, limit=1000, with_steps=False):
+            for v in list_views(session, limit=1000, with_steps=False, masker=masker_for(s)):
                 latest.setdefault((v.application, v.environment), v)
             views = list(latest.values())
             print_json(views) if output == OutputFormat.json else print_list(
                 views, title="latest deployments"
             )
             return
-        view = find_view(session, deployment)
+        view = find_view(session, deployment, masker=masker_for(s))
     if view is None:
         view = run_async(_query(s, deployment))
     elif view.status == DeploymentStatus.AWAITING_APPROVAL:
@@ -267,7 +271,7 @@ def _list(app: str | None, env: str | None, status_: str | None, output: OutputF
         raise fail(f"unknown status {status_!r} (known: {known})", code=2)
     s = settings()
     with _store(s).session() as session:
-        views = list_views(session, application=app, environment=env, status=status_)
+        views = list_views(session, application=app, environment=env, status=status_, masker=masker_for(s))
     print_json(views) if output == OutputFormat.json else print_list(views)
 
 
@@ -284,7 +288,7 @@ def history(
 def _history(application: str, env: str, output: OutputFormat) -> None:
     s = settings()
     with _store(s).session() as session:
-        views = list_views(session, application=application, environment=env, limit=200)
+        views = list_views(session, application=application, environment=env, limit=200, masker=masker_for(s))
         live = last_revisions(session=session, application=application, environment=env)
     if output == OutputFormat.json:
         print_json(

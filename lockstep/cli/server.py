@@ -34,9 +34,12 @@ def _api() -> None:
     import uvicorn
 
     from lockstep.api.app import create_app
+    from lockstep.security.approval_signing import ApprovalSigner, key_files
 
     s = settings()
-    uvicorn.run(create_app(s), host=s.api.host, port=s.api.port, log_level="info")
+    # Made on first start, so the worker finds the public key before the first approval.
+    signer = ApprovalSigner.load_or_create(*key_files(s))
+    uvicorn.run(create_app(s, signer=signer), host=s.api.host, port=s.api.port, log_level="info")
 
 
 def setup() -> None:

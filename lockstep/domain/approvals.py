@@ -8,9 +8,6 @@ does it store anything.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
@@ -65,9 +62,9 @@ class ApprovalInput(BaseModel):
     approver: str = ""
     comment: str = ""
     source: ApprovalSource = ApprovalSource.TEMPORAL
-    # HMAC the API adds (keyed by the token's SHA-256) so the worker can tell a decision that
-    # came through the API from one sent straight to Temporal that merely claims to (see
-    # lockstep.orchestration.approvals). Empty on the Temporal path.
+    # The API's signature over (deployment, decision, approver), so the worker can tell a decision
+    # that came through the API from one sent straight to Temporal that merely claims to (see
+    # lockstep.security.approval_signing). Empty on the Temporal path.
     proof: str = ""
 
 
@@ -96,7 +93,7 @@ class ApprovalRecord(BaseModel):
     reason: str = ""  # why it did not count
     at: str = ""  # ISO 8601, workflow time
     sequence: int = 0  # the n-th decision of this deployment run: keys the write
-    proof: str = ""  # the API's HMAC, checked by the activity before it records source api-token
+    proof: str = ""  # the API's signature, checked by the activity before it records source api-token
 
 
 def approval_entry(
@@ -240,26 +237,3 @@ def check_decision(
     if name in approved_by:
         raise ApprovalRefused(f"{name} has already approved this deployment", "duplicate")
     return approver
-
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-
-
-def decision_proof(token_sha256: str, *, deployment_id: str, decision: str, approver: str) -> str:
-    """HMAC-SHA256, keyed by the approver's token hash, over what the API authenticated.
-
-    The API computes it from the bearer token it just checked; the worker recomputes it from the
-    `token_sha256` in the server configuration. Someone who can only reach Temporal knows neither,
-    so a decision sent straight to Temporal cannot pass for one that came through the API.
-    """
-    message = f"lockstep-approval\n{deployment_id}\n{decision}\n{approver}".encode()
-    return hmac.new(token_sha256.lower().encode(), message, hashlib.sha256).hexdigest()
-
-
-def proof_holds(
-    proof: str, token_sha256: str | None, *, deployment_id: str, decision: str, approver: str
-) -> bool:
-    if not proof or not token_sha256 or not _HEX64.fullmatch(proof):
-        return False  # anything but 64 hex digits is no proof (and compare_digest needs ASCII)
-    expected = decision_proof(token_sha256, deployment_id=deployment_id, decision=decision, approver=approver)
-    return hmac.compare_digest(proof.lower().encode(), expected.encode())
