@@ -315,8 +315,11 @@ class GitMirrors:
     def _check_ref(self, url: str, ref: str) -> None:
         """Refuse, before git sees it, what cannot be a ref name or commit id (git's own rules,
         plus the length bounds of `lockstep.domain.limits`)."""
-        size = len(ref.encode("utf-8", "surrogatepass"))
-        longest = max((len(p.encode("utf-8", "surrogatepass")) for p in ref.split("/")), default=0)
+        try:
+            size = len(ref.encode())
+        except UnicodeEncodeError:  # e.g. undecodable bytes from a command line (surrogateescape)
+            raise GitError(f"invalid ref '{_shown(ref)}': not UTF-8 text", retryable=False) from None
+        longest = max(len(p.encode()) for p in ref.split("/"))
         if size > REF_MAX_BYTES or longest > REF_COMPONENT_MAX_BYTES:
             raise GitError(
                 f"invalid ref '{_shown(ref)}': a ref name is at most {REF_MAX_BYTES} bytes, "

@@ -5,8 +5,8 @@ slash or `.git`, scp-style `git@host:path` read as `ssh://host/path`, local path
 and the rule that a repository without a non-empty secret accepts no webhook.
 
 Deliberately does not: say anything about unmatched deliveries (the router answers them exactly
-as a wrong signature, 401, so no caller learns which repositories exist), nor keep secrets: they are read from the
-environment on each delivery, so rotating one needs no restart.
+as a wrong signature, 401, so no caller learns which repositories exist), nor keep secrets: they
+are read from the environment on each delivery, so rotating one needs no restart.
 """
 
 from __future__ import annotations

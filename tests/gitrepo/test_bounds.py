@@ -160,6 +160,7 @@ def test_a_dangling_symlink_in_a_src_folder_names_the_file_and_key(
         ("x" * 200_000, "at most 1024 bytes"),
         ("a/" + "b" * (REF_COMPONENT_MAX_BYTES + 1), "255 between slashes"),
         ("é" * (REF_MAX_BYTES // 2 + 1), "at most 1024 bytes"),  # bytes, not characters
+        ("main\udcff", "not UTF-8 text"),  # an undecodable byte from a command line
     ],
 )
 def test_refs_past_gits_bounds_are_refused_before_git_sees_them(
