@@ -287,3 +287,10 @@ def test_logs_name_delivery_and_outcome_but_no_secret_or_signature(
     assert SECRET not in text
     assert headers["X-Hub-Signature-256"].split("=", 1)[1] not in text
     assert "a" * 64 not in text
+
+
+def test_the_openapi_document_lists_every_answer_and_no_404(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for provider in Provider:
+        answers = set(paths[f"/webhooks/{provider.value}"]["post"]["responses"])
+        assert answers == {"202", "400", "401", "413", "415", "422", "429", "503"}, provider
