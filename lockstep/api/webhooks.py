@@ -36,6 +36,7 @@ from temporalio.client import Client
 
 from lockstep.domain.errors import LockstepError, ManifestError
 from lockstep.domain.limits import MANIFEST_MAX_BYTES, MAX_NESTING_DEPTH
+from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import MemorySourceTree, PathOutsideRepository
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import load_manifest
@@ -79,9 +80,15 @@ class WebhookResponse(BaseModel):
 
 
 class _Rejected(Exception):
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+    """An answer other than 202; `reason`, when given, is what the log says instead of `detail`
+    (the operator may learn what the caller must not)."""
+
+    def __init__(
+        self, status: int, detail: str, headers: Mapping[str, str] | None = None, *, reason: str = ""
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, dict(headers or {})
+        self.reason = reason or detail
 
 
 class _Webhooks:
@@ -111,7 +118,7 @@ class _Webhooks:
             repo = self._authenticate(provider, request, body, payload)
             answer = await self._act(provider, request, payload, repo)
         except _Rejected as rejected:
-            log.info("webhook %s delivery=%s: %d %s", provider, delivery, rejected.status, rejected.detail)
+            log.info("webhook %s delivery=%s: %d %s", provider, delivery, rejected.status, rejected.reason)
             return JSONResponse({"detail": rejected.detail}, rejected.status, headers=rejected.headers)
         started = [d.id for d in answer.deployments if not d.existing]
         outcome = answer.ignored or f"deployments {[d.id for d in answer.deployments]} (new: {started})"
@@ -158,7 +165,14 @@ class _Webhooks:
         # signature": a different one would tell a caller which repositories are configured.
         valid = verify(provider, body, request.headers, secret or self._decoy_secret)
         if repo is None or secret is None or not valid:
-            raise _Rejected(401, _NOT_VERIFIED.format(header=signature_header))
+            reason = (
+                "no configured repository matches"
+                if repo is None
+                else f"no webhook secret configured for {repo.name or safe_url(repo.url)}"
+                if secret is None
+                else f"{signature_header} does not match"
+            )
+            raise _Rejected(401, _NOT_VERIFIED.format(header=signature_header), reason=reason)
         return repo
 
     async def _act(

@@ -52,7 +52,7 @@ class ObjectTooLarge(Exception):
 
 
 class ObjectReader:
-    """Objects of the repository at `path`, through one `cat-file --batch` process (restarted
+    """Objects of the repository at `path`, through one `cat-file --batch-command` process (restarted
     if it dies); thread-safe: one request at a time."""
 
     def __init__(self, path: Path) -> None:

@@ -171,11 +171,16 @@ def test_tampered_body_and_wrong_secret_are_401(
 
 
 def test_unknown_unsigned_and_wrongly_signed_deliveries_are_answered_alike(
-    client: TestClient, enqueuer: FakeEnqueuer, head: str, monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    enqueuer: FakeEnqueuer,
+    head: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Status, body and the work done (one HMAC comparison) are the same whether the repository is
     unknown, configured without a secret, or configured and the signature wrong: no answer tells a
-    caller which repositories exist."""
+    caller which repositories exist. The log, for the operator, tells them apart."""
+    caplog.set_level(logging.INFO, logger="lockstep.webhooks")
     compared: list[bytes] = []
     real = hmac.compare_digest
 
@@ -199,6 +204,10 @@ def test_unknown_unsigned_and_wrongly_signed_deliveries_are_answered_alike(
     expected = {"detail": "X-Hub-Signature-256 does not verify against the secret of a configured repository"}
     assert len(answers) == 4 and all(a == (401, expected, 1) for a in answers.values()), answers
     assert enqueuer.calls == []
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "401 no configured repository matches" in logged
+    assert "401 no webhook secret configured for octo-org/unsigned" in logged
+    assert "401 X-Hub-Signature-256 does not match" in logged
 
 
 def test_body_over_the_limit_is_413(client: TestClient) -> None:
