@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from lockstep.api.identity import UNAUTHORIZED, User
 from lockstep.domain.audit import ActorSource
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.limits import REF_MAX_BYTES
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import resolve_commit
 from lockstep.orchestration.manual_actions import record_deploy_request
@@ -27,7 +28,9 @@ class DeploymentOrder(BaseModel):
     application: str = Field(min_length=1)
     environment: str = Field(min_length=1)
     ref: str | None = Field(
-        default=None, description="branch, tag or commit; default: the environment's branch"
+        default=None,
+        max_length=REF_MAX_BYTES,  # characters here; Git's checks count bytes and components
+        description="branch, tag or commit; default: the environment's branch",
     )
 
 

@@ -25,7 +25,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from lockstep.domain.errors import CycleError, ManifestError
+from lockstep.domain.limits import KUBERNETES_FILE_MAX_BYTES, MANIFEST_MAX_BYTES, file_too_large
 from lockstep.domain.source import PathOutsideRepository, SourceTree
+from lockstep.manifest.boundedyaml import BoundedSafeLoader, YamlBoundExceeded
 from lockstep.manifest.placeholders import environment_values, unresolved_message
 from lockstep.manifest.schema import KEYED_ERROR, EnvironmentSpec, FileSpec, Manifest, UnresolvedDest
 from lockstep.planning.graph import find_cycle
@@ -34,6 +36,9 @@ from lockstep.planning.graph import find_cycle
 def load_manifest(source: SourceTree, *, file: str = "lockstep.yaml") -> Manifest:
     """Read, parse and validate the manifest at the root of `source`; ManifestError on any problem."""
     try:
+        size = source.size(file)  # before reading: a Git tree knows it from its listing
+        if size > MANIFEST_MAX_BYTES:
+            raise file_too_large(file, size, MANIFEST_MAX_BYTES, file)
         raw = source.read(file)
     except FileNotFoundError:
         raise ManifestError(file, "", f"no {file} at the repository root") from None
@@ -140,7 +145,7 @@ def _check_release_folders(manifest: Manifest, file: str) -> None:
                     )
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(BoundedSafeLoader):
     """SafeLoader that rejects duplicate mapping keys instead of silently keeping the last one."""
 
 
@@ -167,6 +172,8 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def _parse_yaml(text: str, file: str) -> Any:
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except YamlBoundExceeded as e:
+        raise _bound_error(e, file, "") from None
     except yaml.YAMLError as e:
         raise _yaml_error(e, file) from None
     if data is None:
@@ -176,7 +183,7 @@ def _parse_yaml(text: str, file: str) -> Any:
     return data
 
 
-class _KubeLoader(yaml.SafeLoader):
+class _KubeLoader(BoundedSafeLoader):
     """SafeLoader without implicit timestamps: `2024-01-01` stays a string, as the API server sees it."""
 
 
@@ -191,8 +198,12 @@ def load_kubernetes_documents(text: str, path: str) -> list[tuple[int, dict[str,
 
     Each object must be a mapping with apiVersion, kind and metadata.name; nothing else is checked.
     """
+    if len(text) > KUBERNETES_FILE_MAX_BYTES:  # characters, a lower bound on the UTF-8 size
+        raise file_too_large(path, len(text), KUBERNETES_FILE_MAX_BYTES, "a Kubernetes manifest file")
     try:
         docs = list(yaml.load_all(text, Loader=_KubeLoader))  # a SafeLoader subclass
+    except YamlBoundExceeded as e:
+        raise _bound_error(e, path, f"document {e.document}") from None
     except yaml.YAMLError as e:
         raise _yaml_error(e, path) from None
     out: list[tuple[int, dict[str, object]]] = []
@@ -219,6 +230,17 @@ def _yaml_error(error: yaml.YAMLError, file: str) -> ManifestError:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         return ManifestError(file, "", f"invalid YAML{where}: {error.problem or error.context}")
     return ManifestError(file, "", f"invalid YAML: {error}")
+
+
+def _bound_error(error: YamlBoundExceeded, file: str, document: str) -> ManifestError:
+    """A bound passed, keyed by where it happened: `environments[0].values` or `document 2: data`."""
+    shown = 8  # enough to find the place; a 100-level path would drown the message
+    key = format_key(error.path[:shown]) + ("..." if len(error.path) > shown else "")
+    if document:
+        key = f"{document}: {key}" if key else document
+    mark = error.problem_mark
+    where = f" (line {mark.line + 1})" if mark else ""
+    return ManifestError(file, key, f"refused: {error.problem}{where}")
 
 
 def _to_manifest_error(error: ValidationError, file: str) -> ManifestError:

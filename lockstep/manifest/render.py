@@ -269,6 +269,8 @@ class _Renderer:
                     return path, files, True
         except PathOutsideRepository:
             raise ManifestError(self.file, key, f"'{raw}': path leaves the repository") from None
+        except FileNotFoundError as err:  # a dangling symlink inside the folder
+            raise ManifestError(self.file, key, f"'{raw}': {err}") from None
         raise ManifestError(self.file, key, f"'{raw}' does not exist in the repository")
 
     def _read(self, path: str, key: str) -> bytes:
