@@ -1,6 +1,6 @@
 """Who is calling: API bearer tokens mapped to the users of the server configuration.
 
-A token is never stored: the configuration holds its SHA-256, compared in constant time. Every
+Tokens resolve to users in `lockstep.security.tokens`. Every
 endpoint but the webhooks and the health probes depends on `authenticated_user` (reads too,
 unless `api.anonymous_read`); a missing or unknown token is 401. Knowing a token's SHA-256 lets
 nobody in: it is what the server compares with, not what a caller presents.
@@ -8,16 +8,16 @@ nobody in: it is what the server compares with, not what a caller presents.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Header, HTTPException
 from pydantic import BaseModel
 
+from lockstep.security.tokens import User, user_for_token
 from lockstep.settings import Settings
+
+__all__ = ["UNAUTHORIZED", "User", "bearer_dependency", "read_dependencies", "user_for_token"]
 
 
 class ErrorDetail(BaseModel):
@@ -31,23 +31,6 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
         "model": ErrorDetail,
     }
 }
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    groups: tuple[str, ...]
-    email: str | None
-
-
-def user_for_token(settings: Settings, token: str) -> User | None:
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    found: User | None = None
-    for name, user in settings.users.items():
-        # Compare against every user, not stopping early: timing says nothing about which matched.
-        if user.token_sha256 and hmac.compare_digest(user.token_sha256.lower(), digest):
-            found = User(name=name, groups=tuple(user.groups), email=user.email)
-    return found
 
 
 def bearer_dependency(settings: Settings) -> Callable[..., User]:

@@ -2,13 +2,15 @@
 decision each environment would get (deny, warnings, approvals required). Deploys nothing.
 
 The policy is asked exactly as a deployment would ask it at plan time (trigger `promotion` for an
-environment fed by `promote_from`, else `manual` by nobody in particular; no approvals yet; now);
+environment fed by `promote_from`, else `manual` by the user of `LOCKSTEP_TOKEN`, anonymous
+without one; no approvals yet; now);
 the quorum shown is the larger of the rules in force and the policy's. Whether the commit has yet
 succeeded where `promote_from` asks is shown beside it: such a commit arrives by promotion.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import typer
@@ -25,6 +27,7 @@ from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.policy.engine import PolicyEngine, make_policy_engine
 from lockstep.policy.input import deploy_input, rfc3339
+from lockstep.security.tokens import User, user_for_token
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
@@ -60,6 +63,8 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     names = [manifest_environment(manifest, env).name] if env else [e.name for e in manifest.environments]
     engine = make_policy_engine(s.policy)
     users = {n: (list(u.groups), u.email) for n, u in s.users.items()}
+    token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
+    caller = user_for_token(s, token) if token else None
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
@@ -76,9 +81,9 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
             users=users,
         )
         # An environment fed by promotion is asked as a promotion would ask it; any other as a
-        # manual deployment by nobody in particular (a token's user may be allowed more).
+        # manual deployment by the user of LOCKSTEP_TOKEN (anonymous without one).
         trigger = "promotion" if admission.promote_from else "manual"
-        decision = _decide(engine, manifest.application, name, rendered.commit, planned, trigger)
+        decision = _decide(engine, manifest.application, name, rendered.commit, planned, trigger, caller)
         required = max(admission.gate.required, decision.approvals_required)
         results.append((name, rendered, planned, decision, required, admission, trigger))
     if output == OutputFormat.json:
@@ -98,6 +103,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                         "bundle_revision": d.bundle_revision,
                         "input_sha256": d.input_sha256,
                         "trigger": trigger,
+                        "actor": caller.name if caller and trigger == "manual" else None,
                     },
                     "promotion": {
                         "promote_from": list(a.promote_from),
@@ -121,13 +127,26 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
         if a.denied is not None:
             # Not a refusal of the plan: such a commit arrives by promotion once it succeeds there.
             console.print(f"  [yellow]promotion:[/] not yet: {a.denied}", highlight=False)
-        _print_decision(d, required, trigger)
+        who = (
+            f"a {trigger}"
+            if trigger != "manual"
+            else f"a manual deployment by {caller.name}"
+            if caller
+            else ("an anonymous manual deployment (set LOCKSTEP_TOKEN to ask as yourself)")
+        )
+        _print_decision(d, required, who)
     if any(r[3].denied for r in results):
         raise typer.Exit(1)
 
 
 def _decide(
-    engine: PolicyEngine, application: str, environment: str, commit: CommitInfo, plan: Plan, trigger: str
+    engine: PolicyEngine,
+    application: str,
+    environment: str,
+    commit: CommitInfo,
+    plan: Plan,
+    trigger: str,
+    caller: User | None,
 ) -> PolicyDecision:
     if plan.is_empty:  # nothing would change: a deployment asks no policy either
         return PolicyDecision(
@@ -139,7 +158,8 @@ def _decide(
         environment=environment,
         commit=commit,
         trigger=trigger,
-        actor=None,
+        actor=caller.name if caller and trigger == "manual" else None,
+        groups=caller.groups if caller and trigger == "manual" else (),
         plan=plan,
         approvals=[],
         now=now,
@@ -147,7 +167,7 @@ def _decide(
     return engine.evaluate_deploy(document)
 
 
-def _print_decision(decision: PolicyDecision, required: int, trigger: str) -> None:
+def _print_decision(decision: PolicyDecision, required: int, who: str) -> None:
     for reason in decision.deny:
         console.print(f"  [red]deny:[/] {reason}", highlight=False)
     for reason in decision.warn:
@@ -156,6 +176,6 @@ def _print_decision(decision: PolicyDecision, required: int, trigger: str) -> No
     gate = f", {required} approval(s) required" if required else ", no approval required"
     revision = decision.bundle_revision[:12] or "-"
     console.print(
-        f"  policy: {verdict}{gate} (as a {trigger} deployment; {decision.engine}, bundle {revision})",
+        f"  policy: {verdict}{gate} (as {who}; {decision.engine}, bundle {revision})",
         highlight=False,
     )
