@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel
 
-from lockstep.api.identity import UNAUTHORIZED, User
+from lockstep.api.identity import MALFORMED_BODY, UNAUTHORIZED, User
 from lockstep.domain.approvals import ApprovalAnswer, ApprovalSource
 from lockstep.orchestration.approvals import (
     DecisionNotDelivered,
@@ -29,6 +29,7 @@ from lockstep.security.approval_signing import ApprovalSigner, SigningKeyError
 
 _STATUS = {"not_allowed": 403, "duplicate": 409, "not_awaiting": 409}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    **MALFORMED_BODY,
     **UNAUTHORIZED,
     403: {"description": "this user may not decide: not in the environment's groups, or its author"},
     404: {"description": "no such deployment is running"},

@@ -24,6 +24,34 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class RequestInvalid(BaseModel):
+    """What FastAPI answers (422) when a request does not match its declared shape."""
+
+    detail: list[ValidationIssue]
+
+
+def unprocessable(description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of a 422 an endpoint answers both for a malformed request (FastAPI's list of
+    issues) and for a well-formed one Lockstep refuses (one `detail` sentence naming the cause)."""
+    return {422: {"description": description, "model": ErrorDetail | RequestInvalid}}
+
+
+# For every endpoint that reads a JSON body: a body that does not parse at all (not even JSON).
+MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON", "model": ErrorDetail}
+}
+
+
+def unavailable(description: str) -> dict[int | str, dict[str, Any]]:
+    return {503: {"description": description, "model": ErrorDetail}}
+
+
 # For the OpenAPI of every endpoint that depends on `authenticated_user`: the 401 it can answer.
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {

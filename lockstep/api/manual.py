@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from lockstep.api.identity import UNAUTHORIZED, User
+from lockstep.api.identity import MALFORMED_BODY, UNAUTHORIZED, User, unavailable, unprocessable
 from lockstep.domain.audit import ActorSource
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.limits import REF_MAX_BYTES
@@ -51,7 +51,17 @@ def create_manual_router(
 ) -> APIRouter:
     router = APIRouter(tags=["deployments"])
 
-    @router.post("/deployments", status_code=202, response_model=DeploymentAccepted, responses=UNAUTHORIZED)
+    @router.post(
+        "/deployments",
+        status_code=202,
+        response_model=DeploymentAccepted,
+        responses={
+            **MALFORMED_BODY,
+            **UNAUTHORIZED,
+            **unprocessable("a malformed order, or an unknown application, environment or ref"),
+            **unavailable("Git or Temporal cannot be reached now; retry later"),
+        },
+    )
     async def create_deployment(order: DeploymentOrder, caller: User = Depends(user)) -> DeploymentAccepted:
         """Queue a deployment of an application's ref (default: the environment's branch)."""
         try:
