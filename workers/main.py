@@ -41,6 +41,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         mirrors,
         targets.types(),
         repositories=[r.url for r in settings.repositories],
+        configured_only=True,
     )
     users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
     deployment = DeploymentActivities(
