@@ -9,11 +9,9 @@ is live, their approval of a later change counts. A committer is an author too.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,26 +24,9 @@ from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
-from tests.support.fixtures import terminate_running
-from tests.workflows.test_approvals import USERS, _awaiting, _with_environment
-from workers.main import build_worker
+from tests.workflows.test_approvals import _awaiting, _with_environment
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
-
-
-@pytest.fixture
-def uat_settings(settings: Settings, tmp_path: Path) -> Settings:
-    raw = settings.model_dump()
-    raw["targets"]["local-gated"] = {"type": "local", "root": str(tmp_path / "gated")}
-    raw["users"] = USERS
-    return Settings(**raw)
-
-
-@pytest_asyncio.fixture
-async def uat_worker(temporal_env: WorkflowEnvironment, uat_settings: Settings) -> AsyncIterator[None]:
-    async with build_worker(temporal_env.client, uat_settings):
-        yield
-    await terminate_running(temporal_env, uat_settings.temporal.task_queue)
 
 
 def _commit_as(repo: Path, files: dict[str, str], message: str, *, author: str, committer: str) -> str:
@@ -89,8 +70,8 @@ async def _refusal(handle: WorkflowHandle[object, DeploymentResult], who: str) -
 
 async def test_every_author_and_committer_of_the_change_is_refused(
     temporal_env: WorkflowEnvironment,
-    uat_worker: None,
-    uat_settings: Settings,
+    gated_worker: None,
+    gated_settings: Settings,
     store: Store,
     git: GitMirrors,
     app_repo: Path,
@@ -101,7 +82,7 @@ async def test_every_author_and_committer_of_the_change_is_refused(
         committer="bob@example.com",
     )  # fmt: skip
     _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers], timeout: 1h}")
-    handle = await _start(temporal_env, uat_settings, store, git)
+    handle = await _start(temporal_env, gated_settings, store, git)
     await _awaiting(handle)
     refused = await _refusal(handle, "bob")
     assert f"bob is the author of commit {bobs[:12]} in this change (bob@example.com)" in refused
@@ -118,7 +99,7 @@ async def test_every_author_and_committer_of_the_change_is_refused(
         app_repo, {"web/index.html": "<h1>{{ greeting }}!</h1>\n"}, "dave's change",
         author="dave@example.com", committer="alice@example.com",
     )  # fmt: skip
-    handle = await _start(temporal_env, uat_settings, store, git)
+    handle = await _start(temporal_env, gated_settings, store, git)
     view = await _awaiting(handle)
     assert view.commit == third
     assert f"alice is the committer of commit {third[:12]} in this change" in await _refusal(handle, "alice")
@@ -129,8 +110,8 @@ async def test_every_author_and_committer_of_the_change_is_refused(
 
 async def test_nobody_left_to_approve_is_rejected_at_once_naming_the_rule(
     temporal_env: WorkflowEnvironment,
-    uat_worker: None,
-    uat_settings: Settings,
+    gated_worker: None,
+    gated_settings: Settings,
     store: Store,
     git: GitMirrors,
     app_repo: Path,
@@ -141,7 +122,7 @@ async def test_nobody_left_to_approve_is_rejected_at_once_naming_the_rule(
     )  # fmt: skip
     _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers], timeout: 1h}")
     commit(app_repo, {"db/schema.sql": "CREATE TABLE t (id bigint);\n"}, "carol on top")
-    handle = await _start(temporal_env, uat_settings, store, git)
+    handle = await _start(temporal_env, gated_settings, store, git)
     result = await handle.result()
     assert result.status == DeploymentStatus.REJECTED
     assert "only 0 user(s) may give them (nobody" in (result.error or ""), result.error
