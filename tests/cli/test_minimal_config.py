@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.cli.conftest import Cli
 from tests.support.apprepo import commit, three_tier_files
+from tests.support.fixtures import terminate_running
 from tests.support.temporal import address
 
 
@@ -103,10 +104,22 @@ async def temporal(temporal_env: WorkflowEnvironment) -> str:
 
 @pytest.mark.temporal
 async def test_deploy_and_status_with_a_minimal_config(
-    tmp_path: Path, app: Path, elsewhere: Path, temporal: str
+    tmp_path: Path, app: Path, elsewhere: Path, temporal: str, temporal_env: WorkflowEnvironment
+) -> None:
+    task_queue = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        await _deploy_and_status(tmp_path, app, elsewhere, temporal, task_queue)
+    finally:
+        # The lane (lane-shop-staging) outlives its deployment: left running with no worker, it
+        # would swallow the next test's deployments of shop to staging on this shared server.
+        await terminate_running(temporal_env, task_queue)
+
+
+async def _deploy_and_status(
+    tmp_path: Path, app: Path, elsewhere: Path, temporal: str, task_queue: str
 ) -> None:
     etc = tmp_path / "etc"
-    config = write_minimal_config(etc, app, temporal, f"test-{uuid.uuid4().hex[:8]}")
+    config = write_minimal_config(etc, app, temporal, task_queue)
     cli = Cli(config=config, cwd=elsewhere)
     worker_folder = tmp_path / "worker-cwd"  # the worker starts from yet another folder
     worker_folder.mkdir()
