@@ -127,14 +127,13 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
         if a.denied is not None:
             # Not a refusal of the plan: such a commit arrives by promotion once it succeeds there.
             console.print(f"  [yellow]promotion:[/] not yet: {a.denied}", highlight=False)
-        who = (
-            f"a {trigger}"
-            if trigger != "manual"
-            else f"a manual deployment by {caller.name}"
-            if caller
-            else ("an anonymous manual deployment (set LOCKSTEP_TOKEN to ask as yourself)")
-        )
+        if trigger != "manual":
+            who = f"a {trigger}"
+        else:
+            who = f"a manual deployment by {caller.name}" if caller else "an anonymous manual deployment"
         _print_decision(d, required, who)
+        if d.denied and trigger == "manual" and caller is None:
+            console.print("  (set LOCKSTEP_TOKEN to ask the policy as yourself)", highlight=False)
     if any(r[3].denied for r in results):
         raise typer.Exit(1)
 

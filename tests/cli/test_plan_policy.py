@@ -59,7 +59,7 @@ async def test_plan_shows_the_decision_and_the_quorum(
     refused = await anonymous("plan", str(repo), "--env", "production")
     assert refused.code == 1, "production takes manual deployments from release managers only"
     assert "an anonymous actor (trigger manual) is neither" in refused.stdout, refused.stdout
-    assert "set LOCKSTEP_TOKEN to ask as yourself" in refused.stdout
+    assert "set LOCKSTEP_TOKEN to ask the policy as yourself" in refused.stdout
 
     cli = dataclasses.replace(anonymous, env={"LOCKSTEP_TOKEN": TOKEN})  # as a release manager
     result = await cli("plan", str(repo), "--output", "json")
