@@ -38,21 +38,32 @@ def promotion_sources(deployed: EnvironmentRules, live: EnvironmentRules | None)
 
 
 def promotion_refusal(
-    *, environment: str, commit: str, sources: Mapping[str, str], succeeded_in: set[str]
+    *,
+    environment: str,
+    commit: str,
+    sources: Mapping[str, str],
+    succeeded_in: set[str],
+    declared: set[str],
 ) -> str | None:
     """Why `commit` may not deploy to `environment` (promote_from not met), or None.
 
-    `succeeded_in` holds the environments where a deployment of exactly this commit succeeded.
+    `succeeded_in` holds the environments where a deployment of exactly this commit succeeded;
+    `declared` those the commit's own lockstep.yaml declares.
     """
     missing = [source for source in sources if source not in succeeded_in]
     if not missing:
         return None
     first = missing[0]
-    return (
+    reason = (
         f"{environment} takes only commits that succeeded in {first} (promote_from: {first}, "
-        f"from {sources[first]}); commit {commit[:12]} has no successful deployment in {first}: "
-        f"deploy it to {first} first, and it is promoted from there"
+        f"from {sources[first]}); commit {commit[:12]} has no successful deployment in {first}"
     )
+    if first not in declared:  # the commit dropped the environment the live rule names
+        return (
+            f"{reason}, and its lockstep.yaml no longer declares {first}: keep {first} until a commit "
+            f"that promotes {environment} from its successor is live in {environment}"
+        )
+    return f"{reason}: deploy it to {first} first, and it is promoted from there"
 
 
 def approvals_in_force(

@@ -81,7 +81,13 @@ def admit(
         succeeded = succeeded_environments(
             session=session, application=application, commit=sha, environments=list(sources)
         )
-    denied = promotion_refusal(environment=environment, commit=sha, sources=sources, succeeded_in=succeeded)
+    denied = promotion_refusal(
+        environment=environment,
+        commit=sha,
+        sources=sources,
+        succeeded_in=succeeded,
+        declared={e.name for e in rendered.manifest.environments},
+    )
     required, groups = approvals_in_force(deployed, live)
     spec = next(e.approvals for e in rendered.manifest.environments if e.name == environment)
     commits, truncated = renderer.change_authors(repository, live_sha, sha, limit=MAX_CHANGE_COMMITS)
