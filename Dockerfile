@@ -1,4 +1,6 @@
 # Lockstep worker and API image. The same image runs `lockstep worker` or `lockstep api`.
+# /var/lib/lockstep-api holds the API's approval signing key (docker-compose.yml mounts it
+# into the API alone).
 FROM python:3.11-slim AS base
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
@@ -12,8 +14,9 @@ COPY activities ./activities
 COPY workers ./workers
 COPY policies ./policies
 RUN pip install --no-cache-dir . \
- && mkdir -p /var/lib/lockstep /etc/lockstep \
- && chown lockstep /var/lib/lockstep
+ && mkdir -p /var/lib/lockstep /var/lib/lockstep-api /etc/lockstep \
+ && chown lockstep /var/lib/lockstep /var/lib/lockstep-api \
+ && chmod 0700 /var/lib/lockstep-api
 USER lockstep
 ENV LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml \
     LOCKSTEP_STATE_DIR=/var/lib/lockstep

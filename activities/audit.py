@@ -13,9 +13,10 @@ from typing import Any
 from temporalio import activity
 
 from lockstep.delivery.rendering import RenderedCommit
-from lockstep.domain.audit import AuditEntry, AuditKind
+from lockstep.domain.audit import AuditEntry, AuditKind, actor_source_for
 from lockstep.domain.messages import ComponentRequest, DeploymentRequest
 from lockstep.domain.models import Plan
+from lockstep.orchestration.admission import Admission
 from lockstep.store.audit import append_entry
 from lockstep.store.engine import Store
 
@@ -55,18 +56,9 @@ def audit(
         append_entry(session=session, entry=entry)
 
 
-def trigger_source(trigger: str, actor: str | None) -> str:
-    """How a deployment's actor was established, from how it was triggered."""
-    if trigger == "webhook":
-        return "webhook-signature"
-    if trigger == "manual" and actor:
-        return "api-token"  # POST /deployments records the token's user only
-    if trigger == "manual":
-        return "cli-local"  # `lockstep deploy` on a machine with access to Temporal
-    return "system"  # promotion, polling, rollback, remediation
-
-
-def audit_planned(store: Store, request: DeploymentRequest, rendered: RenderedCommit, plan: Plan) -> None:
+def audit_planned(
+    store: Store, request: DeploymentRequest, rendered: RenderedCommit, plan: Plan, admission: Admission
+) -> None:
     """`started` and `planned`, once per workflow run (keyed by run, not by attempt)."""
     info = activity.info()
     common = {
@@ -79,7 +71,7 @@ def audit_planned(store: Store, request: DeploymentRequest, rendered: RenderedCo
         key=f"{info.workflow_id}/{info.workflow_run_id}/started",
         kind=AuditKind.STARTED,
         actor=request.actor,
-        actor_source=trigger_source(request.trigger, request.actor),
+        actor_source=request.actor_source or actor_source_for(request.trigger, request.actor),
         detail={
             "trigger": request.trigger,
             "commit": rendered.commit.sha,
@@ -97,6 +89,11 @@ def audit_planned(store: Store, request: DeploymentRequest, rendered: RenderedCo
             ],
             "waves": plan.waves,
             "unchanged": plan.unchanged,
+            "approvals_required": admission.gate.required,
+            "approver_groups": admission.gate.groups,
+            "change_authors": [a.model_dump() for a in admission.gate.authors],
+            "authors_note": admission.gate.authors_note,
+            "denied": admission.denied or "",
         },
         **common,
     )

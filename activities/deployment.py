@@ -25,9 +25,9 @@ from lockstep.delivery.kubernetes import (
     rollback_kubernetes_component,
 )
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
-from lockstep.domain.approvals import ApprovalGate, eligible_approvers
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.masking import Masker
 from lockstep.domain.messages import (
     ComponentRequest,
     ComponentResult,
@@ -36,6 +36,7 @@ from lockstep.domain.messages import (
 )
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import DeploymentStatus
+from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.deployments import upsert_deployment
@@ -61,8 +62,11 @@ class DeploymentActivities:
         renderer: CommitRenderer,
         targets: TargetRegistry,
         users: Mapping[str, tuple[Sequence[str], str | None]] | None = None,
+        masker: Masker | None = None,
     ) -> None:
         self._store = store
+        # Known secrets masked in what is stored: step output and the errors the audit keeps.
+        self._masker = masker or Masker(())
         self._renderer = renderer
         self._targets = targets
         self._users = dict(users or {})  # name -> (groups, email): who may approve where
@@ -94,12 +98,22 @@ class DeploymentActivities:
             promotions = [
                 e.name for e in rendered.manifest.environments if e.promote_from == request.environment
             ]
-            audit_planned(self._store, request, rendered, plan)
+            admission = admit(
+                store=self._store,
+                renderer=self._renderer,
+                rendered=rendered,
+                repository=request.repository,
+                application=request.application,
+                environment=request.environment,
+                users=self._users,
+            )
+            audit_planned(self._store, request, rendered, plan, admission)
             return PrepareResult(
                 commit=rendered.commit,
                 plan=plan,
                 promotions=promotions,
-                gate=self._gate(rendered, request.environment),
+                gate=admission.gate,
+                denied=admission.denied,
             )
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
@@ -120,7 +134,7 @@ class DeploymentActivities:
                     self._targets.batch_size(component.target_name),
                 )
             except BaseException as err:
-                audit_step(self._store, request, AuditKind.STEP_FINISHED, "failed", [], error=str(err))
+                self._audit_failure(request, AuditKind.STEP_FINISHED, err)
                 raise
             finally:
                 for conn in hosts:
@@ -143,7 +157,7 @@ class DeploymentActivities:
                 delivery = self._delivery(request, component, progress, None)
                 changed = rollback_host_component(delivery, hosts, self._deploy_commands_for(request))
             except BaseException as err:
-                audit_step(self._store, request, AuditKind.ROLLBACK, "failed", [], error=str(err))
+                self._audit_failure(request, AuditKind.ROLLBACK, err)
                 raise
             finally:
                 for conn in hosts:
@@ -160,6 +174,9 @@ class DeploymentActivities:
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _audit_failure(self, request: ComponentRequest, kind: AuditKind, err: BaseException) -> None:
+        audit_step(self._store, request, kind, "failed", [], error=self._masker.mask(str(err)))
 
     def _kubernetes(
         self,
@@ -185,6 +202,7 @@ class DeploymentActivities:
             environment=request.environment,
             component=component.name,
             commit=request.commit,
+            masker=self._masker,
         )
         delivery = KubernetesDelivery(
             component, cluster, journal, progress, cancelled, activity.info().attempt
@@ -195,7 +213,7 @@ class DeploymentActivities:
             else:
                 done = deliver_kubernetes_component(delivery)
         except BaseException as err:
-            audit_step(self._store, request, kind, "failed", [], error=str(err))
+            self._audit_failure(request, kind, err)
             raise
         finally:
             cluster.close()
@@ -216,19 +234,6 @@ class DeploymentActivities:
             return None
         previous = self._render(request.repository, revision.commit, request.environment).components
         return previous[request.component].objects if request.component in previous else ()
-
-    def _gate(self, rendered: RenderedCommit, environment: str) -> ApprovalGate:
-        """The environment's approval rule with the users who may approve it, from the server config."""
-        spec = next((e.approvals for e in rendered.manifest.environments if e.name == environment), None)
-        groups = list(spec.groups) if spec else []
-        return ApprovalGate(
-            required=spec.required if spec else 0,
-            groups=groups,
-            timeout_seconds=spec.timeout_seconds if spec else ApprovalGate().timeout_seconds,
-            approvers=eligible_approvers(groups, self._users),
-            author_email=rendered.commit.author_email,
-            configured=sorted(self._users),
-        )
 
     async def _run(
         self, work: Callable[[Callable[[str], None], threading.Event], T], heartbeat_seconds: float
@@ -294,7 +299,12 @@ class DeploymentActivities:
                 "LOCKSTEP_COMMIT": request.commit,
                 "LOCKSTEP_DEPLOYMENT": request.deployment_id,
             },
-            journal=StoreJournal(self._store, deployment_id=request.deployment_id, component=component.name),
+            journal=StoreJournal(
+                self._store,
+                deployment_id=request.deployment_id,
+                component=component.name,
+                masker=self._masker,
+            ),
             limits=DeliveryLimits(
                 command_timeout=t.command_seconds,
                 max_output=t.max_output_bytes,

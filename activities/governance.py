@@ -7,24 +7,26 @@ the decision was stored returns the stored decision, so what the workflow acts o
 the record says.
 
 Recording an approval also settles how its approver was known: `api-token` only when the API's
-proof verifies against the user's configured token hash, else the Temporal path's claim.
+signature verifies against its public key (`lockstep.security.approval_signing`), else the
+Temporal path's claim.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from temporalio import activity
 
 from activities.audit import audit
-from lockstep.domain.approvals import ApprovalRecord, ApprovalSource, proof_holds
-from lockstep.domain.audit import AuditKind
+from lockstep.domain.approvals import ApprovalRecord, ApprovalSource
+from lockstep.domain.audit import ActorSource, AuditKind
 from lockstep.domain.messages import PolicyRequest
 from lockstep.domain.policy import PolicyDecision
 from lockstep.policy.engine import PolicyEngine
 from lockstep.policy.input import deploy_input, rfc3339
+from lockstep.security.approval_signing import ApprovalVerifier
 from lockstep.store.engine import Store
 from lockstep.store.governance import record_approval, record_policy_decision, stored_policy_decision
 from lockstep.store.tables import PolicyDecisionRecord
@@ -43,11 +45,17 @@ def _as_decision(row: PolicyDecisionRecord) -> PolicyDecision:
 
 class GovernanceActivities:
     def __init__(
-        self, *, store: Store, engine: PolicyEngine, token_hashes: Mapping[str, str | None] | None = None
+        self,
+        *,
+        store: Store,
+        engine: PolicyEngine,
+        proofs: ApprovalVerifier | None = None,
+        groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
-        self._token_hashes = dict(token_hashes or {})  # user -> token_sha256, to verify API proofs
+        self._proofs = proofs  # the API's public key; without one, every decision is a claim
+        self._groups = {name: tuple(g) for name, g in (groups or {}).items()}  # user -> groups
 
     @activity.defn(name="evaluate_policy")
     async def evaluate_policy(self, request: PolicyRequest) -> PolicyDecision:
@@ -72,6 +80,7 @@ class GovernanceActivities:
                 commit=request.commit,
                 trigger=request.trigger,
                 actor=request.actor,
+                groups=self._actor_groups(request),
                 plan=request.plan,
                 approvals=request.approvals,
                 now=rfc3339(now),
@@ -95,6 +104,13 @@ class GovernanceActivities:
             return _as_decision(row)
 
         return await asyncio.to_thread(work)
+
+    def _actor_groups(self, request: PolicyRequest) -> Sequence[str]:
+        """The actor's groups, for an actor a token authenticated only: a webhook's pusher or a
+        local user is a name, not an identity, and may not borrow a configured user's groups."""
+        if request.actor is None or request.actor_source != ActorSource.API_TOKEN.value:
+            return ()
+        return self._groups.get(request.actor, ())
 
     def _audit_decision(self, request: PolicyRequest, key: str, row: PolicyDecisionRecord) -> None:
         decision = _as_decision(row)
@@ -125,15 +141,7 @@ class GovernanceActivities:
         info = activity.info()
 
         def write() -> str:
-            source = ApprovalSource.TEMPORAL
-            if record.source == ApprovalSource.API_TOKEN and proof_holds(
-                record.proof,
-                self._token_hashes.get(record.approver),
-                deployment_id=record.deployment_id,
-                decision=record.decision,
-                approver=record.approver,
-            ):
-                source = ApprovalSource.API_TOKEN
+            source = self._source(record)
             at = datetime.fromisoformat(record.at) if record.at else datetime.now(UTC)
             with self._store.session() as session:
                 stored = record_approval(
@@ -169,3 +177,26 @@ class GovernanceActivities:
             return stored.source
 
         return await asyncio.to_thread(write)
+
+    def _source(self, record: ApprovalRecord) -> ApprovalSource:
+        if record.source != ApprovalSource.API_TOKEN:
+            return ApprovalSource.TEMPORAL
+        if self._proofs is not None and self._proofs.holds(
+            record.proof,
+            deployment_id=record.deployment_id,
+            decision=record.decision,
+            approver=record.approver,
+        ):
+            return ApprovalSource.API_TOKEN
+        # Either someone claims to be the API, or this worker verifies with the wrong public key:
+        # worth a line in the log either way.
+        activity.logger.warning(
+            "the %s of %s by %s claims to come through the API but its proof does not verify against "
+            "%s: recorded as %s",
+            record.decision,
+            record.deployment_id,
+            record.approver,
+            self._proofs.public if self._proofs else "no public key",
+            ApprovalSource.TEMPORAL.value,
+        )
+        return ApprovalSource.TEMPORAL

@@ -8,17 +8,19 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.audit import audit
 from activities.errors import to_application_error
 from activities.records import write_lane_records
 from lockstep.delivery.rendering import CommitRenderer
+from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneRecord, LaneRecords, NewestCommit, Promotion
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.status import FINAL_STATUSES, DeploymentStatus
-from lockstep.orchestration.deployments import timeouts_from
+from lockstep.orchestration.deployments import ended_outcome, timeouts_from
 from lockstep.orchestration.lanes import enqueue_deployment, join_lane, start_queued
 from lockstep.settings import Settings
-from lockstep.store.deployments import get_deployment
+from lockstep.store.deployments import get_deployment, set_deployment_status
 from lockstep.store.engine import Store
 
 
@@ -46,8 +48,12 @@ class LaneActivities:
 
     @activity.defn(name="closed_status")
     async def closed_status(self, deployment_id: str) -> DeploymentStatus | None:
-        """None while the deployment's workflow runs; else its final status per the store
-        (`failed` if it ended without recording one: terminated or timed out)."""
+        """None while the deployment's workflow runs; else its final status per the store.
+
+        One that ended without recording an outcome (terminated or timed out in Temporal) is
+        recorded now, with the reason, so the store and the API say what the lane says.
+        """
+        closed: WorkflowExecutionStatus | None = None
         try:
             description = await self._client.get_workflow_handle(deployment_id).describe()
         except RPCError as err:
@@ -56,15 +62,31 @@ class LaneActivities:
         else:
             if description.status == WorkflowExecutionStatus.RUNNING:
                 return None
+            closed = description.status
+        status, reason = ended_outcome(closed)
+        info = activity.info()
 
-        def read() -> DeploymentStatus:
+        def settle() -> DeploymentStatus:
             with self._store.session() as session:
                 record = get_deployment(session=session, deployment_id=deployment_id)
-            if record is not None and DeploymentStatus(record.status) in FINAL_STATUSES:
-                return DeploymentStatus(record.status)
-            return DeploymentStatus.FAILED
+                if record is None or DeploymentStatus(record.status) in FINAL_STATUSES:
+                    return DeploymentStatus(record.status) if record is not None else status
+                set_deployment_status(
+                    session=session, deployment_id=deployment_id, status=status.value, error=reason
+                )
+                application, environment = record.application, record.environment
+            audit(
+                self._store,
+                key=f"{info.workflow_id}/closed/{deployment_id}",
+                kind=AuditKind.FINISHED,
+                deployment_id=deployment_id,
+                application=application,
+                environment=environment,
+                detail={"status": status.value, "error": reason, "noticed_by": info.workflow_id},
+            )
+            return status
 
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(settle)
 
     @activity.defn(name="requeue")
     async def requeue(self, queued: LaneRecords) -> None:
@@ -82,6 +104,7 @@ class LaneActivities:
                     commit=record.request.commit,
                     trigger=record.request.trigger,
                     actor=record.request.actor,
+                    actor_source=record.request.actor_source,
                     timeouts=timeouts_from(self._settings),
                     lane=True,
                 ),

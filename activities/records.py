@@ -34,6 +34,7 @@ class RecordActivities:
                     deployment_id=change.deployment_id,
                     status=change.status.value,
                     error=change.error,
+                    approvals_required=change.approvals_required,
                 )
 
         await asyncio.to_thread(write)
@@ -66,6 +67,7 @@ class RecordActivities:
                     actor=outcome.actor,
                     status=outcome.status.value,
                     error=outcome.error,
+                    approvals_required=outcome.approvals_required,
                 )
             audit(
                 self._store,

@@ -3,44 +3,48 @@
 Loaded from the YAML file named by `LOCKSTEP_CONFIG` (default `lockstep-server.yaml` when it
 exists), with every value overridable by `LOCKSTEP_*` environment variables (`__` separates
 nesting: `LOCKSTEP_TEMPORAL__ADDRESS`). Secrets are referenced by environment-variable name and
-never stored here. Unknown keys are errors, as in the application manifest.
+never stored here. Unknown keys are errors, as in the application manifest, and so is a duration,
+size or count past its bound (`lockstep.domain.bounds`), whether it came from the file or from a
+variable. `load_settings` makes every relative path absolute, once, against the configuration
+file's folder (`lockstep.config_paths` states the rule).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from lockstep.config_paths import absolute, absolute_repository, absolute_sqlite_url
+from lockstep.domain import bounds
+from lockstep.domain.durations import DurationBounds
+from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
 from lockstep.domain.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
-
-def parse_duration(value: str | float | int) -> float:
-    """'90s', '5m', '24h', '1d', '500ms' or a number of seconds -> seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
-
-
-def _valid_duration(value: object) -> str:
+def _duration_text(value: object) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
-    parse_duration(value)
     return str(value)
 
 
-Duration = Annotated[str, BeforeValidator(_valid_duration)]
+def _within(limits: DurationBounds) -> AfterValidator:
+    return AfterValidator(limits.check)  # ValueError naming the value and the bound it breaks
+
+
+Duration = Annotated[str, BeforeValidator(_duration_text)]  # each field adds its bounds
 
 
 class _Strict(BaseModel):
@@ -55,6 +59,13 @@ class TemporalSettings(_Strict):
 
 class ApiSettings(_Strict):
     listen: str = "127.0.0.1:8000"
+    # Reads (GET /deployments...) answer without a token only when this says so (SPEC §8).
+    anonymous_read: bool = False
+    # The API's Ed25519 key for signing the approvals it authenticated (docs/security.md).
+    # Default `<state_dir>/approval-signing.key`, created 0600 by the API when missing; the
+    # worker verifies with the public key, by default that path plus `.pub`.
+    approval_key_file: str | None = None
+    approval_public_key_file: str | None = None
 
     @field_validator("listen")
     @classmethod
@@ -80,23 +91,23 @@ class PolicySettings(_Strict):
 
 
 class DriftSettings(_Strict):
-    interval: Duration = "5m"
+    interval: Annotated[Duration, _within(bounds.DRIFT_INTERVAL)] = "5m"
 
 
 class DeploymentSettings(_Strict):
     """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
 
-    activity_timeout: Duration = "30m"
-    heartbeat_timeout: Duration = "30s"
-    command_timeout: Duration = "10m"
-    max_output_bytes: int = Field(16384, ge=256)
+    activity_timeout: Annotated[Duration, _within(bounds.ACTIVITY_TIMEOUT)] = "30m"
+    heartbeat_timeout: Annotated[Duration, _within(bounds.HEARTBEAT_TIMEOUT)] = "30s"
+    command_timeout: Annotated[Duration, _within(bounds.COMMAND_TIMEOUT)] = "10m"
+    max_output_bytes: int = Field(16384, ge=bounds.MIN_OUTPUT_BYTES, le=bounds.MAX_OUTPUT_BYTES)
 
 
 class RepositorySettings(_Strict):
     url: str
     name: str | None = None
     webhook_secret_env: str | None = None
-    poll_interval: Duration | None = None
+    poll_interval: Annotated[Duration, _within(bounds.POLL_INTERVAL)] | None = None
 
 
 class LocalTargetSettings(_Strict):
@@ -114,16 +125,16 @@ class SshTargetSettings(_Strict):
     """
 
     type: Literal["ssh"]
-    hosts: list[str] = Field(min_length=1)
+    hosts: list[str] = Field(min_length=1, max_length=bounds.MAX_SSH_HOSTS)
     user: str
     port: int = Field(22, ge=1, le=65535)
     key_file: str | None = None
     known_hosts: str = "~/.ssh/known_hosts"
-    batch: int = Field(1, ge=1)
-    keep_releases: int = Field(5, ge=1)
-    connect_timeout: Duration = "10s"
-    keepalive: Duration = "15s"
-    io_timeout: Duration = "60s"
+    batch: int = Field(1, ge=1, le=bounds.MAX_SSH_BATCH)
+    keep_releases: int = Field(5, ge=1, le=bounds.MAX_KEEP_RELEASES)
+    connect_timeout: Annotated[Duration, _within(bounds.SSH_CONNECT_TIMEOUT)] = "10s"
+    keepalive: Annotated[Duration, _within(bounds.SSH_KEEPALIVE)] = "15s"
+    io_timeout: Annotated[Duration, _within(bounds.SSH_IO_TIMEOUT)] = "60s"
 
 
 class KubernetesTargetSettings(_Strict):
@@ -140,7 +151,7 @@ TargetSettings = Annotated[
 
 
 class UserSettings(_Strict):
-    groups: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list, max_length=bounds.MAX_USER_GROUPS)
     email: str | None = None
     token_sha256: str | None = None
 
@@ -157,9 +168,15 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    repositories: list[RepositorySettings] = Field(default_factory=list)
-    targets: dict[str, TargetSettings] = Field(default_factory=dict)
-    users: dict[str, UserSettings] = Field(default_factory=dict)
+    repositories: list[RepositorySettings] = Field(default_factory=list, max_length=bounds.MAX_REPOSITORIES)
+    targets: dict[str, TargetSettings] = Field(default_factory=dict, max_length=bounds.MAX_TARGETS)
+    users: dict[str, UserSettings] = Field(default_factory=dict, max_length=bounds.MAX_USERS)
+    # Environment variables whose values are secret: masked in stored and shown command output.
+    # Every `*_env` reference above (a repository's `webhook_secret_env`, ...) counts without
+    # being listed here.
+    secret_env: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=1000
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -179,20 +196,26 @@ class Settings(BaseSettings):
 
 
 def config_path() -> Path | None:
-    """The server config file: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml`, else the one
-    `lockstep dev` wrote (`./.lockstep/lockstep-server.yaml`), if they exist."""
+    """The server config file, absolute: `LOCKSTEP_CONFIG`, else `./lockstep-server.yaml`, else the
+    one `lockstep dev` wrote (`./.lockstep/lockstep-server.yaml`), if they exist."""
     explicit = os.environ.get("LOCKSTEP_CONFIG")
     if explicit:
-        return Path(explicit)
+        return Path(explicit).expanduser().absolute()
     for default in (Path("lockstep-server.yaml"), Path(".lockstep") / "lockstep-server.yaml"):
         if default.exists():
-            return default
+            return default.absolute()
     return None
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Read and validate the server configuration; a ConfigError names the file and the key."""
+    """Read and validate the server configuration; a ConfigError names the file and the key.
+
+    Every relative path in it is made absolute here, once (`lockstep.config_paths` says how),
+    so that every command finds the same files whatever its working directory.
+    """
     path = path or config_path()
+    if path is not None:
+        path = path.expanduser().absolute()
     raw: dict[str, Any] = {}
     if path is not None:
         if not path.exists():
@@ -208,28 +231,66 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings(**raw)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {_cause(err['msg'])}" for err in e.errors()
         )
         raise ConfigError(f"{path or 'environment'}: {problems}") from e
-    return _with_policy_path_resolved(settings, path)
+    return with_paths_resolved(settings, path.parent if path is not None else Path.cwd())
+
+
+def _cause(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 DEFAULT_POLICY_BUNDLE = Path(__file__).resolve().parents[1] / "policies"
 
 
-def _with_policy_path_resolved(settings: Settings, config_file: Path | None) -> Settings:
-    """A relative `policy.path` is looked up beside the config file, then in the working folder;
-    the default `policies` also falls back to the bundle shipped beside the package. When none
-    exists the path stays as written, and the engine fails closed naming it."""
-    written = Path(settings.policy.path).expanduser()
+def with_paths_resolved(settings: Settings, base: Path) -> Settings:
+    """`settings` with every relative path taken against `base`, the configuration file's folder
+    (the working directory without one): state_dir, a SQLite database_url, repositories given as
+    local paths, local roots, ssh key_file and known_hosts, kubeconfig files, the API's approval
+    key files and policy.path."""
+    targets: dict[str, TargetSettings] = {}
+    for name, target in settings.targets.items():
+        if isinstance(target, LocalTargetSettings):
+            target = target.model_copy(update={"root": absolute(target.root, base)})
+        elif isinstance(target, SshTargetSettings):
+            key_file = absolute(target.key_file, base) if target.key_file is not None else None
+            known_hosts = absolute(target.known_hosts, base)
+            target = target.model_copy(update={"key_file": key_file, "known_hosts": known_hosts})
+        elif isinstance(target, KubernetesTargetSettings) and target.kubeconfig is not None:
+            target = target.model_copy(update={"kubeconfig": absolute(target.kubeconfig, base)})
+        targets[name] = target
+    repositories = [
+        r.model_copy(update={"url": absolute_repository(r.url, base)}) for r in settings.repositories
+    ]
+    api = settings.api.model_copy(
+        update={
+            name: absolute(value, base)
+            for name in ("approval_key_file", "approval_public_key_file")
+            if (value := getattr(settings.api, name)) is not None
+        }
+    )
+    update = {
+        "api": api,
+        "state_dir": absolute(settings.state_dir, base),
+        "database_url": absolute_sqlite_url(settings.database_url, base),
+        "repositories": repositories,
+        "targets": targets,
+        "policy": _policy_resolved(settings.policy, base),
+    }
+    return settings.model_copy(update=update)
+
+
+def _policy_resolved(policy: PolicySettings, base: Path) -> PolicySettings:
+    """A relative `policy.path` is looked up in `base`, then in the working folder (the container
+    image keeps its bundle in /app/policies while the file is in /etc/lockstep); the default
+    `policies` also falls back to the bundle shipped beside the package. When none exists the
+    path is taken against `base`, and the engine fails closed naming it."""
+    written = Path(policy.path).expanduser()
     if written.is_absolute():
-        return settings
-    candidates = [config_file.parent / written] if config_file is not None else []
-    candidates.append(written)
-    if settings.policy.path == PolicySettings().path:
+        return policy
+    candidates = [base / written, written.absolute()]
+    if policy.path == PolicySettings().path:
         candidates.append(DEFAULT_POLICY_BUNDLE)
-    for candidate in candidates:
-        if candidate.is_dir():
-            policy = settings.policy.model_copy(update={"path": str(candidate.resolve())})
-            return settings.model_copy(update={"policy": policy})
-    return settings
+    found = next((c for c in candidates if c.is_dir()), base / written)
+    return policy.model_copy(update={"path": str(found.resolve())})

@@ -59,7 +59,9 @@ def test_spec_example_loads_with_typed_targets(tmp_path: Path) -> None:
     assert settings.temporal.address == "localhost:7233"
     assert settings.temporal.namespace == "default"
     assert settings.temporal.task_queue == "lockstep"
-    assert settings.database_url == "sqlite:///.lockstep/lockstep.db"
+    # Relative paths are taken against the config file's folder, `~` against the home folder.
+    assert settings.database_url == f"sqlite:///{tmp_path}/.lockstep/lockstep.db"
+    assert settings.state_dir == str(tmp_path / ".lockstep")
     assert (settings.api.host, settings.api.port) == ("127.0.0.1", 8000)
     assert settings.policy.engine == "embedded"
     # The default `policies` is found beside the config file, in the working folder, or shipped.
@@ -78,15 +80,20 @@ def test_spec_example_loads_with_typed_targets(tmp_path: Path) -> None:
     ssh = settings.targets["vms-staging"]
     assert isinstance(ssh, SshTargetSettings)
     assert ssh.hosts == ["10.0.0.5", "10.0.0.6:2222"]
+    home = Path.home()
     assert (ssh.user, ssh.key_file, ssh.known_hosts, ssh.batch) == (
         "deploy",
-        "~/.ssh/id_ed25519",
-        "~/.ssh/known_hosts",
+        str(home / ".ssh" / "id_ed25519"),
+        str(home / ".ssh" / "known_hosts"),
         1,
     )
     kube = settings.targets["k8s-staging"]
     assert isinstance(kube, KubernetesTargetSettings)
-    assert (kube.kubeconfig, kube.context, kube.namespace) == ("~/.kube/config", "staging", "shop")
+    assert (kube.kubeconfig, kube.context, kube.namespace) == (
+        str(home / ".kube" / "config"),
+        "staging",
+        "shop",
+    )
 
     alice = settings.users["alice"]
     assert alice.groups == ["release-managers"]
@@ -211,14 +218,16 @@ def test_config_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     (tmp_path / ".lockstep").mkdir()
     write(tmp_path / ".lockstep", "{}\n")
-    assert config_path() == Path(".lockstep") / "lockstep-server.yaml"
+    assert config_path() == tmp_path / ".lockstep" / "lockstep-server.yaml"  # absolute
 
     write(tmp_path, "{}\n")
-    assert config_path() == Path("lockstep-server.yaml")
+    assert config_path() == tmp_path / "lockstep-server.yaml"
 
     explicit = tmp_path / "elsewhere.yaml"
     monkeypatch.setenv("LOCKSTEP_CONFIG", str(explicit))
     assert config_path() == explicit  # named explicitly: returned even before it exists
+    monkeypatch.setenv("LOCKSTEP_CONFIG", "relative.yaml")
+    assert config_path() == tmp_path / "relative.yaml"  # against the working directory
 
 
 def test_load_settings_follows_lockstep_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,11 +253,82 @@ def test_a_relative_policy_path_is_found_beside_the_config_file(
     assert load_settings(config).policy.path == str((tmp_path / "etc" / "rules").resolve())
 
 
-def test_a_missing_policy_path_stays_as_written_so_the_engine_names_it(
+def test_a_missing_policy_path_is_taken_against_the_config_folder_so_the_engine_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = tmp_path / "lockstep-server.yaml"
+    config = tmp_path / "etc" / "lockstep-server.yaml"
+    config.parent.mkdir()
     config.write_text("policy: {engine: embedded, path: nowhere}\n")
     monkeypatch.chdir(tmp_path)
 
-    assert load_settings(config).policy.path == "nowhere"
+    assert load_settings(config).policy.path == str((tmp_path / "etc" / "nowhere").resolve())
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ("deployment: {activity_timeout: 3000000d}", "deployment.activity_timeout", "maximum 12h"),
+        (
+            "deployment: {heartbeat_timeout: 1h}",
+            "deployment.heartbeat_timeout",
+            "1h is longer than the maximum 10m",
+        ),
+        (
+            "deployment: {command_timeout: 0s}",
+            "deployment.command_timeout",
+            "0s is shorter than the minimum 1s",
+        ),
+        ("deployment: {max_output_bytes: 1073741824}", "deployment.max_output_bytes", "1048576"),
+        ("drift: {interval: 5s}", "drift.interval", "5s is shorter than the minimum 30s"),
+        (
+            "repositories: [{url: /srv/git/a, poll_interval: 30d}]",
+            "repositories.0.poll_interval",
+            "maximum 7d",
+        ),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, connect_timeout: 1000000000000}}",
+            "targets.vms.ssh.connect_timeout",
+            "maximum 5m",
+        ),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, io_timeout: 2h}}",
+            "targets.vms.ssh.io_timeout",
+            "1h",
+        ),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, keepalive: 1d}}",
+            "targets.vms.ssh.keepalive",
+            "10m",
+        ),
+        ("targets: {vms: {type: ssh, hosts: [a], user: u, batch: 100000}}", "targets.vms.ssh.batch", "1000"),
+        (
+            "targets: {vms: {type: ssh, hosts: [a], user: u, keep_releases: 1000}}",
+            "targets.vms.ssh.keep_releases",
+            "100",
+        ),
+    ],
+)
+def test_a_value_past_its_bound_is_refused_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, fragment: str
+) -> None:
+    path = write(tmp_path, text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert str(path) in message and f"{key}: " in message and fragment in message, message
+    assert "Value error" not in message
+
+
+def test_a_count_past_its_bound_is_refused(tmp_path: Path) -> None:
+    hosts = ", ".join(f"h{i}" for i in range(1001))
+    path = write(tmp_path, f"targets: {{vms: {{type: ssh, hosts: [{hosts}], user: u}}}}\n")
+    with pytest.raises(ConfigError, match=r"targets\.vms\.ssh\.hosts: .*at most 1000"):
+        load_settings(path)
+
+
+def test_a_bound_applies_to_environment_overrides_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCKSTEP_DEPLOYMENT__ACTIVITY_TIMEOUT", "99999999999999d")
+    with pytest.raises(ConfigError, match=r"deployment\.activity_timeout: .*maximum 12h"):
+        load_settings(write(tmp_path, "{}\n"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from temporalio.client import Client
@@ -19,6 +20,8 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.policy.engine import make_policy_engine
+from lockstep.security.approval_signing import ApprovalVerifier, key_files
+from lockstep.security.known_secrets import api_only_secrets_held, masker_for
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
@@ -37,13 +40,17 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         mirrors,
         targets.types(),
         repositories=[r.url for r in settings.repositories],
+        configured_only=True,
     )
     users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
-    deployment = DeploymentActivities(store=store, renderer=renderer, targets=targets, users=users)
+    deployment = DeploymentActivities(
+        store=store, renderer=renderer, targets=targets, users=users, masker=masker_for(settings)
+    )
     governance = GovernanceActivities(
         store=store,
         engine=make_policy_engine(settings.policy),
-        token_hashes={name: u.token_sha256 for name, u in settings.users.items()},
+        proofs=ApprovalVerifier(key_files(settings)[1]),
+        groups={name: u.groups for name, u in settings.users.items()},
     )
     records = RecordActivities(store=store)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
@@ -96,4 +103,11 @@ def run(settings: Settings) -> None:
     the SDK's runtime started: sdk-python#300) is the CLI entry point's, for every command alike;
     a failed connect raises TemporalUnavailable, which the CLI reports in one line, exit 1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    held = api_only_secrets_held(settings, os.environ)
+    if held:  # said before connecting, so it shows even when Temporal is not there yet
+        log.warning(
+            "this worker's environment holds %s, which only the API needs: a deploy command on a local "
+            "target can read it from /proc; start the worker without it (lockstep dev does)",
+            ", ".join(held),
+        )
     asyncio.run(serve(settings))

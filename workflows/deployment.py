@@ -59,6 +59,9 @@ PERMANENT_ERRORS = [
     "ContentMismatch",
 ]
 _RECORD_TIMEOUT = timedelta(seconds=30)
+# Patch: an unexpected exception in workflow code ends the deployment `failed` (after putting back
+# what changed) instead of failing its workflow task forever.
+FAIL_CLEANLY = "fail-cleanly"
 
 
 def _failure_message(err: BaseException) -> str:
@@ -106,6 +109,7 @@ class DeploymentWorkflow(GovernanceStage):
         self._steps: dict[str, StepView] = {}
         self._promotions: list[str] = []
         self._turn: LaneTurn | None = None
+        self._finishing = False  # the outcome is being recorded: an error now is not retried here
         self._init_governance()
 
     @workflow.signal(name="turn")
@@ -119,6 +123,23 @@ class DeploymentWorkflow(GovernanceStage):
 
     @workflow.run
     async def run(self, request: DeploymentRequest) -> DeploymentResult:
+        try:
+            return await self._run(request)
+        except Exception as err:
+            # A bug in workflow code or an input it cannot handle (not an activity's failure,
+            # which the stages handle). Left alone, the workflow task would retry forever, the
+            # deployment would show its last status and its lane would wait behind it: record
+            # `failed` with the cause instead, and tell the lane. Nondeterminism stays a task
+            # failure, since it needs the code fixed, and so does a failure while finishing.
+            if isinstance(err, workflow.NondeterminismError) or self._finishing:
+                raise
+            if not workflow.patched(FAIL_CLEANLY):
+                raise
+            workflow.logger.exception("deployment %s failed in workflow code", request.deployment_id)
+            reason = f"internal error in the Deployment workflow: {type(err).__name__}: {err}"
+            return await _to_completion(self._finish(DeploymentStatus.FAILED, reason[:2000]))
+
+    async def _run(self, request: DeploymentRequest) -> DeploymentResult:
         self._view.created_at = workflow.now().isoformat()
         if request.lane:  # input-driven: deployments that began before lanes joined never get here
             ended = await self._wait_for_turn(request)
@@ -143,6 +164,8 @@ class DeploymentWorkflow(GovernanceStage):
         self._view.plan = prepared.plan
         self._view.commit = prepared.commit.sha
         self._promotions = prepared.promotions
+        if prepared.denied is not None:  # promote_from not met: before policy, before any change
+            return await _to_completion(self._finish(DeploymentStatus.DENIED, prepared.denied))
         if not prepared.plan.is_empty and workflow.patched("governance"):
             try:
                 stopped = await self._govern(prepared)
@@ -171,6 +194,7 @@ class DeploymentWorkflow(GovernanceStage):
                 commit=request.commit,
                 trigger=request.trigger,
                 actor=request.actor,
+                actor_source=request.actor_source,
             ),
         )
         try:
@@ -216,7 +240,11 @@ class DeploymentWorkflow(GovernanceStage):
             ]
             reason = "cancelled" if cancelled else "; ".join(failed) or _failure_message(err)
             if not cancelled and not isinstance(err, ActivityError | ApplicationError):
-                raise
+                # A bug in the waves' own code, after changes began: put back what changed
+                # rather than leave the task retrying with the environment half-deployed.
+                if isinstance(err, workflow.NondeterminismError) or not workflow.patched(FAIL_CLEANLY):
+                    raise
+                reason = f"internal error in the Deployment workflow: {type(err).__name__}: {err}"
             if cancelled and self._rejection is not None:
                 _, reason = self._rejected("while deploying")
             return await _to_completion(self._compensate(plan, started_waves, reason, cancelled=cancelled))
@@ -330,7 +358,12 @@ class DeploymentWorkflow(GovernanceStage):
         workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
         await workflow.execute_local_activity_method(
             RecordActivities.record_status,
-            StatusChange(deployment_id=self._request.deployment_id, status=status, error=error),
+            StatusChange(
+                deployment_id=self._request.deployment_id,
+                status=status,
+                error=error,
+                approvals_required=self._view.approvals_required or None,
+            ),
             start_to_close_timeout=_RECORD_TIMEOUT,
         )
 
@@ -338,6 +371,7 @@ class DeploymentWorkflow(GovernanceStage):
         self, status: DeploymentStatus, error: str | None, deployed_hashes: dict[str, str] | None = None
     ) -> DeploymentResult:
         r = self._request
+        self._finishing = True
         self._view.status = status
         self._view.error = error
         self._view.finished_at = self._view.updated_at = workflow.now().isoformat()
@@ -355,6 +389,7 @@ class DeploymentWorkflow(GovernanceStage):
                 status=status,
                 error=error,
                 deployed_hashes=deployed_hashes or {},
+                approvals_required=self._view.approvals_required or None,
             ),
             start_to_close_timeout=_RECORD_TIMEOUT,
         )

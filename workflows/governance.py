@@ -247,6 +247,7 @@ class GovernanceStage:
                     commit=prepared.commit,
                     trigger=r.trigger,
                     actor=r.actor,
+                    actor_source=r.actor_source,
                     plan=prepared.plan,
                     approvals=approvals,
                     stage=stage,

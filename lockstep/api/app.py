@@ -1,12 +1,14 @@
 """FastAPI app factory: health, readiness, read-only deployment endpoints and the webhooks.
 
-Webhooks authenticate by their signature (`lockstep.api.webhooks`); every other write (manual
-deployments, approvals) needs a bearer token (`lockstep.api.identity`).
+Webhooks authenticate by their signature (`lockstep.api.webhooks`); every other endpoint but the
+health probes needs a bearer token (`lockstep.api.identity`), reads included unless
+`api.anonymous_read`. What the reads show has the secrets this process knows masked
+(`lockstep.security.known_secrets`): a worker that did not know a value stored it as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy import text
@@ -15,7 +17,7 @@ from temporalio.service import RPCError
 
 from lockstep import __version__
 from lockstep.api.approvals import create_approval_router
-from lockstep.api.identity import bearer_dependency
+from lockstep.api.identity import bearer_dependency, read_dependencies
 from lockstep.api.manual import create_manual_router
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.domain.messages import DeploymentView
@@ -23,16 +25,23 @@ from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import RPC_TIMEOUT, LazyClient, TemporalUnavailable
 from lockstep.orchestration.views import find_view, list_views
+from lockstep.security.approval_signing import ApprovalSigner, key_files
+from lockstep.security.known_secrets import masker_for
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.webhooks.dispatch import DeploymentEnqueuer
 
 
 def create_app(
-    settings: Settings, *, store: Store | None = None, enqueuer: DeploymentEnqueuer | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    enqueuer: DeploymentEnqueuer | None = None,
+    signer: ApprovalSigner | None = None,
 ) -> FastAPI:
     """The API; webhooks queue deployments through `enqueuer` (default: the environment lanes on
-    the configured Temporal, connected on the first delivery that needs it)."""
+    the configured Temporal, connected on the first delivery that needs it). Approvals are signed
+    with `signer` (default: the configured key, read or created on the first approval)."""
     store = store or Store.from_url(settings.database_url)
     git = GitMirrors(settings.mirrors_dir)
     app = FastAPI(
@@ -75,7 +84,15 @@ def create_app(
             raise HTTPException(status_code=503, detail={"status": "not ready", **problems})
         return {"status": "ready"}
 
-    @app.get("/deployments", response_model=list[DeploymentView], tags=["deployments"])
+    readers, read_responses = read_dependencies(settings)
+
+    @app.get(
+        "/deployments",
+        response_model=list[DeploymentView],
+        tags=["deployments"],
+        dependencies=readers,
+        responses=read_responses,
+    )
     def get_deployments(
         app_: str | None = Query(None, alias="app"),
         env: str | None = None,
@@ -85,13 +102,24 @@ def create_app(
     ) -> list[DeploymentView]:
         """Deployments, newest first, filtered by application, environment and status."""
         return list_views(
-            s, application=app_, environment=env, status=status.value if status else None, limit=limit
+            s,
+            application=app_,
+            environment=env,
+            status=status.value if status else None,
+            limit=limit,
+            masker=masker_for(settings),
         )
 
-    @app.get("/deployments/{deployment_id}", response_model=DeploymentView, tags=["deployments"])
+    @app.get(
+        "/deployments/{deployment_id}",
+        response_model=DeploymentView,
+        tags=["deployments"],
+        dependencies=readers,
+        responses={**read_responses, 404: {"description": "no such deployment"}},
+    )
     def get_deployment(deployment_id: str, s: Session = Depends(session)) -> DeploymentView:
         """One deployment with its plan, steps per host and approvals."""
-        view = find_view(s, deployment_id)
+        view = find_view(s, deployment_id, masker=masker_for(settings))
         if view is None:
             raise HTTPException(status_code=404, detail=f"no deployment {deployment_id!r}")
         return view
@@ -100,5 +128,18 @@ def create_app(
     app.include_router(create_webhook_router(settings, enqueuer, git))
     user = bearer_dependency(settings)
     app.include_router(create_manual_router(settings, enqueuer, git, user, store))
-    app.include_router(create_approval_router(temporal, user))
+    app.include_router(create_approval_router(temporal, user, _lazy_signer(settings, signer)))
     return app
+
+
+def _lazy_signer(settings: Settings, signer: ApprovalSigner | None) -> Callable[[], ApprovalSigner]:
+    # Read (or created) on the first approval, not when the app is built: an app built in a test
+    # or a script writes no key into the working folder. `lockstep api` loads it at start.
+    loaded = [signer] if signer else []
+
+    def get() -> ApprovalSigner:
+        if not loaded:
+            loaded.append(ApprovalSigner.load_or_create(*key_files(settings)))
+        return loaded[0]
+
+    return get

@@ -1,37 +1,64 @@
 """Who is calling: API bearer tokens mapped to the users of the server configuration.
 
-A token is never stored: the configuration holds its SHA-256, compared in constant time. Every
-non-webhook write depends on `authenticated_user`; a missing or unknown token is 401.
+Tokens resolve to users in `lockstep.security.tokens`. Every
+endpoint but the webhooks and the health probes depends on `authenticated_user` (reads too,
+unless `api.anonymous_read`); a missing or unknown token is 401. Knowing a token's SHA-256 lets
+nobody in: it is what the server compares with, not what a caller presents.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Header, HTTPException
+from fastapi import Depends, Header, HTTPException
+from pydantic import BaseModel
 
+from lockstep.security.tokens import User, user_for_token
 from lockstep.settings import Settings
 
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    groups: tuple[str, ...]
-    email: str | None
-    token_sha256: str = ""  # of the token this request presented (keys approval proofs)
+__all__ = ["UNAUTHORIZED", "User", "bearer_dependency", "read_dependencies", "user_for_token"]
 
 
-def user_for_token(settings: Settings, token: str) -> User | None:
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    found: User | None = None
-    for name, user in settings.users.items():
-        # Compare against every user, not stopping early: timing says nothing about which matched.
-        if user.token_sha256 and hmac.compare_digest(user.token_sha256.lower(), digest):
-            found = User(name=name, groups=tuple(user.groups), email=user.email, token_sha256=digest)
-    return found
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class RequestInvalid(BaseModel):
+    """What FastAPI answers (422) when a request does not match its declared shape."""
+
+    detail: list[ValidationIssue]
+
+
+def unprocessable(description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of a 422 an endpoint answers both for a malformed request (FastAPI's list of
+    issues) and for a well-formed one Lockstep refuses (one `detail` sentence naming the cause)."""
+    return {422: {"description": description, "model": ErrorDetail | RequestInvalid}}
+
+
+# For every endpoint that reads a JSON body: a body that does not parse at all (not even JSON).
+MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON", "model": ErrorDetail}
+}
+
+
+def unavailable(description: str) -> dict[int | str, dict[str, Any]]:
+    return {503: {"description": description, "model": ErrorDetail}}
+
+
+# For the OpenAPI of every endpoint that depends on `authenticated_user`: the 401 it can answer.
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "missing or unknown bearer token (Authorization: Bearer <token>)",
+        "model": ErrorDetail,
+    }
+}
 
 
 def bearer_dependency(settings: Settings) -> Callable[..., User]:
@@ -53,3 +80,11 @@ def bearer_dependency(settings: Settings) -> Callable[..., User]:
         return user
 
     return authenticated_user
+
+
+def read_dependencies(settings: Settings) -> tuple[list[Any], dict[int | str, dict[str, Any]]]:
+    """(dependencies, OpenAPI responses) for a read endpoint: the bearer token, unless the server
+    configuration sets `api.anonymous_read`, in which case a read never answers 401."""
+    if settings.api.anonymous_read:
+        return [], {}
+    return [Depends(bearer_dependency(settings))], dict(UNAUTHORIZED)

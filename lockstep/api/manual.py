@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from lockstep.api.identity import User
-from lockstep.domain.audit import ActorSource, AuditEntry, AuditKind
+from lockstep.api.identity import MALFORMED_BODY, UNAUTHORIZED, User, unavailable, unprocessable
+from lockstep.domain.audit import ActorSource
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.limits import REF_MAX_BYTES
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import resolve_commit
+from lockstep.orchestration.manual_actions import record_deploy_request
 from lockstep.settings import Settings
-from lockstep.store.audit import append_entry
 from lockstep.store.engine import Store
 from lockstep.webhooks.dispatch import DeploymentEnqueuer
 
@@ -28,7 +28,9 @@ class DeploymentOrder(BaseModel):
     application: str = Field(min_length=1)
     environment: str = Field(min_length=1)
     ref: str | None = Field(
-        default=None, description="branch, tag or commit; default: the environment's branch"
+        default=None,
+        max_length=REF_MAX_BYTES,  # characters here; Git's checks count bytes and components
+        description="branch, tag or commit; default: the environment's branch",
     )
 
 
@@ -49,7 +51,17 @@ def create_manual_router(
 ) -> APIRouter:
     router = APIRouter(tags=["deployments"])
 
-    @router.post("/deployments", status_code=202, response_model=DeploymentAccepted)
+    @router.post(
+        "/deployments",
+        status_code=202,
+        response_model=DeploymentAccepted,
+        responses={
+            **MALFORMED_BODY,
+            **UNAUTHORIZED,
+            **unprocessable("a malformed order, or an unknown application, environment or ref"),
+            **unavailable("Git or Temporal cannot be reached now; retry later"),
+        },
+    )
     async def create_deployment(order: DeploymentOrder, caller: User = Depends(user)) -> DeploymentAccepted:
         """Queue a deployment of an application's ref (default: the environment's branch)."""
         try:
@@ -66,7 +78,17 @@ def create_manual_router(
             )
         except LockstepError as err:
             raise HTTPException(status_code=503 if err.retryable else 422, detail=str(err)) from err
-        await asyncio.to_thread(_audit, store, caller, order, enqueued.deployment_id, enqueued.commit)
+        await asyncio.to_thread(
+            record_deploy_request,
+            store,
+            actor=caller.name,
+            actor_source=ActorSource.API_TOKEN.value,
+            deployment_id=enqueued.deployment_id,
+            application=order.application,
+            environment=order.environment,
+            ref=order.ref,
+            commit=enqueued.commit,
+        )
         return DeploymentAccepted(
             id=enqueued.deployment_id,
             application=order.application,
@@ -76,19 +98,3 @@ def create_manual_router(
         )
 
     return router
-
-
-def _audit(store: Store, caller: User, order: DeploymentOrder, deployment_id: str, commit: str) -> None:
-    entry = AuditEntry(
-        key=f"api/deploy/{deployment_id}/{caller.name}",  # asking again adds nothing; another user does
-        kind=AuditKind.MANUAL_ACTION,
-        at=datetime.now(UTC).isoformat(),
-        actor=caller.name,
-        actor_source=ActorSource.API_TOKEN.value,
-        deployment_id=deployment_id,
-        application=order.application,
-        environment=order.environment,
-        detail={"action": "deploy", "ref": order.ref or "", "commit": commit},
-    )
-    with store.session() as session:
-        append_entry(session=session, entry=entry)

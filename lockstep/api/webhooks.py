@@ -1,12 +1,15 @@
 """The webhook endpoints of SPEC §8: `POST /webhooks/{github,gitlab,gitea,generic}`.
 
 Owns the HTTP side of a Git event, checked in this order: content type (415), body size read
-with a cap (413), rate limit per source address (429), malformed JSON (400), which configured
-repository it is about (404, saying nothing about which exist), that repository's secret and the
-signature (401: never unsigned), then the event itself. A branch push reads `lockstep.yaml` at
-the pushed commit (422 if it is invalid) and asks the `DeploymentEnqueuer` for a deployment in
-every environment that deploys that branch; the answer is 202 with those deployments, or 202
-with the reason nothing deploys.
+with a cap (413), rate limit per source address (429), malformed JSON or JSON nested deeper than
+`MAX_NESTING_DEPTH` (400), the signature header's presence (401), then the signature against the
+secret of the configured repository the payload names (401). An unknown repository, one without
+a secret and a wrong signature get the same answer after the same work (an HMAC against a
+throwaway key when there is no secret), so no caller learns which repositories exist. Then the
+event itself: a branch push reads `lockstep.yaml` at the pushed commit (422 if it is invalid or
+past `MANIFEST_MAX_BYTES`, refused before it is read) and asks the `DeploymentEnqueuer` for a
+deployment in every environment that deploys that branch; the answer is 202 with those
+deployments, or 202 with the reason nothing deploys.
 
 Deliberately does not: parse payloads or check signatures itself (`lockstep.webhooks`), nor
 deduplicate deliveries in memory: the enqueuer's Temporal workflow ids make a redelivery answer
@@ -19,6 +22,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,6 +35,8 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from lockstep.domain.errors import LockstepError, ManifestError
+from lockstep.domain.limits import MANIFEST_MAX_BYTES, MAX_NESTING_DEPTH
+from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import MemorySourceTree, PathOutsideRepository
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import load_manifest
@@ -74,9 +80,15 @@ class WebhookResponse(BaseModel):
 
 
 class _Rejected(Exception):
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+    """An answer other than 202; `reason`, when given, is what the log says instead of `detail`
+    (the operator may learn what the caller must not)."""
+
+    def __init__(
+        self, status: int, detail: str, headers: Mapping[str, str] | None = None, *, reason: str = ""
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, dict(headers or {})
+        self.reason = reason or detail
 
 
 class _Webhooks:
@@ -93,6 +105,8 @@ class _Webhooks:
         self.buckets = TokenBuckets(limits)
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()  # sha256 of the file -> parsed
         self._manifests_guard = threading.Lock()
+        # Verified against when a delivery names no repository with a secret; never matches.
+        self._decoy_secret = secrets.token_hex(32)
 
     async def receive(self, provider: Provider, request: Request) -> JSONResponse:
         delivery = delivery_id(provider, request.headers)
@@ -104,7 +118,7 @@ class _Webhooks:
             repo = self._authenticate(provider, request, body, payload)
             answer = await self._act(provider, request, payload, repo)
         except _Rejected as rejected:
-            log.info("webhook %s delivery=%s: %d %s", provider, delivery, rejected.status, rejected.detail)
+            log.info("webhook %s delivery=%s: %d %s", provider, delivery, rejected.status, rejected.reason)
             return JSONResponse({"detail": rejected.detail}, rejected.status, headers=rejected.headers)
         started = [d.id for d in answer.deployments if not d.existing]
         outcome = answer.ignored or f"deployments {[d.id for d in answer.deployments]} (new: {started})"
@@ -142,17 +156,23 @@ class _Webhooks:
     def _authenticate(
         self, provider: Provider, request: Request, body: bytes, payload: Mapping[str, Any]
     ) -> RepositorySettings:
-        repo = match_repository(self.settings.repositories, repository_identity(provider, payload))
-        if repo is None:
-            raise _Rejected(404, "no configured repository matches this delivery")
-        secret = webhook_secret(repo, self.environ)
-        if secret is None:
-            raise _Rejected(401, "no webhook secret configured for this repository")
         signature_header = SIGNATURE_HEADERS[provider]
         if signature_header not in request.headers:
             raise _Rejected(401, f"missing {signature_header} header")
-        if not verify(provider, body, request.headers, secret):
-            raise _Rejected(401, f"{signature_header} does not match")
+        repo = match_repository(self.settings.repositories, repository_identity(provider, payload))
+        secret = webhook_secret(repo, self.environ) if repo is not None else None
+        # One answer, after the same work, for "no such repository", "no secret" and "wrong
+        # signature": a different one would tell a caller which repositories are configured.
+        valid = verify(provider, body, request.headers, secret or self._decoy_secret)
+        if repo is None or secret is None or not valid:
+            reason = (
+                "no configured repository matches"
+                if repo is None
+                else f"no webhook secret configured for {repo.name or safe_url(repo.url)}"
+                if secret is None
+                else f"{signature_header} does not match"
+            )
+            raise _Rejected(401, _NOT_VERIFIED.format(header=signature_header), reason=reason)
         return repo
 
     async def _act(
@@ -191,7 +211,7 @@ class _Webhooks:
         most pushes do not change it.
         """
         try:
-            files = {MANIFEST_FILE: self.git.root_file(url, sha, MANIFEST_FILE)}
+            files = {MANIFEST_FILE: self.git.root_file(url, sha, MANIFEST_FILE, max_bytes=MANIFEST_MAX_BYTES)}
         except FileNotFoundError:
             files = {}
         except PathOutsideRepository:
@@ -280,13 +300,15 @@ class TemporalEnqueuer:
             return self._client
 
 
+_NOT_VERIFIED = "{header} does not verify against the secret of a configured repository"
 _ERRORS = {
-    400: "malformed JSON or not a push of the provider's shape",
-    401: "no secret configured for the repository, or a missing or wrong signature",
-    404: "no configured repository matches",
+    400: f"malformed JSON, nested deeper than {MAX_NESTING_DEPTH} levels, or not a push of the "
+    "provider's shape",
+    401: "a missing signature header, or a signature that does not verify: the repository is not "
+    "configured, has no secret, or the signature is wrong (one answer for all three)",
     413: "body too large",
     415: "wrong Content-Type",
-    422: "lockstep.yaml at the pushed commit is invalid, or the commit cannot be found",
+    422: "lockstep.yaml at the pushed commit is invalid or too large, or the commit cannot be found",
     429: "rate limit exceeded (see Retry-After)",
     503: "Git or Temporal unavailable; retry later",
 }
@@ -306,14 +328,36 @@ def _decode(body: bytes, form: bool) -> Mapping[str, Any]:
             fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
             if len(fields.get("payload", [])) != 1:
                 raise _Rejected(400, "form-encoded body must carry exactly one payload field")
-            data = json.loads(fields["payload"][0])
+            text = fields["payload"][0].encode()
         else:
-            data = json.loads(body)
+            text = body
+        data = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise _Rejected(400, f"malformed JSON: {err}") from None
+    except RecursionError:  # the decoder recurses per level; past Python's limit it gives up
+        raise _Rejected(400, _TOO_DEEP) from None
     if not isinstance(data, dict):
         raise _Rejected(400, "malformed JSON: expected an object at the top level")
+    # Each level opens a bracket: a body with few of them cannot be too deep, and skips the walk.
+    if text.count(b"[") + text.count(b"{") > MAX_NESTING_DEPTH and _deeper_than(data, MAX_NESTING_DEPTH):
+        raise _Rejected(400, _TOO_DEEP)
     return data
+
+
+_TOO_DEEP = f"malformed JSON: nested deeper than {MAX_NESTING_DEPTH} levels"
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels in `value` (iteratively: a
+    recursive walk is what the bound protects against)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 async def _guarded(work: Awaitable[_T]) -> _T:

@@ -53,6 +53,16 @@ def api_url() -> str:
     return f"http://{listen.host}:{listen.port}"
 
 
+def api_detail(response: httpx.Response) -> str:
+    """The reason an API answer gives (`detail`), else its body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    detail = body.get("detail", response.text) if isinstance(body, dict) else response.text
+    return str(detail)
+
+
 @handles_errors
 def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) -> None:
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
@@ -66,10 +76,7 @@ def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) 
     except (httpx.HTTPError, httpx.InvalidURL) as err:  # InvalidURL is no HTTPError
         raise fail(f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL)") from err
     if response.status_code != 200:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
+        detail = api_detail(response)
         if output == OutputFormat.json:
             print_json({"error": str(detail), "status_code": response.status_code})
         raise fail(f"{decision} refused ({response.status_code}): {detail}")

@@ -1,11 +1,16 @@
-"""`lockstep deploy|status|list|history`: starting deployments and reading the system of record."""
+"""`lockstep deploy|status|list|history`: starting deployments and reading the system of record.
+
+What they print has the secrets this process knows masked (`lockstep.security.known_secrets`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from datetime import timedelta
 
+import httpx
 import typer
 from rich.table import Table
 from temporalio.client import (
@@ -16,6 +21,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from lockstep.cli.approvals import api_detail, api_url
 from lockstep.cli.common import (
     OutputFormat,
     OutputOption,
@@ -28,6 +34,7 @@ from lockstep.cli.common import (
     settings,
 )
 from lockstep.cli.output import print_list, print_view, styled
+from lockstep.domain.audit import ActorSource
 from lockstep.domain.lane_messages import Enqueued
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
@@ -35,9 +42,11 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import RPC_TIMEOUT, TemporalUnavailable, connect
 from lockstep.orchestration.deployments import resolve_commit
 from lockstep.orchestration.lanes import enqueue_deployment
+from lockstep.orchestration.manual_actions import local_user, record_deploy_request
 from lockstep.orchestration.views import find_view, list_views
+from lockstep.security.known_secrets import masker_for
 from lockstep.settings import Settings
-from lockstep.store.engine import Store
+from lockstep.store.engine import DatabaseMissing, Store
 from lockstep.store.revisions import last_revisions
 
 # `status` of a deployment awaiting approval shows the quorum its workflow waits for, if it
@@ -52,6 +61,13 @@ def _existing_store(s: Settings) -> Store:
     read must not leave an empty database behind, and a deployment queued into a database no
     worker reads (a mistyped path, another working folder) would never be seen again."""
     return Store.open_existing(s.database_url)
+
+
+def _store_if_any(s: Settings) -> Store | None:
+    try:
+        return Store.open_existing(s.database_url)
+    except DatabaseMissing:
+        return None
 
 
 async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bool) -> None:
@@ -103,33 +119,34 @@ def deploy(
 @handles_errors
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
     s = settings()
-    store = _existing_store(s)
+    token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
+    # As yourself, the deployment is recorded here and --wait reads it: the server's database
+    # must be there. Through the API without --wait the server records it; this machine's copy,
+    # if there is one, only adds what is known so far to --output json.
+    store = _existing_store(s) if wait or not token else _store_if_any(s)
 
     async def go() -> Enqueued:
-        client = await connect(s.temporal)
-        repository, sha = resolve_commit(s, GitMirrors(s.mirrors_dir), application, env, ref)
-        started = await enqueue_deployment(
-            client=client,
-            settings=s,
-            store=store,
-            application=application,
-            environment=env,
-            repository=repository,
-            commit=sha,
-            trigger="manual",
-            actor=None,
-        )
+        client = None if token else await connect(s.temporal)
+        if client is None:  # the API decides who the token's user is, and records it
+            started = await asyncio.to_thread(_deploy_through_api, token, application, env, ref)
+        else:
+            assert store is not None  # opened with _existing_store above
+            started = await _deploy_as_local_user(client, s, store, application, env, ref)
         if output == OutputFormat.text:
             verb = "already exists" if started.existing else "queued"
             err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
             console.print(started.deployment_id, highlight=False)
         if wait:
+            assert store is not None  # opened with _existing_store above
+            client = client or await connect(s.temporal)
             await _follow(client, store, started.deployment_id, quiet=output == OutputFormat.json)
         return started
 
     started = run_async(go())
-    with store.session() as session:
-        view = find_view(session, started.deployment_id)
+    view = None
+    if store is not None:
+        with store.read_session() as session:
+            view = find_view(session, started.deployment_id, masker=masker_for(s))
     if output == OutputFormat.json:
         # Not recorded yet (the worker has not prepared it): what is known at start.
         print_json(
@@ -148,6 +165,65 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
         raise typer.Exit(1)
 
 
+async def _deploy_as_local_user(
+    client: Client, s: Settings, store: Store, application: str, env: str, ref: str | None
+) -> Enqueued:
+    """Without a token: straight to Temporal, as the operating-system user (`cli-local`), which
+    names who ran it but proves nothing, so it brings no group to the policy."""
+    repository, sha = resolve_commit(s, GitMirrors(s.mirrors_dir), application, env, ref)
+    user = local_user()
+    started = await enqueue_deployment(
+        client=client,
+        settings=s,
+        store=store,
+        application=application,
+        environment=env,
+        repository=repository,
+        commit=sha,
+        trigger="manual",
+        actor=user,
+        actor_source=ActorSource.CLI_LOCAL.value,
+    )
+    await asyncio.to_thread(
+        record_deploy_request,
+        store,
+        actor=user,
+        actor_source=ActorSource.CLI_LOCAL.value,
+        deployment_id=started.deployment_id,
+        application=application,
+        environment=env,
+        ref=ref,
+        commit=started.commit,
+    )
+    return started
+
+
+def _deploy_through_api(token: str, application: str, env: str, ref: str | None) -> Enqueued:
+    """With LOCKSTEP_TOKEN: `POST /deployments` at LOCKSTEP_API_URL, as the token's user."""
+    url = f"{api_url()}/deployments"
+    try:
+        response = httpx.post(
+            url,
+            json={"application": application, "environment": env, "ref": ref},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    except (httpx.HTTPError, httpx.InvalidURL) as err:  # InvalidURL is no HTTPError
+        raise fail(
+            f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL; with LOCKSTEP_TOKEN "
+            "set, deployments go through the API as the token's user: unset it to deploy as yourself)"
+        ) from err
+    if response.status_code != 202:
+        raise fail(f"deploy refused ({response.status_code}): {api_detail(response)}")
+    body = response.json()
+    return Enqueued(
+        deployment_id=body["id"],
+        environment=body["environment"],
+        commit=body["commit"],
+        existing=body["existing"],
+    )
+
+
 def status(
     deployment: str | None = typer.Argument(None, help="deployment id; omit for the latest per environment"),
     output: OutputFormat = OutputOption,
@@ -162,14 +238,14 @@ def _status(deployment: str | None, output: OutputFormat) -> None:
     with _existing_store(s).read_session() as session:
         if deployment is None:
             latest: dict[tuple[str, str], DeploymentView] = {}
-            for v in list_views(session, limit=1000, with_steps=False):
+            for v in list_views(session, limit=1000, with_steps=False, masker=masker_for(s)):
                 latest.setdefault((v.application, v.environment), v)
             views = list(latest.values())
             print_json(views) if output == OutputFormat.json else print_list(
                 views, title="latest deployments"
             )
             return
-        view = find_view(session, deployment)
+        view = find_view(session, deployment, masker=masker_for(s))
     if view is None:
         view = run_async(_query(s, deployment))
     elif view.status == DeploymentStatus.AWAITING_APPROVAL:
@@ -232,7 +308,7 @@ def _list(app: str | None, env: str | None, status_: str | None, output: OutputF
         raise fail(f"unknown status {status_!r} (known: {known})", code=2)
     s = settings()
     with _existing_store(s).read_session() as session:
-        views = list_views(session, application=app, environment=env, status=status_)
+        views = list_views(session, application=app, environment=env, status=status_, masker=masker_for(s))
     print_json(views) if output == OutputFormat.json else print_list(views)
 
 
@@ -249,7 +325,7 @@ def history(
 def _history(application: str, env: str, output: OutputFormat) -> None:
     s = settings()
     with _existing_store(s).read_session() as session:
-        views = list_views(session, application=application, environment=env, limit=200)
+        views = list_views(session, application=application, environment=env, limit=200, masker=masker_for(s))
         live = last_revisions(session=session, application=application, environment=env)
     if output == OutputFormat.json:
         print_json(

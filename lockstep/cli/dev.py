@@ -1,7 +1,8 @@
 """`lockstep dev`: the whole stack on the embedded defaults, demo included, until Ctrl-C.
 
 Starts the Temporal dev server (SQLite file and UI), a worker and the API as child processes,
-seeds the demo on first start, prints where everything is, and stops it all cleanly.
+seeds the demo on first start, prints where everything is, restarts a child that dies (saying
+so, with backoff) and stops it all cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from lockstep.devstack.demo import (
     seed_demo_repository,
     write_dev_config,
 )
+from lockstep.devstack.supervisor import Child, Supervisor
 from lockstep.devstack.temporal_server import port_open, start_dev_server
-from lockstep.settings import load_settings
+from lockstep.security.known_secrets import api_environment, worker_environment
+from lockstep.security.private_files import private_dir
+from lockstep.settings import Settings, load_settings
 
 
 def dev(
@@ -35,32 +39,49 @@ def dev(
 
 
 def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-    return subprocess.Popen(
-        [sys.executable, "-m", "lockstep", *args],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
+    # The child gets its own copy of the log's descriptor; closing ours keeps restarts from
+    # piling open files up in this process.
+    with open(log, "ab") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lockstep", *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
-def _stop(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, p in processes:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for name, p in processes:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            err_console.print(f"{name} did not stop in time; killing it")
-            p.kill()
+def _children(settings: Settings, state_dir: Path, ui_port: int, env: dict[str, str]) -> list[Child]:
+    """Temporal, the worker and the API, each with what it may hold: the worker is started without
+    the API's secrets, since a deploy command on a local target can read its parent's environ."""
+    host, port = settings.temporal.address.rsplit(":", 1)
+    db_file = state_dir / "temporal.db"
+    worker_env, api_env = worker_environment(settings, env), api_environment(env)
+
+    def temporal() -> subprocess.Popen[bytes]:
+        return start_dev_server(
+            db_file=db_file, port=int(port), ui_port=ui_port, ip=host, log_file=state_dir / "temporal.log"
+        )
+
+    return [
+        Child(
+            "the Temporal dev server",
+            state_dir / "temporal.log",
+            temporal,
+            note=f"workflows wait meanwhile, and resume from {db_file}",
+        ),
+        Child(
+            "worker",
+            state_dir / "worker.log",
+            lambda: _spawn(["worker"], state_dir / "worker.log", worker_env),
+        ),
+        Child("api", state_dir / "api.log", lambda: _spawn(["api"], state_dir / "api.log", api_env)),
+    ]
 
 
 @handles_errors
 def _dev(state_dir: Path, ui_port: int) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     env = dict(os.environ)
     config = (
         Path(env["LOCKSTEP_CONFIG"])
@@ -73,8 +94,8 @@ def _dev(state_dir: Path, ui_port: int) -> None:
     demo = state_dir / "demo" / "shop"
     seeded = any(r.url == str(demo.resolve()) for r in settings.repositories) and seed_demo_repository(demo)
 
-    host, port = settings.temporal.address.rsplit(":", 1)
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    host = settings.temporal.address.rsplit(":", 1)[0]
+    stack = Supervisor(_children(settings, state_dir, ui_port, env), say=_say)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -84,40 +105,28 @@ def _dev(state_dir: Path, ui_port: int) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        with console.status("starting the Temporal dev server"):
-            processes.append(
-                (
-                    "temporal",
-                    start_dev_server(
-                        db_file=state_dir / "temporal.db",
-                        port=int(port),
-                        ui_port=ui_port,
-                        ip=host,
-                        log_file=state_dir / "temporal.log",
-                    ),
-                )
-            )
-        processes.append(("worker", _spawn(["worker"], state_dir / "worker.log", env)))
-        processes.append(("api", _spawn(["api"], state_dir / "api.log", env)))
-        with console.status("starting the worker and the API"):
+        with console.status("starting Temporal, the worker and the API"):
+            stack.start_all()
             deadline = time.monotonic() + 30
             while not port_open(settings.api.host, settings.api.port) and not stopping:
-                if time.monotonic() > deadline or any(p.poll() is not None for _, p in processes):
-                    raise fail(f"the API did not come up; see {state_dir / 'api.log'}")
+                stack.check()
+                if time.monotonic() > deadline:
+                    raise fail(f"the API did not come up within 30 s; see {state_dir / 'api.log'}")
                 time.sleep(0.2)
         _welcome(settings.api.listen, host, ui_port, config, state_dir, seeded)
+        # A child that dies is started again (lockstep.devstack.supervisor); only Ctrl-C, or a
+        # child that keeps dying at once, ends the stack.
         while not stopping:
-            for name, p in processes:
-                if p.poll() is not None:
-                    err_console.print(
-                        f"[red]{name} exited with code {p.returncode}[/]; see {state_dir}/{name}.log"
-                    )
-                    stopping = True
+            stack.check()
             time.sleep(0.5)
     finally:
         console.print("stopping worker, API and Temporal ...")
-        _stop(list(reversed(processes)))
+        stack.stop()
     console.print("stopped")
+
+
+def _say(message: str) -> None:
+    err_console.print(message, highlight=False, markup=False)
 
 
 def _welcome(api: str, host: str, ui_port: int, config: Path, state: Path, seeded: bool) -> None:

@@ -1,12 +1,16 @@
 """`lockstep plan <repo>`: render a commit and show what would deploy where, and why, with the policy
 decision each environment would get (deny, warnings, approvals required). Deploys nothing.
 
-The policy is asked exactly as a deployment would ask it at plan time (trigger `manual`, no
-approvals yet, now); the quorum shown is the larger of the manifest's and the policy's.
+The policy is asked exactly as a deployment would ask it at plan time (trigger `promotion` for an
+environment fed by `promote_from`, else `manual` by the user of `LOCKSTEP_TOKEN`, anonymous
+without one; no approvals yet; now);
+the quorum shown is the larger of the rules in force and the policy's. Whether the commit has yet
+succeeded where `promote_from` asks is shown beside it: such a commit arrives by promotion.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import typer
@@ -22,14 +26,16 @@ from lockstep.cli.common import (
 )
 from lockstep.cli.output import print_plan
 from lockstep.delivery.rendering import CommitRenderer
-from lockstep.domain.models import CommitInfo, DeployedRevision, Plan
+from lockstep.domain.models import CommitInfo, Plan
 from lockstep.domain.policy import PolicyDecision
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.manifest.loader import load_manifest
+from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.policy.engine import PolicyEngine, make_policy_engine
 from lockstep.policy.input import deploy_input, rfc3339
+from lockstep.security.tokens import User, user_for_token
 from lockstep.settings import Settings
 from lockstep.store.engine import DatabaseMissing, Store
 from lockstep.store.revisions import last_revisions
@@ -44,14 +50,14 @@ def _repository_url(s: Settings, repo: str) -> str:
     return repo
 
 
-def _existing_store(s: Settings) -> Store | None:
-    """The system of record if there is one: a preview creates no database, and without one
-    nothing has been deployed yet, so every component plans as new."""
+def _existing_store(s: Settings) -> Store:
+    """The system of record, or, where there is none, an empty one in memory: a preview creates
+    no database, and without one nothing has been deployed yet, so every component plans as new."""
     try:
         return Store.open_existing(s.database_url)
     except DatabaseMissing as missing:
         err_console.print(f"note: {missing}; planning as if nothing were deployed", highlight=False)
-        return None
+        return Store.from_url("sqlite://")
 
 
 def plan(
@@ -74,18 +80,30 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     manifest = load_manifest(renderer.tree(url, sha))
     names = [manifest_environment(manifest, env).name] if env else [e.name for e in manifest.environments]
     engine = make_policy_engine(s.policy)
+    users = {n: (list(u.groups), u.email) for n, u in s.users.items()}
+    token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
+    caller = user_for_token(s, token) if token else None
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
-        live: dict[str, DeployedRevision] = {}
-        if store is not None:
-            with store.read_session() as session:
-                live = last_revisions(session=session, application=manifest.application, environment=name)
+        with store.read_session() as session:
+            live = last_revisions(session=session, application=manifest.application, environment=name)
         planned = make_plan(list(rendered.components.values()), live)
-        decision = _decide(engine, manifest.application, name, rendered.commit, planned)
-        spec = manifest_environment(manifest, name).approvals
-        required = max(spec.required if spec else 0, decision.approvals_required)
-        results.append((name, rendered, planned, decision, required))
+        admission = admit(
+            store=store,
+            renderer=renderer,
+            rendered=rendered,
+            repository=url,
+            application=manifest.application,
+            environment=name,
+            users=users,
+        )
+        # An environment fed by promotion is asked as a promotion would ask it; any other as a
+        # manual deployment by the user of LOCKSTEP_TOKEN (anonymous without one).
+        trigger = "promotion" if admission.promote_from else "manual"
+        decision = _decide(engine, manifest.application, name, rendered.commit, planned, trigger, caller)
+        required = max(admission.gate.required, decision.approvals_required)
+        results.append((name, rendered, planned, decision, required, admission, trigger))
     if output == OutputFormat.json:
         print_json(
             [
@@ -102,28 +120,50 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                         "engine": d.engine,
                         "bundle_revision": d.bundle_revision,
                         "input_sha256": d.input_sha256,
+                        "trigger": trigger,
+                        "actor": caller.name if caller and trigger == "manual" else None,
+                    },
+                    "promotion": {
+                        "promote_from": list(a.promote_from),
+                        "satisfied": a.denied is None,
+                        "reason": a.denied,
                     },
                 }
-                for name, rendered, p, d, required in results
+                for name, rendered, p, d, required, a, trigger in results
             ]
         )
-        if any(d.denied for _, _, _, d, _ in results):
+        if any(r[3].denied for r in results):
             raise typer.Exit(1)
         return
-    for name, rendered, p, d, required in results:
+    for name, rendered, p, d, required, a, trigger in results:
         console.print(
             f"[bold]{manifest.application}/{name}[/] at {rendered.commit.sha[:12]} "
             f"({rendered.commit.message.splitlines()[0] if rendered.commit.message else ''})",
             highlight=False,
         )
         print_plan(p, title=f"plan for {name}")
-        _print_decision(d, required)
-    if any(d.denied for _, _, _, d, _ in results):
+        if a.denied is not None:
+            # Not a refusal of the plan: such a commit arrives by promotion once it succeeds there.
+            console.print(f"  [yellow]promotion:[/] not yet: {a.denied}", highlight=False)
+        if trigger != "manual":
+            who = f"a {trigger}"
+        else:
+            who = f"a manual deployment by {caller.name}" if caller else "an anonymous manual deployment"
+        _print_decision(d, required, who)
+        if d.denied and trigger == "manual" and caller is None:
+            console.print("  (set LOCKSTEP_TOKEN to ask the policy as yourself)", highlight=False)
+    if any(r[3].denied for r in results):
         raise typer.Exit(1)
 
 
 def _decide(
-    engine: PolicyEngine, application: str, environment: str, commit: CommitInfo, plan: Plan
+    engine: PolicyEngine,
+    application: str,
+    environment: str,
+    commit: CommitInfo,
+    plan: Plan,
+    trigger: str,
+    caller: User | None,
 ) -> PolicyDecision:
     if plan.is_empty:  # nothing would change: a deployment asks no policy either
         return PolicyDecision(
@@ -134,8 +174,9 @@ def _decide(
         application=application,
         environment=environment,
         commit=commit,
-        trigger="manual",
-        actor=None,
+        trigger=trigger,
+        actor=caller.name if caller and trigger == "manual" else None,
+        groups=caller.groups if caller and trigger == "manual" else (),
         plan=plan,
         approvals=[],
         now=now,
@@ -143,7 +184,7 @@ def _decide(
     return engine.evaluate_deploy(document)
 
 
-def _print_decision(decision: PolicyDecision, required: int) -> None:
+def _print_decision(decision: PolicyDecision, required: int, who: str) -> None:
     for reason in decision.deny:
         console.print(f"  [red]deny:[/] {reason}", highlight=False)
     for reason in decision.warn:
@@ -151,4 +192,7 @@ def _print_decision(decision: PolicyDecision, required: int) -> None:
     verdict = "[red]denied[/]" if decision.denied else "[green]allowed[/]"
     gate = f", {required} approval(s) required" if required else ", no approval required"
     revision = decision.bundle_revision[:12] or "-"
-    console.print(f"  policy: {verdict}{gate} ({decision.engine}, bundle {revision})", highlight=False)
+    console.print(
+        f"  policy: {verdict}{gate} (as {who}; {decision.engine}, bundle {revision})",
+        highlight=False,
+    )

@@ -39,10 +39,13 @@ def _api() -> None:
     from uvicorn.config import STARTUP_FAILURE
 
     from lockstep.api.app import create_app
+    from lockstep.security.approval_signing import ApprovalSigner, key_files
 
     s = settings()
     listener = _listen(s.api)  # first: a taken port is named before anything else is set up
-    config = uvicorn.Config(create_app(s), log_level="info")
+    # Made on first start, so the worker finds the public key before the first approval.
+    signer = ApprovalSigner.load_or_create(*key_files(s))
+    config = uvicorn.Config(create_app(s, signer=signer), log_level="info")
     logging.getLogger("uvicorn.error").info("API listening on http://%s (Ctrl-C to quit)", s.api.listen)
     try:
         uvicorn.Server(config).run(sockets=[listener])

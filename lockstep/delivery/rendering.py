@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from lockstep.domain.errors import ConfigError
 from lockstep.domain.models import CommitInfo, RenderedComponent
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import SourceTree
@@ -35,12 +36,17 @@ class CommitRenderer:
         target_types: Mapping[str, str],
         *,
         repositories: Sequence[str] = (),
+        configured_only: bool = False,
         cache_size: int = 16,
     ) -> None:
         self._git = git
         # Workflow inputs carry repository URLs without credentials (they land in Temporal's
         # history); the configured URL, credentials included, is looked up here, in the worker.
         self._configured = {safe_url(url): url for url in repositories}
+        # The worker renders configured repositories only: a workflow started straight on
+        # Temporal must not make it fetch and deploy from anywhere. `lockstep plan` may preview
+        # any path or URL it is given.
+        self._configured_only = configured_only
         self._target_types = dict(target_types)
         self._cache: OrderedDict[tuple[str, str, str], RenderedCommit] = OrderedDict()
         self._cache_size = cache_size
@@ -48,13 +54,25 @@ class CommitRenderer:
 
     def git_url(self, repository: str) -> str:
         """The configured URL (with any credentials) for a URL as stored or shown."""
-        return self._configured.get(repository, repository)
+        configured = self._configured.get(repository)
+        if configured is not None:
+            return configured
+        if self._configured_only:
+            raise ConfigError(
+                f"repository {safe_url(repository)} is not in the server configuration's repositories"
+            )
+        return repository
 
     def resolve(self, repository: str, ref: str) -> str:
         return self._git.resolve(self.git_url(repository), ref)
 
     def newest(self, repository: str, shas: Sequence[str]) -> str:
         return self._git.newest(self.git_url(repository), shas)
+
+    def change_authors(
+        self, repository: str, old: str | None, new: str, *, limit: int
+    ) -> tuple[list[tuple[str, str, str]], bool]:
+        return self._git.change_authors(self.git_url(repository), old, new, limit=limit)
 
     def tree(self, repository: str, sha: str) -> SourceTree:
         return self._git.tree(self.git_url(repository), sha)

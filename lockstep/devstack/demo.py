@@ -5,8 +5,10 @@ onto two `local` targets, one per environment, under `.lockstep/targets/`. Produ
 commits that succeeded in staging, behind two approvals from the `release-managers` group.
 Three demo users get random API tokens (0600 files under `.lockstep/tokens/`): alice and bob
 are release managers; `demo` is a release manager too, but wrote the demo's commits, so its
-approval is refused. A `cluster` binding to unreachable Kubernetes targets exists only so a
-`kubernetes` component can be planned (and denied by policy) in the demo.
+approval is refused. The config and the webhook secret are 0600 too, the state and tokens
+folders 0700, tightened on every start where an older version left them looser. A `cluster`
+binding to unreachable Kubernetes targets exists only so a `kubernetes` component can be
+planned (and denied by policy) in the demo.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
+from lockstep.security.private_files import private_dir, tighten, write_private
 from lockstep.settings import DEFAULT_POLICY_BUNDLE
 
 DEMO_MANIFEST = """\
@@ -79,25 +83,26 @@ DEMO_USERS = {
 }
 
 
-def demo_token(state_dir: Path, user: str) -> str:
-    """A demo user's API token: random, made on first start, kept (0600) under `tokens/`."""
-    path = state_dir / "tokens" / user
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24) + "\n")
+def _private_value(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path`, made on first start; owner-only whenever it is read."""
+    private_dir(path.parent)
+    if path.exists():
+        tighten(path)
+    else:
+        write_private(path, make() + "\n")
     return path.read_text().strip()
+
+
+def demo_token(state_dir: Path, user: str) -> str:
+    """A demo user's API token: random, made on first start, kept (0600) under `tokens/` (0700)."""
+    private_dir(state_dir)
+    return _private_value(state_dir / "tokens" / user, lambda: secrets.token_urlsafe(24))
 
 
 def demo_webhook_secret(state_dir: Path) -> str:
     """The demo repository's webhook secret: random, made on first start, kept (0600) in the
     state folder so curl examples can sign with it. Never a default value."""
-    path = state_dir / "demo-webhook-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(24) + "\n")
-    return path.read_text().strip()
+    return _private_value(state_dir / "demo-webhook-secret", lambda: secrets.token_hex(24))
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -129,10 +134,23 @@ def seed_demo_repository(path: Path) -> bool:
     return True
 
 
+def _tighten_state(state_dir: Path) -> None:
+    """The state folder and the tokens in it owner-only, whatever an older version left."""
+    private_dir(state_dir)
+    tokens = state_dir / "tokens"
+    if tokens.is_dir():
+        private_dir(tokens)
+        for token in tokens.iterdir():
+            if token.is_file():
+                tighten(token)
+
+
 def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) -> Path:
-    """Write the dev server config (absolute paths) unless it exists; return its path."""
+    """Write the dev server config (absolute paths, 0600) unless it exists; return its path."""
     path = state_dir / "lockstep-server.yaml"
+    _tighten_state(state_dir)
     if path.exists():
+        tighten(path)  # it names the users' token hashes and the secrets' variables
         return path
     root = state_dir.resolve()
     config = {
@@ -159,6 +177,5 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
             for name, user in DEMO_USERS.items()
         },
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Written by `lockstep dev` on first start; edit freely.\n" + yaml.safe_dump(config))
+    write_private(path, "# Written by `lockstep dev` on first start; edit freely.\n" + yaml.safe_dump(config))
     return path

@@ -85,6 +85,8 @@ def start_dev_server(
         args += ["--search-attribute", f"{name}=Keyword"]
     log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    if not isinstance(log, int):
+        log.close()  # the server writes through its own copy; `lockstep dev` may restart it often
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

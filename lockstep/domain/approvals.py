@@ -8,9 +8,6 @@ does it store anything.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
@@ -31,12 +28,22 @@ class Approver(BaseModel):
     email: str | None = None
 
 
+class ChangeAuthor(BaseModel):
+    """Someone who wrote or committed part of the change a deployment brings live."""
+
+    email: str  # as the commit records it
+    commit: str  # the newest commit of the change that names them
+    role: str  # author | committer
+
+
 class ApprovalGate(BaseModel):
     """What a deployment needs before its first change; resolved at plan time.
 
     `required` is the manifest's own number; the policy's `approvals_required` can raise it.
     `approvers` holds the eligible users (members of `groups`), each with the email that
-    identifies a commit's author.
+    identifies a commit's author. `authors` are the authors and committers of every commit
+    between the revision live in the environment and the deployed one; gates resolved before
+    that existed carry only the head commit's `author_email`.
     """
 
     required: int = 0
@@ -45,6 +52,8 @@ class ApprovalGate(BaseModel):
     approvers: list[Approver] = Field(default_factory=list)
     author_email: str = ""
     configured: list[str] = Field(default_factory=list)  # every configured user, for clear refusals
+    authors: list[ChangeAuthor] = Field(default_factory=list)
+    authors_note: str = ""  # how the change was delimited, e.g. capped on a first deployment
 
 
 class ApprovalInput(BaseModel):
@@ -53,9 +62,9 @@ class ApprovalInput(BaseModel):
     approver: str = ""
     comment: str = ""
     source: ApprovalSource = ApprovalSource.TEMPORAL
-    # HMAC the API adds (keyed by the token's SHA-256) so the worker can tell a decision that
-    # came through the API from one sent straight to Temporal that merely claims to (see
-    # lockstep.orchestration.approvals). Empty on the Temporal path.
+    # The API's signature over (deployment, decision, approver), so the worker can tell a decision
+    # that came through the API from one sent straight to Temporal that merely claims to (see
+    # lockstep.security.approval_signing). Empty on the Temporal path.
     proof: str = ""
 
 
@@ -84,7 +93,7 @@ class ApprovalRecord(BaseModel):
     reason: str = ""  # why it did not count
     at: str = ""  # ISO 8601, workflow time
     sequence: int = 0  # the n-th decision of this deployment run: keys the write
-    proof: str = ""  # the API's HMAC, checked by the activity before it records source api-token
+    proof: str = ""  # the API's signature, checked by the activity before it records source api-token
 
 
 def approval_entry(
@@ -123,9 +132,42 @@ def eligible_approvers(
     ]
 
 
+def change_authors(commits: Sequence[tuple[str, str, str]]) -> list[ChangeAuthor]:
+    """Everyone named by `commits` ((sha, author email, committer email), newest first), once
+    per role, with the newest commit that names them."""
+    found: dict[tuple[str, str], ChangeAuthor] = {}
+    for sha, author, committer in commits:
+        for role, email in (("author", author), ("committer", committer)):
+            key = (email.strip().lower(), role)
+            if key[0] and key not in found:
+                found[key] = ChangeAuthor(email=email.strip(), commit=sha, role=role)
+    return list(found.values())
+
+
+def authorship(gate: ApprovalGate, approver: Approver) -> str | None:
+    """Why `approver` wrote part of the change ("the author of commit 1a2b…"), or None.
+
+    Matched by email, case-insensitively, against every author and committer of the change;
+    a gate without `authors` (resolved by an older worker) knows the head commit's author only.
+    """
+    email = (approver.email or "").strip().lower()
+    if not email:
+        return None
+    if not gate.authors:
+        head = gate.author_email.strip().lower()
+        return "the author of this commit" if head and head == email else None
+    for author in gate.authors:
+        if author.email.lower() == email:
+            return f"the {author.role} of commit {author.commit[:12]} in this change"
+    return None
+
+
 def _is_author(gate: ApprovalGate, approver: Approver) -> bool:
-    author = gate.author_email.strip().lower()
-    return bool(author) and (approver.email or "").strip().lower() == author
+    return authorship(gate, approver) is not None
+
+
+def _knows_authors(gate: ApprovalGate) -> bool:
+    return bool(gate.authors or gate.author_email)
 
 
 def unreachable_quorum(gate: ApprovalGate, required: int, *, environment: str) -> str | None:
@@ -141,8 +183,8 @@ def unreachable_quorum(gate: ApprovalGate, required: int, *, environment: str) -
     who = ", ".join(eligible) or "nobody"
     return (
         f"{environment} needs {required} approval(s) but only {len(eligible)} user(s) may give them "
-        f"({who}, from {', '.join(gate.groups)}; the commit's author never counts, and an approver "
-        "needs an email to be told apart from the author): add approvers to the server "
+        f"({who}, from {', '.join(gate.groups)}; no author or committer of the change counts, and an "
+        "approver needs an email to be told apart from them): add approvers to the server "
         "configuration's users"
     )
 
@@ -162,10 +204,11 @@ def check_decision(
 ) -> Approver:
     """The eligible approver behind `request`; raises ApprovalRefused naming why it cannot count.
 
-    Only configured members of the environment's groups decide. An approval never counts from
-    the commit's author (matched by email, case-insensitively; an approver without an email
-    cannot be told apart, so is refused too) and counts once per person. A rejection only needs
-    membership: the author may withdraw their change, an approver may change their mind.
+    Only configured members of the environment's groups decide. An approval never counts from an
+    author or committer of any commit of the change (matched by email, case-insensitively; an
+    approver without an email cannot be told apart, so is refused too) and counts once per
+    person. A rejection only needs membership: an author may withdraw their change, an approver
+    may change their mind.
     """
     verb = "approve" if decision == "approve" else "reject"
     name = request.approver.strip()
@@ -182,12 +225,10 @@ def check_decision(
         raise ApprovalRefused(f"{name} may not {verb} {environment}: {why}", "not_allowed")
     if decision != "approve":
         return approver
-    if _is_author(gate, approver):
-        raise ApprovalRefused(
-            f"{name} is the author of this commit ({gate.author_email}) and may not approve it",
-            "not_allowed",
-        )
-    if gate.author_email and not approver.email:
+    wrote = authorship(gate, approver)
+    if wrote is not None:
+        raise ApprovalRefused(f"{name} is {wrote} ({approver.email}) and may not approve it", "not_allowed")
+    if _knows_authors(gate) and not approver.email:
         raise ApprovalRefused(
             f"{name} has no email in the server configuration, so Lockstep cannot tell whether they "
             "wrote this commit; their approval does not count",
@@ -196,26 +237,3 @@ def check_decision(
     if name in approved_by:
         raise ApprovalRefused(f"{name} has already approved this deployment", "duplicate")
     return approver
-
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-
-
-def decision_proof(token_sha256: str, *, deployment_id: str, decision: str, approver: str) -> str:
-    """HMAC-SHA256, keyed by the approver's token hash, over what the API authenticated.
-
-    The API computes it from the bearer token it just checked; the worker recomputes it from the
-    `token_sha256` in the server configuration. Someone who can only reach Temporal knows neither,
-    so a decision sent straight to Temporal cannot pass for one that came through the API.
-    """
-    message = f"lockstep-approval\n{deployment_id}\n{decision}\n{approver}".encode()
-    return hmac.new(token_sha256.lower().encode(), message, hashlib.sha256).hexdigest()
-
-
-def proof_holds(
-    proof: str, token_sha256: str | None, *, deployment_id: str, decision: str, approver: str
-) -> bool:
-    if not proof or not token_sha256 or not _HEX64.fullmatch(proof):
-        return False  # anything but 64 hex digits is no proof (and compare_digest needs ASCII)
-    expected = decision_proof(token_sha256, deployment_id=deployment_id, decision=decision, approver=approver)
-    return hmac.compare_digest(proof.lower().encode(), expected.encode())

@@ -25,6 +25,7 @@ class LaneRequest(BaseModel):
     commit: str
     trigger: str = "manual"
     actor: str | None = None
+    actor_source: str = ""
 
 
 class LaneInput(BaseModel):

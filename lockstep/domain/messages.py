@@ -32,6 +32,8 @@ class DeploymentRequest(BaseModel):
     commit: str  # full sha, resolved by whoever started the deployment
     trigger: str = "manual"
     actor: str | None = None
+    # How the actor was established (an ActorSource value); "" in requests made before it existed.
+    actor_source: str = ""
     timeouts: DeploymentTimeouts = Field(default_factory=DeploymentTimeouts)
     # Queued in the environment's lane: join it and wait for a turn before planning. False for
     # deployments a lane started as its children (the update-driven lanes) and direct starts.
@@ -43,6 +45,7 @@ class PrepareResult(BaseModel):
     plan: Plan
     promotions: list[str] = Field(default_factory=list)  # environments with promote_from = this one
     gate: ApprovalGate = Field(default_factory=ApprovalGate)  # the environment's approval rule
+    denied: str | None = None  # why it may not deploy at all (promote_from not met): ends `denied`
 
 
 class PolicyRequest(BaseModel):
@@ -54,6 +57,7 @@ class PolicyRequest(BaseModel):
     commit: CommitInfo
     trigger: str = "manual"
     actor: str | None = None
+    actor_source: str = ""  # only an `api-token` actor's groups reach the policy (trigger.groups)
     plan: Plan = Field(default_factory=Plan)
     approvals: list[dict[str, str]] = Field(default_factory=list)  # counted approvals: approver, at
     stage: str = "plan"  # plan | approved (right before the first change)
@@ -85,6 +89,7 @@ class StatusChange(BaseModel):
     deployment_id: str
     status: DeploymentStatus
     error: str | None = None
+    approvals_required: int | None = None  # the quorum, once governance has settled it
 
 
 class OutcomeRecord(BaseModel):
@@ -100,6 +105,7 @@ class OutcomeRecord(BaseModel):
     repository: str = ""
     trigger: str = "manual"
     actor: str | None = None
+    approvals_required: int | None = None  # the quorum it needed, when it got that far
 
 
 class StepView(BaseModel):
@@ -123,6 +129,7 @@ class DeploymentView(BaseModel):
     status: DeploymentStatus
     trigger: str = "manual"
     actor: str | None = None
+    actor_source: str = ""  # only an `api-token` actor's groups reach the policy (trigger.groups)
     plan: Plan = Field(default_factory=Plan)
     steps: list[StepView] = Field(default_factory=list)
     approvals: list[dict[str, str]] = Field(default_factory=list)

@@ -23,6 +23,7 @@ class CommitInfo(BaseModel):
     author_email: str
     message: str
     timestamp: str  # ISO 8601 with offset, from the commit's author date
+    committer_email: str = ""
 
 
 class HttpCheck(BaseModel):

@@ -20,6 +20,10 @@ class SourceTree(Protocol):
         PathOutsideRepository if the path or a symlink leaves the repository."""
         ...
 
+    def size(self, path: str) -> int:
+        """The file's size in bytes, known without reading it; the same errors as `read`."""
+        ...
+
     def is_file(self, path: str) -> bool: ...
 
     def is_dir(self, path: str) -> bool: ...
@@ -40,6 +44,9 @@ class MemorySourceTree:
             return self._files[path.strip("/")]
         except KeyError:
             raise FileNotFoundError(path) from None
+
+    def size(self, path: str) -> int:
+        return len(self.read(path))
 
     def is_file(self, path: str) -> bool:
         return path.strip("/") in self._files

@@ -13,8 +13,10 @@ does not fetch again.
 
 It does not parse manifests, cache rendered content or keep GitPython objects between calls
 (they are not thread-safe): every public call opens its own `git.Repo`, except `root_file`,
-the webhook's hot path, which asks one long-lived `cat-file` process per mirror. Error messages never
-contain credentials: user info is stripped from every URL that is printed or stored.
+the webhook's hot path, which asks one long-lived `cat-file` process per mirror. Credentials never
+reach a command line (`credentials.remote` hands them to git through its environment) and error
+messages never contain them: user info is stripped from every URL that is printed or stored.
+Ref names are checked (and bounded, `lockstep.domain.limits`) before git sees them.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from pathlib import Path
 import git
 
 from lockstep.domain.errors import GitError
+from lockstep.domain.limits import REF_COMPONENT_MAX_BYTES, REF_MAX_BYTES, file_too_large
 from lockstep.domain.models import CommitInfo
 from lockstep.domain.redaction import redact, safe_url
 from lockstep.domain.source import SourceTree
-from lockstep.gitrepo.objects import ObjectReader, TreeEntry
+from lockstep.gitrepo.credentials import Remote, remote
+from lockstep.gitrepo.objects import ObjectReader, ObjectTooLarge, TreeEntry
 from lockstep.gitrepo.tree import GitTree
 
 _FETCH_MARKER = "lockstep-last-fetch"  # start time of the last successful clone/fetch
@@ -124,7 +128,7 @@ class GitMirrors:
         if not _is_mirror(mirror):
             self.sync(url)  # a fresh clone takes over the remote's HEAD
         else:
-            output = self._network(["ls-remote", "--symref", self._source(url), "HEAD"], url, "ls-remote")
+            output = self._network(["ls-remote", "--symref", "{url}", "HEAD"], url, "ls-remote")
             match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", output, re.M)
             if match:
                 with self._locked(mirror), git.Repo(mirror) as repo:
@@ -154,6 +158,31 @@ class GitMirrors:
                 return [_info(repo.commit(new_sha))]
             return [_info(c) for c in repo.iter_commits(f"{old_sha}..{new_sha}")]
 
+    def change_authors(
+        self, url: str, old: str | None, new: str, *, limit: int
+    ) -> tuple[list[tuple[str, str, str]], bool]:
+        """(sha, author email, committer email) of every commit `new` brings over `old`, newest
+        first and at most `limit` of them, and whether there were more.
+
+        Without `old` (a first deployment), or when `old` is no longer known (history rewritten),
+        that is every commit reachable from `new`. `new` itself is always included, even when it
+        is an ancestor of `old` (going back to an earlier commit).
+        """
+        mirror, new_sha = self._commit(url, new)
+        old_sha = self._find_commit(url, old) if old is not None else None
+        revisions = [new_sha] if old_sha is None else [new_sha, f"^{old_sha}"]
+        with git.Repo(mirror) as repo:
+            raw = str(repo.git.rev_list(f"--max-count={limit + 1}", "--format=%H%x00%ae%x00%ce", *revisions))
+            head = str(repo.git.log("-1", "--format=%H%x00%ae%x00%ce", new_sha))
+        rows = [line.split("\0") for line in raw.splitlines() if "\0" in line]
+        commits = [(sha, author, committer) for sha, author, committer in rows]
+        truncated = len(commits) > limit
+        commits = commits[:limit]
+        if all(sha != new_sha for sha, _, _ in commits):
+            sha, author, committer = head.split("\0")
+            commits.insert(0, (sha, author, committer))
+        return commits, truncated
+
     def newest(self, url: str, shas: Sequence[str]) -> str:
         """Of `shas`, the one every other is an ancestor of; the last given when none is (the
         commits diverged, e.g. after a force-push), so arrival order breaks the tie."""
@@ -167,9 +196,10 @@ class GitMirrors:
             heads = str(repo.git.merge_base("--independent", *dict.fromkeys(full))).split()
         return heads[0] if len(heads) == 1 else full[-1]
 
-    def root_file(self, url: str, sha: str, name: str) -> bytes:
+    def root_file(self, url: str, sha: str, name: str, *, max_bytes: int | None = None) -> bytes:
         """The file `name` at the root of commit `sha` (a full sha), fetching once when the mirror
-        lacks the commit; FileNotFoundError if the commit has no such file."""
+        lacks the commit; FileNotFoundError if the commit has no such file, and a ManifestError
+        naming it, before its content is read, if it is larger than `max_bytes`."""
         self._check_ref(url, sha)
         mirror = self._ensure(url)
         reader = self._reader(mirror)
@@ -183,10 +213,17 @@ class GitMirrors:
         if not entry.is_blob or entry.is_symlink:  # rare: let GitTree follow it (or refuse it)
             tree = GitTree(mirror, sha)
             try:
+                size = tree.size(name)
+                if max_bytes is not None and size > max_bytes:
+                    raise file_too_large(name, size, max_bytes, name)
                 return tree.read(name)
             finally:
                 tree.close()
-        blob = reader.blob(entry.sha)
+        try:
+            blob = reader.blob(entry.sha, max_bytes=max_bytes)
+        except ObjectTooLarge as err:
+            assert max_bytes is not None  # only a bounded read is refused
+            raise file_too_large(name, err.size, max_bytes, name) from None
         if blob is None:
             raise self._unknown(url, sha)
         return blob
@@ -218,10 +255,17 @@ class GitMirrors:
     # -- internals -------------------------------------------------------------------------------
 
     def _source(self, url: str) -> str:
-        """What git is given: URLs as they are, local paths made absolute."""
+        """Where the repository is: URLs as they are, local paths made absolute."""
         if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
             return url
         return str(Path(url).expanduser().resolve())
+
+    def _remote(self, url: str) -> Remote:
+        """What git is given: the source without credentials, which go into its environment."""
+        try:
+            return remote(self._source(url))
+        except ValueError as err:
+            raise GitError(f"{safe_url(url)}: {err}", retryable=False) from None
 
     def _reader(self, mirror: Path) -> ObjectReader:
         with self._readers_guard:
@@ -257,9 +301,9 @@ class GitMirrors:
             shutil.rmtree(mirror)
         partial = mirror.with_name(f".{mirror.name}.{uuid.uuid4().hex[:8]}.partial")
         try:
-            self._network(["clone", "--mirror", "--quiet", self._source(url), str(partial)], url, "clone")
+            self._network(["clone", "--mirror", "--quiet", "{url}", str(partial)], url, "clone")
             with git.Repo(partial) as repo:
-                # The stored remote never carries credentials; fetches pass the real URL.
+                # The stored remote never carries credentials; each fetch hands them over again.
                 repo.git.remote("set-url", "origin", safe_url(self._source(url)))
             _mark_fetched(partial, started)
             partial.rename(mirror)
@@ -269,16 +313,19 @@ class GitMirrors:
 
     def _fetch(self, url: str, mirror: Path) -> None:
         started = time.time()
-        args = ["fetch", "--quiet", "--prune", "--force", self._source(url), "+refs/*:refs/*"]
+        args = ["fetch", "--quiet", "--prune", "--force", "{url}", "+refs/*:refs/*"]
         self._network(args, url, "fetch", cwd=mirror)
         _mark_fetched(mirror, started)
 
     def _network(self, args: list[str], url: str, action: str, cwd: Path | None = None) -> str:
-        """Run a git command that talks to the remote; failures are retryable GitErrors."""
+        """Run a git command that talks to the remote (`{url}` in `args` stands for it);
+        failures are retryable GitErrors."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        target = self._remote(url)
+        command = ["git", *(target.url if a == "{url}" else a for a in args)]
         try:
             output = git.Git(str(cwd or self.cache_dir)).execute(
-                ["git", *args], env=_GIT_ENV, kill_after_timeout=self.network_timeout
+                command, env={**_GIT_ENV, **target.env}, kill_after_timeout=self.network_timeout
             )
         except git.GitCommandError as e:
             raise GitError(
@@ -291,12 +338,26 @@ class GitMirrors:
         return output if isinstance(output, str) else ""
 
     def _check_ref(self, url: str, ref: str) -> None:
+        """Refuse, before git sees it, what cannot be a ref name or commit id (git's own rules,
+        plus the length bounds of `lockstep.domain.limits`)."""
+        try:
+            size = len(ref.encode())
+        except UnicodeEncodeError:  # e.g. undecodable bytes from a command line (surrogateescape)
+            raise GitError(f"invalid ref '{_shown(ref)}': not UTF-8 text", retryable=False) from None
+        longest = max(len(p.encode()) for p in ref.split("/"))
+        if size > REF_MAX_BYTES or longest > REF_COMPONENT_MAX_BYTES:
+            raise GitError(
+                f"invalid ref '{_shown(ref)}': a ref name is at most {REF_MAX_BYTES} bytes, "
+                f"{REF_COMPONENT_MAX_BYTES} between slashes (this one: {size}, {longest})",
+                retryable=False,
+            )
         if not ref or ref.startswith("-") or _FORBIDDEN_IN_REF.search(ref) or ref.endswith((".lock", "/")):
             raise self._unknown(url, ref)
 
     def _unknown(self, url: str, ref: str) -> GitError:
         return GitError(
-            f"unknown revision: no branch, tag or commit '{ref}' in {safe_url(url)}", retryable=False
+            f"unknown revision: no branch, tag or commit '{_shown(ref)}' in {safe_url(url)}",
+            retryable=False,
         )
 
     @contextmanager
@@ -310,6 +371,12 @@ class GitMirrors:
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _shown(ref: str) -> str:
+    """A ref as an error message shows it: at most 80 characters, never a line break."""
+    text = ref.encode("unicode_escape").decode("ascii") if not ref.isprintable() else ref
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _candidates(ref: str) -> list[str]:
@@ -348,6 +415,7 @@ def _info(commit: git.Commit) -> CommitInfo:
         sha=commit.hexsha,
         author=str(commit.author.name or ""),
         author_email=str(commit.author.email or ""),
+        committer_email=str(commit.committer.email or ""),
         message=message if isinstance(message, str) else message.decode("utf-8", "replace"),
         timestamp=commit.authored_datetime.isoformat(),
     )

@@ -1,9 +1,13 @@
 """`GitTree`: one commit's files read straight from a repository's object database.
 
 Owns the SourceTree view of a commit: path lookup, symlink resolution inside the tree (bounded,
-never leaving the repository) and listing folders. It never checks anything out, so any number
-of trees over different commits of the same mirror can be read at once. It does not fetch,
-resolve refs or decide which commit to read: `GitMirrors.tree` does that.
+never leaving the repository), listing folders, and the read bounds of `lockstep.domain.limits`:
+the listing carries every blob's size, so a file past `SOURCE_FILE_MAX_BYTES`, or one that would
+take the tree past `SOURCE_READ_MAX_BYTES` read in all, is refused (a ManifestError naming it)
+before its content is read. One tree serves one render, so the total bounds what a render holds.
+It never checks anything out, so any number of trees over different commits of the same mirror
+can be read at once. It does not fetch, resolve refs or decide which commit to read:
+`GitMirrors.tree` does that.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from types import TracebackType
 
 import git
 
+from lockstep.domain.limits import (
+    SOURCE_FILE_MAX_BYTES,
+    SOURCE_READ_MAX_BYTES,
+    SYMLINK_TARGET_MAX_BYTES,
+    file_too_large,
+    read_budget_exceeded,
+)
 from lockstep.domain.source import PathOutsideRepository
 
 MAX_SYMLINK_HOPS = 40  # same bound as Linux's ELOOP
@@ -29,6 +40,7 @@ _MODE_GITLINK = 0o160000
 class _Entry:
     mode: int
     sha: str
+    size: int = 0  # bytes, for blobs and symlinks
 
     @property
     def is_tree(self) -> bool:
@@ -48,22 +60,32 @@ class GitTree:
 
     The listing is read once with `git ls-tree`; blobs are read on demand through one object
     database handle guarded by a lock, so an instance may be shared between threads.
+    `max_file_bytes` and `max_read_bytes` bound one file and everything read through this tree.
     """
 
-    def __init__(self, repo_path: Path, sha: str) -> None:
+    def __init__(
+        self,
+        repo_path: Path,
+        sha: str,
+        *,
+        max_file_bytes: int = SOURCE_FILE_MAX_BYTES,
+        max_read_bytes: int = SOURCE_READ_MAX_BYTES,
+    ) -> None:
         self.sha = sha
         self._repo = git.Repo(repo_path)
         self._lock = threading.Lock()
         self._link_targets: dict[str, str] = {}
-        raw = self._repo.git.ls_tree("-r", "-t", "-z", "--full-tree", sha)
+        self._max_file, self._max_read = max_file_bytes, max_read_bytes
+        self._read = 0  # bytes handed out by `read` so far
+        raw = self._repo.git.ls_tree("-r", "-t", "-z", "--long", "--full-tree", sha)
         self._entries: dict[str, _Entry] = {"": _Entry(_MODE_TREE, "")}
         self._children: dict[str, list[str]] = {"": []}
         for record in raw.split("\0"):
             if not record:
                 continue
             meta, _, path = record.partition("\t")
-            mode, _kind, object_sha = meta.split(" ")
-            entry = _Entry(int(mode, 8), object_sha)
+            mode, _kind, object_sha, size = meta.split()  # the size is padded; "-" for trees
+            entry = _Entry(int(mode, 8), object_sha, int(size) if size.isdigit() else 0)
             self._entries[path] = entry
             parent = path.rsplit("/", 1)[0] if "/" in path else ""
             self._children.setdefault(parent, []).append(path)
@@ -73,13 +95,17 @@ class GitTree:
     # -- SourceTree protocol -------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
-        real = self._resolve(path)
-        entry = self._entries.get(real) if real is not None else None
-        if entry is None:
-            raise FileNotFoundError(f"{path}: no such file in commit {self.sha[:12]}")
-        if not entry.is_blob:
-            raise FileNotFoundError(f"{path}: not a file in commit {self.sha[:12]}")
+        entry = self._file(path)
+        if entry.size > self._max_file:
+            raise file_too_large(path, entry.size, self._max_file)
+        with self._lock:
+            if self._read + entry.size > self._max_read:
+                raise read_budget_exceeded(path, self._max_read)
+            self._read += entry.size
         return self._blob(entry.sha)
+
+    def size(self, path: str) -> int:
+        return self._file(path).size
 
     def is_file(self, path: str) -> bool:
         real = self._resolve(path)
@@ -119,17 +145,28 @@ class GitTree:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def _file(self, path: str) -> _Entry:
+        real = self._resolve(path)
+        entry = self._entries.get(real) if real is not None else None
+        if entry is None:
+            raise FileNotFoundError(f"{path}: no such file in commit {self.sha[:12]}")
+        if not entry.is_blob:
+            raise FileNotFoundError(f"{path}: not a file in commit {self.sha[:12]}")
+        return entry
+
     def _blob(self, sha: str) -> bytes:
         # The object database handle keeps a `git cat-file --batch` process: one reader at a time.
         with self._lock:
             data: bytes = self._repo.odb.stream(bytes.fromhex(sha)).read()
             return data
 
-    def _link_target(self, sha: str) -> str:
-        target = self._link_targets.get(sha)
+    def _link_target(self, path: str, entry: _Entry) -> str:
+        target = self._link_targets.get(entry.sha)
         if target is None:
-            target = self._blob(sha).decode("utf-8", "surrogateescape")
-            self._link_targets[sha] = target
+            if entry.size > SYMLINK_TARGET_MAX_BYTES:  # a crafted blob, not a path
+                raise file_too_large(path, entry.size, SYMLINK_TARGET_MAX_BYTES, "a symlink's target")
+            target = self._blob(entry.sha).decode("utf-8", "surrogateescape")
+            self._link_targets[entry.sha] = target
         return target
 
     def _walk_into(self, real_dir: str, shown_dir: str, found: list[str], chain: tuple[str, ...]) -> None:
@@ -179,7 +216,7 @@ class GitTree:
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
                     raise PathOutsideRepository(f"{path}: too many levels of symbolic links")
-                target = self._link_target(entry.sha)
+                target = self._link_target(current, entry)
                 if posixpath.isabs(target):
                     raise PathOutsideRepository(f"{path}: symlink {current} points outside the repository")
                 remaining = [p for p in target.split("/") if p] + remaining

@@ -8,14 +8,16 @@ every component's target being bound in every environment.
 Also parses Kubernetes YAML documents into objects (apiVersion, kind and metadata.name checked),
 so that every YAML error in the package is reported the same way.
 
-Deliberately does not: read the files a component names or substitute placeholders (`render`),
-know the server configuration's targets (`render` receives their types), or plan waves
+Deliberately does not: read the files a component names or substitute placeholders (`render`)
+— except in a host file mapping's `dest`, which it renders per environment to compare release
+folders and to refuse an unresolved placeholder there before anything else happens —, know the
+server configuration's targets (`render` receives their types), or plan waves
 (`lockstep.planning`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -23,14 +25,20 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from lockstep.domain.errors import CycleError, ManifestError
+from lockstep.domain.limits import KUBERNETES_FILE_MAX_BYTES, MANIFEST_MAX_BYTES, file_too_large
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.schema import KEYED_ERROR, EnvironmentSpec, Manifest
+from lockstep.manifest.boundedyaml import BoundedSafeLoader, YamlBoundExceeded
+from lockstep.manifest.placeholders import environment_values, unresolved_message
+from lockstep.manifest.schema import KEYED_ERROR, EnvironmentSpec, FileSpec, Manifest, UnresolvedDest
 from lockstep.planning.graph import find_cycle
 
 
 def load_manifest(source: SourceTree, *, file: str = "lockstep.yaml") -> Manifest:
     """Read, parse and validate the manifest at the root of `source`; ManifestError on any problem."""
     try:
+        size = source.size(file)  # before reading: a Git tree knows it from its listing
+        if size > MANIFEST_MAX_BYTES:
+            raise file_too_large(file, size, MANIFEST_MAX_BYTES, file)
         raw = source.read(file)
     except FileNotFoundError:
         raise ManifestError(file, "", f"no {file} at the repository root") from None
@@ -98,28 +106,46 @@ def check_references(manifest: Manifest, *, file: str = "lockstep.yaml") -> None
     _check_release_folders(manifest, file)
 
 
+def rendered_dest(
+    spec: FileSpec, env: EnvironmentSpec, values: Mapping[str, str], *, file: str, key: str
+) -> str:
+    """`spec.dest` in `env` (placeholders substituted from `values`); ManifestError under `key` if a
+    placeholder is unresolved or the result is not a valid dest (absolute, no `..`, not `/`)."""
+    try:
+        return spec.rendered_dest(values)
+    except UnresolvedDest as e:
+        name, count = e.missing[0][0], len(e.missing)
+        message = unresolved_message(name, "", count, environment=env.name, defined=env.values)
+        raise ManifestError(file, key, message) from None
+    except ValueError as e:
+        raise ManifestError(file, key, f"{e} (rendered from '{spec.dest}' in '{env.name}')") from None
+
+
 def _check_release_folders(manifest: Manifest, file: str) -> None:
     """No two deliveries may share a release folder: releases are named by commit, so two
-    components (or two environments) on one target and `dest` would overwrite each other."""
+    components (or two environments) on one target and `dest` would overwrite each other. Dests
+    are compared as rendered: `/srv/{{ environment }}` is a different folder in each environment."""
     owners: dict[tuple[str, str], str] = {}
     for env in manifest.environments:
+        values = environment_values(manifest.application, env.name, env.values)
         for i, comp in enumerate(manifest.components):
             if comp.host is None:
                 continue
             for j, spec in enumerate(comp.host.files):
-                key = (env.targets[comp.target], spec.dest.rstrip("/"))
+                key = f"components[{i}].host.files[{j}].dest"
+                folder = (env.targets[comp.target], rendered_dest(spec, env, values, file=file, key=key))
                 owner = f"component '{comp.name}' in environment '{env.name}'"
-                other = owners.setdefault(key, owner)
+                other = owners.setdefault(folder, owner)
                 if other != owner:
                     raise ManifestError(
                         file,
-                        f"components[{i}].host.files[{j}].dest",
-                        f"{owner} and {other} both deliver to {key[1]} on target '{key[0]}'; "
+                        key,
+                        f"{owner} and {other} both deliver to {folder[1]} on target '{folder[0]}'; "
                         "give each its own dest, or each environment its own target",
                     )
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(BoundedSafeLoader):
     """SafeLoader that rejects duplicate mapping keys instead of silently keeping the last one."""
 
 
@@ -146,6 +172,8 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def _parse_yaml(text: str, file: str) -> Any:
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except YamlBoundExceeded as e:
+        raise _bound_error(e, file, "") from None
     except yaml.YAMLError as e:
         raise _yaml_error(e, file) from None
     if data is None:
@@ -155,7 +183,7 @@ def _parse_yaml(text: str, file: str) -> Any:
     return data
 
 
-class _KubeLoader(yaml.SafeLoader):
+class _KubeLoader(BoundedSafeLoader):
     """SafeLoader without implicit timestamps: `2024-01-01` stays a string, as the API server sees it."""
 
 
@@ -170,8 +198,12 @@ def load_kubernetes_documents(text: str, path: str) -> list[tuple[int, dict[str,
 
     Each object must be a mapping with apiVersion, kind and metadata.name; nothing else is checked.
     """
+    if len(text) > KUBERNETES_FILE_MAX_BYTES:  # characters, a lower bound on the UTF-8 size
+        raise file_too_large(path, len(text), KUBERNETES_FILE_MAX_BYTES, "a Kubernetes manifest file")
     try:
         docs = list(yaml.load_all(text, Loader=_KubeLoader))  # a SafeLoader subclass
+    except YamlBoundExceeded as e:
+        raise _bound_error(e, path, f"document {e.document}") from None
     except yaml.YAMLError as e:
         raise _yaml_error(e, path) from None
     out: list[tuple[int, dict[str, object]]] = []
@@ -198,6 +230,17 @@ def _yaml_error(error: yaml.YAMLError, file: str) -> ManifestError:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         return ManifestError(file, "", f"invalid YAML{where}: {error.problem or error.context}")
     return ManifestError(file, "", f"invalid YAML: {error}")
+
+
+def _bound_error(error: YamlBoundExceeded, file: str, document: str) -> ManifestError:
+    """A bound passed, keyed by where it happened: `environments[0].values` or `document 2: data`."""
+    shown = 8  # enough to find the place; a 100-level path would drown the message
+    key = format_key(error.path[:shown]) + ("..." if len(error.path) > shown else "")
+    if document:
+        key = f"{document}: {key}" if key else document
+    mark = error.problem_mark
+    where = f" (line {mark.line + 1})" if mark else ""
+    return ManifestError(file, key, f"refused: {error.problem}{where}")
 
 
 def _to_manifest_error(error: ValidationError, file: str) -> ManifestError:
@@ -232,6 +275,11 @@ def _describe(detail: ErrorDetails) -> tuple[str, str]:
         message = f"expected a string, got {got}"
     elif kind == "too_short":
         message = f"needs at least {ctx.get('min_length', 1)} entry, got {ctx.get('actual_length', 0)}"
+    elif kind in ("too_long", "string_too_long") and isinstance(detail.get("input"), str):
+        message = f"is {len(detail['input'])} characters long; the maximum is {ctx.get('max_length')}"
+    elif kind == "too_long":
+        got_count = f", got {ctx['actual_length']}" if ctx.get("actual_length") else ""
+        message = f"has more entries than the maximum {ctx.get('max_length')}{got_count}"
     elif kind in ("int_type", "int_parsing", "int_from_float"):
         message = f"expected a whole number, got {got}"
     else:

@@ -1,9 +1,12 @@
 """Rendering one environment of a validated manifest into `RenderedComponent`s.
 
 Owns: resolving `src` and `kubernetes.manifests` paths inside the repository, substituting
-`{{ placeholders }}` from the environment's values (plus `application` and `environment`),
-reading Kubernetes YAML files (parsed by `loader`), collecting container images, checking that
-each component's kind fits the type of its bound target, and the content hash change detection uses.
+`{{ placeholders }}` from the environment's values (plus `application` and `environment`) in
+every string a component carries — file contents (unless a mapping says `render: false`),
+`dest`, commands, URLs, Kubernetes manifests — and refusing unresolved ones, reading Kubernetes
+YAML files (parsed by `loader`), collecting container images, checking that each component's kind
+fits the type of its bound target, bounding how far substitution may grow a file, and the content
+hash change detection uses.
 
 Deliberately does not: talk to targets, know commit shas (the hash excludes them so an unchanged
 component keeps its hash across commits), interpret Kustomize or Helm, or decide what to deploy
@@ -15,16 +18,22 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lockstep.domain.bounds import MAX_RENDERED_FILE_BYTES
 from lockstep.domain.errors import ManifestError
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.loader import check_references, load_kubernetes_documents
+from lockstep.manifest.loader import check_references, load_kubernetes_documents, rendered_dest
 from lockstep.manifest.loader import environment as find_environment
+from lockstep.manifest.placeholders import (
+    RenderTooLarge,
+    environment_values,
+    substitute,
+    unresolved_message,
+)
 from lockstep.manifest.schema import (
     ComponentSpec,
     EnvironmentSpec,
@@ -34,7 +43,6 @@ from lockstep.manifest.schema import (
     Manifest,
 )
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 _TARGET_TYPES_FOR_KIND = {"host": ("local", "ssh"), "kubernetes": ("kubernetes",)}
 _KUSTOMIZATION = {"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
@@ -53,24 +61,9 @@ def render_environment(
     """
     check_references(manifest, file=file)  # cheap; guards manifests built without load_manifest
     env = find_environment(manifest, environment, file=file)
-    values = {"application": manifest.application, "environment": env.name, **env.values}
+    values = environment_values(manifest.application, env.name, env.values)
     renderer = _Renderer(source, file, env, manifest.environments.index(env), values, target_types)
     return [renderer.component(i, comp) for i, comp in enumerate(manifest.components)]
-
-
-def substitute(text: str, values: Mapping[str, str]) -> tuple[str, list[tuple[str, int]]]:
-    """`text` with known placeholders replaced, and the unresolved ones as (name, line) pairs."""
-    missing: list[tuple[str, int]] = []
-
-    def replace(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name in values:
-            return values[name]
-        missing.append((name, text.count("\n", 0, m.start()) + 1))
-        return m.group(0)
-
-    # One pass only: a value that itself contains {{ x }} is delivered literally, never re-expanded.
-    return PLACEHOLDER.sub(replace, text), missing
 
 
 def content_hash(payload: object) -> str:
@@ -194,8 +187,11 @@ class _Renderer:
         origin: dict[tuple[str, str], str] = {}
         for j, spec in enumerate(host.files):
             key = f"components[{i}].host.files[{j}].src"
+            dest = rendered_dest(
+                spec, self.env, self.values, file=self.file, key=f"components[{i}].host.files[{j}].dest"
+            )
             base, paths, is_folder = self._list(spec.src, key)
-            tree = trees.setdefault(spec.dest, {})
+            tree = trees.setdefault(dest, {})
             for path in paths:
                 rel = (
                     (posixpath.relpath(path, base) if base else path)
@@ -203,11 +199,13 @@ class _Renderer:
                     else posixpath.basename(path)
                 )
                 if rel in tree:
-                    first = origin[(spec.dest, rel)]
-                    message = f"'{rel}' under {spec.dest} comes from both '{first}' and '{path}'"
+                    first = origin[(dest, rel)]
+                    message = f"'{rel}' under {dest} comes from both '{first}' and '{path}'"
                     raise ManifestError(self.file, key, message)
-                tree[rel] = self._render_file(path, self._read(path, key))
-                origin[(spec.dest, rel)] = path
+                data = self._read(path, key)
+                # render: false delivers a template (Vue, Go, Jinja …) exactly as committed.
+                tree[rel] = self._render_file(path, data) if spec.render else data
+                origin[(dest, rel)] = path
         releases = tuple(ReleaseTree(dest=dest, files=files) for dest, files in trees.items())
         deploy = tuple(
             self._fill_command(c, f"components[{i}].host.deploy[{k}]") for k, c in enumerate(host.deploy)
@@ -271,6 +269,8 @@ class _Renderer:
                     return path, files, True
         except PathOutsideRepository:
             raise ManifestError(self.file, key, f"'{raw}': path leaves the repository") from None
+        except FileNotFoundError as err:  # a dangling symlink inside the folder
+            raise ManifestError(self.file, key, f"'{raw}': {err}") from None
         raise ManifestError(self.file, key, f"'{raw}' does not exist in the repository")
 
     def _read(self, path: str, key: str) -> bytes:
@@ -291,7 +291,16 @@ class _Renderer:
         return self._fill_file(text, path).encode("utf-8")
 
     def _fill_file(self, text: str, path: str) -> str:
-        out, missing = substitute(text, self.values)
+        limit = max(len(text.encode("utf-8")), MAX_RENDERED_FILE_BYTES)
+        try:
+            # Characters never outnumber bytes: stop early on characters, then check the bytes.
+            out: str | None
+            out, missing = substitute(text, self.values, max_chars=limit)
+        except RenderTooLarge:
+            out, missing = None, []
+        if out is None or len(out.encode("utf-8")) > limit:
+            message = f"substituting placeholders makes it larger than the maximum {_mebibytes(limit)}"
+            raise ManifestError(path, "", message)
         if missing:
             name, line = missing[0]
             raise ManifestError(path, name, self._unresolved(name, f" at line {line}", len(missing)))
@@ -304,7 +313,8 @@ class _Renderer:
         return out
 
     def _unresolved(self, name: str, where: str, count: int) -> str:
-        defined = ", ".join(sorted(self.env.values))
-        env = f"environment '{self.env.name}' " + (f"defines: {defined}" if defined else "defines no values")
-        more = f"; {count - 1} more unresolved" if count > 1 else ""
-        return f"unresolved placeholder {{{{ {name} }}}}{where} ({env}{more})"
+        return unresolved_message(name, where, count, environment=self.env.name, defined=self.env.values)
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"

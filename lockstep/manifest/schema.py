@@ -1,8 +1,10 @@
 """The shape of `lockstep.yaml` (SPEC §2) as strict pydantic models.
 
 Owns: field types, defaults, unknown-key rejection (`extra="forbid"`), the syntax of names,
-durations and destination paths, "exactly one kind section per component", unique names and
-`promote_from` naming another environment.
+durations and destination paths, the bounds of every duration, count and string
+(`lockstep.domain.bounds`), "exactly one kind section per component", unique names,
+`promote_from` naming another environment, and what a `dest` must be once its placeholders are
+rendered.
 
 Deliberately does not: read files or YAML (see `loader`), check references that span sections
 (`depends_on`, dependency and promotion cycles, targets bound in every environment; `loader` does
@@ -15,14 +17,25 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from lockstep.domain import bounds
+from lockstep.domain.durations import DurationBounds, parse_duration
 from lockstep.domain.models import ComponentKind
-from lockstep.settings import parse_duration
+from lockstep.manifest.placeholders import has_placeholders, substitute
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -88,12 +101,21 @@ def _number_to_duration(value: Any) -> Any:
     return value
 
 
-def _duration(value: str) -> str:
-    parse_duration(value)  # raises ValueError with a readable message
-    return value
+def _within(limits: DurationBounds) -> AfterValidator:
+    return AfterValidator(limits.check)  # ValueError naming the value and the bound it breaks
 
 
-def _absolute_dest(value: str) -> str:
+class UnresolvedDest(ValueError):
+    """A `dest` still holds placeholders once the environment's values are substituted."""
+
+    def __init__(self, missing: list[tuple[str, int]]) -> None:
+        self.missing = missing
+        super().__init__(f"unresolved placeholder {{{{ {missing[0][0]} }}}}")
+
+
+def absolute_dest(value: str) -> str:
+    """A destination folder on a target, normalised; ValueError unless absolute, without `..`
+    and not `/` itself."""
     if not value.startswith("/"):
         raise ValueError(f"dest '{value}' must be an absolute path")
     if ".." in value.split("/"):
@@ -102,6 +124,12 @@ def _absolute_dest(value: str) -> str:
     if normal == "/":
         raise ValueError("dest must not be the root folder '/'")
     return normal
+
+
+def _dest_as_written(value: str) -> str:
+    # With placeholders, only the rendered dest can be judged (`{{ base }}/web` may well be
+    # absolute); `FileSpec.rendered_dest` applies the same rules to it, per environment.
+    return value if has_placeholders(value) else absolute_dest(value)
 
 
 def _http_url(value: str) -> str:
@@ -114,14 +142,20 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _text(max_chars: int) -> StringConstraints:
+    return StringConstraints(max_length=max_chars)
+
+
 ApplicationName = Annotated[str, AfterValidator(_application_name)]
 Name = Annotated[str, AfterValidator(_name)]
-NonEmpty = Annotated[str, AfterValidator(_non_empty)]
-ValueName = Annotated[str, AfterValidator(_placeholder_name)]
-ValueText = Annotated[str, BeforeValidator(_scalar_to_str)]
-Duration = Annotated[str, BeforeValidator(_number_to_duration), AfterValidator(_duration)]
-AbsolutePath = Annotated[str, AfterValidator(_absolute_dest)]
-HttpUrlText = Annotated[str, AfterValidator(_http_url)]  # may hold {{ placeholders }}
+NonEmpty = Annotated[str, _text(bounds.MAX_NAME_CHARS), AfterValidator(_non_empty)]
+RepoPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_non_empty)]
+Command = Annotated[str, _text(bounds.MAX_COMMAND_CHARS), AfterValidator(_non_empty)]
+ValueName = Annotated[str, _text(bounds.MAX_NAME_CHARS), AfterValidator(_placeholder_name)]
+ValueText = Annotated[str, _text(bounds.MAX_VALUE_CHARS), BeforeValidator(_scalar_to_str)]
+Duration = Annotated[str, BeforeValidator(_number_to_duration)]  # each field adds its bounds
+DestPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_dest_as_written)]
+HttpUrlText = Annotated[str, _text(bounds.MAX_URL_CHARS), AfterValidator(_http_url)]  # may hold {{ }}
 
 
 class _Strict(BaseModel):
@@ -129,9 +163,9 @@ class _Strict(BaseModel):
 
 
 class ApprovalsSpec(_Strict):
-    required: int = Field(default=1, ge=0)
-    groups: list[NonEmpty] = Field(default_factory=list)
-    timeout: Duration = "24h"
+    required: int = Field(default=1, ge=0, le=bounds.MAX_APPROVALS_REQUIRED)
+    groups: list[NonEmpty] = Field(default_factory=list, max_length=bounds.MAX_APPROVAL_GROUPS)
+    timeout: Annotated[Duration, _within(bounds.APPROVAL_TIMEOUT)] = "24h"
 
     @property
     def timeout_seconds(self) -> float:
@@ -142,29 +176,38 @@ class EnvironmentSpec(_Strict):
     name: Name
     branch: NonEmpty = "main"
     promote_from: Name | None = None
-    targets: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
-    values: dict[ValueName, ValueText] = Field(default_factory=dict)
+    targets: dict[NonEmpty, NonEmpty] = Field(default_factory=dict, max_length=bounds.MAX_TARGET_BINDINGS)
+    values: dict[ValueName, ValueText] = Field(default_factory=dict, max_length=bounds.MAX_VALUES)
     approvals: ApprovalsSpec | None = None
 
 
 class KubernetesSpec(_Strict):
-    manifests: NonEmpty  # a YAML file or a folder of them, relative to the repository root
+    manifests: RepoPath  # a YAML file or a folder of them, relative to the repository root
 
 
 class FileSpec(_Strict):
-    src: NonEmpty  # a file or a folder, relative to the repository root
-    dest: AbsolutePath  # absolute path on the target; normalised (no trailing slash)
+    src: RepoPath  # a file or a folder, relative to the repository root
+    dest: DestPath  # absolute path on the target, normalised; may hold {{ placeholders }}
+    render: bool = True  # False: the files are delivered verbatim, placeholders and all
+
+    def rendered_dest(self, values: Mapping[str, str]) -> str:
+        """`dest` for one environment: placeholders substituted, then held to the rules of a
+        literal dest. UnresolvedDest or ValueError otherwise."""
+        out, missing = substitute(self.dest, values)
+        if missing:
+            raise UnresolvedDest(missing)
+        return absolute_dest(out)
 
 
 class HostSpec(_Strict):
-    files: list[FileSpec] = Field(default_factory=list)
-    deploy: list[NonEmpty] = Field(default_factory=list)
+    files: list[FileSpec] = Field(default_factory=list, max_length=bounds.MAX_FILE_MAPPINGS)
+    deploy: list[Command] = Field(default_factory=list, max_length=bounds.MAX_COMMANDS)
 
 
 class HttpCheckModel(_Strict):
     url: HttpUrlText
     status: int = Field(default=200, ge=100, le=599)  # the status expected, exactly
-    timeout: Duration = "5s"  # per request
+    timeout: Annotated[Duration, _within(bounds.HTTP_CHECK_TIMEOUT)] = "5s"  # per request
 
     @property
     def timeout_seconds(self) -> float:
@@ -172,10 +215,10 @@ class HttpCheckModel(_Strict):
 
 
 class HealthModel(_Strict):
-    commands: list[NonEmpty] = Field(default_factory=list)
-    http: list[HttpCheckModel] = Field(default_factory=list)
-    timeout: Duration = "2m"
-    interval: Duration = "2s"
+    commands: list[Command] = Field(default_factory=list, max_length=bounds.MAX_COMMANDS)
+    http: list[HttpCheckModel] = Field(default_factory=list, max_length=bounds.MAX_HTTP_CHECKS)
+    timeout: Annotated[Duration, _within(bounds.HEALTH_TIMEOUT)] = "2m"
+    interval: Annotated[Duration, _within(bounds.HEALTH_INTERVAL)] = "2s"
 
     @property
     def timeout_seconds(self) -> float:
@@ -189,7 +232,7 @@ class HealthModel(_Strict):
 class ComponentSpec(_Strict):
     name: Name
     target: NonEmpty  # logical target name, bound per environment
-    depends_on: list[Name] = Field(default_factory=list)
+    depends_on: list[Name] = Field(default_factory=list, max_length=bounds.MAX_DEPENDS_ON)
     kubernetes: KubernetesSpec | None = None
     host: HostSpec | None = None
     health: HealthModel | None = None
@@ -209,8 +252,8 @@ class ComponentSpec(_Strict):
 
 class Manifest(_Strict):
     application: ApplicationName
-    environments: list[EnvironmentSpec] = Field(min_length=1)
-    components: list[ComponentSpec] = Field(min_length=1)
+    environments: list[EnvironmentSpec] = Field(min_length=1, max_length=bounds.MAX_ENVIRONMENTS)
+    components: list[ComponentSpec] = Field(min_length=1, max_length=bounds.MAX_COMPONENTS)
 
     @model_validator(mode="after")
     def _unique_names_and_promotions(self) -> Manifest:
@@ -239,5 +282,20 @@ class Manifest(_Strict):
                     f"environments[{i}].promote_from",
                     f"environment '{env.name}' promotes from unknown environment '{env.promote_from}' "
                     f"(known: {', '.join(names)})",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _intervals_within_timeouts(self) -> Manifest:
+        for i, comp in enumerate(self.components):
+            health = comp.health
+            # Only an interval written out is held to this: the default 2s under a 1s timeout is
+            # harmless (a wait never outlasts the deadline) and was never the user's choice.
+            if health is None or "interval" not in health.model_fields_set:
+                continue
+            if health.interval_seconds > health.timeout_seconds:
+                raise keyed_error(
+                    f"components[{i}].health.interval",
+                    f"{health.interval} is longer than the health timeout {health.timeout}",
                 )
         return self

@@ -45,8 +45,9 @@ async def send_decision(
 ) -> ApprovalAnswer:
     """Run the `approve`/`reject` update; its validator refuses what may not count, before history.
 
-    `proof` (`decision_proof` over the caller's token hash) lets the worker record the decision as
-    token-authenticated; without it the decision is recorded as a claim from the Temporal side.
+    `proof` (the API's signature, `lockstep.security.approval_signing`) lets the worker record the
+    decision as token-authenticated; without it the decision is recorded as a claim from the
+    Temporal side.
     """
     if decision not in ("approve", "reject"):
         raise ValueError(decision)

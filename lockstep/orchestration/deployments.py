@@ -110,9 +110,27 @@ async def choose_deployment_id(
 
 def _ended_status(status: WorkflowExecutionStatus | None) -> DeploymentStatus:
     """What a deployment that ended before recording its outcome counts as."""
-    if status in (WorkflowExecutionStatus.CANCELED, WorkflowExecutionStatus.TERMINATED):
-        return DeploymentStatus.CANCELLED
-    return DeploymentStatus.FAILED
+    return ended_outcome(status)[0]
+
+
+def ended_outcome(status: WorkflowExecutionStatus | None) -> tuple[DeploymentStatus, str]:
+    """The final status and reason of a deployment whose workflow closed without recording one.
+
+    Terminated (e.g. from the Temporal UI) or timed out, it stopped wherever it was, with no
+    compensation: `failed`, never `cancelled`, which promises that what changed was put back.
+    """
+    if status == WorkflowExecutionStatus.CANCELED:
+        return DeploymentStatus.CANCELLED, "its workflow was cancelled before it recorded an outcome"
+    if status == WorkflowExecutionStatus.TERMINATED:
+        return DeploymentStatus.FAILED, (
+            "its workflow was terminated in Temporal: whatever step was running stopped where it "
+            "was, and nothing was rolled back"
+        )
+    if status == WorkflowExecutionStatus.TIMED_OUT:
+        return DeploymentStatus.FAILED, "its workflow timed out in Temporal; nothing was rolled back"
+    if status is None:
+        return DeploymentStatus.FAILED, "its workflow no longer exists in Temporal"
+    return DeploymentStatus.FAILED, f"its workflow ended ({status.name.lower()}) without recording an outcome"
 
 
 def _live_status(recorded: str | None) -> DeploymentStatus:
@@ -156,6 +174,7 @@ async def start_deployment(  # one Deployment workflow, no lane: for tests and b
     ref: str | None = None,
     trigger: str = "manual",
     actor: str | None = None,
+    actor_source: str = "",
 ) -> StartedDeployment:
     repository, sha = resolve_commit(settings, git, application, environment, ref)
     deployment_id, _ = await choose_deployment_id(
@@ -176,6 +195,7 @@ async def start_deployment(  # one Deployment workflow, no lane: for tests and b
         commit=sha,
         trigger=trigger,
         actor=actor,
+        actor_source=actor_source,
         timeouts=timeouts_from(settings),
     )
     try:

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from lockstep.domain.audit import actor_source_for
 from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput, lane_id
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.redaction import safe_url
@@ -54,8 +55,13 @@ async def enqueue_deployment(
     commit: str,
     trigger: str,
     actor: str | None,
+    actor_source: str | None = None,
 ) -> Enqueued:
-    """Queue `commit` (a full sha of `repository`) for `environment`; return its deployment."""
+    """Queue `commit` (a full sha of `repository`) for `environment`; return its deployment.
+
+    `actor_source` says how `actor` was established; by default it follows from the trigger
+    (`lockstep.domain.audit.actor_source_for`).
+    """
     request = DeploymentRequest(
         deployment_id=base_deployment_id(application, environment, commit),
         application=application,
@@ -64,6 +70,7 @@ async def enqueue_deployment(
         commit=commit,
         trigger=trigger,
         actor=actor,
+        actor_source=actor_source or actor_source_for(trigger, actor),
         timeouts=timeouts_from(settings),
         lane=True,
     )

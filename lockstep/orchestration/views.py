@@ -2,6 +2,8 @@
 
 The store is the source of truth for `lockstep status|list|history`; while a deployment runs,
 its activities keep the store current, and the workflow's `status` query shows the same shape.
+Command output and errors are masked again here with the secrets the reading process knows
+(`masker`): the worker masked what it knew before storing, but it never holds the API's secrets.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from lockstep.domain.approvals import approval_entry
+from lockstep.domain.masking import Masker
 from lockstep.domain.messages import DeploymentView, StepView
 from lockstep.domain.models import Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
@@ -24,7 +27,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: bool = True) -> DeploymentView:
+_NOTHING_KNOWN = Masker(())
+
+
+def deployment_view(
+    session: Session, record: DeploymentRecord, *, with_steps: bool = True, masker: Masker = _NOTHING_KNOWN
+) -> DeploymentView:
     plan = Plan.model_validate_json(record.plan_json) if record.plan_json not in ("", "{}") else Plan()
     steps = (
         [
@@ -35,7 +43,7 @@ def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: b
                 status=StepStatus(s.status),
                 started_at=_iso(s.started_at),
                 finished_at=_iso(s.finished_at),
-                output=s.output,
+                output=masker.mask(s.output),
             )
             for s in steps_for(session=session, deployment_id=record.id)
         ]
@@ -74,17 +82,20 @@ def deployment_view(session: Session, record: DeploymentRecord, *, with_steps: b
         plan=plan,
         steps=steps,
         approvals=approvals,
+        approvals_required=record.approvals_required or 0,
         policy_warnings=warnings,
-        error=record.error,
+        error=masker.mask(record.error),
         created_at=_iso(record.created_at),
         updated_at=_iso(record.updated_at),
         finished_at=_iso(record.finished_at),
     )
 
 
-def find_view(session: Session, deployment_id: str) -> DeploymentView | None:
+def find_view(
+    session: Session, deployment_id: str, *, masker: Masker = _NOTHING_KNOWN
+) -> DeploymentView | None:
     record = get_deployment(session=session, deployment_id=deployment_id)
-    return deployment_view(session, record) if record else None
+    return deployment_view(session, record, masker=masker) if record else None
 
 
 def list_views(
@@ -95,8 +106,9 @@ def list_views(
     status: str | None = None,
     limit: int = 100,
     with_steps: bool = True,
+    masker: Masker = _NOTHING_KNOWN,
 ) -> list[DeploymentView]:
     records = list_deployments(
         session=session, application=application, environment=environment, status=status, limit=limit
     )
-    return [deployment_view(session, r, with_steps=with_steps) for r in records]
+    return [deployment_view(session, r, with_steps=with_steps, masker=masker) for r in records]

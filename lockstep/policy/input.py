@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,13 +23,16 @@ def deploy_input(
     commit: CommitInfo,
     trigger: str,
     actor: str | None,
+    groups: Sequence[str] = (),
     plan: Plan,
     approvals: list[dict[str, str]],
     now: str,
 ) -> dict[str, Any]:
     """The input of `data.lockstep.deploy`: the deployment as the policy sees it.
 
-    `now` is an RFC 3339 time chosen by the caller (in a workflow, `workflow.now()`), so the same
+    `groups` are the actor's groups in the server configuration, given only for an actor a token
+    authenticated (anyone else's name is a claim, and grants nothing). `now` is an RFC 3339 time
+    chosen by the caller (in a workflow, `workflow.now()`), so the same
     deployment always evaluates against the same instant, on replay too.
     """
     return {
@@ -42,7 +45,7 @@ def deploy_input(
             "message": commit.message,
             "timestamp": commit.timestamp,
         },
-        "trigger": {"kind": trigger, "actor": actor},
+        "trigger": {"kind": trigger, "actor": actor, "groups": sorted(groups)},
         "plan": {
             "components": [
                 {

@@ -11,6 +11,7 @@ Steps, prior releases and component revisions live in `lockstep.store.steps` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
@@ -29,12 +30,14 @@ __all__ = [
     "get_deployment",
     "last_revisions",
     "list_deployments",
+    "live_commit",
     "prior_releases",
     "record_prior_release",
     "record_revisions",
     "record_step",
     "set_deployment_status",
     "steps_for",
+    "succeeded_environments",
     "upsert_deployment",
 ]
 
@@ -53,6 +56,7 @@ def upsert_deployment(
     plan_json: str | None = None,
     error: str | None = None,
     commit_timestamp: datetime | None = None,
+    approvals_required: int | None = None,
 ) -> DeploymentRecord:
     """Insert the deployment, or update the given non-None fields of an existing one."""
     new_status = DeploymentStatus(status)
@@ -71,6 +75,7 @@ def upsert_deployment(
             plan_json=plan_json if plan_json is not None else "{}",
             error=error,
             commit_timestamp=as_utc(commit_timestamp) if commit_timestamp else None,
+            approvals_required=approvals_required,
             created_at=now,
             updated_at=now,
             finished_at=now if new_status.is_final else None,
@@ -89,6 +94,7 @@ def upsert_deployment(
         "plan_json": plan_json,
         "error": error,
         "commit_timestamp": as_utc(commit_timestamp) if commit_timestamp else None,
+        "approvals_required": approvals_required,
     }
     _apply(record, {k: v for k, v in changes.items() if v is not None}, new_status)
     session.flush()
@@ -102,13 +108,18 @@ def set_deployment_status(
     status: str,
     error: str | None = None,
     plan_json: str | None = None,
+    approvals_required: int | None = None,
 ) -> None:
     """Move a deployment to `status` (finished_at set once it is final). A non-final status
     arriving after a final one is ignored; an unknown deployment raises LookupError."""
     record = _locked(session, deployment_id)
     if record is None:
         raise LookupError(f"no deployment {deployment_id!r}")
-    changes: dict[str, object] = {"error": error, "plan_json": plan_json}
+    changes: dict[str, object] = {
+        "error": error,
+        "plan_json": plan_json,
+        "approvals_required": approvals_required,
+    }
     _apply(record, {k: v for k, v in changes.items() if v is not None}, DeploymentStatus(status))
     session.flush()
 
@@ -135,6 +146,36 @@ def list_deployments(
         query = query.where(DeploymentRecord.status == DeploymentStatus(status).value)
     query = query.order_by(col(DeploymentRecord.created_at).desc(), col(DeploymentRecord.id).desc())
     return list(session.exec(query.limit(limit)).all())
+
+
+def live_commit(*, session: Session, application: str, environment: str) -> str | None:
+    """The commit of the environment's newest successful deployment: what is live there."""
+    query = (
+        select(DeploymentRecord.commit)
+        .where(
+            DeploymentRecord.application == application,
+            DeploymentRecord.environment == environment,
+            DeploymentRecord.status == DeploymentStatus.SUCCEEDED.value,
+        )
+        .order_by(col(DeploymentRecord.finished_at).desc(), col(DeploymentRecord.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def succeeded_environments(
+    *, session: Session, application: str, commit: str, environments: Sequence[str]
+) -> set[str]:
+    """Which of `environments` have a successful deployment of exactly `commit`."""
+    if not environments:
+        return set()
+    query = select(DeploymentRecord.environment).where(
+        DeploymentRecord.application == application,
+        DeploymentRecord.commit == commit,
+        DeploymentRecord.status == DeploymentStatus.SUCCEEDED.value,
+        col(DeploymentRecord.environment).in_(list(environments)),
+    )
+    return set(session.exec(query).all())
 
 
 def count_deployments_with_prefix(*, session: Session, prefix: str) -> int:

@@ -21,13 +21,14 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.redaction import safe_url
 from lockstep.store import audit as _audit  # noqa: F401  (registers the audit tables)
 from lockstep.store import inventory as _inventory  # noqa: F401  (registers the Kubernetes inventory)
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
+from lockstep.store.migrations import upgrade_schema
 
 
 def make_engine(url: str, *, create_folder: bool = True) -> Engine:
@@ -42,8 +43,9 @@ def make_engine(url: str, *, create_folder: bool = True) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table registered on the SQLModel metadata that does not exist yet."""
-    SQLModel.metadata.create_all(engine)
+    """Create every table registered on the SQLModel metadata that does not exist yet, and add
+    the nullable columns newer versions added to existing ones (`lockstep.store.migrations`)."""
+    upgrade_schema(engine)
 
 
 class StoreUnavailable(LockstepError):

@@ -7,7 +7,8 @@ this deployment" into "was already there". Rollback deletes exactly the rows wit
 drift can later compare the inventory of the live revision with what the cluster holds.
 
 `StoreInventory` implements `lockstep.delivery.kubernetes.InventoryJournal` for one (deployment,
-component), together with its steps. Committing is the session's job (`Store.session`).
+component), together with its steps, whose output it stores with known secrets masked.
+Committing is the session's job (`Store.session`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from lockstep.domain.masking import Masker
 from lockstep.drift.health import ObjectRef
 from lockstep.store.inserts import insert_or_get
 from lockstep.store.steps import record_step
@@ -144,8 +146,10 @@ class StoreInventory:
         environment: str,
         component: str,
         commit: str,
+        masker: Masker,
     ) -> None:
         self._store = store
+        self._masker = masker  # outputs are stored with the secrets this worker knows masked
         self._deployment_id = deployment_id
         self._application = application
         self._environment = environment
@@ -199,6 +203,6 @@ class StoreInventory:
                 host=obj,  # a step's "host" is where it happened: here, the object
                 action=action,
                 status=status,
-                output=output,
+                output=self._masker.mask(output),
                 attempt=attempt,
             )

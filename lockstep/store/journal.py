@@ -1,7 +1,8 @@
 """The delivery journal kept in the system of record: steps and write-ahead prior releases.
 
 Implements `lockstep.delivery.journal.DeliveryJournal` for one (deployment, component). Every
-write is keyed, so a retried activity adds nothing twice.
+write is keyed, so a retried activity adds nothing twice. Command output is stored with the
+secrets the worker knows masked: a deploy command that prints its environment leaves `***`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from collections.abc import Mapping, Sequence
 from sqlmodel import Session
 
 from lockstep.delivery.journal import PriorRelease, StepUpdate
+from lockstep.domain.masking import Masker
 from lockstep.domain.status import StepStatus
 from lockstep.store.engine import Store
 from lockstep.store.steps import prior_releases, record_prior_release, record_step, steps_for
 
 
 class StoreJournal:
-    def __init__(self, store: Store, *, deployment_id: str, component: str) -> None:
+    def __init__(self, store: Store, *, deployment_id: str, component: str, masker: Masker) -> None:
         self._store = store
+        self._masker = masker
         self._deployment_id = deployment_id
         self._component = component
 
@@ -61,7 +64,7 @@ class StoreJournal:
             host=host,
             action=action,
             status=status.value,
-            output=output,
+            output=self._masker.mask(output),
         )
 
     def step_status(self, *, host: str, action: str) -> StepStatus | None:

@@ -63,6 +63,7 @@ class DeploymentRecord(SQLModel, table=True):
     plan_json: str = Field(default="{}", sa_type=Text)
     error: str | None = Field(default=None, sa_type=Text)
     commit_timestamp: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    approvals_required: int | None = None  # the quorum it waited for (manifest and policy)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -4,9 +4,9 @@ Owns URL normalisation for matching (lowercase scheme and host, no credentials, 
 slash or `.git`, scp-style `git@host:path` read as `ssh://host/path`, local paths made absolute)
 and the rule that a repository without a non-empty secret accepts no webhook.
 
-Deliberately does not: say anything about unmatched deliveries (the router answers a generic 404
-so no caller learns which repositories exist), nor keep secrets: they are read from the
-environment on each delivery, so rotating one needs no restart.
+Deliberately does not: say anything about unmatched deliveries (the router answers them exactly
+as a wrong signature, 401, so no caller learns which repositories exist), nor keep secrets: they
+are read from the environment on each delivery, so rotating one needs no restart.
 """
 
 from __future__ import annotations

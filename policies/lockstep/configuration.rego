@@ -14,6 +14,8 @@ defaults := {
 		"end": "24:00",
 	},
 	"drift": {"remediate_environments": []},
+	"deployer_groups": ["release-managers"],
+	"deploy_without_group": ["promotion", "remediation"],
 }
 
 default overrides := {}

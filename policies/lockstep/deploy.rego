@@ -5,8 +5,9 @@
 #   approvals_required number of approvals; 0 unless the environment is protected
 #
 # Protected environments (default ["production"]) need pinned image tags, the configured number of
-# approvals (default 2) and a change inside the change window (default Monday to Friday, all day,
-# UTC). A commit message starting with "WIP" is a warning in any environment.
+# approvals (default 2), a change inside the change window (default Monday to Friday, all day,
+# UTC) and a promotion (or remediation) or a deployer from the configured groups (default
+# release-managers). A commit message starting with "WIP" is a warning in any environment.
 #
 # Messages are built with concat, not sprintf("%s"): rego-cpp quotes strings that builtins return
 # when sprintf formats them, OPA does not; concat reads the same on both engines.
@@ -43,6 +44,45 @@ deny contains msg if {
 image_problem(image) := "has no tag" if not regex.match(`:[^/]+$`, image)
 
 image_problem(image) := "uses the mutable \"latest\" tag" if endswith(image, ":latest")
+
+# --- who may deploy ------------------------------------------------------------------------------
+
+# A protected environment takes commits that arrive by a trigger listed in
+# `deploy_without_group` (by default a promotion, which succeeded in the previous environment, or
+# a remediation, which re-delivers what is live), or from a member of `deployer_groups`.
+# `input.trigger.groups` holds the groups of an actor a token authenticated, and nothing for a
+# webhook's pusher or a local user: a claimed name grants no group.
+deny contains msg if {
+	protected
+	not trigger_kind in config.deploy_without_group
+	not deployer
+	msg := concat("", [
+		input.environment, " takes commits by ", concat(" or ", config.deploy_without_group),
+		", or from a member of ", concat(", ", config.deployer_groups), "; ", described(trigger_actor),
+		" (trigger ", trigger_kind, ") is neither",
+	])
+}
+
+default trigger_kind := ""
+
+trigger_kind := input.trigger.kind
+
+default trigger_groups := []
+
+trigger_groups := input.trigger.groups
+
+default trigger_actor := null
+
+trigger_actor := input.trigger.actor
+
+deployer if {
+	some group in trigger_groups
+	group in config.deployer_groups
+}
+
+described(actor) := concat("", ["\"", actor, "\""]) if is_string(actor)
+
+described(actor) := "an anonymous actor" if not is_string(actor)
 
 # --- change window ------------------------------------------------------------------------------
 

@@ -28,6 +28,17 @@ denials(environment, images, now) := result if {
 		with input.plan as plan
 		with input.now as now
 		with input.commit as commit
+		with input.trigger as {"kind": "promotion", "actor": "ada", "groups": []}
+}
+
+# The trigger field by field, `now` as a literal and no plan: rego-cpp loses `with` values given
+# as references to rules of this package in some combinations.
+denials_for(environment, kind, actor, groups) := result if {
+	result := deploy.deny with input.environment as environment
+		with input.now as "2026-11-23T10:00:00Z"
+		with input.trigger.kind as kind
+		with input.trigger.actor as actor
+		with input.trigger.groups as groups
 }
 
 # --- images -------------------------------------------------------------------------------------
@@ -120,4 +131,41 @@ test_ordinary_commit_no_warning if {
 
 test_unprotected_environment_allows_everything if {
 	denials("staging", ["mongo", "img:latest"], saturday) == set()
+}
+
+# --- who may deploy -----------------------------------------------------------------------------
+
+test_promotion_into_production_needs_no_group if {
+	denials_for("production", "promotion", "ada", []) == set()
+}
+
+test_remediation_into_production_needs_no_group if {
+	denials_for("production", "remediation", null, []) == set()
+}
+
+test_release_manager_may_deploy_production_by_hand if {
+	denials_for("production", "manual", "alice", ["release-managers"]) == set()
+}
+
+test_others_may_not_deploy_production_by_hand if {
+	denials_for("production", "manual", "dave", ["developers"]) == {concat("", [
+		"production takes commits by promotion or remediation, or from a member of release-managers; ",
+		`"dave" (trigger manual) is neither`,
+	])}
+}
+
+test_a_webhook_or_a_rollback_by_a_non_member_is_denied if {
+	count(denials_for("production", "webhook", "octocat", [])) == 1
+	count(denials_for("production", "rollback", "dave", [])) == 1
+}
+
+test_an_anonymous_manual_deployment_is_denied if {
+	denials_for("production", "manual", null, []) == {concat("", [
+		"production takes commits by promotion or remediation, or from a member of release-managers; ",
+		"an anonymous actor (trigger manual) is neither",
+	])}
+}
+
+test_unprotected_environments_take_anyone if {
+	denials_for("staging", "manual", null, []) == set()
 }

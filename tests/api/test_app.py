@@ -3,6 +3,7 @@ server, exercised in-process through `fastapi.testclient.TestClient`."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,9 +31,16 @@ def api_store(database_url: str) -> Iterator[Store]:
     store.dispose()
 
 
+TOKEN = "token-of-alice"  # reads need one (SPEC §8): tests/api/test_reads.py
+
+
 def make_client(database_url: str, store: Store, *, temporal_address: str = UNREACHABLE) -> TestClient:
-    settings = Settings(database_url=database_url, temporal={"address": temporal_address})
-    return TestClient(create_app(settings, store=store))
+    settings = Settings(
+        database_url=database_url,
+        temporal={"address": temporal_address},
+        users={"alice": {"token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest()}},
+    )
+    return TestClient(create_app(settings, store=store), headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 @pytest.fixture

@@ -1,20 +1,26 @@
 """`POST /deployments/{id}/approve|reject` over HTTP, against a deployment awaiting approval on
-the real Temporal dev server: the approver is the token's user, never a name in the body."""
+the real Temporal dev server: the approver is the token's user, never a name in the body, and
+only a decision that came through the API is recorded `api-token`. A Temporal client that knows
+everything in the server configuration (token hashes included) and claims to be the API is
+recorded `temporal-signal`."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.api.app import create_app
+from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput, ApprovalSource
 from lockstep.domain.messages import DeploymentResult, DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
@@ -22,6 +28,7 @@ from lockstep.orchestration.deployments import start_deployment
 from lockstep.settings import Settings
 from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
+from lockstep.store.governance import approvals_for
 from tests.support.apprepo import commit
 from tests.support.fixtures import terminate_running
 from workers.main import build_worker
@@ -97,7 +104,7 @@ async def test_the_api_counts_the_token_user_and_refuses_who_may_not(
     assert (await http.post(url, headers={"Authorization": "Bearer nope"})).status_code == 401
 
     author = await http.post(url, headers=_bearer("carol"))
-    assert author.status_code == 403 and "author of this commit" in author.json()["detail"]
+    assert author.status_code == 403 and "is the author of commit" in author.json()["detail"]
     outsider = await http.post(url, headers=_bearer("dave"))
     assert outsider.status_code == 403 and "not a member of release-managers" in outsider.json()["detail"]
 
@@ -118,7 +125,7 @@ async def test_the_api_counts_the_token_user_and_refuses_who_may_not(
     unknown = await http.post("/deployments/shop-uat-0000000000/approve", headers=_bearer("alice"))
     assert unknown.status_code == 404
 
-    shown = (await http.get(f"/deployments/{awaiting.id}")).json()
+    shown = (await http.get(f"/deployments/{awaiting.id}", headers=_bearer("alice"))).json()
     assert [(a["approver"], a["comment"], a["source"]) for a in shown["approvals"]] == [
         ("alice", "ok", "api-token"),
         ("bob", "", "api-token"),
@@ -139,3 +146,33 @@ async def test_a_rejection_through_the_api_ends_it(
     assert rejected.status_code == 200 and rejected.json()["decision"] == "reject"
     result = await awaiting.result()
     assert result.status == DeploymentStatus.REJECTED and result.error == "rejected by bob: freeze"
+
+
+def _hmac_of_token_hash(token_sha256: str, *, deployment_id: str, decision: str, approver: str) -> str:
+    """The proof the API sent before it signed: computable by anyone who reads the config."""
+    message = f"lockstep-approval\n{deployment_id}\n{decision}\n{approver}".encode()
+    return hmac.new(token_sha256.lower().encode(), message, hashlib.sha256).hexdigest()
+
+
+async def test_proofs_made_from_the_server_configuration_are_recorded_as_claims(
+    awaiting: WorkflowHandle[object, DeploymentResult], api_settings: Settings, store: Store
+) -> None:
+    from_config = _hmac_of_token_hash(
+        api_settings.users["alice"].token_sha256 or "",
+        deployment_id=awaiting.id,
+        decision="approve",
+        approver="alice",
+    )
+    own_key = Ed25519PrivateKey.generate().sign(awaiting.id.encode()).hex()
+    for approver, proof in (("alice", from_config), ("bob", own_key)):
+        forged = ApprovalInput(approver=approver, source=ApprovalSource.API_TOKEN, proof=proof)
+        answer = await awaiting.execute_update("approve", forged, result_type=ApprovalAnswer)
+        assert answer.counted, "the Temporal path counts the claimed name, as documented"
+    result = await awaiting.result()
+    assert result.status == DeploymentStatus.SUCCEEDED, result.error
+    with store.session() as session:
+        decisions = approvals_for(session=session, deployment_id=awaiting.id)
+        audited = [e for e in events_for(session=session, deployment_id=awaiting.id) if e.kind == "approval"]
+    expected = [("alice", "temporal-signal"), ("bob", "temporal-signal")]
+    assert [(d.approver, d.source) for d in decisions] == expected, "a proof anyone can compute is none"
+    assert [(e.actor, e.actor_source) for e in audited] == expected

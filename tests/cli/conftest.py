@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ class Result:
 class Cli:
     config: Path
     cwd: Path
+    env: dict[str, str] = field(default_factory=dict)  # on top of this process's environment
 
     async def __call__(self, *args: str) -> Result:
         process = await asyncio.create_subprocess_exec(
@@ -33,7 +34,7 @@ class Cli:
             "lockstep",
             *args,
             cwd=self.cwd,
-            env={**os.environ, "LOCKSTEP_CONFIG": str(self.config), "COLUMNS": "200"},
+            env={**os.environ, "LOCKSTEP_CONFIG": str(self.config), "COLUMNS": "200", **self.env},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -103,7 +103,10 @@ async def test_dev_stack_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None
         assert "Hello from staging" in served.read_text()
 
         async with httpx.AsyncClient() as http:
-            listed = (await http.get(f"http://127.0.0.1:{api_port}/deployments?env=staging")).json()
+            alice = {"Authorization": f"Bearer {(state / 'tokens' / 'alice').read_text().strip()}"}
+            listed = (
+                await http.get(f"http://127.0.0.1:{api_port}/deployments?env=staging", headers=alice)
+            ).json()
             assert [d["id"] for d in listed] == [deployment["id"]]
             ui = await http.get(f"http://127.0.0.1:{ui_port}/")
             assert ui.status_code == 200

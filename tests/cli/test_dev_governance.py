@@ -85,7 +85,7 @@ async def test_production_waits_for_two_release_managers_and_policy_denies_lates
 
         as_author = {**env, "LOCKSTEP_TOKEN": token["demo"]}
         code, _, err = await _lockstep("approve", production_id, cwd=tmp_path, env=as_author)
-        assert code == 1 and "author of this commit" in err, err
+        assert code == 1 and "is the author of commit" in err and "in this change" in err, err
 
         as_alice = {**env, "LOCKSTEP_TOKEN": token["alice"]}
         code, out, err = await _lockstep(
@@ -141,8 +141,8 @@ async def test_production_waits_for_two_release_managers_and_policy_denies_lates
             cwd=tmp_path, env=env,
         )  # fmt: skip
         assert code == 1, err
-        denied = json.loads(out)
-        assert denied["status"] == "denied" and "redis:latest" in denied["error"], denied
+        denied = json.loads(out)  # staging cannot be skipped, whoever asks (SPEC §2)
+        assert denied["status"] == "denied" and "succeeded in staging" in denied["error"], denied
 
         code, out, err = await _lockstep("audit", "verify", cwd=tmp_path, env=env)
         assert code == 0 and "audit trail intact" in out, out + err

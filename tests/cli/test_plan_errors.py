@@ -19,6 +19,11 @@ BROKEN = {
         ["cdn", "staging"],
     ),
     "unresolved placeholder": (("hello staging", "{{ nothing }}"), []),
+    # Planned fine once, then wedged the lane: the workflow overflowed computing its deadline.
+    "approval timeout past its bound": (
+        ("    branch: main\n", "    branch: main\n    approvals: {timeout: 3000000d}\n"),
+        ["environments[0].approvals.timeout: 3000000d is longer than the maximum 14d"],
+    ),
 }
 
 

@@ -3,6 +3,8 @@ quorum it would need, denied with the reasons (exit 1), and denied when the engi
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,9 @@ def _repo(tmp_path: Path) -> Path:
     return repo
 
 
+TOKEN = "alice-plans-production"
+
+
 def _settings(tmp_path: Path, policy_path: Path) -> Settings:
     return Settings(
         database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
@@ -36,6 +41,13 @@ def _settings(tmp_path: Path, policy_path: Path) -> Settings:
             "local-prod": {"type": "local", "root": str(tmp_path / "prod")},
         },
         policy={"engine": "embedded", "path": str(policy_path)},
+        users={
+            "alice": {
+                "groups": ["release-managers"],
+                "email": "alice@example.com",
+                "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
+            }
+        },
     )
 
 
@@ -43,7 +55,13 @@ async def test_plan_shows_the_decision_and_the_quorum(
     cli_for: Callable[[Settings], Cli], tmp_path: Path
 ) -> None:
     repo = _repo(tmp_path)
-    cli = cli_for(_settings(tmp_path, open_window_bundle(tmp_path / "policies")))
+    anonymous = cli_for(_settings(tmp_path, open_window_bundle(tmp_path / "policies")))
+    refused = await anonymous("plan", str(repo), "--env", "production")
+    assert refused.code == 1, "production takes manual deployments from release managers only"
+    assert "an anonymous actor (trigger manual) is neither" in refused.stdout, refused.stdout
+    assert "set LOCKSTEP_TOKEN to ask the policy as yourself" in refused.stdout
+
+    cli = dataclasses.replace(anonymous, env={"LOCKSTEP_TOKEN": TOKEN})  # as a release manager
     result = await cli("plan", str(repo), "--output", "json")
     assert result.code == 0, result.stderr
     by_env = {p["environment"]: p["policy"] for p in json.loads(result.stdout)}
@@ -56,8 +74,10 @@ async def test_plan_shows_the_decision_and_the_quorum(
         "commit " + production["warn"][0].split()[1] + ' is marked work in progress: "WIP: add production"'
     ]
     assert production["engine"] == "embedded" and len(production["bundle_revision"]) == 64
+    assert production["trigger"] == "manual" and production["actor"] == "alice"
     text = await cli("plan", str(repo), "--env", "production")
     assert text.code == 0 and "2 approval(s) required" in text.stdout and "warn:" in text.stdout
+    assert "as a manual deployment by alice" in text.stdout
 
 
 async def test_a_broken_bundle_denies_the_plan(cli_for: Callable[[Settings], Cli], tmp_path: Path) -> None:

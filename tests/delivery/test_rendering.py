@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lockstep.delivery.rendering import CommitRenderer
+from lockstep.domain.errors import ConfigError
 from lockstep.domain.models import CommitInfo
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import MemorySourceTree, SourceTree
@@ -54,3 +57,12 @@ def test_unconfigured_repositories_pass_through() -> None:
     git = RecordingGit()
     CommitRenderer(git, {"local-dev": "local"}).render("/srv/git/shop", "b" * 40, "staging")
     assert git.urls == ["/srv/git/shop", "/srv/git/shop"]
+
+
+def test_the_worker_renders_configured_repositories_only() -> None:
+    git = RecordingGit()
+    renderer = CommitRenderer(git, {"local-dev": "local"}, repositories=[CONFIGURED], configured_only=True)
+    with pytest.raises(ConfigError, match="not in the server configuration's repositories"):
+        renderer.render("https://evil.example.com/shop.git", "b" * 40, "staging")
+    assert git.urls == [], "nothing was fetched"
+    assert list(renderer.render(safe_url(CONFIGURED), "a" * 40, "staging").components) == ["web"]

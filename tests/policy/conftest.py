@@ -42,6 +42,9 @@ def make_input(
     images: dict[str, list[str]] | None = None,
     message: str = "Bump catalogue",
     now: str = MONDAY,
+    trigger: str = "promotion",
+    actor: str | None = None,
+    groups: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     commit = CommitInfo(
         sha="0123456789abcdef0123456789abcdef01234567",
@@ -54,8 +57,9 @@ def make_input(
         application="shop",
         environment=environment,
         commit=commit,
-        trigger="webhook",
-        actor=None,
+        trigger=trigger,
+        actor=actor,
+        groups=groups,
         plan=plan_of(images if images is not None else {"catalogue": ["reg/catalogue:1.4.2"]}),
         approvals=[],
         now=now,

@@ -252,3 +252,36 @@ def test_numbers_reach_the_policy_exactly(tmp_path: Path) -> None:
         "tiny float",
     ]
     assert engine.evaluate_deploy({"small": 7}).deny == ["small int"]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "actor", "groups", "allowed"),
+    [
+        ("promotion", "ci", (), True),
+        ("remediation", None, (), True),
+        ("manual", "alice", ("release-managers",), True),
+        ("manual", "dave", ("developers",), False),
+        ("manual", None, (), False),  # `lockstep deploy` as a local user: a name, no groups
+        ("webhook", "octocat", (), False),
+        ("rollback", "dave", (), False),
+    ],
+)
+def test_who_may_deploy_a_protected_environment(
+    engine: EmbeddedPolicyEngine, trigger: str, actor: str | None, groups: tuple[str, ...], allowed: bool
+) -> None:
+    decision = engine.evaluate_deploy(make_input(trigger=trigger, actor=actor, groups=groups))
+    assert decision.denied is not allowed
+    if not allowed:
+        assert decision.deny == [
+            "production takes commits by promotion or remediation, or from a member of release-managers; "
+            + (f'"{actor}"' if actor else "an anonymous actor")
+            + f" (trigger {trigger}) is neither"
+        ]
+    assert not engine.evaluate_deploy(make_input(environment="staging", trigger=trigger, actor=actor)).denied
+
+
+def test_deployer_groups_are_configurable(bundle_copy: Callable[..., Path]) -> None:
+    engine = EmbeddedPolicyEngine(bundle_copy({"deployer_groups": ["sre"], "deploy_without_group": []}))
+    assert engine.evaluate_deploy(make_input(trigger="manual", actor="sam", groups=("sre",))).deny == []
+    refused = engine.evaluate_deploy(make_input(trigger="promotion", groups=("release-managers",)))
+    assert refused.denied

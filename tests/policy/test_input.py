@@ -16,7 +16,9 @@ def test_input_has_the_spec_shape() -> None:
         "message": "Bump catalogue",
         "timestamp": MONDAY,
     }
-    assert document["trigger"] == {"kind": "webhook", "actor": None}
+    assert document["trigger"] == {"kind": "promotion", "actor": None, "groups": []}
+    named = make_input(trigger="manual", actor="alice", groups=("release-managers", "admins"))
+    assert named["trigger"] == {"kind": "manual", "actor": "alice", "groups": ["admins", "release-managers"]}
     assert document["plan"]["components"][0] == {
         "name": "catalogue-db",
         "kind": "kubernetes",

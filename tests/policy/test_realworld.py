@@ -46,7 +46,7 @@ def evaluate(plan: Plan) -> list[str]:
         application="shop",
         environment="production",
         commit=commit,
-        trigger="webhook",
+        trigger="promotion",
         actor=None,
         plan=plan,
         approvals=[],

@@ -85,3 +85,14 @@ def test_tokens_match_only_their_hash(with_users: Settings) -> None:
     assert user is not None and user.name == "alice" and user.groups == ("release-managers",)
     assert user_for_token(with_users, TOKEN + "x") is None
     assert user_for_token(with_users, "") is None
+
+
+def test_a_huge_ref_on_post_deployments_is_422_not_500(api: TestClient) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    order = {"application": "shop", "environment": "staging"}
+    huge = api.post("/deployments", json={**order, "ref": "x" * 200_000}, headers=auth)
+    assert huge.status_code == 422
+    assert huge.json()["detail"][0]["loc"] == ["body", "ref"]
+    assert "at most 1024 characters" in huge.json()["detail"][0]["msg"]
+    wide = api.post("/deployments", json={**order, "ref": "a/" + "b" * 300}, headers=auth)
+    assert wide.status_code == 422 and "255 between slashes" in wide.json()["detail"]

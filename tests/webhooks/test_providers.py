@@ -15,6 +15,7 @@ from lockstep.api.webhooks import TemporalEnqueuer
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.webhooks.events import Provider
+from lockstep.webhooks.signatures import SIGNATURE_HEADERS
 from tests.webhooks.conftest import (
     REPO_NAME,
     FakeEnqueued,
@@ -106,8 +107,10 @@ def test_every_endpoint_refuses_unknown_repositories_alike(client: TestClient, p
         Provider.GENERIC: {"repository": "nobody/nothing", "ref": "refs/heads/main"},
     }
     response = send(client, provider, payloads[provider])
-    assert response.status_code == 404
-    assert response.json() == {"detail": "no configured repository matches this delivery"}
+    assert response.status_code == 401
+    header = SIGNATURE_HEADERS[provider]
+    detail = f"{header} does not verify against the secret of a configured repository"
+    assert response.json() == {"detail": detail}
     assert REPO_NAME not in response.text
 
 

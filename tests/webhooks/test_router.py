@@ -3,6 +3,7 @@ real temporary Git repository and mirror cache (the enqueuer is a fake: lanes ar
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from pathlib import Path
@@ -142,7 +143,7 @@ def test_temporal_unavailable_is_503(client: TestClient, enqueuer: FakeEnqueuer,
 @pytest.mark.parametrize(
     ("mutate", "detail"),
     [
-        (lambda h: h | {"X-Hub-Signature-256": "sha256=" + "0" * 64}, "X-Hub-Signature-256 does not match"),
+        (lambda h: h | {"X-Hub-Signature-256": "sha256=" + "0" * 64}, "X-Hub-Signature-256 does not verify"),
         (lambda h: {k: v for k, v in h.items() if k != "X-Hub-Signature-256"}, "missing X-Hub-Signature-256"),
     ],
     ids=["wrong-signature", "missing-header"],
@@ -169,21 +170,44 @@ def test_tampered_body_and_wrong_secret_are_401(
     assert enqueuer.calls == []
 
 
-def test_unknown_repository_is_404_revealing_nothing(client: TestClient, head: str) -> None:
-    payload = github_push(head)
-    payload["repository"] = {"full_name": "someone/else", "clone_url": "https://example.com/else.git"}
-    response = send(client, GITHUB, payload)
-    assert response.status_code == 404
-    assert REPO_NAME not in response.text and "octo" not in response.text.lower()
+def test_unknown_unsigned_and_wrongly_signed_deliveries_are_answered_alike(
+    client: TestClient,
+    enqueuer: FakeEnqueuer,
+    head: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Status, body and the work done (one HMAC comparison) are the same whether the repository is
+    unknown, configured without a secret, or configured and the signature wrong: no answer tells a
+    caller which repositories exist. The log, for the operator, tells them apart."""
+    caplog.set_level(logging.INFO, logger="lockstep.webhooks")
+    compared: list[bytes] = []
+    real = hmac.compare_digest
 
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append(b)
+        return real(a, b)
 
-@pytest.mark.parametrize("name", ["octo-org/unsigned", "octo-org/empty"])
-def test_repository_without_a_secret_accepts_no_webhook(client: TestClient, head: str, name: str) -> None:
-    payload = github_push(head)
-    payload["repository"] = {"full_name": name}
-    response = send(client, GITHUB, payload, secret="")
-    assert response.status_code == 401
-    assert response.json() == {"detail": "no webhook secret configured for this repository"}
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    answers: dict[str, tuple[int, object, int]] = {}
+    for case, full_name, secret in [
+        ("unknown", "someone/else", SECRET),
+        ("no secret", "octo-org/unsigned", SECRET),
+        ("empty secret", "octo-org/empty", SECRET),
+        ("wrong signature", REPO_NAME, "not the secret"),
+    ]:
+        payload = github_push(head)
+        payload["repository"] = {"full_name": full_name, "clone_url": "https://example.com/else.git"}
+        compared.clear()
+        response = send(client, GITHUB, payload, secret=secret)
+        answers[case] = (response.status_code, response.json(), len(compared))
+    expected = {"detail": "X-Hub-Signature-256 does not verify against the secret of a configured repository"}
+    assert len(answers) == 4 and all(a == (401, expected, 1) for a in answers.values()), answers
+    assert enqueuer.calls == []
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "401 no configured repository matches" in logged
+    assert "401 no webhook secret configured for octo-org/unsigned" in logged
+    assert "401 X-Hub-Signature-256 does not match" in logged
 
 
 def test_body_over_the_limit_is_413(client: TestClient) -> None:
@@ -272,3 +296,10 @@ def test_logs_name_delivery_and_outcome_but_no_secret_or_signature(
     assert SECRET not in text
     assert headers["X-Hub-Signature-256"].split("=", 1)[1] not in text
     assert "a" * 64 not in text
+
+
+def test_the_openapi_document_lists_every_answer_and_no_404(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for provider in Provider:
+        answers = set(paths[f"/webhooks/{provider.value}"]["post"]["responses"])
+        assert answers == {"202", "400", "401", "413", "415", "422", "429", "503"}, provider

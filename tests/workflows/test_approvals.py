@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,14 +36,6 @@ from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
 
-USERS = {
-    "alice": {"groups": ["release-managers"], "email": "alice@example.com"},
-    "bob": {"groups": ["release-managers"], "email": "bob@example.com"},
-    "carol": {"groups": ["release-managers"], "email": "Author@Example.com"},  # the commit's author
-    "dave": {"groups": ["developers"], "email": "dave@example.com"},
-}
-
-
 def _with_environment(app_repo: Path, environment: str, approvals: str) -> str:
     manifest = (
         (app_repo / "lockstep.yaml")
@@ -60,27 +51,14 @@ def _with_environment(app_repo: Path, environment: str, approvals: str) -> str:
     return commit(app_repo, {"lockstep.yaml": manifest}, f"add {environment}")
 
 
-@pytest.fixture
-def gated_settings(settings: Settings, tmp_path: Path) -> Settings:
-    raw = settings.model_dump()
-    raw["targets"]["local-gated"] = {"type": "local", "root": str(tmp_path / "gated")}
-    raw["users"] = USERS
-    return Settings(**raw)
-
-
-@pytest_asyncio.fixture
-async def gated_worker(temporal_env: WorkflowEnvironment, gated_settings: Settings) -> AsyncIterator[None]:
-    async with build_worker(temporal_env.client, gated_settings):
-        yield
-    await terminate_running(temporal_env, gated_settings.temporal.task_queue)
-
-
 async def _start(
     env: WorkflowEnvironment, settings: Settings, store: Store, git: GitMirrors, environment: str
 ) -> WorkflowHandle[object, DeploymentResult]:
+    # As a release manager's token would start it: production takes manual deployments from
+    # release managers only (policies/lockstep/deploy.rego).
     started = await start_deployment(
         client=env.client, settings=settings, store=store, git=git, application="shop",
-        environment=environment, ref=None,
+        environment=environment, ref=None, actor="alice", actor_source="api-token",
     )  # fmt: skip
     return env.client.get_workflow_handle(started.id, result_type=DeploymentResult)
 
@@ -139,7 +117,7 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
     else:
         raise AssertionError("the Temporal UI cannot find it by LockstepStatus = awaiting_approval")
 
-    assert "author of this commit" in await _refused(handle, "carol")
+    assert "carol is the author of commit" in await _refused(handle, "carol")
     assert "not a member of release-managers" in await _refused(handle, "dave")
     assert "not a user of the server configuration" in await _refused(handle, "mallory")
     first = await _update(handle, "approve", "alice")

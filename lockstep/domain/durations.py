@@ -1,0 +1,82 @@
+"""Durations as people write them ('90s', '5m', '24h', '500ms', or a number of seconds).
+
+Owns the syntax, the conversion to seconds and the range a duration must lie in. Every duration
+Lockstep reads, from `lockstep.yaml` or the server configuration, goes through `parse_duration`,
+so none can be negative, infinite or long enough to overflow `timedelta` or `datetime` arithmetic
+in the workflows (`now + 3000000d` would).
+
+Deliberately does not: choose the range of any particular setting (`lockstep.domain.bounds`
+holds those), or know about pydantic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+_SYNTAX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_LONGEST_TEXT = 64  # no honest duration is written with more characters than this
+_HINT = "use a number with ms, s, m, h or d (e.g. 5m)"
+
+
+def _seconds(value: str | float | int) -> float:
+    """Seconds for a syntactically valid duration; may be huge or infinite, never negative."""
+    if isinstance(value, bool):  # a YAML `yes` is not a duration
+        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+    if isinstance(value, int | float):
+        if math.isnan(value) or value < 0:
+            raise ValueError(f"invalid duration {value!r}: {_HINT}")
+        return float(value)
+    m = _SYNTAX.match(value) if len(value) <= _LONGEST_TEXT else None
+    if not m:
+        shown = value if len(value) <= _LONGEST_TEXT else value[:_LONGEST_TEXT] + "…"
+        raise ValueError(f"invalid duration {shown!r}: {_HINT}")
+    # float() of a long digit string gives inf rather than raising; the range check refuses it.
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
+
+
+@dataclass(frozen=True)
+class DurationBounds:
+    """The inclusive range a duration must lie in, written the way the docs and errors show it."""
+
+    minimum: str
+    maximum: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_seconds <= self.max_seconds <= _seconds(LONGEST):
+            raise ValueError(f"bounds {self.minimum}..{self.maximum} are not within 0s..{LONGEST}")
+
+    @property
+    def min_seconds(self) -> float:
+        return _seconds(self.minimum)
+
+    @property
+    def max_seconds(self) -> float:
+        return _seconds(self.maximum)
+
+    def check(self, value: str) -> str:
+        """`value` itself if it is a duration within these bounds (a validator); ValueError if not."""
+        parse_duration(value, self)
+        return value
+
+
+# Longer than any timeout or interval Lockstep has a use for, and far from what `timedelta` and a
+# `datetime` a few centuries from now can hold: the ceiling every range sits under.
+LONGEST = "366d"
+ANY_DURATION = DurationBounds("0s", LONGEST)
+
+
+def parse_duration(value: str | float | int, bounds: DurationBounds = ANY_DURATION) -> float:
+    """'90s', '5m', '24h', '1d', '500ms' or a number of seconds -> seconds, within `bounds`.
+
+    ValueError names the value and the bound it breaks ("3000000d is longer than the maximum 14d").
+    """
+    seconds = _seconds(value)
+    shown = value.strip() if isinstance(value, str) else f"{value:g}s"
+    if not seconds <= bounds.max_seconds:  # `not <=` so that inf is refused too
+        raise ValueError(f"{shown} is longer than the maximum {bounds.maximum}")
+    if seconds < bounds.min_seconds:
+        raise ValueError(f"{shown} is shorter than the minimum {bounds.minimum}")
+    return seconds

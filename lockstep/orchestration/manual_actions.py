@@ -1,0 +1,51 @@
+"""Recording a person's request to deploy in the audit trail, whichever way it came in.
+
+`POST /deployments` records the token's user (`api-token`); `lockstep deploy` without a token
+records the operating-system user who ran it (`cli-local`: whoever can run the CLI against the
+store and Temporal). Keyed by deployment and actor, so asking again adds nothing and another
+person asking for the same deployment is a fact of its own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, datetime
+
+from lockstep.domain.audit import AuditEntry, AuditKind
+from lockstep.store.audit import append_entry
+from lockstep.store.engine import Store
+
+
+def local_user() -> str:
+    """The operating-system user running this process (its uid when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (e.g. a bare container)
+        return f"uid {os.getuid()}"
+
+
+def record_deploy_request(
+    store: Store,
+    *,
+    actor: str,
+    actor_source: str,
+    deployment_id: str,
+    application: str,
+    environment: str,
+    ref: str | None,
+    commit: str,
+) -> None:
+    entry = AuditEntry(
+        key=f"{actor_source}/deploy/{deployment_id}/{actor}",
+        kind=AuditKind.MANUAL_ACTION,
+        at=datetime.now(UTC).isoformat(),
+        actor=actor,
+        actor_source=actor_source,
+        deployment_id=deployment_id,
+        application=application,
+        environment=environment,
+        detail={"action": "deploy", "ref": ref or "", "commit": commit},
+    )
+    with store.session() as session:
+        append_entry(session=session, entry=entry)

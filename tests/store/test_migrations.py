@@ -1,0 +1,41 @@
+"""An existing system of record gains the columns a newer version added, and keeps its rows."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from lockstep.store import Store, make_engine
+from lockstep.store.deployments import get_deployment, set_deployment_status
+from lockstep.store.migrations import upgrade_schema
+
+pytestmark = pytest.mark.store
+
+
+def test_a_database_from_before_approvals_required_gains_the_column(database_url: str) -> None:
+    old = Store.from_url(database_url)
+    with old.engine.begin() as connection:  # as the previous version created it
+        connection.execute(text("ALTER TABLE deployments DROP COLUMN approvals_required"))
+        connection.execute(
+            text(
+                'INSERT INTO deployments (id, application, environment, "commit", repository, trigger,'
+                " status, plan_json, created_at, updated_at) VALUES ('shop-production-1', 'shop',"
+                " 'production', 'abc', '/srv/shop', 'promotion', 'awaiting_approval', '{}',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    old.dispose()
+    assert "approvals_required" not in {
+        c["name"] for c in inspect(make_engine(database_url)).get_columns("deployments")
+    }
+
+    store = Store.from_url(database_url)  # what every process does at start
+    with store.session() as session:
+        set_deployment_status(
+            session=session, deployment_id="shop-production-1", status="succeeded", approvals_required=2
+        )
+    with store.session() as session:
+        record = get_deployment(session=session, deployment_id="shop-production-1")
+        assert record is not None and (record.status, record.approvals_required) == ("succeeded", 2)
+    assert upgrade_schema(store.engine) == [], "a second start adds nothing"
+    store.dispose()
