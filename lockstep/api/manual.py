@@ -98,3 +98,5 @@ def create_manual_router(
         )
 
     return router
+
+
