@@ -57,9 +57,8 @@ EnvOption = typer.Option(..., "--env", "-e", help="environment of the applicatio
 
 
 def _existing_store(s: Settings) -> Store:
-    """The server's system of record; its worker and API create it. No command here does: a
-    read must not leave an empty database behind, and a deployment queued into a database no
-    worker reads (a mistyped path, another working folder) would never be seen again."""
+    """The server's system of record, for the commands that only read it: they must not leave
+    an empty database behind where none was."""
     return Store.open_existing(s.database_url)
 
 
@@ -120,24 +119,24 @@ def deploy(
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
     s = settings()
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
-    # As yourself, the deployment is recorded here and --wait reads it: the server's database
-    # must be there. Through the API without --wait the server records it; this machine's copy,
-    # if there is one, only adds what is known so far to --output json.
-    store = _existing_store(s) if wait or not token else _store_if_any(s)
+    # As yourself, the deployment is recorded here (in the database the worker uses: the worker
+    # may not have created it yet) and --wait reads it. Through the API without --wait the server
+    # records it; this machine's copy, if there is one, only adds what is known so far to JSON.
+    store = Store.from_url(s.database_url) if wait or not token else _store_if_any(s)
 
     async def go() -> Enqueued:
         client = None if token else await connect(s.temporal)
         if client is None:  # the API decides who the token's user is, and records it
             started = await asyncio.to_thread(_deploy_through_api, token, application, env, ref)
         else:
-            assert store is not None  # opened with _existing_store above
+            assert store is not None  # opened above
             started = await _deploy_as_local_user(client, s, store, application, env, ref)
         if output == OutputFormat.text:
             verb = "already exists" if started.existing else "queued"
             err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
             console.print(started.deployment_id, highlight=False)
         if wait:
-            assert store is not None  # opened with _existing_store above
+            assert store is not None  # opened above
             client = client or await connect(s.temporal)
             await _follow(client, store, started.deployment_id, quiet=output == OutputFormat.json)
         return started

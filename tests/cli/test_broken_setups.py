@@ -47,7 +47,7 @@ VERBS: dict[str, tuple[list[str], set[str]]] = {
     "deploy": (["deploy", "shop", "--env", "staging"], {"config", "api", "token"}),
     "deploy as yourself": (
         ["deploy", "shop", "--env", "staging"],
-        {"config", "database", "temporal", "repository"},
+        {"config", "database_url", "temporal", "repository"},
     ),
     "status": (["status", "shop-staging-0123456789"], {"config", "database", "temporal"}),
     "list": (["list"], {"config", "database"}),

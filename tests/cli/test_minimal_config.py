@@ -65,8 +65,10 @@ async def test_plan_with_a_minimal_config_from_another_folder(
     assert result.code == 0, result.stderr
     [plan] = json.loads(result.stdout)
     assert plan["plan"]["waves"] == [["db"], ["api"], ["web"]]
-    # The mirror and the database went beside the config file, nothing into the working directory.
-    assert (etc / ".lockstep" / "lockstep.db").is_file()
+    # The mirror went beside the config file, nothing into the working directory; a preview
+    # creates no database, and the one it looked for is beside the config file too.
+    assert f"no database at {etc / '.lockstep' / 'lockstep.db'}" in result.stderr
+    assert not (etc / ".lockstep" / "lockstep.db").exists()
     assert any((etc / ".lockstep" / "mirrors").iterdir())
     assert list(elsewhere.iterdir()) == []
 

@@ -1,8 +1,8 @@
 """Commands that read the system of record never create one (issue item 6, the CLI's part).
 
-Pointed at a database that does not exist, `status`, `list`, `history`, `audit verify|list`
-and `deploy` say so, naming the path, and exit 1; `plan` previews as if nothing were deployed
-and says why. None of them leaves a file or a folder behind.
+Pointed at a database that does not exist, `status`, `list`, `history` and `audit verify|list`
+say so, naming the path, and exit 1; `plan` previews as if nothing were deployed and says why.
+None of them leaves a file or a folder behind.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ async def test_no_command_creates_a_database(tmp_path: Path) -> None:
         ["history", "shop", "--env", "staging"],
         ["audit", "verify"],
         ["audit", "list"],
-        ["deploy", "shop", "--env", "staging"],
     ):
         result = await cli(*args)
         assert result.code == 1, (args, result.stdout, result.stderr)
