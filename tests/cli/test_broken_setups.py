@@ -62,11 +62,6 @@ VERBS: dict[str, tuple[list[str], set[str]]] = {
 
 AS_YOURSELF = {"deploy as yourself"}  # run without LOCKSTEP_TOKEN
 
-# Errors only the net caught, tolerated until their cause is fixed elsewhere. Without a config,
-# `state_dir` is the relative `.lockstep`, and GitMirrors clones into a relative path from inside
-# the mirrors folder (GitPython NoSuchPathError); settings.py resolves relative paths once.
-KNOWN_UNANTICIPATED = {("no configuration", "plan")}
-
 
 @dataclass
 class World:
@@ -199,7 +194,7 @@ async def _run(args: list[str], case: Case, cwd: Path | None = None) -> tuple[in
     return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
-def _problem(setup: str, verb: str, case: Case, code: int, out: str, err: str) -> str | None:
+def _problem(verb: str, case: Case, code: int, out: str, err: str) -> str | None:
     """What is wrong with one verb's outcome in one setup, or None."""
     _, needs = VERBS[verb]
     broken = needs & case.breaks
@@ -212,7 +207,7 @@ def _problem(setup: str, verb: str, case: Case, code: int, out: str, err: str) -
         return f"broken ({', '.join(sorted(broken))}), expected exit 1 or 2: {shown}"
     if "error" not in err.lower():
         return f"failed without saying why on stderr: {shown}"
-    if "full trace in" in err and (setup, verb) not in KNOWN_UNANTICIPATED:
+    if "full trace in" in err:
         return f"an unanticipated error (only the net caught it): {shown}"
     return None
 
@@ -229,7 +224,7 @@ async def _every_verb(setup: str, case: Case, world: World) -> list[str]:
             env = {k: v for k, v in env.items() if k != "LOCKSTEP_TOKEN"}
         async with gate:
             code, out, err = await _run(args, replace(case, env=env), cwd)
-        problem = _problem(setup, verb, case, code, out, err)
+        problem = _problem(verb, case, code, out, err)
         return f"[{setup}] lockstep {' '.join(args)}: {problem}" if problem else None
 
     results = await asyncio.gather(*(one(verb) for verb in VERBS))
