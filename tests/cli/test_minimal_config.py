@@ -65,9 +65,10 @@ async def test_plan_with_a_minimal_config_from_another_folder(
     assert result.code == 0, result.stderr
     [plan] = json.loads(result.stdout)
     assert plan["plan"]["waves"] == [["db"], ["api"], ["web"]]
-    # The mirror and the database went beside the config file, nothing into the working directory.
-    assert (etc / ".lockstep" / "lockstep.db").is_file()
+    # The mirror went beside the config file, nothing into the working directory; a preview
+    # creates no database (there is none yet: nothing was ever deployed).
     assert any((etc / ".lockstep" / "mirrors").iterdir())
+    assert not (etc / ".lockstep" / "lockstep.db").exists()
     assert list(elsewhere.iterdir()) == []
 
 
