@@ -66,10 +66,11 @@ async def test_plan_with_a_minimal_config_from_another_folder(
     [plan] = json.loads(result.stdout)
     assert plan["plan"]["waves"] == [["db"], ["api"], ["web"]]
     # The mirror went beside the config file, nothing into the working directory; a preview
-    # creates no database, and the one it looked for is beside the config file too.
+    # creates no database (there is none yet: nothing was ever deployed); the one it looked for
+    # is beside the config file too.
     assert f"no database at {etc / '.lockstep' / 'lockstep.db'}" in result.stderr
-    assert not (etc / ".lockstep" / "lockstep.db").exists()
     assert any((etc / ".lockstep" / "mirrors").iterdir())
+    assert not (etc / ".lockstep" / "lockstep.db").exists()
     assert list(elsewhere.iterdir()) == []
 
 
