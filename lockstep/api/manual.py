@@ -98,5 +98,3 @@ def create_manual_router(
         )
 
     return router
-
-

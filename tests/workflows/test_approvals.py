@@ -36,6 +36,7 @@ from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
 
+
 def _with_environment(app_repo: Path, environment: str, approvals: str) -> str:
     manifest = (
         (app_repo / "lockstep.yaml")
