@@ -94,6 +94,7 @@ def audit_planned(
             "change_authors": [a.model_dump() for a in admission.gate.authors],
             "authors_note": admission.gate.authors_note,
             "denied": admission.denied or "",
+            "rules_changed": admission.rules_changed,
         },
         **common,
     )

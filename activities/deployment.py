@@ -89,15 +89,6 @@ class DeploymentActivities:
                     session=session, application=request.application, environment=request.environment
                 )
             plan = make_plan(list(rendered.components.values()), live)
-            self._record_planning(
-                request,
-                commit=rendered.commit.sha,
-                plan_json=plan.model_dump_json(),
-                commit_timestamp=datetime.fromisoformat(rendered.commit.timestamp),
-            )
-            promotions = [
-                e.name for e in rendered.manifest.environments if e.promote_from == request.environment
-            ]
             admission = admit(
                 store=self._store,
                 renderer=self._renderer,
@@ -107,6 +98,16 @@ class DeploymentActivities:
                 environment=request.environment,
                 users=self._users,
             )
+            self._record_planning(
+                request,
+                commit=rendered.commit.sha,
+                plan_json=plan.model_dump_json(),
+                commit_timestamp=datetime.fromisoformat(rendered.commit.timestamp),
+                rules_json=admission.rules.to_json(),
+            )
+            promotions = [
+                e.name for e in rendered.manifest.environments if e.promote_from == request.environment
+            ]
             audit_planned(self._store, request, rendered, plan, admission)
             return PrepareResult(
                 commit=rendered.commit,
@@ -114,6 +115,7 @@ class DeploymentActivities:
                 promotions=promotions,
                 gate=admission.gate,
                 denied=admission.denied,
+                rules_changed=admission.rules_changed,
             )
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
@@ -250,6 +252,7 @@ class DeploymentActivities:
         commit: str | None = None,
         plan_json: str | None = None,
         commit_timestamp: datetime | None = None,
+        rules_json: str | None = None,
     ) -> None:
         with self._store.session() as session:
             upsert_deployment(
@@ -264,6 +267,7 @@ class DeploymentActivities:
                 status=DeploymentStatus.PLANNING.value,
                 plan_json=plan_json,
                 commit_timestamp=commit_timestamp,
+                rules_json=rules_json,
             )
 
     def _render(self, repository: str, sha: str, environment: str) -> RenderedCommit:

@@ -62,6 +62,10 @@ _RECORD_TIMEOUT = timedelta(seconds=30)
 # Patch: an unexpected exception in workflow code ends the deployment `failed` (after putting back
 # what changed) instead of failing its workflow task forever.
 FAIL_CLEANLY = "fail-cleanly"
+# Patches: a commit that never succeeded where promote_from asks ends `denied` after planning; one
+# that changes the rules in force is governed even with nothing to deploy.
+PROMOTE_FROM = "promote-from"
+RULES_CHANGED = "rules-changed"
 
 
 def _failure_message(err: BaseException) -> str:
@@ -164,9 +168,14 @@ class DeploymentWorkflow(GovernanceStage):
         self._view.plan = prepared.plan
         self._view.commit = prepared.commit.sha
         self._promotions = prepared.promotions
-        if prepared.denied is not None:  # promote_from not met: before policy, before any change
+        if prepared.denied is not None and workflow.patched(PROMOTE_FROM):
+            # promote_from not met (or the rules in force unreadable): before policy, before any change
             return await _to_completion(self._finish(DeploymentStatus.DENIED, prepared.denied))
-        if not prepared.plan.is_empty and workflow.patched("governance"):
+        # A commit that changes the environment's rules (promote_from, approvals) passes the rules
+        # in force even when it deploys nothing: else it would become the live revision, and its
+        # rules the ones in force, without anyone approving it.
+        governed = not prepared.plan.is_empty or (prepared.rules_changed and workflow.patched(RULES_CHANGED))
+        if governed and workflow.patched("governance"):
             try:
                 stopped = await self._govern(prepared)
             except (ActivityError, asyncio.CancelledError) as err:  # nothing has changed yet

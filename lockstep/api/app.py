@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 
 from lockstep import __version__
 from lockstep.api.approvals import create_approval_router
+from lockstep.api.body_limit import BodyLimit
 from lockstep.api.identity import bearer_dependency, read_dependencies
 from lockstep.api.manual import create_manual_router
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
@@ -49,6 +50,7 @@ def create_app(
         version=__version__,
         description="GitOps deployments on Temporal: deployments, approvals, drift and DORA metrics.",
     )
+    app.add_middleware(BodyLimit)  # before a token is checked, FastAPI reads the body: cap it
 
     temporal = LazyClient(settings.temporal)  # one connection for readiness and approvals
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lockstep.api.identity import MALFORMED_BODY, UNAUTHORIZED, User
 from lockstep.domain.approvals import ApprovalAnswer, ApprovalSource
@@ -39,7 +39,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Decision(BaseModel):
-    comment: str = ""
+    comment: str = Field(default="", max_length=4096)
 
 
 def create_approval_router(

@@ -42,9 +42,11 @@ def unprocessable(description: str) -> dict[int | str, dict[str, Any]]:
     return {422: {"description": description, "model": ErrorDetail | RequestInvalid}}
 
 
-# For every endpoint that reads a JSON body: a body that does not parse at all (not even JSON).
+# For every endpoint that reads a JSON body: one that cannot be read at all (not UTF-8), and one
+# past the cap of lockstep.api.body_limit.
 MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
-    400: {"description": "the body is not JSON", "model": ErrorDetail}
+    400: {"description": "the body cannot be read (e.g. not UTF-8)", "model": ErrorDetail},
+    413: {"description": "the body is larger than 64 KiB", "model": ErrorDetail},
 }
 
 

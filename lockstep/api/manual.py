@@ -25,8 +25,8 @@ from lockstep.webhooks.dispatch import DeploymentEnqueuer
 
 
 class DeploymentOrder(BaseModel):
-    application: str = Field(min_length=1)
-    environment: str = Field(min_length=1)
+    application: str = Field(min_length=1, max_length=255)
+    environment: str = Field(min_length=1, max_length=255)
     ref: str | None = Field(
         default=None,
         max_length=REF_MAX_BYTES,  # characters here; Git's checks count bytes and components

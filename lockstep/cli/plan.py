@@ -101,7 +101,10 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
         # An environment fed by promotion is asked as a promotion would ask it; any other as a
         # manual deployment by the user of LOCKSTEP_TOKEN (anonymous without one).
         trigger = "promotion" if admission.promote_from else "manual"
-        decision = _decide(engine, manifest.application, name, rendered.commit, planned, trigger, caller)
+        governed = not planned.is_empty or admission.rules_changed  # as the deployment decides
+        decision = _decide(
+            engine, manifest.application, name, rendered.commit, planned, trigger, caller, governed
+        )
         required = max(admission.gate.required, decision.approvals_required)
         results.append((name, rendered, planned, decision, required, admission, trigger))
     if output == OutputFormat.json:
@@ -128,6 +131,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                         "satisfied": a.denied is None,
                         "reason": a.denied,
                     },
+                    "rules_changed": a.rules_changed,
                 }
                 for name, rendered, p, d, required, a, trigger in results
             ]
@@ -145,6 +149,12 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
         if a.denied is not None:
             # Not a refusal of the plan: such a commit arrives by promotion once it succeeds there.
             console.print(f"  [yellow]promotion:[/] not yet: {a.denied}", highlight=False)
+        if a.rules_changed:
+            console.print(
+                f"  [yellow]rules:[/] this commit changes {name}'s promote_from or approvals; it "
+                "passes the rules in force first, even with nothing to deploy",
+                highlight=False,
+            )
         if trigger != "manual":
             who = f"a {trigger}"
         else:
@@ -164,8 +174,9 @@ def _decide(
     plan: Plan,
     trigger: str,
     caller: User | None,
+    governed: bool,
 ) -> PolicyDecision:
-    if plan.is_empty:  # nothing would change: a deployment asks no policy either
+    if not governed:  # nothing would change: a deployment asks no policy either
         return PolicyDecision(
             deny=[], warn=[], approvals_required=0, engine=engine.name, bundle_revision="", input_sha256=""
         )

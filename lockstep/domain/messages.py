@@ -46,6 +46,7 @@ class PrepareResult(BaseModel):
     promotions: list[str] = Field(default_factory=list)  # environments with promote_from = this one
     gate: ApprovalGate = Field(default_factory=ApprovalGate)  # the environment's approval rule
     denied: str | None = None  # why it may not deploy at all (promote_from not met): ends `denied`
+    rules_changed: bool = False  # it changes the environment's rules: governed even if nothing deploys
 
 
 class PolicyRequest(BaseModel):

@@ -5,7 +5,10 @@ A commit's `lockstep.yaml` may itself loosen the rules of the environment it dep
 rule a deployment answers to is the stricter of the deployed commit's and the live revision's:
 every `promote_from` either names, the larger number of approvals, and the live revision's
 approver groups (a change that grants approval rights cannot be approved by the people it grants
-them to). A loosened rule takes effect from the deployment after the one that brings it live.
+them to). A loosened rule takes effect from the deployment after the one that brings it live, and
+a commit that changes the rules is governed even when it changes nothing else. The live
+revision's rules are the snapshot its deployment kept (`to_json`), so a force-push, a rewritten
+history or another repository claiming the application cannot make them unreadable.
 
 Pure functions over manifest specs; the prepare activity reads the manifests and the store.
 Deliberately does not: decide approvals (`lockstep.domain.approvals`) or read anything.
@@ -13,6 +16,7 @@ Deliberately does not: decide approvals (`lockstep.domain.approvals`) or read an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +29,28 @@ class EnvironmentRules:
     approvals_required: int = 0
     approver_groups: tuple[str, ...] = ()
     approvals_declared: bool = False  # the environment has an `approvals` section
+
+    def to_json(self) -> str:
+        """The snapshot kept with a deployment: its rules, in force once it is live."""
+        return json.dumps(
+            {
+                "promote_from": self.promote_from,
+                "approvals_required": self.approvals_required,
+                "approver_groups": list(self.approver_groups),
+                "approvals_declared": self.approvals_declared,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> EnvironmentRules:
+        data = json.loads(text)
+        return cls(
+            promote_from=data.get("promote_from"),
+            approvals_required=int(data.get("approvals_required", 0)),
+            approver_groups=tuple(str(g) for g in data.get("approver_groups", [])),
+            approvals_declared=bool(data.get("approvals_declared", False)),
+        )
 
 
 def promotion_sources(deployed: EnvironmentRules, live: EnvironmentRules | None) -> dict[str, str]:

@@ -13,9 +13,8 @@ does, after this), or decide what to deploy (`lockstep.planning`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.approvals import ApprovalGate, change_authors, eligible_approvers
@@ -26,12 +25,11 @@ from lockstep.domain.rules_in_force import (
     promotion_refusal,
     promotion_sources,
 )
+from lockstep.manifest.loader import environment as find_environment
 from lockstep.manifest.loader import load_manifest
 from lockstep.manifest.schema import Manifest
-from lockstep.store.deployments import live_commit, succeeded_environments
+from lockstep.store.deployments import live_deployment, succeeded_environments
 from lockstep.store.engine import Store
-
-log = logging.getLogger(__name__)
 
 # A first deployment brings every commit reachable from its head live; past this many, the
 # oldest are not checked for authorship (and the gate says so). Later deployments bring only
@@ -44,6 +42,8 @@ class Admission:
     gate: ApprovalGate
     denied: str | None  # why the deployment may not proceed (promote_from not met), or None
     promote_from: tuple[str, ...] = ()  # environments the commit must have succeeded in
+    rules: EnvironmentRules = field(default_factory=EnvironmentRules)  # the commit's own, kept with it
+    rules_changed: bool = False  # it changes the rules in force: governed even with nothing to deploy
 
 
 def rules_of(manifest: Manifest, environment: str) -> EnvironmentRules | None:
@@ -74,8 +74,12 @@ def admit(
     sha = rendered.commit.sha
     deployed = rules_of(rendered.manifest, environment) or EnvironmentRules()
     with store.session() as session:
-        live_sha = live_commit(session=session, application=application, environment=environment)
-    live = _live_rules(renderer, repository, live_sha, sha, environment)
+        live_row = live_deployment(session=session, application=application, environment=environment)
+    live_sha = live_row[0] if live_row else None
+    try:
+        live = _rules_in_force(renderer, repository, live_row, environment)
+    except UnreadableRules as unreadable:  # fail closed: never relax rules nobody can read
+        return Admission(gate=ApprovalGate(), denied=str(unreadable), rules=deployed)
     sources = promotion_sources(deployed, live)
     with store.session() as session:
         succeeded = succeeded_environments(
@@ -89,7 +93,7 @@ def admit(
         declared={e.name for e in rendered.manifest.environments},
     )
     required, groups = approvals_in_force(deployed, live)
-    spec = next(e.approvals for e in rendered.manifest.environments if e.name == environment)
+    spec = find_environment(rendered.manifest, environment).approvals
     commits, truncated = renderer.change_authors(repository, live_sha, sha, limit=MAX_CHANGE_COMMITS)
     note = ""
     if truncated:
@@ -108,22 +112,31 @@ def admit(
         ),
         denied=denied,
         promote_from=tuple(sources),
+        rules=deployed,
+        rules_changed=live is not None and live != deployed,
     )
 
 
-def _live_rules(
-    renderer: CommitRenderer, repository: str, live_sha: str | None, sha: str, environment: str
-) -> EnvironmentRules | None:
-    """The rules the live revision's lockstep.yaml sets, when another commit is live.
+class UnreadableRules(LockstepError):
+    """The rules in force in an environment cannot be read."""
 
-    A live commit Git can no longer read (history rewritten and collected) or whose manifest no
-    longer loads cannot add rules: the deployed commit's own rules still apply, and it is logged.
-    """
-    if live_sha is None or live_sha == sha:
+
+def _rules_in_force(
+    renderer: CommitRenderer, repository: str, live: tuple[str, str | None] | None, environment: str
+) -> EnvironmentRules | None:
+    """The rules the live revision set: the snapshot its deployment kept, or for a deployment
+    recorded before snapshots existed, its commit's lockstep.yaml. None when nothing is live."""
+    if live is None:
         return None
+    live_sha, snapshot = live
+    if snapshot is not None:
+        return EnvironmentRules.from_json(snapshot)
     try:
         manifest = load_manifest(renderer.tree(repository, live_sha))
     except (GitError, LockstepError) as err:
-        log.warning("the live revision %s of %s is unreadable: %s", live_sha[:12], environment, err)
-        return None
-    return rules_of(manifest, environment)
+        raise UnreadableRules(
+            f"the rules in force in {environment} cannot be read: its live revision {live_sha[:12]} "
+            f"was deployed before Lockstep kept them, and its lockstep.yaml is unreadable now ({err}); "
+            "Lockstep will not relax rules it cannot read: restore that commit in the repository"
+        ) from err
+    return rules_of(manifest, environment) or EnvironmentRules()

@@ -30,7 +30,7 @@ __all__ = [
     "get_deployment",
     "last_revisions",
     "list_deployments",
-    "live_commit",
+    "live_deployment",
     "prior_releases",
     "record_prior_release",
     "record_revisions",
@@ -57,6 +57,7 @@ def upsert_deployment(
     error: str | None = None,
     commit_timestamp: datetime | None = None,
     approvals_required: int | None = None,
+    rules_json: str | None = None,
 ) -> DeploymentRecord:
     """Insert the deployment, or update the given non-None fields of an existing one."""
     new_status = DeploymentStatus(status)
@@ -76,6 +77,7 @@ def upsert_deployment(
             error=error,
             commit_timestamp=as_utc(commit_timestamp) if commit_timestamp else None,
             approvals_required=approvals_required,
+            rules_json=rules_json,
             created_at=now,
             updated_at=now,
             finished_at=now if new_status.is_final else None,
@@ -95,6 +97,7 @@ def upsert_deployment(
         "error": error,
         "commit_timestamp": as_utc(commit_timestamp) if commit_timestamp else None,
         "approvals_required": approvals_required,
+        "rules_json": rules_json,
     }
     _apply(record, {k: v for k, v in changes.items() if v is not None}, new_status)
     session.flush()
@@ -148,10 +151,13 @@ def list_deployments(
     return list(session.exec(query.limit(limit)).all())
 
 
-def live_commit(*, session: Session, application: str, environment: str) -> str | None:
-    """The commit of the environment's newest successful deployment: what is live there."""
+def live_deployment(
+    *, session: Session, application: str, environment: str
+) -> tuple[str, str | None] | None:
+    """(commit, rules snapshot) of the environment's newest successful deployment: what is live
+    there, and the rules its lockstep.yaml set (None for deployments recorded before snapshots)."""
     query = (
-        select(DeploymentRecord.commit)
+        select(DeploymentRecord.commit, DeploymentRecord.rules_json)
         .where(
             DeploymentRecord.application == application,
             DeploymentRecord.environment == environment,
@@ -160,7 +166,8 @@ def live_commit(*, session: Session, application: str, environment: str) -> str 
         .order_by(col(DeploymentRecord.finished_at).desc(), col(DeploymentRecord.id).desc())
         .limit(1)
     )
-    return session.exec(query).first()
+    row = session.exec(query).first()
+    return None if row is None else (row[0], row[1])
 
 
 def succeeded_environments(

@@ -64,6 +64,9 @@ class DeploymentRecord(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     commit_timestamp: datetime | None = Field(default=None, sa_type=UTCDateTime)
     approvals_required: int | None = None  # the quorum it waited for (manifest and policy)
+    # The environment's rules (promote_from, approvals) as its commit's lockstep.yaml set them,
+    # snapshot at planning: once it succeeds, the rules in force for the next deployment.
+    rules_json: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -8,7 +8,6 @@ the test author's); dave belongs to no approver group.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +30,7 @@ from lockstep.store.engine import Store
 from lockstep.store.governance import approvals_for, policy_decisions_for
 from tests.support.apprepo import commit
 from tests.support.fixtures import terminate_running
-from tests.workflows.helpers import current
+from tests.workflows.helpers import current, record_history
 from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -62,13 +61,6 @@ async def _start(
         environment=environment, ref=None, actor="alice", actor_source="api-token",
     )  # fmt: skip
     return env.client.get_workflow_handle(started.id, result_type=DeploymentResult)
-
-
-async def _record(handle: WorkflowHandle[object, DeploymentResult], name: str) -> None:
-    """Refresh a replay-test history (LOCKSTEP_RECORD_HISTORIES=1): see tests/workflows/test_replay.py."""
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":
-        histories = Path(__file__).resolve().parents[1] / "histories"
-        (histories / f"{name}.json").write_text((await handle.fetch_history()).to_json())
 
 
 async def _awaiting(handle: WorkflowHandle[object, DeploymentResult]) -> DeploymentView:
@@ -130,7 +122,7 @@ async def test_quorum_of_members_deploys_and_refusals_do_not_count(
 
     result = await handle.result()
     assert result.status == DeploymentStatus.SUCCEEDED, result.error
-    await _record(handle, "deployment-approved")
+    await record_history(handle, "deployment-approved")
     assert current(tmp_path / "gated", "web") is not None
     with store.session() as session:
         decisions = approvals_for(session=session, deployment_id=handle.id)
@@ -169,7 +161,7 @@ async def test_a_rejection_ends_it_before_any_change(
     result = await handle.result()
     assert result.status == DeploymentStatus.REJECTED
     assert result.error == "rejected by bob: not during the sale"
-    await _record(handle, "deployment-rejected")
+    await record_history(handle, "deployment-rejected")
     assert current(tmp_path / "gated", "web") is None
 
 
@@ -189,7 +181,7 @@ async def test_no_quorum_before_the_timeout_is_a_rejection(
     result = await handle.result()
     assert result.status == DeploymentStatus.REJECTED
     assert result.error == "approval timed out after 2s: 1 of 2 approvals"
-    await _record(handle, "deployment-approval-timed-out")
+    await record_history(handle, "deployment-approval-timed-out")
     assert current(tmp_path / "gated", "web") is None
 
 
@@ -260,7 +252,7 @@ async def test_an_image_tagged_latest_is_denied_in_production_before_any_change(
         async with build_worker(temporal_env.client, settings):
             handle = await _start(temporal_env, settings, store, git, "production")
             result = await handle.result()
-            await _record(handle, "deployment-denied")
+            await record_history(handle, "deployment-denied")
     finally:
         await terminate_running(temporal_env, settings.temporal.task_queue)
     assert result.status == DeploymentStatus.DENIED
@@ -346,7 +338,7 @@ async def test_a_rejection_while_deploying_rolls_back_what_changed(
     assert result.error == "rejected by bob while deploying: wrong build; rolled back"
     for component in ("db", "api", "web"):
         assert current(tmp_path / "gated", component) is None, f"{component} is back where it was"
-    await _record(handle, "deployment-rejected-while-deploying")
+    await record_history(handle, "deployment-rejected-while-deploying")
 
 
 async def test_policy_may_ask_for_more_approvals_once_it_sees_them(

@@ -24,6 +24,7 @@ from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
+from tests.workflows.helpers import current, record_history
 from tests.workflows.test_approvals import _awaiting, _with_environment
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -126,3 +127,43 @@ async def test_nobody_left_to_approve_is_rejected_at_once_naming_the_rule(
     result = await handle.result()
     assert result.status == DeploymentStatus.REJECTED
     assert "only 0 user(s) may give them (nobody" in (result.error or ""), result.error
+
+
+async def test_a_commit_that_only_changes_the_rules_passes_the_rules_in_force(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers], timeout: 1h}")
+    handle = await _start(temporal_env, gated_settings, store, git)
+    await _awaiting(handle)
+    assert (await _decide(handle, "alice")).counted
+    assert (await handle.result()).status == DeploymentStatus.SUCCEEDED
+
+    # Nothing to deploy, only the rules: developers would approve, and nobody need to.
+    loosened = (
+        (app_repo / "lockstep.yaml")
+        .read_text()
+        .replace(
+            "{required: 1, groups: [release-managers], timeout: 1h}", "{required: 0, groups: [developers]}"
+        )
+    )
+    commit(app_repo, {"lockstep.yaml": loosened}, "let developers approve uat")
+    handle = await _start(temporal_env, gated_settings, store, git)
+    view = await _awaiting(handle)
+    assert view.plan.is_empty and view.approvals_required == 1, "the rules in force ask one approval"
+    assert "not a member of release-managers" in await _refusal(handle, "dave"), "a developer, not yet"
+    assert (await _decide(handle, "bob")).counted
+    assert (await handle.result()).status == DeploymentStatus.SUCCEEDED
+    await record_history(handle, "deployment-rules-changed")
+
+    # Now they are in force: a quorum of 0 needs nobody.
+    commit(app_repo, {"web/index.html": "<h1>{{ greeting }} from uat</h1>\n"}, "a change")
+    handle = await _start(temporal_env, gated_settings, store, git)
+    result = await handle.result()
+    assert result.status == DeploymentStatus.SUCCEEDED, result.error
+    assert current(tmp_path / "gated", "web") is not None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,9 @@ from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
 from tests.support.apprepo import commit, git, three_tier_files
-from tests.workflows.helpers import current, deployment_result
+from tests.workflows.helpers import current, deployment_result, record_history
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
-
-
-async def _record(handle: WorkflowHandle[object, DeploymentResult], name: str) -> None:
-    """Refresh a replay-test history (LOCKSTEP_RECORD_HISTORIES=1): see tests/workflows/test_replay.py."""
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":
-        histories = Path(__file__).resolve().parents[1] / "histories"
-        (histories / f"{name}.json").write_text((await handle.fetch_history()).to_json())
 
 
 async def test_an_exception_in_workflow_code_fails_the_deployment_and_frees_its_lane(
@@ -72,7 +64,7 @@ async def test_an_exception_in_workflow_code_fails_the_deployment_and_frees_its_
         result.error is not None
         and "internal error in the Deployment workflow: OverflowError" in result.error
     )
-    await _record(handle, "deployment-internal-error")
+    await record_history(handle, "deployment-internal-error")
     with store.session() as session:
         view = find_view(session, poisoned.deployment_id)
     assert (

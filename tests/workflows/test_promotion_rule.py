@@ -27,7 +27,7 @@ from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
 from tests.support.fixtures import terminate_running
-from tests.workflows.helpers import current, deployment_result
+from tests.workflows.helpers import current, deployment_result, record_history
 from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -93,6 +93,11 @@ async def test_a_commit_that_never_succeeded_in_staging_is_denied_whatever_the_t
         assert result.status == DeploymentStatus.DENIED, (trigger, result.error)
         assert result.error is not None and "uat takes only commits that succeeded in staging" in result.error
         assert f"commit {sha[:12]} has no successful deployment in staging" in result.error
+        if trigger == "manual":
+            await record_history(
+                temporal_env.client.get_workflow_handle(queued.deployment_id),
+                "deployment-denied-promote-from",
+            )
         sha = commit(app_repo, {"web/index.html": f"<h1>{{{{ greeting }}}} {trigger}</h1>\n"}, trigger)
     assert not uat_root.exists() or not any(uat_root.iterdir()), "nothing was touched in uat"
     with store.session() as session:

@@ -3,7 +3,7 @@
 A change that would break running deployments (new commands in a different order, without
 `workflow.patched`) fails here. Refresh the histories only for a deliberate, guarded change:
 `LOCKSTEP_RECORD_HISTORIES=1 pytest tests/workflows/test_deployment.py` (and test_lane.py,
-test_approvals.py, test_failure_modes.py).
+test_approvals.py, test_failure_modes.py, test_promotion_rule.py, test_change_authors.py).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def test_histories_are_present() -> None:
         "deployment-denied",
         "deployment-rejected-while-deploying",
         "deployment-internal-error",  # `fail-cleanly`: an exception in workflow code ends it failed
+        "deployment-denied-promote-from",  # `promote-from`: never succeeded in staging
+        "deployment-rules-changed",  # `rules-changed`: nothing to deploy, the rules governed
     } <= names
 
 
