@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,7 +28,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from lockstep.config_paths import absolute, absolute_repository, absolute_sqlite_url
 from lockstep.domain import bounds
-from lockstep.domain.durations import DurationBounds
 from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
 from lockstep.domain.errors import ConfigError
 
@@ -38,10 +36,6 @@ def _duration_text(value: object) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
     return str(value)
-
-
-def _within(limits: DurationBounds) -> AfterValidator:
-    return AfterValidator(limits.check)  # ValueError naming the value and the bound it breaks
 
 
 Duration = Annotated[str, BeforeValidator(_duration_text)]  # each field adds its bounds
@@ -91,15 +85,15 @@ class PolicySettings(_Strict):
 
 
 class DriftSettings(_Strict):
-    interval: Annotated[Duration, _within(bounds.DRIFT_INTERVAL)] = "5m"
+    interval: Annotated[Duration, bounds.DRIFT_INTERVAL.validator()] = "5m"
 
 
 class DeploymentSettings(_Strict):
     """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
 
-    activity_timeout: Annotated[Duration, _within(bounds.ACTIVITY_TIMEOUT)] = "30m"
-    heartbeat_timeout: Annotated[Duration, _within(bounds.HEARTBEAT_TIMEOUT)] = "30s"
-    command_timeout: Annotated[Duration, _within(bounds.COMMAND_TIMEOUT)] = "10m"
+    activity_timeout: Annotated[Duration, bounds.ACTIVITY_TIMEOUT.validator()] = "30m"
+    heartbeat_timeout: Annotated[Duration, bounds.HEARTBEAT_TIMEOUT.validator()] = "30s"
+    command_timeout: Annotated[Duration, bounds.COMMAND_TIMEOUT.validator()] = "10m"
     max_output_bytes: int = Field(16384, ge=bounds.MIN_OUTPUT_BYTES, le=bounds.MAX_OUTPUT_BYTES)
 
 
@@ -107,7 +101,7 @@ class RepositorySettings(_Strict):
     url: str
     name: str | None = None
     webhook_secret_env: str | None = None
-    poll_interval: Annotated[Duration, _within(bounds.POLL_INTERVAL)] | None = None
+    poll_interval: Annotated[Duration, bounds.POLL_INTERVAL.validator()] | None = None
 
 
 class LocalTargetSettings(_Strict):
@@ -132,9 +126,9 @@ class SshTargetSettings(_Strict):
     known_hosts: str = "~/.ssh/known_hosts"
     batch: int = Field(1, ge=1, le=bounds.MAX_SSH_BATCH)
     keep_releases: int = Field(5, ge=1, le=bounds.MAX_KEEP_RELEASES)
-    connect_timeout: Annotated[Duration, _within(bounds.SSH_CONNECT_TIMEOUT)] = "10s"
-    keepalive: Annotated[Duration, _within(bounds.SSH_KEEPALIVE)] = "15s"
-    io_timeout: Annotated[Duration, _within(bounds.SSH_IO_TIMEOUT)] = "60s"
+    connect_timeout: Annotated[Duration, bounds.SSH_CONNECT_TIMEOUT.validator()] = "10s"
+    keepalive: Annotated[Duration, bounds.SSH_KEEPALIVE.validator()] = "15s"
+    io_timeout: Annotated[Duration, bounds.SSH_IO_TIMEOUT.validator()] = "60s"
 
 
 class KubernetesTargetSettings(_Strict):

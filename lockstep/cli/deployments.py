@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from datetime import timedelta
 
 import httpx
@@ -46,7 +47,7 @@ from lockstep.orchestration.manual_actions import local_user, record_deploy_requ
 from lockstep.orchestration.views import find_view, list_views
 from lockstep.security.known_secrets import masker_for
 from lockstep.settings import Settings
-from lockstep.store.engine import DatabaseMissing, Store
+from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
 
 # `status` of a deployment awaiting approval shows the quorum its workflow waits for, if it
@@ -60,13 +61,6 @@ def _existing_store(s: Settings) -> Store:
     """The server's system of record, for the commands that only read it: they must not leave
     an empty database behind where none was."""
     return Store.open_existing(s.database_url)
-
-
-def _store_if_any(s: Settings) -> Store | None:
-    try:
-        return Store.open_existing(s.database_url)
-    except DatabaseMissing:
-        return None
 
 
 async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bool) -> None:
@@ -95,12 +89,7 @@ async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bo
             with contextlib.suppress(Exception):  # the first workflow task may not have run yet
                 view = await handle.query("status", result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT)
         if view is not None and not quiet:
-            for key, value in [("status", view.status.value)] + [
-                (f"step {s.component}", s.status.value) for s in view.steps
-            ]:
-                if seen.get(key) != value:
-                    seen[key] = value
-                    err_console.print(f"  {key}: {value}", highlight=False)
+            _print_changes(view, seen)
         await asyncio.sleep(0.5)
 
 
@@ -119,31 +108,25 @@ def deploy(
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
     s = settings()
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
-    # As yourself, the deployment is recorded here (in the database the worker uses: the worker
-    # may not have created it yet) and --wait reads it. Through the API without --wait the server
-    # records it; this machine's copy, if there is one, only adds what is known so far to JSON.
-    store = Store.from_url(s.database_url) if wait or not token else _store_if_any(s)
+    quiet = output == OutputFormat.json
+    if token:  # the API decides who the token's user is, records it, and is where to follow it
+        started = _deploy_through_api(token, application, env, ref)
+        _announce(started, output)
+        view = _follow_through_api(token, started.deployment_id, quiet=quiet, wait=wait)
+    else:
+        # As yourself, the deployment is recorded in the database the worker uses (the worker may
+        # not have created it yet), and --wait reads it there and asks Temporal how it goes.
+        store = Store.from_url(s.database_url)
 
-    async def go() -> Enqueued:
-        client = None if token else await connect(s.temporal)
-        if client is None:  # the API decides who the token's user is, and records it
-            started = await asyncio.to_thread(_deploy_through_api, token, application, env, ref)
-        else:
-            assert store is not None  # opened above
+        async def go() -> Enqueued:
+            client = await connect(s.temporal)
             started = await _deploy_as_local_user(client, s, store, application, env, ref)
-        if output == OutputFormat.text:
-            verb = "already exists" if started.existing else "queued"
-            err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
-            console.print(started.deployment_id, highlight=False)
-        if wait:
-            assert store is not None  # opened above
-            client = client or await connect(s.temporal)
-            await _follow(client, store, started.deployment_id, quiet=output == OutputFormat.json)
-        return started
+            _announce(started, output)
+            if wait:
+                await _follow(client, store, started.deployment_id, quiet=quiet)
+            return started
 
-    started = run_async(go())
-    view = None
-    if store is not None:
+        started = run_async(go())
         with store.read_session() as session:
             view = find_view(session, started.deployment_id, masker=masker_for(s))
     if output == OutputFormat.json:
@@ -162,6 +145,38 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
         print_view(view)
     if wait and (view is None or view.status != DeploymentStatus.SUCCEEDED):
         raise typer.Exit(1)
+
+
+def _announce(started: Enqueued, output: OutputFormat) -> None:
+    if output == OutputFormat.text:
+        verb = "already exists" if started.existing else "queued"
+        err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
+        console.print(started.deployment_id, highlight=False)
+
+
+def _follow_through_api(token: str, deployment_id: str, *, quiet: bool, wait: bool) -> DeploymentView | None:
+    """The deployment as `GET /deployments/{id}` shows it; with `wait`, polled until it reaches a
+    final status, printing each status and step change. None while the API has no record of it."""
+    seen: dict[str, str] = {}
+    while True:
+        response = _api_call("GET", f"/deployments/{deployment_id}", token)
+        view = DeploymentView.model_validate(response.json()) if response.status_code == 200 else None
+        if response.status_code not in (200, 404):
+            raise fail(f"reading {deployment_id} refused ({response.status_code}): {api_detail(response)}")
+        if view is not None and not quiet:
+            _print_changes(view, seen)
+        if not wait or (view is not None and view.status.is_final):
+            return view
+        time.sleep(1.0)
+
+
+def _print_changes(view: DeploymentView, seen: dict[str, str]) -> None:
+    for key, value in [("status", view.status.value)] + [
+        (f"step {s.component}", s.status.value) for s in view.steps
+    ]:
+        if seen.get(key) != value:
+            seen[key] = value
+            err_console.print(f"  {key}: {value}", highlight=False)
 
 
 async def _deploy_as_local_user(
@@ -199,19 +214,9 @@ async def _deploy_as_local_user(
 
 def _deploy_through_api(token: str, application: str, env: str, ref: str | None) -> Enqueued:
     """With LOCKSTEP_TOKEN: `POST /deployments` at LOCKSTEP_API_URL, as the token's user."""
-    url = f"{api_url()}/deployments"
-    try:
-        response = httpx.post(
-            url,
-            json={"application": application, "environment": env, "ref": ref},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-        )
-    except (httpx.HTTPError, httpx.InvalidURL) as err:  # InvalidURL is no HTTPError
-        raise fail(
-            f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL; with LOCKSTEP_TOKEN "
-            "set, deployments go through the API as the token's user: unset it to deploy as yourself)"
-        ) from err
+    response = _api_call(
+        "POST", "/deployments", token, json={"application": application, "environment": env, "ref": ref}
+    )
     if response.status_code != 202:
         raise fail(f"deploy refused ({response.status_code}): {api_detail(response)}")
     body = response.json()
@@ -221,6 +226,18 @@ def _deploy_through_api(token: str, application: str, env: str, ref: str | None)
         commit=body["commit"],
         existing=body["existing"],
     )
+
+
+def _api_call(method: str, path: str, token: str, json: object = None) -> httpx.Response:
+    try:
+        return httpx.request(
+            method, f"{api_url()}{path}", json=json, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+    except (httpx.HTTPError, httpx.InvalidURL) as err:
+        raise fail(
+            f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL; with LOCKSTEP_TOKEN "
+            "set, deployments go through the API as the token's user: unset it to deploy as yourself)"
+        ) from err
 
 
 def status(

@@ -50,7 +50,7 @@ def _repository_url(s: Settings, repo: str) -> str:
     return repo
 
 
-def _existing_store(s: Settings) -> Store:
+def _store_or_empty(s: Settings) -> Store:
     """The system of record, or, where there is none, an empty one in memory: a preview creates
     no database, and without one nothing has been deployed yet, so every component plans as new."""
     try:
@@ -76,7 +76,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     url = _repository_url(s, repo)
     renderer = CommitRenderer(GitMirrors(s.mirrors_dir), TargetRegistry(s.targets).types())
     sha = renderer.resolve(url, ref)
-    store = _existing_store(s)
+    store = _store_or_empty(s)
     manifest = load_manifest(renderer.tree(url, sha))
     names = [manifest_environment(manifest, env).name] if env else [e.name for e in manifest.environments]
     engine = make_policy_engine(s.policy)

@@ -15,6 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from pydantic import AfterValidator
+
 _SYNTAX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _LONGEST_TEXT = 64  # no honest duration is written with more characters than this
@@ -60,6 +62,10 @@ class DurationBounds:
         """`value` itself if it is a duration within these bounds (a validator); ValueError if not."""
         parse_duration(value, self)
         return value
+
+    def validator(self) -> AfterValidator:
+        """For a pydantic field: a ValueError naming the value and the bound it breaks."""
+        return AfterValidator(self.check)
 
 
 # Longer than any timeout or interval Lockstep has a use for, and far from what `timedelta` and a

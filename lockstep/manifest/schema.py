@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lockstep.domain import bounds
-from lockstep.domain.durations import DurationBounds, parse_duration
+from lockstep.domain.durations import parse_duration
 from lockstep.domain.models import ComponentKind
 from lockstep.manifest.placeholders import has_placeholders, substitute
 
@@ -101,10 +101,6 @@ def _number_to_duration(value: Any) -> Any:
     return value
 
 
-def _within(limits: DurationBounds) -> AfterValidator:
-    return AfterValidator(limits.check)  # ValueError naming the value and the bound it breaks
-
-
 class UnresolvedDest(ValueError):
     """A `dest` still holds placeholders once the environment's values are substituted."""
 
@@ -165,7 +161,7 @@ class _Strict(BaseModel):
 class ApprovalsSpec(_Strict):
     required: int = Field(default=1, ge=0, le=bounds.MAX_APPROVALS_REQUIRED)
     groups: list[NonEmpty] = Field(default_factory=list, max_length=bounds.MAX_APPROVAL_GROUPS)
-    timeout: Annotated[Duration, _within(bounds.APPROVAL_TIMEOUT)] = "24h"
+    timeout: Annotated[Duration, bounds.APPROVAL_TIMEOUT.validator()] = "24h"
 
     @property
     def timeout_seconds(self) -> float:
@@ -207,7 +203,7 @@ class HostSpec(_Strict):
 class HttpCheckModel(_Strict):
     url: HttpUrlText
     status: int = Field(default=200, ge=100, le=599)  # the status expected, exactly
-    timeout: Annotated[Duration, _within(bounds.HTTP_CHECK_TIMEOUT)] = "5s"  # per request
+    timeout: Annotated[Duration, bounds.HTTP_CHECK_TIMEOUT.validator()] = "5s"  # per request
 
     @property
     def timeout_seconds(self) -> float:
@@ -217,8 +213,8 @@ class HttpCheckModel(_Strict):
 class HealthModel(_Strict):
     commands: list[Command] = Field(default_factory=list, max_length=bounds.MAX_COMMANDS)
     http: list[HttpCheckModel] = Field(default_factory=list, max_length=bounds.MAX_HTTP_CHECKS)
-    timeout: Annotated[Duration, _within(bounds.HEALTH_TIMEOUT)] = "2m"
-    interval: Annotated[Duration, _within(bounds.HEALTH_INTERVAL)] = "2s"
+    timeout: Annotated[Duration, bounds.HEALTH_TIMEOUT.validator()] = "2m"
+    interval: Annotated[Duration, bounds.HEALTH_INTERVAL.validator()] = "2s"
 
     @property
     def timeout_seconds(self) -> float:

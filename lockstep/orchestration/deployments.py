@@ -104,13 +104,8 @@ async def choose_deployment_id(
         recorded = DeploymentStatus(record.status) if record is not None else None
         if recorded == DeploymentStatus.SUCCEEDED:
             return candidate, DeploymentStatus.SUCCEEDED
-        ended = candidate, recorded or _ended_status(description.status)
+        ended = candidate, recorded or ended_outcome(description.status)[0]
         attempt += 1
-
-
-def _ended_status(status: WorkflowExecutionStatus | None) -> DeploymentStatus:
-    """What a deployment that ended before recording its outcome counts as."""
-    return ended_outcome(status)[0]
 
 
 def ended_outcome(status: WorkflowExecutionStatus | None) -> tuple[DeploymentStatus, str]:

@@ -8,8 +8,8 @@ person asking for the same deployment is a fact of its own.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 from datetime import UTC, datetime
 
 from lockstep.domain.audit import AuditEntry, AuditKind
@@ -18,10 +18,12 @@ from lockstep.store.engine import Store
 
 
 def local_user() -> str:
-    """The operating-system user running this process (its uid when it has no name)."""
+    """The operating-system user running this process (its uid when it has no name).
+
+    From the password database, not $USER or $LOGNAME, which anyone can set to any name."""
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (e.g. a bare container)
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # no passwd entry (e.g. an arbitrary uid in a container)
         return f"uid {os.getuid()}"
 
 

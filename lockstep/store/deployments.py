@@ -151,9 +151,7 @@ def list_deployments(
     return list(session.exec(query.limit(limit)).all())
 
 
-def live_deployment(
-    *, session: Session, application: str, environment: str
-) -> tuple[str, str | None] | None:
+def live_deployment(*, session: Session, application: str, environment: str) -> tuple[str, str | None] | None:
     """(commit, rules snapshot) of the environment's newest successful deployment: what is live
     there, and the rules its lockstep.yaml set (None for deployments recorded before snapshots)."""
     query = (

@@ -28,7 +28,7 @@ from lockstep.domain.redaction import safe_url
 from lockstep.store import audit as _audit  # noqa: F401  (registers the audit tables)
 from lockstep.store import inventory as _inventory  # noqa: F401  (registers the Kubernetes inventory)
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
-from lockstep.store.migrations import upgrade_schema
+from lockstep.store.migrations import add_missing_columns, upgrade_schema
 
 
 def make_engine(url: str, *, create_folder: bool = True) -> Engine:
@@ -104,6 +104,9 @@ class Store:
             engine = make_engine(url, create_folder=False)
             with engine.connect():  # reach it now, so that a bad URL is named here
                 pass
+            # A database an older version last opened lacks the columns this one reads: adding
+            # them (nullable, nothing rewritten) is not creating a database.
+            add_missing_columns(engine)
         except (SQLAlchemyError, OSError, ImportError) as err:
             cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
             raise StoreUnavailable(f"database {safe_url(url)} is unavailable: {cause}") from None

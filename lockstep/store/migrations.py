@@ -20,6 +20,12 @@ from sqlmodel import SQLModel
 def upgrade_schema(engine: Engine) -> list[str]:
     """Create missing tables and add missing nullable columns; the `table.column`s added."""
     SQLModel.metadata.create_all(engine)
+    return add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns a newer version declares to the tables that exist, creating no
+    table: what a command that only reads may do to a database an older version last opened."""
     existing_tables = inspect(engine).get_table_names()
     added: list[str] = []
     for table in SQLModel.metadata.sorted_tables:

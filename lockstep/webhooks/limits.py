@@ -7,8 +7,8 @@ process; behind several replicas each enforces its own share, which is what a li
 shield this process needs.
 
 Deliberately does not: decide what a "source" is (the router passes the client address as the
-ASGI server saw it — run uvicorn with `--forwarded-allow-ips` behind a proxy), nor deduplicate
-deliveries: that is Temporal's job, through workflow ids.
+ASGI server saw it — behind a proxy, set `FORWARDED_ALLOW_IPS` in the API's environment), nor
+deduplicate deliveries: that is Temporal's job, through workflow ids.
 """
 
 from __future__ import annotations

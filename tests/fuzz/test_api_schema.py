@@ -13,16 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import given
 from hypothesis.errors import Unsatisfiable
 from hypothesis.strategies import SearchStrategy
@@ -32,22 +28,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from lockstep.api.app import create_app
 from lockstep.settings import Settings
-from lockstep.store.engine import Store
 from tests.fuzz.budget import fuzz
+from tests.support.api_server import free_port, serving
 from tests.support.temporal import address
 
 pytestmark = [pytest.mark.temporal]
 
 TOKEN = "schemathesis-release-manager"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -58,22 +46,10 @@ def api_url(settings: Settings, tmp_path: Path, temporal_env: WorkflowEnvironmen
                   "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest()},
     }  # fmt: skip
     raw["repositories"][0]["webhook_secret_env"] = "LOCKSTEP_FUZZ_WEBHOOK_SECRET"
-    raw["api"] = {"listen": f"127.0.0.1:{_free_port()}"}
+    raw["api"] = {"listen": f"127.0.0.1:{free_port()}"}
     configured = Settings(**raw)
-    app = create_app(configured, store=Store.from_url(configured.database_url))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=configured.api.port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{configured.api.port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(10)
+    with serving(configured) as url:
+        yield url
     # POST /deployments may have queued real deployments: nothing of this test may outlive it.
     # (A sync test: the session's loop is not running, so a client of its own does the work.)
     asyncio.run(_terminate(address(temporal_env), configured.temporal.task_queue))

@@ -16,6 +16,7 @@ def test_a_database_from_before_approvals_required_gains_the_column(database_url
     old = Store.from_url(database_url)
     with old.engine.begin() as connection:  # as the previous version created it
         connection.execute(text("ALTER TABLE deployments DROP COLUMN approvals_required"))
+        connection.execute(text("ALTER TABLE deployments DROP COLUMN rules_json"))
         connection.execute(
             text(
                 'INSERT INTO deployments (id, application, environment, "commit", repository, trigger,'
@@ -29,6 +30,10 @@ def test_a_database_from_before_approvals_required_gains_the_column(database_url
         c["name"] for c in inspect(make_engine(database_url)).get_columns("deployments")
     }
 
+    reader = Store.open_existing(database_url)  # `lockstep list` before the worker is restarted
+    with reader.read_session() as session:
+        assert get_deployment(session=session, deployment_id="shop-production-1") is not None
+    reader.dispose()
     store = Store.from_url(database_url)  # what every process does at start
     with store.session() as session:
         set_deployment_status(
@@ -37,5 +42,5 @@ def test_a_database_from_before_approvals_required_gains_the_column(database_url
     with store.session() as session:
         record = get_deployment(session=session, deployment_id="shop-production-1")
         assert record is not None and (record.status, record.approvals_required) == ("succeeded", 2)
-    assert upgrade_schema(store.engine) == [], "a second start adds nothing"
+    assert upgrade_schema(store.engine) == [], "nothing left to add"
     store.dispose()
