@@ -131,3 +131,14 @@ class HostConnection(Protocol):
     def close(self) -> None:
         """Release the connection; further calls are not allowed."""
         ...
+
+
+@dataclass(frozen=True)
+class HostReach:
+    """One host of a target after an attempt to connect to it: the connection, or the error
+    that stopped it (`TargetUnreachable` when a later attempt may succeed). Exactly one of
+    `connection` and `error` is set; `name` is the label the connection would carry."""
+
+    name: str
+    connection: HostConnection | None = None
+    error: Exception | None = None

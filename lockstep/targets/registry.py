@@ -1,18 +1,23 @@
 """Which adapter serves which named target of the server configuration.
 
-Owns the mapping from target settings to connections; it does not deploy anything.
+Owns the mapping from target settings to connections, all hosts at once (`connect_hosts`, for a
+deploy) or each host on its own (`connect_each`, for a rollback that must not give up on the
+reachable hosts because one is down); it does not deploy anything.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from lockstep.domain.errors import ConfigError
 from lockstep.settings import LocalTargetSettings, SshTargetSettings, TargetSettings
-from lockstep.targets.host import HostConnection
+from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.local import connect_local
-from lockstep.targets.ssh import connect_ssh
+from lockstep.targets.ssh import SshConnection, connect_host, connect_ssh, parse_address
+
+_MAX_PARALLEL_CONNECTS = 16  # as connect_ssh: a large fleet is reached 16 hosts at a time
 
 
 class TargetRegistry:
@@ -39,10 +44,38 @@ class TargetRegistry:
         if isinstance(target, SshTargetSettings):
             # Every host or none: an unreachable one closes the others and raises (retryable).
             return list(connect_ssh(target, interrupt=interrupt))
-        raise ConfigError(
-            f"target {name!r} is of type {target.type!r}, which this version of Lockstep cannot "
-            "deploy host components to yet (supported: local, ssh)"
-        )
+        raise _not_host_like(name, target)
+
+    def connect_each(
+        self,
+        name: str,
+        hosts: Collection[str] | None = None,
+        *,
+        interrupt: threading.Event | None = None,
+    ) -> list[HostReach]:
+        """Try every host of a host-like target (or only those labelled in `hosts`), each on
+        its own, in the configured order: one host's failure leaves the others connected.
+
+        A label in `hosts` that the target no longer lists comes back with a `ConfigError`;
+        nothing is raised for one host. Closing the connections is the caller's job.
+        """
+        wanted = None if hosts is None else set(hosts)
+        target = self.settings(name)
+        if isinstance(target, LocalTargetSettings):
+            listed = {"local"}  # the one "host" of a local target, as LocalConnection names it
+            reaches = [_local_reach(target, interrupt)] if wanted is None or "local" in wanted else []
+        elif isinstance(target, SshTargetSettings):
+            addresses = [(ssh_label(target, a), a) for a in target.hosts]
+            listed = {label for label, _ in addresses}
+            chosen = [(label, a) for label, a in addresses if wanted is None or label in wanted]
+            reaches = _connect_ssh_each(target, chosen, interrupt)
+        else:
+            raise _not_host_like(name, target)
+        gone = sorted((wanted or set()) - listed)
+        return reaches + [
+            HostReach(label, error=ConfigError(f"{label} is no longer a host of target {name!r}"))
+            for label in gone
+        ]
 
     def batch_size(self, name: str) -> int:
         target = self.settings(name)
@@ -51,3 +84,47 @@ class TargetRegistry:
     def keep_releases(self, name: str) -> int:
         target = self.settings(name)
         return target.keep_releases if isinstance(target, SshTargetSettings) else 5
+
+
+def _not_host_like(name: str, target: TargetSettings) -> ConfigError:
+    return ConfigError(
+        f"target {name!r} is of type {target.type!r}, which this version of Lockstep cannot "
+        "deploy host components to yet (supported: local, ssh)"
+    )
+
+
+def ssh_label(settings: SshTargetSettings, address: str) -> str:
+    """The label a connection to `address` carries (`host:port`, as `connect_host` names it):
+    how steps and the journal name the host, known before connecting."""
+    host, port = parse_address(address, settings.port)
+    return f"{host}:{port}"
+
+
+def _connect_ssh_each(
+    settings: SshTargetSettings, chosen: list[tuple[str, str]], interrupt: threading.Event | None
+) -> list[HostReach]:
+    if not chosen:
+        return []
+    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL_CONNECTS, len(chosen))) as pool:
+        futures = [
+            (label, pool.submit(connect_host, settings, address, interrupt=interrupt))
+            for label, address in chosen
+        ]
+    return [_reach(label, future) for label, future in futures]
+
+
+def _reach(label: str, future: Future[SshConnection]) -> HostReach:
+    error = future.exception()
+    if error is None:
+        return HostReach(label, connection=future.result())
+    if not isinstance(error, Exception):  # KeyboardInterrupt and the like are not a host's state
+        raise error
+    return HostReach(label, error=error)
+
+
+def _local_reach(settings: LocalTargetSettings, interrupt: threading.Event | None) -> HostReach:
+    try:
+        [conn] = connect_local(settings, interrupt=interrupt)
+    except Exception as err:  # the root folder cannot be made: this "host" is down
+        return HostReach("local", error=err)
+    return HostReach(conn.name, connection=conn)

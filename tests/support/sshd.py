@@ -116,6 +116,19 @@ class SshFleet:
             host.sshd.wait(timeout=10)
             host.sshd = None
 
+    def pause(self, index: int) -> None:
+        """SIGSTOP the host's sshd and its sessions: a host that hangs. TCP connections are still
+        accepted (by the kernel) but nothing answers, as with a wedged VM; `resume` ends it."""
+        self._signal(index, signal.SIGSTOP)
+
+    def resume(self, index: int) -> None:
+        self._signal(index, signal.SIGCONT)
+
+    def _signal(self, index: int, signum: signal.Signals) -> None:
+        for pid in _namespace_pids(self.hosts[index].holder.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
     def start(self, index: int) -> None:
         host = self.hosts[index]
         host.sshd = subprocess.Popen(
