@@ -17,6 +17,7 @@ from lockstep.delivery.host import (
     DeliveryLimits,
     HostDelivery,
     deliver_host_component,
+    require_every_host,
     rollback_host_component,
 )
 from lockstep.delivery.kubernetes import (
@@ -44,10 +45,19 @@ from lockstep.store.engine import Store
 from lockstep.store.inventory import StoreInventory
 from lockstep.store.journal import StoreJournal
 from lockstep.store.revisions import last_revisions
+from lockstep.targets.host import HostConnection
 from lockstep.targets.kubernetes import connect_kubernetes
 from lockstep.targets.registry import TargetRegistry
 
 T = TypeVar("T")
+
+
+def _patience() -> float:
+    """How long a rollback keeps trying hosts it cannot reach: half of the activity's
+    start-to-close time, which leaves the other half for the work of the last round. Counted on
+    the worker's clock from now (rendering before it is short), not from the server's start."""
+    budget = activity.info().start_to_close_timeout
+    return budget.total_seconds() / 2 if budget is not None else 0.0
 
 
 class ContentMismatch(LockstepError):
@@ -128,13 +138,14 @@ class DeploymentActivities:
             component = self._component(request)
             if component.kind == "kubernetes":
                 return self._kubernetes(request, component, progress, cancelled, rollback=False)
-            hosts = self._targets.connect_hosts(component.target_name, interrupt=cancelled)
+            delivery = self._delivery(request, component, progress, cancelled)
+            target = component.target_name
+            hosts: list[HostConnection] = []
             try:
-                done = deliver_host_component(
-                    self._delivery(request, component, progress, cancelled),
-                    hosts,
-                    self._targets.batch_size(component.target_name),
-                )
+                # Every host or none; one that cannot be reached gets a failed step saying why
+                # (an unknown host key, say), so the deployment shows where it stopped.
+                hosts = require_every_host(delivery, self._targets.connect_each(target, interrupt=cancelled))
+                done = deliver_host_component(delivery, hosts, self._targets.batch_size(target))
             except BaseException as err:
                 self._audit_failure(request, AuditKind.STEP_FINISHED, err)
                 raise
@@ -154,24 +165,26 @@ class DeploymentActivities:
             component = self._component(request, verify=False)
             if component.kind == "kubernetes":
                 return self._kubernetes(request, component, progress, None, rollback=True)
-            hosts = self._targets.connect_hosts(component.target_name)
+            target = component.target_name
             try:
-                delivery = self._delivery(request, component, progress, None)
-                changed = rollback_host_component(delivery, hosts, self._deploy_commands_for(request))
+                # Not interruptible (a half-done rollback is worse than a slow one): `cancelled`
+                # only ends the waiting for hosts that cannot be reached.
+                done = rollback_host_component(
+                    self._delivery(request, component, progress, None),
+                    lambda hosts: self._targets.connect_each(target, hosts),
+                    self._deploy_commands_for(request),
+                    batch=self._targets.batch_size(target),
+                    patience=_patience(),
+                    stop=cancelled,
+                )
             except BaseException as err:
                 self._audit_failure(request, AuditKind.ROLLBACK, err)
                 raise
-            finally:
-                for conn in hosts:
-                    conn.close()
-            audit_step(
-                self._store,
-                request,
-                AuditKind.ROLLBACK,
-                "rolled_back" if changed else "unchanged",
-                [h.name for h in hosts],
+            outcome = "rolled_back" if done.changed else "unchanged"
+            audit_step(self._store, request, AuditKind.ROLLBACK, outcome, done.hosts)
+            return ComponentResult(
+                component=component.name, hosts=done.hosts, changed=done.changed, detail=done.detail
             )
-            return ComponentResult(component=component.name, hosts=[h.name for h in hosts], changed=changed)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 

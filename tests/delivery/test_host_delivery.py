@@ -9,7 +9,7 @@ release's commands ran where and how often.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.errors import DeploymentStepFailed, HealthCheckFailed
 from lockstep.domain.models import HealthSpec, ReleaseTree, RenderedComponent
 from lockstep.domain.status import StepStatus
+from lockstep.targets.host import HostReach
 from lockstep.targets.local import LocalConnection
 from lockstep.targets.releases import current_release, switch_current
 
@@ -84,6 +85,19 @@ def hosts(tmp_path: Path) -> list[LocalConnection]:
         (tmp_path / name).mkdir()
         conns.append(LocalConnection(root=tmp_path / name, name=name))
     return conns
+
+
+def reach(
+    hosts: Sequence[LocalConnection], *, asked: list[list[str]] | None = None
+) -> Callable[[Sequence[str]], list[HostReach]]:
+    """A `connect` for rollback_host_component that reaches every host it is asked for."""
+
+    def connect(names: Sequence[str]) -> list[HostReach]:
+        if asked is not None:
+            asked.append(list(names))
+        return [HostReach(h.name, connection=h) for h in hosts if h.name in names]
+
+    return connect
 
 
 def current(conn: LocalConnection) -> str | None:
@@ -171,9 +185,9 @@ def test_rollback_puts_changed_hosts_back_and_reruns_their_deploy(hosts: list[Lo
         asked.append(release)
         return component(release).deploy_commands
 
-    changed = rollback_host_component(delivery(broken, B, journal), hosts, deploy_commands_for)
+    done = rollback_host_component(delivery(broken, B, journal), reach(hosts), deploy_commands_for)
 
-    assert changed is True
+    assert done.changed is True and done.hosts == ["h1", "h2"]
     assert (current(h1), current(h2), current(h3)) == (A, A, A)
     assert (h1.root / "srv/web/current/index.html").read_text() == "<h1>aaaaaaa</h1>\n"
     assert asked == [A, A]
@@ -199,9 +213,9 @@ def test_rollback_without_a_previous_release_removes_current(hosts: list[LocalCo
         asked.append(release)
         return comp.deploy_commands
 
-    changed = rollback_host_component(delivery(comp, B, journal), hosts[:1], deploy_commands_for)
+    done = rollback_host_component(delivery(comp, B, journal), reach(hosts[:1]), deploy_commands_for)
 
-    assert changed is True
+    assert done.changed is True
     assert not (hosts[0].root / "srv/web/current").is_symlink()
     assert current(hosts[0]) is None
     assert asked == []  # nothing to redeploy when the component was new
@@ -264,12 +278,12 @@ def test_a_rollback_retried_after_switching_still_reruns_the_deploy(hosts: list[
     switch_back(h1, A)  # what the dead attempt did ...
     journal.steps(host="h1", updates=[("rollback", StepStatus.RUNNING, None)])  # ... and recorded
 
-    changed = rollback_host_component(
+    done = rollback_host_component(
         delivery(component(B), B, journal, attempt=2),
-        [h1],
+        reach([h1]),
         lambda release: component(release).deploy_commands,
     )
-    assert changed is False
+    assert done.changed is True  # the earlier attempt switched it back
     assert current(h1) == A
     assert lines(h1, "deploy.log") == [A, B, A]
     assert status(journal, "h1", "rollback") == StepStatus.SUCCEEDED
