@@ -25,6 +25,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.deployment import DeploymentActivities
     from activities.records import RecordActivities
+    from lockstep.domain.compensation import compensated_status, rollback_failed_detail
     from lockstep.domain.lane_messages import (
         JoinLane,
         LaneFinished,
@@ -66,6 +67,10 @@ FAIL_CLEANLY = "fail-cleanly"
 # that changes the rules in force is governed even with nothing to deploy.
 PROMOTE_FROM = "promote-from"
 RULES_CHANGED = "rules-changed"
+# Patch: a failure whose compensation found nothing to undo (every rollback changed nothing, none
+# failed: refused before its first change, e.g. an unknown host key) ends `failed` with its
+# reason instead of `rolled_back`.
+NOTHING_TO_UNDO = "nothing-to-undo"
 
 
 def _failure_message(err: BaseException) -> str:
@@ -316,18 +321,27 @@ class DeploymentWorkflow(GovernanceStage):
         self, plan: Plan, started_waves: list[list[str]], reason: str, *, cancelled: bool
     ) -> DeploymentResult:
         await self._set_status(DeploymentStatus.ROLLING_BACK, reason)
-        failed: list[str] = []
+        failures: list[tuple[str, str]] = []
+        undone = False
         for wave in reversed(started_waves):
             results = await asyncio.gather(
                 *(self._rollback_component(plan, name) for name in wave), return_exceptions=True
             )
-            failed += [name for name, r in zip(wave, results, strict=True) if isinstance(r, BaseException)]
-        if failed:
-            detail = f"{reason}; rollback failed for {', '.join(failed)}"
+            for name, result in zip(wave, results, strict=True):
+                if isinstance(result, BaseException):
+                    failures.append((name, _failure_message(result)))
+                else:
+                    undone = undone or result.changed
+        # The detail now names the hosts each component could not put back. Unguarded: it changes
+        # what the outcome records, not the commands (deployment-refused-rollback-failed replays).
+        if failures:
+            detail = rollback_failed_detail(reason, failures)
             return await self._finish(DeploymentStatus.ROLLBACK_FAILED, detail)
-        if cancelled and self._rejection is not None:  # rejected after changes began, now undone
-            return await self._finish(DeploymentStatus.REJECTED, f"{reason}; rolled back")
-        final = DeploymentStatus.CANCELLED if cancelled else DeploymentStatus.ROLLED_BACK
+        final = compensated_status(cancelled=cancelled, rejected=self._rejection is not None, undone=undone)
+        if final == DeploymentStatus.FAILED and not workflow.patched(NOTHING_TO_UNDO):
+            final = DeploymentStatus.ROLLED_BACK  # began before the patch: ends as it always did
+        if final == DeploymentStatus.REJECTED:  # rejected after changes began, now undone
+            return await self._finish(final, f"{reason}; rolled back")
         return await self._finish(final, reason)
 
     async def _rollback_component(self, plan: Plan, name: str) -> ComponentResult:
