@@ -4,8 +4,8 @@ Owns `SshConnection` (the `HostConnection` of one host: one transport and one la
 session, reused for everything an activity does there), `connect_ssh` (every host of an
 `SshTargetSettings`, all or none) and the errors that say whether retrying can help:
 `TargetUnreachable` (network, retryable), `HostKeyRejected` and `SshAuthenticationFailed`
-(configuration, permanent). Host keys come from the target's `known_hosts` file alone and an
-unknown host is refused (a `RejectPolicy`), never trusted on first use.
+(configuration, permanent). Host keys come from the target's `known_hosts` file alone, read by
+`lockstep.targets.ssh_known_hosts`, and an unknown host is refused, never trusted on first use.
 
 Files are written under a temporary name and renamed into place, so a torn upload is never taken
 for a file; `current` is switched by renaming a temporary link over it. A command runs as
@@ -29,13 +29,15 @@ import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import paramiko
 
 from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
 from lockstep.settings import SshTargetSettings, parse_duration
 from lockstep.targets.host import CommandResult, HostConnection, OutputTail
+from lockstep.targets.ssh_known_hosts import CheckKnownHosts, KnownHosts, preferring
+from lockstep.targets.ssh_known_hosts import HostKeyRejected as HostKeyRejected  # re-exported
 
 _PGID_MARK = b"lockstep-pgid "
 _DRAIN_SECONDS = 2.0  # after exit, how long a background child holding stdout may delay `run`
@@ -44,22 +46,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NETWORK_ERRORS = (paramiko.SSHException, EOFError, TimeoutError, ConnectionError)
 
 
-class HostKeyRejected(LockstepError):
-    """The host's key is not in known_hosts, or differs from it. Retrying cannot help."""
-
-
 class SshAuthenticationFailed(LockstepError):
     """The host refused the user's key (or the agent's). Retrying cannot help."""
-
-
-class _RejectUnknown(paramiko.RejectPolicy):
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
-        raise _UnknownHostKey(hostname, key)
-
-
-class _UnknownHostKey(Exception):
-    def __init__(self, hostname: str, key: paramiko.PKey) -> None:
-        self.hostname, self.key = hostname, key
 
 
 def parse_address(address: str, default_port: int) -> tuple[str, int]:
@@ -79,10 +67,6 @@ def parse_address(address: str, default_port: int) -> tuple[str, int]:
     if not host:
         raise ConfigError(f"ssh host {address!r}: no host name")
     return host, port
-
-
-def _fingerprint(key: paramiko.PKey) -> str:
-    return f"{key.get_name()} {key.fingerprint}"
 
 
 class SshConnection(HostConnection):
@@ -363,16 +347,15 @@ def _wrap(command: str, *, cwd: str | None, env: Mapping[str, str]) -> str:
 def connect_host(
     settings: SshTargetSettings, address: str, *, interrupt: threading.Event | None = None
 ) -> SshConnection:
-    """Connect and authenticate to one host; errors name it and say whether a retry helps."""
+    """Connect and authenticate to one host; errors name it and say whether a retry helps.
+
+    known_hosts is read before the host is dialled: a problem with it is a permanent error
+    however the network behaves."""
     host, port = parse_address(address, settings.port)
     name = f"{host}:{port}"
-    known_hosts = Path(settings.known_hosts).expanduser()
-    client = paramiko.SSHClient()
-    try:
-        client.load_host_keys(str(known_hosts))  # this file only: not ~/.ssh or /etc/ssh
-    except FileNotFoundError:
-        raise HostKeyRejected(f"{name}: known_hosts file {known_hosts} does not exist") from None
-    client.set_missing_host_key_policy(_RejectUnknown())
+    known = KnownHosts.load(Path(settings.known_hosts).expanduser(), label=name)
+    client = paramiko.SSHClient()  # no host keys of its own: `CheckKnownHosts` decides every key
+    client.set_missing_host_key_policy(CheckKnownHosts(known, host=host, port=port, label=name))
     timeout = parse_duration(settings.connect_timeout)
     kwargs: dict[str, Any] = (
         {"key_filename": str(Path(settings.key_file).expanduser())} if settings.key_file else {}
@@ -387,22 +370,12 @@ def connect_host(
             timeout=timeout,
             banner_timeout=timeout,
             auth_timeout=timeout,
+            transport_factory=preferring(known.key_types(host, port)),
             **kwargs,
         )
-    except _UnknownHostKey as e:
+    except HostKeyRejected:
         client.close()
-        raise HostKeyRejected(
-            f"{name}: host key unknown: {known_hosts} has no entry for {e.hostname} (it offered "
-            f"{_fingerprint(e.key)}); refusing to connect. Verify the fingerprint, then add it, e.g. "
-            f"`ssh-keyscan -p {port} {host} >> {known_hosts}`"
-        ) from None
-    except paramiko.BadHostKeyException as e:
-        client.close()
-        raise HostKeyRejected(
-            f"{name}: host key CHANGED: it offered {_fingerprint(e.key)} but {known_hosts} expects "
-            f"{_fingerprint(e.expected_key)}; refusing to connect (if the host was re-keyed on purpose, "
-            f"update {known_hosts})"
-        ) from None
+        raise
     except paramiko.AuthenticationException as e:
         client.close()
         how = f"key file {settings.key_file}" if settings.key_file else "the SSH agent's keys"
