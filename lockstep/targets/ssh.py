@@ -3,9 +3,10 @@
 Owns `SshConnection` (the `HostConnection` of one host: one transport and one lazily opened SFTP
 session, reused for everything an activity does there), `connect_ssh` (every host of an
 `SshTargetSettings`, all or none) and the errors that say whether retrying can help:
-`TargetUnreachable` (network, retryable), `HostKeyRejected` and `SshAuthenticationFailed`
-(configuration, permanent). Host keys come from the target's `known_hosts` file alone, read by
-`lockstep.targets.ssh_known_hosts`, and an unknown host is refused, never trusted on first use.
+`TargetUnreachable` (network, retryable), `HostKeyRejected`, `SshAuthenticationFailed` and
+`ConfigError` for an unusable `key_file` (configuration, permanent). Host keys come from the
+target's `known_hosts` file alone, read by `lockstep.targets.ssh_known_hosts`, and an unknown host
+is refused, never trusted on first use; the key is read by `lockstep.targets.ssh_key_file`.
 
 Files are written under a temporary name and renamed into place, so a torn upload is never taken
 for a file; `current` is switched by renaming a temporary link over it. A command runs as
@@ -29,14 +30,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import paramiko
 
 from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
 from lockstep.settings import SshTargetSettings, parse_duration
 from lockstep.targets.host import CommandResult, HostConnection, OutputTail
-from lockstep.targets.ssh_known_hosts import CheckKnownHosts, KnownHosts, preferring
+from lockstep.targets.ssh_key_file import load_key_file
+from lockstep.targets.ssh_known_hosts import CheckKnownHosts, KnownHosts, fingerprint, preferring
 from lockstep.targets.ssh_known_hosts import HostKeyRejected as HostKeyRejected  # re-exported
 
 _PGID_MARK = b"lockstep-pgid "
@@ -349,36 +350,34 @@ def connect_host(
 ) -> SshConnection:
     """Connect and authenticate to one host; errors name it and say whether a retry helps.
 
-    known_hosts is read before the host is dialled: a problem with it is a permanent error
-    however the network behaves."""
+    known_hosts and key_file are read before the host is dialled: a problem with either is a
+    permanent error however the network behaves."""
     host, port = parse_address(address, settings.port)
     name = f"{host}:{port}"
     known = KnownHosts.load(Path(settings.known_hosts).expanduser(), label=name)
+    key = load_key_file(Path(settings.key_file).expanduser()) if settings.key_file else None
     client = paramiko.SSHClient()  # no host keys of its own: `CheckKnownHosts` decides every key
     client.set_missing_host_key_policy(CheckKnownHosts(known, host=host, port=port, label=name))
     timeout = parse_duration(settings.connect_timeout)
-    kwargs: dict[str, Any] = (
-        {"key_filename": str(Path(settings.key_file).expanduser())} if settings.key_file else {}
-    )
     try:
         client.connect(
             host,
             port=port,
             username=settings.user,
-            allow_agent=settings.key_file is None,
+            pkey=key,
+            allow_agent=key is None,
             look_for_keys=False,
             timeout=timeout,
             banner_timeout=timeout,
             auth_timeout=timeout,
             transport_factory=preferring(known.key_types(host, port)),
-            **kwargs,
         )
     except HostKeyRejected:
         client.close()
         raise
     except paramiko.AuthenticationException as e:
         client.close()
-        how = f"key file {settings.key_file}" if settings.key_file else "the SSH agent's keys"
+        how = f"key file {settings.key_file} ({fingerprint(key)})" if key else "the SSH agent's keys"
         raise SshAuthenticationFailed(f"{name}: user {settings.user!r} was refused with {how}: {e}") from None
     except paramiko.ssh_exception.NoValidConnectionsError as e:
         client.close()

@@ -1,6 +1,6 @@
 """Configuration errors of an ssh target against real sshd hosts (tests/support/sshd.py): what
-known_hosts may hold (revoked keys, certificate authorities, hashed names, a malformed line).
-Each is permanent: no retry can fix a file."""
+known_hosts may hold (revoked keys, certificate authorities, hashed names, a malformed line),
+and an unusable key_file. Each is permanent: no retry can fix a file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from activities.errors import to_application_error
-from lockstep.domain.errors import LockstepError
+from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
+from lockstep.targets.registry import TargetRegistry
 from lockstep.targets.ssh import HostKeyRejected, connect_host, connect_ssh
 from tests.support.sshd import SshFleet, running_fleet
 
@@ -119,6 +120,55 @@ def test_a_host_with_several_keys_is_asked_for_the_listed_one(tmp_path: Path) ->
         kind, blob = Path(f"{rsa}.pub").read_text().split()[:2]
         known = _known_hosts(tmp_path, f"[127.0.0.1]:{own.hosts[0].port} {kind} {blob}\n")
         _connects(own, known_hosts=str(known))
+
+
+# -- key_file ------------------------------------------------------------------------------------
+
+
+def test_a_missing_key_file_is_permanent(fleet: SshFleet, tmp_path: Path) -> None:
+    error = _refused(fleet, key_file=str(tmp_path / "id_gone"))
+    assert isinstance(error, ConfigError) and not isinstance(error, TargetUnreachable)
+    assert str(error) == f"ssh key_file {tmp_path / 'id_gone'} does not exist"
+
+
+def test_a_public_key_file_is_permanent_and_names_the_private_one(fleet: SshFleet) -> None:
+    message = str(_refused(fleet, key_file=f"{fleet.key_file}.pub"))
+    assert message == (
+        f"ssh key_file {fleet.key_file}.pub holds a public key; key_file must be the private key "
+        f"(perhaps {fleet.key_file})"
+    )
+
+
+def test_an_encrypted_key_file_is_permanent(fleet: SshFleet, tmp_path: Path) -> None:
+    locked = tmp_path / "id_locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(locked)], check=True)
+    message = str(_refused(fleet, key_file=str(locked)))
+    assert str(locked) in message and "is encrypted" in message and "agent" in message
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p.mkdir(), "is not a regular file"),
+        (lambda p: p.write_text(""), "is empty"),
+        (
+            lambda p: p.write_text("hello\n"),
+            "is not a private key in a format paramiko reads (OpenSSH or PEM)",
+        ),
+    ],
+)
+def test_other_unusable_key_files(fleet: SshFleet, tmp_path: Path, make: object, problem: str) -> None:
+    path = tmp_path / "id_odd"
+    make(path)  # type: ignore[operator]
+    assert str(_refused(fleet, key_file=str(path))) == f"ssh key_file {path} {problem}"
+
+
+def test_a_key_file_problem_outranks_an_unreachable_host(fleet: SshFleet, tmp_path: Path) -> None:
+    registry = TargetRegistry(
+        {"vms": fleet.target(hosts=["127.0.0.1:1", fleet.hosts[0].address], key_file=str(tmp_path / "x"))}
+    )
+    with pytest.raises(ConfigError, match="does not exist"):
+        registry.connect_hosts("vms")
 
 
 def _reconfigure(fleet: SshFleet, extra: str) -> None:
