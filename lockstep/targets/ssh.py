@@ -70,6 +70,12 @@ def parse_address(address: str, default_port: int) -> tuple[str, int]:
     return host, port
 
 
+def host_label(host: str, port: int) -> str:
+    """How Lockstep names a host (connections, step records, the journal): `host:port`, with an
+    IPv6 address in brackets so the port stays readable (`[::1]:2222`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class SshConnection(HostConnection):
     """A `HostConnection` to one host over an established paramiko client."""
 
@@ -353,7 +359,7 @@ def connect_host(
     known_hosts and key_file are read before the host is dialled: a problem with either is a
     permanent error however the network behaves."""
     host, port = parse_address(address, settings.port)
-    name = f"{host}:{port}"
+    name = host_label(host, port)
     known = KnownHosts.load(Path(settings.known_hosts).expanduser(), label=name)
     key = load_key_file(Path(settings.key_file).expanduser()) if settings.key_file else None
     client = paramiko.SSHClient()  # no host keys of its own: `CheckKnownHosts` decides every key

@@ -1,6 +1,7 @@
 """Configuration errors of an ssh target against real sshd hosts (tests/support/sshd.py): what
 known_hosts may hold (revoked keys, certificate authorities, hashed names, a malformed line),
-and an unusable key_file. Each is permanent: no retry can fix a file."""
+an unusable key_file, and how hosts are named (IPv6 in brackets). Each is permanent: no retry
+can fix a file."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from activities.errors import to_application_error
 from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
 from lockstep.targets.registry import TargetRegistry
-from lockstep.targets.ssh import HostKeyRejected, connect_host, connect_ssh
+from lockstep.targets.ssh import HostKeyRejected, connect_host, connect_ssh, host_label, parse_address
 from tests.support.sshd import SshFleet, running_fleet
 
 
@@ -169,6 +170,36 @@ def test_a_key_file_problem_outranks_an_unreachable_host(fleet: SshFleet, tmp_pa
     )
     with pytest.raises(ConfigError, match="does not exist"):
         registry.connect_hosts("vms")
+
+
+# -- host labels ---------------------------------------------------------------------------------
+
+
+def test_host_labels_bracket_ipv6_addresses() -> None:
+    assert host_label(*parse_address("[::1]:43787", 22)) == "[::1]:43787"
+    assert host_label(*parse_address("fd00::7", 22)) == "[fd00::7]:22"
+    assert host_label(*parse_address("10.0.0.6:2222", 22)) == "10.0.0.6:2222"
+    assert host_label(*parse_address("web-1", 2022)) == "web-1:2022"
+
+
+def test_an_ipv6_host_end_to_end(tmp_path: Path) -> None:
+    with running_fleet(tmp_path / "own", 1) as own:
+        port = own.hosts[0].port
+        _reconfigure(own, "ListenAddress ::1\n")
+        known = _known_hosts(tmp_path, f"[::1]:{port} {_host_key(own, 0)}\n")
+        hosts = TargetRegistry({"v6": own.target(hosts=[f"[::1]:{port}"], known_hosts=str(known))})
+        [conn] = hosts.connect_hosts("v6")
+        try:
+            assert conn.name == f"[::1]:{port}"
+            assert conn.run("echo ok", cwd=None, env={}, timeout=10, max_output=64).output == "ok\n"
+        finally:
+            conn.close()
+        # Refusals name the host the same way, and the keyscan hint works for IPv6.
+        _known_hosts(tmp_path, "")
+        with pytest.raises(HostKeyRejected) as caught:
+            hosts.connect_hosts("v6")
+        assert str(caught.value).startswith(f"[::1]:{port}: host key unknown")
+        assert f"ssh-keyscan -p {port} ::1 >> {known}" in str(caught.value)
 
 
 def _reconfigure(fleet: SshFleet, extra: str) -> None:
