@@ -131,7 +131,7 @@ class _Renderer:
         payload: dict[str, object]
         extra: dict[str, Any]
         if comp.host is not None:
-            releases, deploy = self._host(i, comp.host)
+            releases, deploy = self._host(i, comp.name, comp.host)
             trees = [
                 {
                     "dest": r.dest,
@@ -143,7 +143,7 @@ class _Renderer:
             extra = {"releases": releases, "deploy_commands": deploy}
         else:
             assert comp.kubernetes is not None  # the schema guarantees exactly one kind section
-            objects = self._kubernetes(i, comp.kubernetes)
+            objects = self._kubernetes(i, comp.name, comp.kubernetes)
             payload = {"kind": "kubernetes", "objects": list(objects)}
             extra = {
                 "objects": objects,
@@ -182,7 +182,9 @@ class _Renderer:
             )
         return target_name
 
-    def _host(self, i: int, host: HostSpec) -> tuple[tuple[ReleaseTree, ...], tuple[str, ...]]:
+    def _host(
+        self, i: int, component: str, host: HostSpec
+    ) -> tuple[tuple[ReleaseTree, ...], tuple[str, ...]]:
         trees: dict[str, dict[str, bytes]] = {}
         origin: dict[tuple[str, str], str] = {}
         for j, spec in enumerate(host.files):
@@ -193,6 +195,7 @@ class _Renderer:
             base, paths, is_folder = self._list(spec.src, key)
             tree = trees.setdefault(dest, {})
             for path in paths:
+                self._check_name(path, key, component)
                 rel = (
                     (posixpath.relpath(path, base) if base else path)
                     if is_folder
@@ -212,7 +215,7 @@ class _Renderer:
         )
         return releases, deploy
 
-    def _kubernetes(self, i: int, spec: KubernetesSpec) -> tuple[dict[str, object], ...]:
+    def _kubernetes(self, i: int, component: str, spec: KubernetesSpec) -> tuple[dict[str, object], ...]:
         key = f"components[{i}].kubernetes.manifests"
         _, paths, is_folder = self._list(spec.manifests, key)
         if is_folder:
@@ -226,6 +229,7 @@ class _Renderer:
         objects: list[dict[str, object]] = []
         seen: dict[str, str] = {}
         for path in paths:
+            self._check_name(path, key, component)
             try:
                 text = self._read(path, key).decode("utf-8")
             except UnicodeDecodeError:
@@ -273,6 +277,18 @@ class _Renderer:
             raise ManifestError(self.file, key, f"'{raw}': {err}") from None
         raise ManifestError(self.file, key, f"'{raw}' does not exist in the repository")
 
+    def _check_name(self, path: str, key: str, component: str) -> None:
+        """Refuse a file whose name is not UTF-8 (Git stores bytes; the tree keeps undecodable
+        ones as surrogates): it could be neither hashed, recorded nor sent over SFTP."""
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            message = (
+                f"component '{component}': the file name '{_escaped_path(path)}' is not UTF-8; "
+                "Lockstep reads only files whose names are UTF-8 text, so rename it (git mv)"
+            )
+            raise ManifestError(self.file, key, message) from None
+
     def _read(self, path: str, key: str) -> bytes:
         try:
             return self.source.read(path)
@@ -314,6 +330,15 @@ class _Renderer:
 
     def _unresolved(self, name: str, where: str, count: int) -> str:
         return unresolved_message(name, where, count, environment=self.env.name, defined=self.env.values)
+
+
+def _escaped_path(path: str) -> str:
+    """`path` printable: bytes that are not UTF-8 (kept as surrogates) shown as `\\xe9`."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates of another origin
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _mebibytes(size: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from lockstep.settings import Settings
 from tests.cli.conftest import Cli
-from tests.support.apprepo import commit, three_tier_files
+from tests.support.apprepo import commit, git, three_tier_files
 
 BROKEN = {
     "cycle": (("depends_on: [db]", "depends_on: [web]"), ["cycle", "api -> web -> api"]),
@@ -79,6 +80,24 @@ async def test_plan_refuses_broken_manifest(
         assert "lockstep.yaml" in message
         for fragment in expected:
             assert fragment in message, message
+
+
+async def test_plan_refuses_a_file_name_that_is_not_utf8(
+    settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    repo = tmp_path / "shop"
+    commit(repo, three_tier_files(tmp_path), "first")
+    (repo / "web" / os.fsdecode(b"caf\xe9.html")).write_bytes(b"<p>hi</p>\n")  # not UTF-8
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a Latin-1 file name")
+    result = await cli_for(settings)("plan", str(repo))
+    assert result.code == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "full trace" not in result.stderr, result.stderr
+    message = " ".join(result.stderr.split())
+    assert (
+        "error: lockstep.yaml: components[2].host.files[0].src: component 'web': "
+        "the file name 'web/caf\\xe9.html' is not UTF-8"
+    ) in message, message
 
 
 async def test_plan_unknown_repository(
