@@ -186,7 +186,7 @@ def check_hosts(d: HostDelivery, hosts: Sequence[HostConnection]) -> None:
         d.journal.steps(host=conn.name, updates=[("deploy", StepStatus.FAILED, "; ".join(p))])
     if refused:
         raise LayoutRefused(
-            f"{d.component.name}: nothing was changed on any host: "
+            "nothing was changed on any host: "
             + "; ".join(msg for _, p in refused for msg in p)
         )
 
