@@ -74,7 +74,10 @@ def plan(
 def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     s = settings()
     url = _repository_url(s, repo)
-    renderer = CommitRenderer(GitMirrors(s.mirrors_dir), TargetRegistry(s.targets).types())
+    targets = TargetRegistry(s.targets)
+    renderer = CommitRenderer(
+        GitMirrors(s.mirrors_dir), targets.types(), target_namespaces=targets.namespaces()
+    )
     sha = renderer.resolve(url, ref)
     store = _store_or_empty(s)
     manifest = load_manifest(renderer.tree(url, sha))
