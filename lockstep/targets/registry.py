@@ -9,6 +9,7 @@ import threading
 from collections.abc import Mapping
 
 from lockstep.domain.errors import ConfigError
+from lockstep.domain.kube_scope import NamespaceLimits
 from lockstep.settings import (
     KubernetesTargetSettings,
     LocalTargetSettings,
@@ -33,6 +34,11 @@ class TargetRegistry:
         return {
             name: t.namespace for name, t in self._targets.items() if isinstance(t, KubernetesTargetSettings)
         }
+
+    def namespace_limits(self, name: str) -> NamespaceLimits | None:
+        """What the kubernetes target `name` lets components place; None for other targets."""
+        target = self._targets.get(name)
+        return target.limits(name) if isinstance(target, KubernetesTargetSettings) else None
 
     def settings(self, name: str) -> TargetSettings:
         try:
