@@ -110,13 +110,16 @@ class UnresolvedDest(ValueError):
 
 
 def absolute_dest(value: str) -> str:
-    """A destination folder on a target, normalised; ValueError unless absolute, without `..`
+    """A destination folder on a target, normalised (one spelling per folder: `/srv/web/`,
+    `//srv/web` and `/srv/./web` are all `/srv/web`); ValueError unless absolute, without `..`
     and not `/` itself."""
     if not value.startswith("/"):
         raise ValueError(f"dest '{value}' must be an absolute path")
     if ".." in value.split("/"):
         raise ValueError(f"dest '{value}' must not contain '..'")
-    normal = posixpath.normpath(value)
+    # normpath keeps exactly two leading slashes (POSIX leaves `//x` implementation-defined); on
+    # Linux and under a local root they name `/x`, and `//` alone would otherwise pass for a folder.
+    normal = "/" + posixpath.normpath(value).lstrip("/")
     if normal == "/":
         raise ValueError("dest must not be the root folder '/'")
     return normal
