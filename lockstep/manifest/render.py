@@ -26,7 +26,8 @@ from lockstep.domain.bounds import MAX_RENDERED_FILE_BYTES
 from lockstep.domain.errors import ManifestError
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.loader import check_references, load_kubernetes_documents, rendered_dest
+from lockstep.manifest.destinations import rendered_dest
+from lockstep.manifest.loader import check_references, load_kubernetes_documents
 from lockstep.manifest.loader import environment as find_environment
 from lockstep.manifest.placeholders import (
     RenderTooLarge,
