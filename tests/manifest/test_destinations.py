@@ -223,3 +223,15 @@ def test_nested_folders_finds_exactly_the_nested_ones_and_their_nearest_containe
         # nearest: no other container lies between them
         between = [g for g in folders if contains(folders[outer], g) and contains(g, folders[inner])]
         assert between == []
+
+
+def test_a_dest_rendered_past_the_path_bound_is_refused() -> None:
+    long_value = "/srv/" + "a/" * 600  # a legal value (64 KiB allowed), but no dest
+    text = manifest_text("/a", "{{ v }}/{{ sub }}").replace("values: {", "values: {v: VALUE, ")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(MemorySourceTree({"lockstep.yaml": text.replace("VALUE", long_value), **SOURCES}))
+    assert info.value.key == "components[1].host.files[0].dest"
+    assert "longer than the maximum 1024 characters" in info.value.message
+    # 1024 characters exactly in production, the longer environment name: still a dest
+    at_the_bound = "/srv/" + "a" * (1024 - len("/srv/") - len("/production"))
+    load_manifest(MemorySourceTree({"lockstep.yaml": text.replace("VALUE", at_the_bound), **SOURCES}))
