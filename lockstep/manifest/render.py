@@ -29,7 +29,8 @@ from lockstep.domain.errors import ManifestError
 from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, declared_scopes, placement
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.loader import check_references, load_kubernetes_documents, rendered_dest
+from lockstep.manifest.destinations import rendered_dest
+from lockstep.manifest.loader import check_references, load_kubernetes_documents
 from lockstep.manifest.loader import environment as find_environment
 from lockstep.manifest.placeholders import (
     RenderTooLarge,
