@@ -14,6 +14,10 @@ import yaml
 from lockstep.settings import Settings
 
 
+# The code under test, not whatever checkout the venv's editable install points at (a worktree).
+_THIS_CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
 @dataclass
 class Result:
     code: int
@@ -34,7 +38,13 @@ class Cli:
             "lockstep",
             *args,
             cwd=self.cwd,
-            env={**os.environ, "LOCKSTEP_CONFIG": str(self.config), "COLUMNS": "200", **self.env},
+            env={
+                **os.environ,
+                **_THIS_CHECKOUT,
+                "LOCKSTEP_CONFIG": str(self.config),
+                "COLUMNS": "200",
+                **self.env,
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
