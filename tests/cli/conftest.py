@@ -13,7 +13,6 @@ import yaml
 
 from lockstep.settings import Settings
 
-
 # The code under test, not whatever checkout the venv's editable install points at (a worktree).
 _THIS_CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
