@@ -4,9 +4,10 @@ Owns: resolving `src` and `kubernetes.manifests` paths inside the repository, su
 `{{ placeholders }}` from the environment's values (plus `application` and `environment`) in
 every string a component carries — file contents (unless a mapping says `render: false`),
 `dest`, commands, URLs, Kubernetes manifests — and refusing unresolved ones, reading Kubernetes
-YAML files (parsed by `loader`), collecting container images, checking that each component's kind
-fits the type of its bound target, bounding how far substitution may grow a file, and the content
-hash change detection uses.
+YAML files (parsed by `loader`), collecting container images and where each object lands (its
+namespace, `lockstep.domain.kube_scope`), checking that each component's kind fits the type of its
+bound target, bounding how far substitution may grow a file, and the content hash change detection
+uses.
 
 Deliberately does not: talk to targets, know commit shas (the hash excludes them so an unchanged
 component keeps its hash across commits), interpret Kustomize or Helm, or decide what to deploy
@@ -15,6 +16,7 @@ component keeps its hash across commits), interpret Kustomize or Helm, or decide
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import posixpath
@@ -24,9 +26,11 @@ from typing import Any
 
 from lockstep.domain.bounds import MAX_RENDERED_FILE_BYTES
 from lockstep.domain.errors import ManifestError
+from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, declared_scopes, placement
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.loader import check_references, load_kubernetes_documents, rendered_dest
+from lockstep.manifest.destinations import rendered_dest
+from lockstep.manifest.loader import check_references, load_kubernetes_documents
 from lockstep.manifest.loader import environment as find_environment
 from lockstep.manifest.placeholders import (
     RenderTooLarge,
@@ -53,17 +57,37 @@ def render_environment(
     source: SourceTree,
     *,
     target_types: Mapping[str, str],
+    target_namespaces: Mapping[str, str] | None = None,
     file: str = "lockstep.yaml",
 ) -> list[RenderedComponent]:
     """Every component of `environment`, in manifest order, with placeholders resolved and hashed.
 
-    `target_types` maps server-config target names to their type ("local", "ssh", "kubernetes").
+    `target_types` maps server-config target names to their type ("local", "ssh", "kubernetes");
+    `target_namespaces` maps kubernetes targets to their `namespace` (absent: "default").
     """
     check_references(manifest, file=file)  # cheap; guards manifests built without load_manifest
     env = find_environment(manifest, environment, file=file)
     values = environment_values(manifest.application, env.name, env.values)
     renderer = _Renderer(source, file, env, manifest.environments.index(env), values, target_types)
-    return [renderer.component(i, comp) for i, comp in enumerate(manifest.components)]
+    components = [renderer.component(i, comp) for i, comp in enumerate(manifest.components)]
+    return _placed(components, target_namespaces or {})
+
+
+def _placed(
+    components: list[RenderedComponent], target_namespaces: Mapping[str, str]
+) -> list[RenderedComponent]:
+    """Kubernetes components with the namespace each object lands in. The CRDs of every component
+    count: a custom kind defined in one component is cluster-scoped or not for all of them."""
+    declared = declared_scopes(o for c in components for o in c.objects)
+    placed: list[RenderedComponent] = []
+    for c in components:
+        if c.kind != "kubernetes":
+            placed.append(c)
+            continue
+        namespace = target_namespaces.get(c.target_name, DEFAULT_NAMESPACE)
+        where = tuple(placement(o, namespace=namespace, declared=declared) for o in c.objects)
+        placed.append(dataclasses.replace(c, target_namespace=namespace, placements=where))
+    return placed
 
 
 def content_hash(payload: object) -> str:

@@ -9,7 +9,13 @@ import threading
 from collections.abc import Mapping
 
 from lockstep.domain.errors import ConfigError
-from lockstep.settings import LocalTargetSettings, SshTargetSettings, TargetSettings
+from lockstep.domain.kube_scope import NamespaceLimits
+from lockstep.settings import (
+    KubernetesTargetSettings,
+    LocalTargetSettings,
+    SshTargetSettings,
+    TargetSettings,
+)
 from lockstep.targets.host import HostConnection
 from lockstep.targets.local import connect_local
 from lockstep.targets.ssh import connect_ssh
@@ -22,6 +28,17 @@ class TargetRegistry:
     def types(self) -> dict[str, str]:
         """Target name -> type, as the manifest renderer checks component kinds against it."""
         return {name: t.type for name, t in self._targets.items()}
+
+    def namespaces(self) -> dict[str, str]:
+        """Kubernetes target name -> its namespace, where objects that name none land."""
+        return {
+            name: t.namespace for name, t in self._targets.items() if isinstance(t, KubernetesTargetSettings)
+        }
+
+    def namespace_limits(self, name: str) -> NamespaceLimits | None:
+        """What the kubernetes target `name` lets components place; None for other targets."""
+        target = self._targets.get(name)
+        return target.limits(name) if isinstance(target, KubernetesTargetSettings) else None
 
     def settings(self, name: str) -> TargetSettings:
         try:

@@ -13,13 +13,8 @@ import yaml
 
 from lockstep.settings import Settings
 
-_CHECKOUT = str(Path(__file__).resolve().parents[2])
-
-
-def this_checkout(env: dict[str, str]) -> dict[str, str]:
-    """`env` with this checkout first on the path: the interpreter's editable install may point at
-    another worktree, and the command must run the code these tests came with."""
-    return env | {"PYTHONPATH": os.pathsep.join(p for p in (_CHECKOUT, env.get("PYTHONPATH")) if p)}
+# The code under test, not whatever checkout the venv's editable install points at (a worktree).
+_THIS_CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 @dataclass
@@ -42,9 +37,13 @@ class Cli:
             "lockstep",
             *args,
             cwd=self.cwd,
-            env=this_checkout(
-                {**os.environ, "LOCKSTEP_CONFIG": str(self.config), "COLUMNS": "200", **self.env}
-            ),
+            env={
+                **os.environ,
+                **_THIS_CHECKOUT,
+                "LOCKSTEP_CONFIG": str(self.config),
+                "COLUMNS": "200",
+                **self.env,
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -71,7 +70,7 @@ async def run_entry(*args: str, env: dict[str, str], cwd: Path, prelude: str = "
         ]
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, *args, cwd=cwd, env=this_checkout(env),
+        sys.executable, "-c", script, *args, cwd=cwd, env={**env, **_THIS_CHECKOUT},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 180)
