@@ -186,8 +186,7 @@ def check_hosts(d: HostDelivery, hosts: Sequence[HostConnection]) -> None:
         d.journal.steps(host=conn.name, updates=[("deploy", StepStatus.FAILED, "; ".join(p))])
     if refused:
         raise LayoutRefused(
-            "nothing was changed on any host: "
-            + "; ".join(msg for _, p in refused for msg in p)
+            "nothing was changed on any host: " + "; ".join(msg for _, p in refused for msg in p)
         )
 
 
