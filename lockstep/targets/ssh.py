@@ -409,7 +409,7 @@ class SshConnection(HostConnection):
             return
         with contextlib.suppress(*_NETWORK_ERRORS, OSError):
             killer = self._transport().open_session(timeout=self._io_timeout)
-            killer.exec_command(f"kill -KILL -- -{pgid} 2>/dev/null; true")
+            killer.exec_command(f"kill -9 -{pgid} 2>/dev/null; true")  # dash: no `--` after a signal
             killer.status_event.wait(self._io_timeout)
             killer.close()
 
