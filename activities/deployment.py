@@ -220,7 +220,13 @@ class DeploymentActivities:
             masker=self._masker,
         )
         delivery = KubernetesDelivery(
-            component, cluster, journal, progress, cancelled, activity.info().attempt
+            component,
+            cluster,
+            journal,
+            progress,
+            cancelled,
+            activity.info().attempt,
+            limits=target.limits(component.target_name),
         )
         try:
             if rollback:

@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -30,6 +31,7 @@ from lockstep.config_paths import absolute, absolute_repository, absolute_sqlite
 from lockstep.domain import bounds
 from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
 from lockstep.domain.errors import ConfigError
+from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, NamespaceLimits
 
 
 def _duration_text(value: object) -> str:
@@ -39,6 +41,7 @@ def _duration_text(value: object) -> str:
 
 
 Duration = Annotated[str, BeforeValidator(_duration_text)]  # each field adds its bounds
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # what Kubernetes accepts as a namespace
 
 
 class _Strict(BaseModel):
@@ -132,11 +135,40 @@ class SshTargetSettings(_Strict):
 
 
 class KubernetesTargetSettings(_Strict):
+    """A cluster reached through the `kubernetes` client (`lockstep.targets.kubernetes`,
+    docs/kubernetes.md).
+
+    `namespace` is given to namespaced objects that name none. `namespaces`, when set, are the only
+    namespaces components may put objects in (it must hold `namespace`); unset, any namespace goes,
+    as far as the target is concerned (the policy may still refuse). `cluster_scoped: false`
+    refuses cluster-scoped objects (ClusterRole, CustomResourceDefinition, Namespace ...). Both are
+    checked before anything of a component is applied.
+    """
+
     type: Literal["kubernetes"]
     kubeconfig: str | None = None
     context: str | None = None
-    namespace: str = "default"
+    namespace: str = DEFAULT_NAMESPACE
+    namespaces: list[Annotated[str, Field(pattern=_DNS_LABEL)]] | None = Field(
+        None, max_length=bounds.MAX_TARGET_NAMESPACES
+    )
+    cluster_scoped: bool = True
     force_conflicts: bool = False
+
+    @model_validator(mode="after")
+    def _namespaces_hold_the_namespace(self) -> KubernetesTargetSettings:
+        if self.namespaces is not None and self.namespace not in self.namespaces:
+            raise ValueError(
+                f"namespaces [{', '.join(self.namespaces)}] must include the target's namespace "
+                f"{self.namespace!r} "
+                "(objects that name no namespace go there); add it, or set namespace to one of them"
+            )
+        return self
+
+    def limits(self, name: str) -> NamespaceLimits:
+        """This target's namespace limits, for the target called `name` in the configuration."""
+        namespaces = tuple(self.namespaces) if self.namespaces is not None else None
+        return NamespaceLimits(name, self.namespace, namespaces, self.cluster_scoped)
 
 
 TargetSettings = Annotated[

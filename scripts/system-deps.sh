@@ -21,6 +21,11 @@ if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; 
   echo "PostgreSQL is not reachable on 127.0.0.1:5432 as user postgres; the PostgreSQL run needs it" >&2
   exit 1
 fi
+# The sshd fleets log in as a uid-0 user whose shell is /bin/sh: root's bash would source
+# ~/.bashrc (pyenv init, ~0.5 s, and a lock that can stall every session) for every command.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd lockstep-fleet >/dev/null; then
+  useradd -o -u 0 -g 0 -M -d /root -s /bin/sh -p '*' lockstep-fleet  # '*': no password, not locked
+fi
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "ci@lockstep.invalid"
 git config --global user.name >/dev/null 2>&1 || git config --global user.name "Lockstep CI"
 echo "system dependencies ready"

@@ -39,6 +39,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     renderer = CommitRenderer(
         mirrors,
         targets.types(),
+        target_namespaces=targets.namespaces(),
         repositories=[r.url for r in settings.repositories],
         configured_only=True,
     )

@@ -6,6 +6,9 @@ environment fed by `promote_from`, else `manual` by the user of `LOCKSTEP_TOKEN`
 without one; no approvals yet; now);
 the quorum shown is the larger of the rules in force and the policy's. Whether the commit has yet
 succeeded where `promote_from` asks is shown beside it: such a commit arrives by promotion.
+Objects a `kubernetes` target's `namespaces` or `cluster_scoped` settings would refuse are shown
+too (exit 1), judged by the built-in list of cluster-scoped kinds; the delivery enforces the same
+limits on what the cluster says, before it applies anything.
 """
 
 from __future__ import annotations
@@ -74,7 +77,10 @@ def plan(
 def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     s = settings()
     url = _repository_url(s, repo)
-    renderer = CommitRenderer(GitMirrors(s.mirrors_dir), TargetRegistry(s.targets).types())
+    targets = TargetRegistry(s.targets)
+    renderer = CommitRenderer(
+        GitMirrors(s.mirrors_dir), targets.types(), target_namespaces=targets.namespaces()
+    )
     sha = renderer.resolve(url, ref)
     store = _store_or_empty(s)
     manifest = load_manifest(renderer.tree(url, sha))
@@ -106,7 +112,8 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
             engine, manifest.application, name, rendered.commit, planned, trigger, caller, governed
         )
         required = max(admission.gate.required, decision.approvals_required)
-        results.append((name, rendered, planned, decision, required, admission, trigger))
+        refused = _target_refusals(targets, planned)
+        results.append((name, rendered, planned, decision, required, admission, trigger, refused))
     if output == OutputFormat.json:
         print_json(
             [
@@ -132,14 +139,15 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                         "reason": a.denied,
                     },
                     "rules_changed": a.rules_changed,
+                    "target_limits": {"allowed": not refused, "deny": refused},
                 }
-                for name, rendered, p, d, required, a, trigger in results
+                for name, rendered, p, d, required, a, trigger, refused in results
             ]
         )
-        if any(r[3].denied for r in results):
+        if any(r[3].denied or r[7] for r in results):
             raise typer.Exit(1)
         return
-    for name, rendered, p, d, required, a, trigger in results:
+    for name, rendered, p, d, required, a, trigger, refused in results:
         console.print(
             f"[bold]{manifest.application}/{name}[/] at {rendered.commit.sha[:12]} "
             f"({rendered.commit.message.splitlines()[0] if rendered.commit.message else ''})",
@@ -162,8 +170,20 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
         _print_decision(d, required, who)
         if d.denied and trigger == "manual" and caller is None:
             console.print("  (set LOCKSTEP_TOKEN to ask the policy as yourself)", highlight=False)
-    if any(r[3].denied for r in results):
+        for reason in refused:
+            console.print(f"  [red]target:[/] {reason}", highlight=False)
+    if any(r[3].denied or r[7] for r in results):
         raise typer.Exit(1)
+
+
+def _target_refusals(targets: TargetRegistry, plan: Plan) -> list[str]:
+    """What the targets' namespace limits refuse of the planned kubernetes components."""
+    refused: list[str] = []
+    for component in plan.components:
+        limits = targets.namespace_limits(component.target)
+        if limits is not None:
+            refused.extend(limits.refusals(component.name, component.objects))
+    return refused
 
 
 def _decide(

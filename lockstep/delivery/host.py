@@ -24,6 +24,8 @@ from lockstep.domain.errors import DeploymentStepFailed, LockstepError
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
+from lockstep.targets.host_commands import run_commands, verify_health
+from lockstep.targets.release_layout import FOREIGN_LINK, LayoutRefused, layout_problems, release_name
 from lockstep.targets.releases import (
     current_link,
     current_release,
@@ -31,10 +33,8 @@ from lockstep.targets.releases import (
     release_dir,
     remember_release,
     rollback_release,
-    run_commands,
     stage_release,
     switch_current,
-    verify_health,
 )
 
 Progress = Callable[[str], None]
@@ -107,10 +107,8 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> None:
     pending += _verify_host(d, conn, pending)
     d.journal.steps(host=host, updates=pending)
     for tree in comp.releases:
-        prior = priors.get(tree.dest)
-        prune_releases(
-            conn, tree.dest, d.limits.keep_releases, protect=[d.release, *([prior] if prior else [])]
-        )
+        prior = release_name(priors.get(tree.dest))
+        prune_releases(conn, tree.dest, d.limits.keep_releases, protect=[d.release, prior])
 
 
 def _deploy(d: HostDelivery, conn: HostConnection) -> str:
@@ -120,10 +118,10 @@ def _deploy(d: HostDelivery, conn: HostConnection) -> str:
         for tree in comp.releases:
             d.check_cancelled()
             d.progress(f"{host}: staging {len(tree.files)} files in {release_dir(tree.dest, d.release)}")
+            remember_release(conn, tree.dest, d.release)  # first: every staged release is in history
             stage_release(
                 conn, dest=tree.dest, release=d.release, files=tree.files, content_hash=comp.content_hash
             )
-            remember_release(conn, tree.dest, d.release)
         for tree in comp.releases:
             switch_current(conn, tree.dest, d.release)
         d.check_cancelled()
@@ -172,8 +170,32 @@ def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate
     return [("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [_outputs(results), http])))]
 
 
+def check_hosts(d: HostDelivery, hosts: Sequence[HostConnection]) -> None:
+    """Refuse, before any host changes, a dest whose `releases` or `current` Lockstep does not
+    own on any host; each refused host gets a failed deploy step naming what is in the way."""
+    dests = [t.dest for t in d.component.releases]
+
+    def problems(conn: HostConnection) -> list[str]:
+        return [p for dest in dests for p in layout_problems(conn, dest)]
+
+    if len(hosts) == 1:
+        found = [problems(hosts[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
+            found = list(pool.map(problems, hosts))
+    refused = [(conn, p) for conn, p in zip(hosts, found, strict=True) if p]
+    for conn, p in refused:
+        d.journal.steps(host=conn.name, updates=[("deploy", StepStatus.FAILED, "; ".join(p))])
+    if refused:
+        raise LayoutRefused(
+            "nothing was changed on any host: " + "; ".join(msg for _, p in refused for msg in p)
+        )
+
+
 def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], batch: int) -> list[str]:
-    """Deliver onto `hosts`, `batch` at a time; raise the first failure after its batch ends."""
+    """Deliver onto `hosts`, `batch` at a time; raise the first failure after its batch ends.
+    Every host's layout is checked first (`check_hosts`)."""
+    check_hosts(d, hosts)
     size = max(1, batch)
     done: list[str] = []
     for start in range(0, len(hosts), size):
@@ -339,7 +361,8 @@ class _HostsRollback:
         """Switch one host back and run the deploy commands there; record its step."""
         d, host, priors = self.d, conn.name, self.priors[conn.name]
         unfinished = self.before[host] in (StepStatus.RUNNING, StepStatus.FAILED) or host in self.begun
-        anchor = next((p for p in priors if p.previous is not None), None)
+        # Deploy commands rerun only for a Lockstep release: a foreign link is restored as it was.
+        anchor = next((p for p in priors if release_name(p.previous) is not None), None)
         commands = list(self.deploy_commands_for(anchor.previous)) if anchor and anchor.previous else []
         self.begun.add(host)
         d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
@@ -357,7 +380,7 @@ class _HostsRollback:
                 max_output=d.limits.max_output,
             )
         detail = "; ".join(
-            f"{p.dest}/current -> {p.previous or '(removed)'}" if c else f"{p.dest}: unchanged"
+            f"{p.dest}/current -> {_shown(p.previous)}" if c else f"{p.dest}: unchanged"
             for p, c in zip(priors, changed, strict=True)
         )
         output = "\n".join([detail, _outputs(results)]).strip()
@@ -394,3 +417,10 @@ def _reason(host: str, err: BaseException) -> str:
     if getattr(err, "retryable", False):
         return f"unreachable: {text}"
     return "\n".join([text, _outputs(getattr(err, "results", []))]).strip()
+
+
+def _shown(previous: str | None) -> str:
+    """A recorded prior as a person reads it: the release, the link target, or `(removed)`."""
+    if previous is None:
+        return "(removed)"
+    return previous if release_name(previous) else previous.removeprefix(FOREIGN_LINK)

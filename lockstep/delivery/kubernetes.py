@@ -1,14 +1,18 @@
 """Delivering a `kubernetes` component: apply every rendered object, wait for health, roll back.
 
-Deploy: record (write-ahead) which objects this revision is about to apply and whether each
-existed already, server-side apply them all, then poll their health until every one is healthy,
-one reaches a terminal failure, or the component's health timeout passes — the error then names
-each unhealthy object and why. Progress reads "objects healthy N/M"; cancellation is honoured
-between objects and between polls. Applying is convergent, so a retried activity is harmless.
+Deploy: check every object against the target's namespace limits (`namespaces`,
+`cluster_scoped`), with the cluster's own word on which kinds are namespaced, and refuse the whole
+component before anything is recorded or applied if one breaks them; record (write-ahead) which
+objects this revision is about to apply and whether each existed already, server-side apply them
+all, then poll their health until every one is healthy, one reaches a terminal failure, or the
+component's health timeout passes — the error then names each unhealthy object and why. Progress
+reads "objects healthy N/M"; cancellation is honoured between objects and between polls. Applying
+is convergent, so a retried activity is harmless.
 
-Rollback: re-apply the objects of the revision that was live before (the caller renders that
-commit), then delete the objects this deployment created that the previous revision does not
-have. Objects that existed before but had no previous revision to restore are left as they are.
+Rollback: check the objects of the revision that was live before (the caller renders that commit)
+against the same limits, re-apply them, then delete the objects this deployment created that the
+previous revision does not have. Objects that existed before but had no previous revision to
+restore are left as they are.
 
 Deliberately does not: talk to the API itself (`lockstep.targets.kubernetes`), judge health
 (`lockstep.drift.health`) or know the store's schema (`InventoryJournal`).
@@ -23,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from lockstep.delivery.http_health import verify_http
-from lockstep.domain.errors import HealthCheckFailed, LockstepError
+from lockstep.domain.errors import HealthCheckFailed, LockstepError, PlacementRefused
+from lockstep.domain.kube_scope import NamespaceLimits
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.drift.health import Assessment, Health, KubeObject, ObjectRef, assess
@@ -72,6 +77,7 @@ class KubernetesDelivery:
     cancelled: threading.Event | None = None
     attempt: int = 1
     clock: Callable[[], float] = field(default=time.monotonic)
+    limits: NamespaceLimits | None = None  # the target's; None: no limits
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
     d.journal.step("deploy", StepStatus.RUNNING, attempt=d.attempt)
     try:
         refs = [d.cluster.ref(o) for o in objects]
+        _check_limits(d, refs)  # before the inventory or the cluster is written to
         d.journal.remember([(ref, d.cluster.get(ref) is not None) for ref in refs])
         applied: list[Applied] = []
         for i, obj in enumerate(objects):
@@ -167,7 +174,9 @@ def rollback_kubernetes_component(
         return Outcome([], False, "nothing was applied")
     d.journal.step("rollback", StepStatus.RUNNING, attempt=d.attempt)
     try:
-        restored = [d.cluster.apply(cast(KubeObject, obj)) for obj in previous or ()]
+        restoring = [cast(KubeObject, obj) for obj in previous or ()]
+        _check_limits(d, [d.cluster.ref(obj) for obj in restoring])
+        restored = [d.cluster.apply(obj) for obj in restoring]
         for a in restored:
             d.journal.step("rollback", StepStatus.SUCCEEDED, f"re-applied ({a.action})", obj=str(a.ref))
         keep = {a.ref.key for a in restored}
@@ -192,6 +201,20 @@ def rollback_kubernetes_component(
         detail += f"; no previous revision to restore {', '.join(left)}"
     d.journal.step("rollback", StepStatus.SUCCEEDED, detail)
     return Outcome([str(a.ref) for a in restored] + [str(r) for r in deleted], True, detail)
+
+
+def _check_limits(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> None:
+    """PlacementRefused naming every object the target's limits refuse; `refs` carry the
+    namespace the cluster's discovery gives each (empty for a cluster-scoped kind)."""
+    if d.limits is None:
+        return
+    refused = [
+        reason
+        for ref in refs
+        if (reason := d.limits.refusal(d.component.name, ref.kind, ref.namespace, ref.name)) is not None
+    ]
+    if refused:
+        raise PlacementRefused("; ".join(refused))
 
 
 def _record_health(d: KubernetesDelivery, found: Sequence[tuple[ObjectRef, Assessment]]) -> None:

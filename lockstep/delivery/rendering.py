@@ -35,6 +35,7 @@ class CommitRenderer:
         git: GitMirrors,
         target_types: Mapping[str, str],
         *,
+        target_namespaces: Mapping[str, str] | None = None,
         repositories: Sequence[str] = (),
         configured_only: bool = False,
         cache_size: int = 16,
@@ -48,6 +49,7 @@ class CommitRenderer:
         # any path or URL it is given.
         self._configured_only = configured_only
         self._target_types = dict(target_types)
+        self._target_namespaces = dict(target_namespaces or {})
         self._cache: OrderedDict[tuple[str, str, str], RenderedCommit] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -87,7 +89,13 @@ class CommitRenderer:
         url = self.git_url(repository)
         tree = self._git.tree(url, sha)
         manifest = load_manifest(tree)
-        components = render_environment(manifest, environment, tree, target_types=self._target_types)
+        components = render_environment(
+            manifest,
+            environment,
+            tree,
+            target_types=self._target_types,
+            target_namespaces=self._target_namespaces,
+        )
         rendered = RenderedCommit(
             commit=self._git.commit_info(url, sha),
             manifest=manifest,

@@ -69,5 +69,6 @@ MAX_SSH_BATCH = 1000
 MAX_KEEP_RELEASES = 100
 MAX_REPOSITORIES = 1000
 MAX_TARGETS = 1000
+MAX_TARGET_NAMESPACES = 1000  # a kubernetes target's `namespaces`
 MAX_USERS = 10000
 MAX_USER_GROUPS = 100  # groups one user belongs to

@@ -56,3 +56,9 @@ class DeploymentStepFailed(LockstepError):
 
 class HealthCheckFailed(DeploymentStepFailed):
     """Health verification did not pass within its timeout."""
+
+
+class PlacementRefused(DeploymentStepFailed):
+    """A `kubernetes` target's `namespaces` or `cluster_scoped` setting refuses objects of a
+    component; found before anything is applied, and not retried (the manifest or the server
+    configuration must change)."""

@@ -47,6 +47,24 @@ class HealthSpec(BaseModel):
     interval_seconds: float = 2.0
 
 
+class PlannedObject(BaseModel):
+    """A Kubernetes object a component applies, and where it lands.
+
+    Field names are Kubernetes' own, so the plan, the policy input and a manifest read alike.
+    `namespace` is the one the object will actually use (its `metadata.namespace`, else the
+    target's); None for a cluster-scoped kind (`lockstep.domain.kube_scope` says how that is known).
+    """
+
+    apiVersion: str  # Kubernetes' spelling, on purpose
+    kind: str
+    namespace: str | None
+    name: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{where}{self.name}"
+
+
 @dataclass(frozen=True)
 class ReleaseTree:
     """Files destined for one `dest` folder on a host: `<dest>/releases/<commit>/<path>`."""
@@ -70,6 +88,19 @@ class RenderedComponent:
     deploy_commands: tuple[str, ...] = ()  # host components, run in the new release after the switch
     objects: tuple[dict[str, object], ...] = ()  # kubernetes components, rendered manifests
     images: tuple[str, ...] = field(default=())  # container images referenced (for policy)
+    # For policy and the target's namespace limits; none of it is part of `content_hash`.
+    target_namespace: str | None = None  # kubernetes components: the target's `namespace`
+    placements: tuple[PlannedObject, ...] = ()  # kubernetes components: where each object lands
+
+    @property
+    def dests(self) -> list[str]:
+        """Host components: the folders releases go to, as rendered."""
+        return [r.dest for r in self.releases]
+
+    @property
+    def commands(self) -> list[str]:
+        """Host components: deploy, then health commands, as rendered (what runs on the hosts)."""
+        return [*self.deploy_commands, *self.health.commands] if self.kind == "host" else []
 
 
 class PlannedComponent(BaseModel):
@@ -82,6 +113,11 @@ class PlannedComponent(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list)
     previous_commit: str | None = None
+    # What policy sees besides images (empty in plans made before they existed):
+    target_namespace: str | None = None  # kubernetes: the target's namespace
+    objects: list[PlannedObject] = Field(default_factory=list)  # kubernetes
+    dests: list[str] = Field(default_factory=list)  # host: release folders
+    commands: list[str] = Field(default_factory=list)  # host: deploy, then health commands
 
 
 class Plan(BaseModel):

@@ -77,6 +77,9 @@ class GitTree:
         self._link_targets: dict[str, str] = {}
         self._max_file, self._max_read = max_file_bytes, max_read_bytes
         self._read = 0  # bytes handed out by `read` so far
+        # Git stores names as bytes; GitPython decodes them as UTF-8 with surrogateescape, so a
+        # name that is not UTF-8 keeps its bytes (as surrogates) and is found again by the same
+        # str. The renderer refuses such a name where a component would read the file.
         raw = self._repo.git.ls_tree("-r", "-t", "-z", "--long", "--full-tree", sha)
         self._entries: dict[str, _Entry] = {"": _Entry(_MODE_TREE, "")}
         self._children: dict[str, list[str]] = {"": []}

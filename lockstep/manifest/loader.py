@@ -2,22 +2,23 @@
 
 Owns: reading the file, parsing YAML (duplicate keys are errors), turning pydantic errors into
 `ManifestError(file, key, message)` with readable keys such as `components[2].depends_on[0]`, and
-the checks that span sections: `depends_on` references, dependency cycles, promotion chains and
-every component's target being bound in every environment.
+the checks that span sections: `depends_on` references, dependency cycles, promotion chains,
+every component's target being bound in every environment, and (through `destinations`) host
+dests that share or nest inside each other's folders on one target.
 
 Also parses Kubernetes YAML documents into objects (apiVersion, kind and metadata.name checked),
 so that every YAML error in the package is reported the same way.
 
 Deliberately does not: read the files a component names or substitute placeholders (`render`)
-— except in a host file mapping's `dest`, which it renders per environment to compare release
-folders and to refuse an unresolved placeholder there before anything else happens —, know the
+— except in a host file mapping's `dest`, which `destinations` renders per environment to compare
+release folders and to refuse an unresolved placeholder there before anything else happens —, know the
 server configuration's targets (`render` receives their types), or plan waves
 (`lockstep.planning`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import yaml
@@ -28,8 +29,8 @@ from lockstep.domain.errors import CycleError, ManifestError
 from lockstep.domain.limits import KUBERNETES_FILE_MAX_BYTES, MANIFEST_MAX_BYTES, file_too_large
 from lockstep.domain.source import PathOutsideRepository, SourceTree
 from lockstep.manifest.boundedyaml import BoundedSafeLoader, YamlBoundExceeded
-from lockstep.manifest.placeholders import environment_values, unresolved_message
-from lockstep.manifest.schema import KEYED_ERROR, EnvironmentSpec, FileSpec, Manifest, UnresolvedDest
+from lockstep.manifest.destinations import check_destinations
+from lockstep.manifest.schema import KEYED_ERROR, EnvironmentSpec, Manifest
 from lockstep.planning.graph import find_cycle
 
 
@@ -103,46 +104,7 @@ def check_references(manifest: Manifest, *, file: str = "lockstep.yaml") -> None
                     f"component '{comp.name}' uses target '{comp.target}', "
                     f"which environment '{env.name}' does not bind",
                 )
-    _check_release_folders(manifest, file)
-
-
-def rendered_dest(
-    spec: FileSpec, env: EnvironmentSpec, values: Mapping[str, str], *, file: str, key: str
-) -> str:
-    """`spec.dest` in `env` (placeholders substituted from `values`); ManifestError under `key` if a
-    placeholder is unresolved or the result is not a valid dest (absolute, no `..`, not `/`)."""
-    try:
-        return spec.rendered_dest(values)
-    except UnresolvedDest as e:
-        name, count = e.missing[0][0], len(e.missing)
-        message = unresolved_message(name, "", count, environment=env.name, defined=env.values)
-        raise ManifestError(file, key, message) from None
-    except ValueError as e:
-        raise ManifestError(file, key, f"{e} (rendered from '{spec.dest}' in '{env.name}')") from None
-
-
-def _check_release_folders(manifest: Manifest, file: str) -> None:
-    """No two deliveries may share a release folder: releases are named by commit, so two
-    components (or two environments) on one target and `dest` would overwrite each other. Dests
-    are compared as rendered: `/srv/{{ environment }}` is a different folder in each environment."""
-    owners: dict[tuple[str, str], str] = {}
-    for env in manifest.environments:
-        values = environment_values(manifest.application, env.name, env.values)
-        for i, comp in enumerate(manifest.components):
-            if comp.host is None:
-                continue
-            for j, spec in enumerate(comp.host.files):
-                key = f"components[{i}].host.files[{j}].dest"
-                folder = (env.targets[comp.target], rendered_dest(spec, env, values, file=file, key=key))
-                owner = f"component '{comp.name}' in environment '{env.name}'"
-                other = owners.setdefault(folder, owner)
-                if other != owner:
-                    raise ManifestError(
-                        file,
-                        key,
-                        f"{owner} and {other} both deliver to {folder[1]} on target '{folder[0]}'; "
-                        "give each its own dest, or each environment its own target",
-                    )
+    check_destinations(manifest, file=file)
 
 
 class _StrictLoader(BoundedSafeLoader):

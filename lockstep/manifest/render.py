@@ -4,9 +4,10 @@ Owns: resolving `src` and `kubernetes.manifests` paths inside the repository, su
 `{{ placeholders }}` from the environment's values (plus `application` and `environment`) in
 every string a component carries — file contents (unless a mapping says `render: false`),
 `dest`, commands, URLs, Kubernetes manifests — and refusing unresolved ones, reading Kubernetes
-YAML files (parsed by `loader`), collecting container images, checking that each component's kind
-fits the type of its bound target, bounding how far substitution may grow a file, and the content
-hash change detection uses.
+YAML files (parsed by `loader`), collecting container images and where each object lands (its
+namespace, `lockstep.domain.kube_scope`), checking that each component's kind fits the type of its
+bound target, bounding how far substitution may grow a file, and the content hash change detection
+uses.
 
 Deliberately does not: talk to targets, know commit shas (the hash excludes them so an unchanged
 component keeps its hash across commits), interpret Kustomize or Helm, or decide what to deploy
@@ -15,6 +16,7 @@ component keeps its hash across commits), interpret Kustomize or Helm, or decide
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import posixpath
@@ -24,9 +26,11 @@ from typing import Any
 
 from lockstep.domain.bounds import MAX_RENDERED_FILE_BYTES
 from lockstep.domain.errors import ManifestError
+from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, declared_scopes, placement
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
-from lockstep.manifest.loader import check_references, load_kubernetes_documents, rendered_dest
+from lockstep.manifest.destinations import rendered_dest
+from lockstep.manifest.loader import check_references, load_kubernetes_documents
 from lockstep.manifest.loader import environment as find_environment
 from lockstep.manifest.placeholders import (
     RenderTooLarge,
@@ -53,17 +57,37 @@ def render_environment(
     source: SourceTree,
     *,
     target_types: Mapping[str, str],
+    target_namespaces: Mapping[str, str] | None = None,
     file: str = "lockstep.yaml",
 ) -> list[RenderedComponent]:
     """Every component of `environment`, in manifest order, with placeholders resolved and hashed.
 
-    `target_types` maps server-config target names to their type ("local", "ssh", "kubernetes").
+    `target_types` maps server-config target names to their type ("local", "ssh", "kubernetes");
+    `target_namespaces` maps kubernetes targets to their `namespace` (absent: "default").
     """
     check_references(manifest, file=file)  # cheap; guards manifests built without load_manifest
     env = find_environment(manifest, environment, file=file)
     values = environment_values(manifest.application, env.name, env.values)
     renderer = _Renderer(source, file, env, manifest.environments.index(env), values, target_types)
-    return [renderer.component(i, comp) for i, comp in enumerate(manifest.components)]
+    components = [renderer.component(i, comp) for i, comp in enumerate(manifest.components)]
+    return _placed(components, target_namespaces or {})
+
+
+def _placed(
+    components: list[RenderedComponent], target_namespaces: Mapping[str, str]
+) -> list[RenderedComponent]:
+    """Kubernetes components with the namespace each object lands in. The CRDs of every component
+    count: a custom kind defined in one component is cluster-scoped or not for all of them."""
+    declared = declared_scopes(o for c in components for o in c.objects)
+    placed: list[RenderedComponent] = []
+    for c in components:
+        if c.kind != "kubernetes":
+            placed.append(c)
+            continue
+        namespace = target_namespaces.get(c.target_name, DEFAULT_NAMESPACE)
+        where = tuple(placement(o, namespace=namespace, declared=declared) for o in c.objects)
+        placed.append(dataclasses.replace(c, target_namespace=namespace, placements=where))
+    return placed
 
 
 def content_hash(payload: object) -> str:
@@ -131,7 +155,7 @@ class _Renderer:
         payload: dict[str, object]
         extra: dict[str, Any]
         if comp.host is not None:
-            releases, deploy = self._host(i, comp.host)
+            releases, deploy = self._host(i, comp.name, comp.host)
             trees = [
                 {
                     "dest": r.dest,
@@ -143,7 +167,7 @@ class _Renderer:
             extra = {"releases": releases, "deploy_commands": deploy}
         else:
             assert comp.kubernetes is not None  # the schema guarantees exactly one kind section
-            objects = self._kubernetes(i, comp.kubernetes)
+            objects = self._kubernetes(i, comp.name, comp.kubernetes)
             payload = {"kind": "kubernetes", "objects": list(objects)}
             extra = {
                 "objects": objects,
@@ -182,7 +206,9 @@ class _Renderer:
             )
         return target_name
 
-    def _host(self, i: int, host: HostSpec) -> tuple[tuple[ReleaseTree, ...], tuple[str, ...]]:
+    def _host(
+        self, i: int, component: str, host: HostSpec
+    ) -> tuple[tuple[ReleaseTree, ...], tuple[str, ...]]:
         trees: dict[str, dict[str, bytes]] = {}
         origin: dict[tuple[str, str], str] = {}
         for j, spec in enumerate(host.files):
@@ -193,6 +219,7 @@ class _Renderer:
             base, paths, is_folder = self._list(spec.src, key)
             tree = trees.setdefault(dest, {})
             for path in paths:
+                self._check_name(path, key, component)
                 rel = (
                     (posixpath.relpath(path, base) if base else path)
                     if is_folder
@@ -212,7 +239,7 @@ class _Renderer:
         )
         return releases, deploy
 
-    def _kubernetes(self, i: int, spec: KubernetesSpec) -> tuple[dict[str, object], ...]:
+    def _kubernetes(self, i: int, component: str, spec: KubernetesSpec) -> tuple[dict[str, object], ...]:
         key = f"components[{i}].kubernetes.manifests"
         _, paths, is_folder = self._list(spec.manifests, key)
         if is_folder:
@@ -226,6 +253,7 @@ class _Renderer:
         objects: list[dict[str, object]] = []
         seen: dict[str, str] = {}
         for path in paths:
+            self._check_name(path, key, component)
             try:
                 text = self._read(path, key).decode("utf-8")
             except UnicodeDecodeError:
@@ -273,6 +301,18 @@ class _Renderer:
             raise ManifestError(self.file, key, f"'{raw}': {err}") from None
         raise ManifestError(self.file, key, f"'{raw}' does not exist in the repository")
 
+    def _check_name(self, path: str, key: str, component: str) -> None:
+        """Refuse a file whose name is not UTF-8 (Git stores bytes; the tree keeps undecodable
+        ones as surrogates): it could be neither hashed, recorded nor sent over SFTP."""
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            message = (
+                f"component '{component}': the file name '{_escaped_path(path)}' is not UTF-8; "
+                "Lockstep reads only files whose names are UTF-8 text, so rename it (git mv)"
+            )
+            raise ManifestError(self.file, key, message) from None
+
     def _read(self, path: str, key: str) -> bytes:
         try:
             return self.source.read(path)
@@ -314,6 +354,15 @@ class _Renderer:
 
     def _unresolved(self, name: str, where: str, count: int) -> str:
         return unresolved_message(name, where, count, environment=self.env.name, defined=self.env.values)
+
+
+def _escaped_path(path: str) -> str:
+    """`path` printable: bytes that are not UTF-8 (kept as surrogates) shown as `\\xe9`."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates of another origin
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _mebibytes(size: int) -> str:

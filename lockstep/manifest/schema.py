@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 from lockstep.domain import bounds
 from lockstep.domain.durations import parse_duration
 from lockstep.domain.models import ComponentKind
-from lockstep.manifest.placeholders import has_placeholders, substitute
+from lockstep.manifest.placeholders import RenderTooLarge, has_placeholders, substitute
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -110,13 +110,16 @@ class UnresolvedDest(ValueError):
 
 
 def absolute_dest(value: str) -> str:
-    """A destination folder on a target, normalised; ValueError unless absolute, without `..`
+    """A destination folder on a target, normalised (one spelling per folder: `/srv/web/`,
+    `//srv/web` and `/srv/./web` are all `/srv/web`); ValueError unless absolute, without `..`
     and not `/` itself."""
     if not value.startswith("/"):
         raise ValueError(f"dest '{value}' must be an absolute path")
     if ".." in value.split("/"):
         raise ValueError(f"dest '{value}' must not contain '..'")
-    normal = posixpath.normpath(value)
+    # normpath keeps exactly two leading slashes (POSIX leaves `//x` implementation-defined); on
+    # Linux and under a local root they name `/x`, and `//` alone would otherwise pass for a folder.
+    normal = "/" + posixpath.normpath(value).lstrip("/")
     if normal == "/":
         raise ValueError("dest must not be the root folder '/'")
     return normal
@@ -188,8 +191,16 @@ class FileSpec(_Strict):
 
     def rendered_dest(self, values: Mapping[str, str]) -> str:
         """`dest` for one environment: placeholders substituted, then held to the rules of a
-        literal dest. UnresolvedDest or ValueError otherwise."""
-        out, missing = substitute(self.dest, values)
+        literal dest, its length included. UnresolvedDest or ValueError otherwise."""
+        try:
+            # Bounded while substituting: a 64 KiB value is a legal value but no folder, and every
+            # dest is split, normalised and compared once per environment.
+            out, missing = substitute(self.dest, values, max_chars=bounds.MAX_PATH_CHARS)
+        except RenderTooLarge:
+            raise ValueError(
+                f"dest is longer than the maximum {bounds.MAX_PATH_CHARS} characters once its "
+                "placeholders are substituted"
+            ) from None
         if missing:
             raise UnresolvedDest(missing)
         return absolute_dest(out)

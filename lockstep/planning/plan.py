@@ -79,6 +79,10 @@ def make_plan(components: Sequence[RenderedComponent], deployed: Mapping[str, De
                 depends_on=list(component.depends_on),
                 images=list(component.images),
                 previous_commit=live.commit if live is not None else None,
+                target_namespace=component.target_namespace,
+                objects=list(component.placements),
+                dests=component.dests,
+                commands=component.commands,
             )
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from lockstep.domain.models import CommitInfo, Plan
+from lockstep.domain.models import CommitInfo, Plan, PlannedComponent
 
 
 def deploy_input(
@@ -47,21 +47,32 @@ def deploy_input(
         },
         "trigger": {"kind": trigger, "actor": actor, "groups": sorted(groups)},
         "plan": {
-            "components": [
-                {
-                    "name": c.name,
-                    "kind": c.kind,
-                    "target": c.target,
-                    "action": c.action.value,
-                    "images": list(c.images),
-                }
-                for c in plan.components
-            ],
+            "components": [_component(c) for c in plan.components],
             "waves": [list(wave) for wave in plan.waves],
         },
         "approvals": [dict(a) for a in approvals],
         "now": now,
     }
+
+
+def _component(c: PlannedComponent) -> dict[str, Any]:
+    """One planned component. A kubernetes one lists its objects where they land (`namespace`
+    null for a cluster-scoped kind) and the target's own namespace; a host one its release folders
+    and the commands it runs there (deploy, then health), all as rendered."""
+    document: dict[str, Any] = {
+        "name": c.name,
+        "kind": c.kind,
+        "target": c.target,
+        "action": c.action.value,
+        "images": list(c.images),
+    }
+    if c.kind == "kubernetes":
+        document["target_namespace"] = c.target_namespace
+        document["objects"] = [o.model_dump(mode="json") for o in c.objects]
+    else:
+        document["dests"] = list(c.dests)
+        document["commands"] = list(c.commands)
+    return document
 
 
 def rfc3339(moment: datetime) -> str:

@@ -93,6 +93,24 @@ class HostConnection(Protocol):
         """Hex sha256 of a regular file's content, or None if there is no such file."""
         ...
 
+    def kind(self, path: str) -> str | None:
+        """What is at `path`, not following a final symlink: "file", "dir", "link", "other"
+        (a device, fifo or socket), or None when nothing is."""
+        ...
+
+    def file_size(self, path: str) -> int | None:
+        """The size of a regular file (following links), or None if there is no such file."""
+        ...
+
+    def free_bytes(self, path: str) -> int | None:
+        """Bytes free to this user on the filesystem holding `path`, None when it cannot be told."""
+        ...
+
+    def tree_sha256(self, path: str) -> dict[str, str]:
+        """Hex sha256 of every regular file under the folder `path`, keyed by its path relative
+        to it (`a/b.txt`); symlinks are not followed. {} if the folder does not exist."""
+        ...
+
     def exists(self, path: str) -> bool:
         """Whether anything (file, directory, symlink, even a dangling one) is at `path`."""
         ...

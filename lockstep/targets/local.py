@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from lockstep.domain.errors import TargetUnreachable
+from lockstep.domain.errors import DeploymentStepFailed, TargetUnreachable
 from lockstep.settings import LocalTargetSettings
 from lockstep.targets.host import CommandResult, HostConnection, OutputTail
 
@@ -77,8 +78,11 @@ class LocalConnection(HostConnection):
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         # Not atomic on purpose: a torn file has the wrong sha256, so a retried staging rewrites it.
         p = self.local_path(path)
-        p.write_bytes(data)
-        os.chmod(p, mode)
+        try:
+            p.write_bytes(data)
+            os.chmod(p, mode)
+        except OSError as e:
+            raise DeploymentStepFailed(f"{self.name}: cannot write {path}: {e.strerror or e}") from e
 
     def read_file(self, path: str) -> bytes | None:
         p = self.local_path(path)
@@ -86,13 +90,40 @@ class LocalConnection(HostConnection):
 
     def file_sha256(self, path: str) -> str | None:
         p = self.local_path(path)
-        if not p.is_file():
+        return _sha256_file(p) if p.is_file() else None
+
+    def kind(self, path: str) -> str | None:
+        try:
+            mode = os.lstat(self.local_path(path)).st_mode
+        except FileNotFoundError:
             return None
-        digest = hashlib.sha256()
-        with p.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
+        return _kind_of(mode)
+
+    def file_size(self, path: str) -> int | None:
+        p = self.local_path(path)
+        return p.stat().st_size if p.is_file() else None
+
+    def free_bytes(self, path: str) -> int | None:
+        p = self.local_path(path)
+        while not p.exists() and p != self.root:
+            p = p.parent
+        try:
+            st = os.statvfs(p)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
+
+    def tree_sha256(self, path: str) -> dict[str, str]:
+        top = self.local_path(path)
+        if top.is_symlink() or not top.is_dir():
+            return {}
+        digests = {}
+        for folder, _dirs, names in os.walk(top):
+            for name in names:
+                p = Path(folder) / name
+                if p.is_file() and not p.is_symlink():
+                    digests[p.relative_to(top).as_posix()] = _sha256_file(p)
+        return digests
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(self.local_path(path))
@@ -198,6 +229,22 @@ class LocalConnection(HostConnection):
 
     def __repr__(self) -> str:
         return f"LocalConnection(root={str(self.root)!r}, name={self.name!r})"
+
+
+def _sha256_file(p: Path) -> str:
+    digest = hashlib.sha256()
+    with p.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "other"
 
 
 def _pump(stream: IO[bytes], tail: OutputTail, lock: threading.Lock) -> None:

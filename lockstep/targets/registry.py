@@ -12,10 +12,16 @@ from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from lockstep.domain.errors import ConfigError
-from lockstep.settings import LocalTargetSettings, SshTargetSettings, TargetSettings
+from lockstep.domain.kube_scope import NamespaceLimits
+from lockstep.settings import (
+    KubernetesTargetSettings,
+    LocalTargetSettings,
+    SshTargetSettings,
+    TargetSettings,
+)
 from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.local import connect_local
-from lockstep.targets.ssh import SshConnection, connect_host, connect_ssh, parse_address
+from lockstep.targets.ssh import SshConnection, connect_host, connect_ssh, host_label, parse_address
 
 _MAX_PARALLEL_CONNECTS = 16  # as connect_ssh: a large fleet is reached 16 hosts at a time
 
@@ -27,6 +33,17 @@ class TargetRegistry:
     def types(self) -> dict[str, str]:
         """Target name -> type, as the manifest renderer checks component kinds against it."""
         return {name: t.type for name, t in self._targets.items()}
+
+    def namespaces(self) -> dict[str, str]:
+        """Kubernetes target name -> its namespace, where objects that name none land."""
+        return {
+            name: t.namespace for name, t in self._targets.items() if isinstance(t, KubernetesTargetSettings)
+        }
+
+    def namespace_limits(self, name: str) -> NamespaceLimits | None:
+        """What the kubernetes target `name` lets components place; None for other targets."""
+        target = self._targets.get(name)
+        return target.limits(name) if isinstance(target, KubernetesTargetSettings) else None
 
     def settings(self, name: str) -> TargetSettings:
         try:
@@ -94,10 +111,9 @@ def _not_host_like(name: str, target: TargetSettings) -> ConfigError:
 
 
 def ssh_label(settings: SshTargetSettings, address: str) -> str:
-    """The label a connection to `address` carries (`host:port`, as `connect_host` names it):
-    how steps and the journal name the host, known before connecting."""
-    host, port = parse_address(address, settings.port)
-    return f"{host}:{port}"
+    """The label a connection to `address` will carry (as `connect_host` names it): how steps
+    and the journal name the host, known before connecting."""
+    return host_label(*parse_address(address, settings.port))
 
 
 def _connect_ssh_each(

@@ -1,6 +1,6 @@
-"""Releases on a host, written once over any `HostConnection` (local today, ssh next).
+"""Releases on a host, written once over any `HostConnection` (local or ssh).
 
-Layout under a component's `dest`:
+Layout under a component's `dest` (what of it Lockstep owns: `lockstep.targets.release_layout`):
 
     <dest>/releases/<release>/...            the files of one release (release = commit sha)
     <dest>/releases/<release>/.lockstep-release   marker holding the content hash, written last
@@ -10,43 +10,57 @@ Layout under a component's `dest`:
 
 Every function converges rather than applies a delta, so a retried activity is harmless: staging
 skips a release already complete and resumes an interrupted upload, switching to the release
-already current changes nothing. File modes follow one simple rule: content starting with `#!`
-is written 0o755, everything else 0o644.
+already current changes nothing. Every staged file is checked on the host (size and sha256)
+before the marker is written, so a full disk never yields a release that looks complete. File
+modes follow one simple rule: content starting with `#!` is written 0o755, the rest 0o644.
 
-This module owns no connection and does no I/O of its own; it does not decide which hosts or
-batches to deploy to, nor record steps (that is `lockstep.delivery.host`).
+This module owns no connection; it does not decide which hosts or batches to deploy to, nor
+record steps (that is `lockstep.delivery.host`). Commands run through
+`lockstep.targets.host_commands`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
-from lockstep.domain.errors import DeploymentStepFailed, HealthCheckFailed
-from lockstep.domain.models import HealthSpec
-from lockstep.targets.host import CommandResult, HostConnection
+from lockstep.domain.errors import DeploymentStepFailed
+from lockstep.targets.host import HostConnection
+from lockstep.targets.release_layout import (
+    FOREIGN_LINK,
+    HISTORY,
+    MARKER,
+    STAGING_PREFIX,
+    LayoutRefused,
+    check_layout,
+    current_link,
+    is_owned_release,
+    live_current,
+    owned_entries,
+    release_dir,
+    release_name,
+    releases_root,
+    verify_tree,
+)
 
-MARKER = ".lockstep-release"
-HISTORY = ".lockstep-history"
-STAGING_PREFIX = ".staging-"
-
-
-def release_dir(dest: str, release: str) -> str:
-    return f"{_base(dest)}/releases/{release}"
-
-
-def current_link(dest: str) -> str:
-    return f"{_base(dest)}/current"
+__all__ = [
+    "current_link",
+    "current_release",
+    "file_mode",
+    "prune_releases",
+    "release_dir",
+    "remember_release",
+    "rollback_release",
+    "stage_release",
+    "switch_current",
+]
 
 
 def current_release(conn: HostConnection, dest: str) -> str | None:
-    """The release `current` points at (relative or absolute link target), None without a link."""
-    target = conn.readlink(current_link(dest))
-    if target is None:
-        return None
-    return posixpath.basename(target.rstrip("/")) or None
+    """What `current` holds, as the journal records it: a release name, `link:<target>` for a
+    link Lockstep did not make, or None without one. Raises LayoutRefused if it is not a link."""
+    return live_current(conn, dest)
 
 
 def stage_release(
@@ -56,24 +70,36 @@ def stage_release(
 
     Uploads go to `.staging-<release>` first, which carries the marker as "staging <hash>" from
     its start: a retry with the same hash resumes (files whose sha256 already matches are not
-    sent again), a different or unknown staging dir is wiped. The final marker is written last,
-    then the staging dir replaces any stale final dir.
+    sent again), a different or unknown staging dir is wiped. Every file is then verified on the
+    host; the final marker is written last, verified too, and the staging dir replaces a stale
+    final dir that Lockstep made. A complete release is verified again before it is reused.
     """
     _check_release(release)
     paths = {_check_file_path(rel): data for rel, data in files.items()}
+    digests = {rel: _sha256(data) for rel, data in paths.items()}
     final = release_dir(dest, release)
     final_marker = f"{content_hash}\n".encode()
+    check_layout(conn, dest)
+    final_kind = conn.kind(final)
+    if final_kind is not None and not is_owned_release(conn, dest, release):
+        raise LayoutRefused(
+            f"{conn.name}: {final} exists but Lockstep did not stage it (no {MARKER}); refusing to replace it"
+        )
     if conn.file_sha256(f"{final}/{MARKER}") == _sha256(final_marker):
-        return False
+        try:
+            verify_tree(conn, final, paths, digests)
+            return False
+        except DeploymentStepFailed:
+            pass  # damaged since it was staged: stage it again (refused below if it is live)
 
-    if current_release(conn, dest) == release and conn.exists(f"{final}/{MARKER}"):
+    if current_release(conn, dest) == release and final_kind is not None:
         # A live release holding other content: replacing it would pull files from under the
         # running service and leave nothing to roll back to.
         raise DeploymentStepFailed(
             f"{conn.name}: release {release} is live in {dest} with different content; refusing to "
             "replace it (is another component or environment delivering to the same dest?)"
         )
-    staging = f"{_base(dest)}/releases/{STAGING_PREFIX}{release}"
+    staging = f"{releases_root(dest)}/{STAGING_PREFIX}{release}"
     staging_marker = f"staging {content_hash}\n".encode()
     state = conn.file_sha256(f"{staging}/{MARKER}")
     if state != _sha256(final_marker):  # staging complete already: only the rename is left
@@ -88,10 +114,14 @@ def stage_release(
             if parent not in made:
                 conn.ensure_dir(parent)
                 made.add(parent)
-            if conn.file_sha256(path) != _sha256(data):
+            if conn.file_sha256(path) != digests[rel]:
                 conn.write_file(path, data, mode=file_mode(data))
+        verify_tree(conn, staging, paths, digests)
         conn.write_file(f"{staging}/{MARKER}", final_marker)
-    conn.remove(final)  # a stale, incomplete or superseded copy that is not live
+        if conn.file_sha256(f"{staging}/{MARKER}") != _sha256(final_marker):
+            raise DeploymentStepFailed(f"{conn.name}: the marker {staging}/{MARKER} did not arrive whole")
+    if final_kind is not None:
+        conn.remove(final)  # Lockstep's own stale, damaged or superseded copy that is not live
     conn.rename(staging, final)
     return True
 
@@ -102,7 +132,11 @@ def file_mode(data: bytes) -> int:
 
 
 def remember_release(conn: HostConnection, dest: str, release: str) -> None:
-    """Record `release` as the newest in `.lockstep-history` (moved to the end if listed)."""
+    """Record `release` as the newest in `.lockstep-history` (moved to the end if listed).
+
+    Called before the release is staged, so every release folder Lockstep puts in place is in
+    its history: listing a release that is not there yet is harmless (pruning skips it).
+    """
     _check_release(release)
     history = _read_history(conn, dest)
     if history and history[-1] == release:
@@ -111,10 +145,12 @@ def remember_release(conn: HostConnection, dest: str, release: str) -> None:
 
 
 def switch_current(conn: HostConnection, dest: str, release: str) -> str | None:
-    """Point `current` at `releases/<release>` atomically; return the release it pointed at before.
+    """Point `current` at `releases/<release>` atomically; return what it held before (as
+    `current_release` gives it).
 
     Returns `release` itself when it is already current. Refuses (DeploymentStepFailed) to point
-    at a release that is not completely staged, so `current` never leads to a missing folder.
+    at a release that is not completely staged, so `current` never leads to a missing folder,
+    and (LayoutRefused) to replace a `current` that is not a symlink.
     """
     _check_release(release)
     previous = current_release(conn, dest)
@@ -127,154 +163,73 @@ def switch_current(conn: HostConnection, dest: str, release: str) -> str | None:
 
 
 def rollback_release(conn: HostConnection, *, dest: str, previous: str | None) -> bool:
-    """Put `current` back on `previous`, or remove it when the component was new (None).
+    """Put `current` back exactly as it was recorded before the deployment (see
+    `current_release`): on a Lockstep release, on a foreign link's own target, or removed when
+    there was none. Only a symlink is ever removed or replaced.
 
     Returns whether anything changed, so a repeated rollback reports nothing to do.
     """
+    link = current_link(dest)
+    if conn.kind(link) not in (None, "link"):
+        raise LayoutRefused(
+            f"{conn.name}: {link} is no longer a symlink; Lockstep will not replace or delete it"
+        )
     if previous is None:
-        if not conn.exists(current_link(dest)):
+        if conn.kind(link) is None:
             return False
-        conn.remove(current_link(dest))
+        conn.remove(link)
         return True
-    return switch_current(conn, dest, previous) != previous
+    if previous.startswith(FOREIGN_LINK):
+        target = previous.removeprefix(FOREIGN_LINK)
+        if conn.readlink(link) == target:
+            return False
+        conn.replace_symlink(link, target)
+        return True
+    name = release_name(previous)
+    assert name is not None
+    return switch_current(conn, dest, name) != name
 
 
-def run_commands(
-    conn: HostConnection,
-    commands: Sequence[str],
-    *,
-    cwd: str | None,
-    env: Mapping[str, str],
-    timeout: float,
-    max_output: int,
-) -> list[CommandResult]:
-    """Run `commands` in order; the first failure or timeout raises DeploymentStepFailed.
+def prune_releases(conn: HostConnection, dest: str, keep: int, protect: Iterable[str | None]) -> list[str]:
+    """Remove all but the newest `keep` of Lockstep's releases; never those in `protect`, nor
+    the one `current` points at, nor anything Lockstep did not stage (see `owned_entries`).
 
-    The exception carries the results so far (the failing one last) as `results`; read them with
-    `failed_results`.
-    """
-    results: list[CommandResult] = []
-    for command in commands:
-        result = conn.run(command, cwd=cwd, env=env, timeout=timeout, max_output=max_output)
-        results.append(result)
-        if not result.ok:
-            raise _with_results(DeploymentStepFailed(describe_failure(conn, result)), results)
-    return results
-
-
-def verify_health(
-    conn: HostConnection,
-    health: HealthSpec,
-    *,
-    cwd: str | None,
-    env: Mapping[str, str],
-    command_timeout: float,
-    max_output: int,
-    heartbeat: Callable[[str], None] = lambda _: None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> list[CommandResult]:
-    """Run every health command until one attempt passes them all, or `timeout_seconds` is up.
-
-    A failing attempt stops at its first failing command; the next attempt starts after
-    `interval_seconds` (never sleeping past the deadline) and reruns the whole set. `heartbeat`
-    is called between attempts, so an activity can report progress and receive cancellation
-    there. Raises HealthCheckFailed naming the last failing command, with its output tail and
-    the attempt's results as `results`.
-    """
-    if not health.commands:
-        return []
-    started = clock()
-    attempt = 0
-    while True:
-        attempt += 1
-        results: list[CommandResult] = []
-        for command in health.commands:
-            result = conn.run(command, cwd=cwd, env=env, timeout=command_timeout, max_output=max_output)
-            results.append(result)
-            if not result.ok:
-                break
-        else:
-            return results
-        failed = results[-1]
-        remaining = health.timeout_seconds - (clock() - started)
-        if remaining <= 0:
-            message = (
-                f"health check did not pass within {health.timeout_seconds:g}s "
-                f"({attempt} attempt{'s' if attempt != 1 else ''}); last failure: "
-                + describe_failure(conn, failed)
-            )
-            raise _with_results(HealthCheckFailed(message), results)
-        heartbeat(f"attempt {attempt} failed at {failed.command!r} ({_status(failed)}); retrying")
-        sleep(min(health.interval_seconds, remaining))
-
-
-def prune_releases(conn: HostConnection, dest: str, keep: int, protect: Iterable[str]) -> list[str]:
-    """Remove all but the newest `keep` releases; never those in `protect` nor the current one.
-
-    Age comes from `.lockstep-history`; releases on disk that it does not list count as older
-    than every listed one (leftovers of a crash before `remember_release`). Returns removed names.
+    Age comes from `.lockstep-history`. Returns the removed names.
     """
     if keep < 0:
         raise ValueError(f"keep must be >= 0, not {keep}")
-    root = f"{_base(dest)}/releases"
-    on_disk = {n for n in conn.list_dir(root) if not n.startswith(".")}
+    if conn.kind(releases_root(dest)) != "dir":
+        return []  # absent, or not Lockstep's (a symlink): nothing to prune there
     history = _read_history(conn, dest)
-    listed = [r for r in history if r in on_disk]
-    oldest_first = sorted(on_disk - set(listed)) + listed
-    spared = set(oldest_first[max(0, len(oldest_first) - keep) :] if keep else [])
-    spared |= set(protect)
-    live = current_release(conn, dest)
+    owned = owned_entries(conn, dest, history)
+    spared = set(owned[max(0, len(owned) - keep) :] if keep else [])
+    spared |= {p for p in protect if p}
+    live = release_name(current_release(conn, dest))
     if live is not None:
         spared.add(live)
-    removed = [r for r in oldest_first if r not in spared]
+    removed = [r for r in owned if r not in spared]
     for name in removed:
-        conn.remove(f"{root}/{name}")
-    remaining = [r for r in listed if r not in removed]
+        conn.remove(release_dir(dest, name))
+    on_disk = set(conn.list_dir(releases_root(dest)))
+    remaining = [r for r in history if r not in removed and (r in on_disk or r in spared)]
     if remaining != history:
         _write_history(conn, dest, remaining)
     return removed
 
 
-def failed_results(err: BaseException) -> list[CommandResult]:
-    """The command results attached to a failure raised by `run_commands` or `verify_health`."""
-    results = getattr(err, "results", None)
-    return list(results) if isinstance(results, list) else []
-
-
-def describe_failure(conn: HostConnection, result: CommandResult) -> str:
-    """`<host>: command 'x' exited with 3`. The output is deliberately not in the message: messages
-    travel into Temporal's history and the deployment record, where a command's output (which may
-    print secrets) does not belong; it is kept, tail only, in the step record."""
-    return f"{conn.name}: command {result.command!r} {_status(result)}"
-
-
-def _status(result: CommandResult) -> str:
-    if result.timed_out:
-        return f"timed out after {result.duration_seconds:.1f}s"
-    return f"exited with {result.exit_code}"
-
-
-def _with_results(err: DeploymentStepFailed, results: list[CommandResult]) -> DeploymentStepFailed:
-    # Set as an attribute, not a subclass: the workflow matches failures by exact class name.
-    err.results = results  # type: ignore[attr-defined]
-    return err
-
-
 def _read_history(conn: HostConnection, dest: str) -> list[str]:
-    raw = conn.read_file(f"{_base(dest)}/releases/{HISTORY}") or b""
+    raw = conn.read_file(f"{releases_root(dest)}/{HISTORY}") or b""
     return [line.strip() for line in raw.decode("utf-8", errors="replace").splitlines() if line.strip()]
 
 
 def _write_history(conn: HostConnection, dest: str, releases: list[str]) -> None:
-    path = f"{_base(dest)}/releases/{HISTORY}"
+    path = f"{releases_root(dest)}/{HISTORY}"
     conn.ensure_dir(posixpath.dirname(path))
-    conn.write_file(f"{path}.tmp", "".join(f"{r}\n" for r in releases).encode())
+    data = "".join(f"{r}\n" for r in releases).encode()
+    conn.write_file(f"{path}.tmp", data)
+    if conn.file_sha256(f"{path}.tmp") != _sha256(data):
+        raise DeploymentStepFailed(f"{conn.name}: {path} did not arrive whole")
     conn.rename(f"{path}.tmp", path)  # a crash never leaves a torn history
-
-
-def _base(dest: str) -> str:
-    return dest.rstrip("/")
 
 
 def _sha256(data: bytes) -> str:
@@ -282,8 +237,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _check_release(release: str) -> None:
-    if not release or release.startswith(".") or "/" in release or "\n" in release:
-        raise ValueError(f"invalid release name {release!r}: no '/', no leading '.', not empty")
+    if not release or release.startswith(".") or "/" in release or "\n" in release or ":" in release:
+        raise ValueError(f"invalid release name {release!r}: no '/' or ':', no leading '.', not empty")
 
 
 def _check_file_path(rel: str) -> str:

@@ -3,9 +3,10 @@
 Owns `SshConnection` (the `HostConnection` of one host: one transport and one lazily opened SFTP
 session, reused for everything an activity does there), `connect_ssh` (every host of an
 `SshTargetSettings`, all or none) and the errors that say whether retrying can help:
-`TargetUnreachable` (network, retryable), `HostKeyRejected` and `SshAuthenticationFailed`
-(configuration, permanent). Host keys come from the target's `known_hosts` file alone and an
-unknown host is refused (a `RejectPolicy`), never trusted on first use.
+`TargetUnreachable` (network, retryable), `HostKeyRejected`, `SshAuthenticationFailed` and
+`ConfigError` for an unusable `key_file` (configuration, permanent). Host keys come from the
+target's `known_hosts` file alone, read by `lockstep.targets.ssh_known_hosts`, and an unknown host
+is refused, never trusted on first use; the key is read by `lockstep.targets.ssh_key_file`.
 
 Files are written under a temporary name and renamed into place, so a torn upload is never taken
 for a file; `current` is switched by renaming a temporary link over it. A command runs as
@@ -29,37 +30,27 @@ import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NoReturn
 
 import paramiko
 
-from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
+from lockstep.domain.errors import ConfigError, DeploymentStepFailed, LockstepError, TargetUnreachable
 from lockstep.settings import SshTargetSettings, parse_duration
 from lockstep.targets.host import CommandResult, HostConnection, OutputTail
+from lockstep.targets.release_layout import free_space_hint
+from lockstep.targets.ssh_key_file import load_key_file
+from lockstep.targets.ssh_known_hosts import CheckKnownHosts, KnownHosts, fingerprint, preferring
+from lockstep.targets.ssh_known_hosts import HostKeyRejected as HostKeyRejected  # re-exported
 
 _PGID_MARK = b"lockstep-pgid "
 _DRAIN_SECONDS = 2.0  # after exit, how long a background child holding stdout may delay `run`
 _REMOTE_HASH_BYTES = 1 << 20  # larger files are hashed on the host instead of downloaded
+_TREE_LISTING_BYTES = 64 << 20  # sha256 listing of a release: ~100 bytes a file
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NETWORK_ERRORS = (paramiko.SSHException, EOFError, TimeoutError, ConnectionError)
 
 
-class HostKeyRejected(LockstepError):
-    """The host's key is not in known_hosts, or differs from it. Retrying cannot help."""
-
-
 class SshAuthenticationFailed(LockstepError):
     """The host refused the user's key (or the agent's). Retrying cannot help."""
-
-
-class _RejectUnknown(paramiko.RejectPolicy):
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
-        raise _UnknownHostKey(hostname, key)
-
-
-class _UnknownHostKey(Exception):
-    def __init__(self, hostname: str, key: paramiko.PKey) -> None:
-        self.hostname, self.key = hostname, key
 
 
 def parse_address(address: str, default_port: int) -> tuple[str, int]:
@@ -81,8 +72,10 @@ def parse_address(address: str, default_port: int) -> tuple[str, int]:
     return host, port
 
 
-def _fingerprint(key: paramiko.PKey) -> str:
-    return f"{key.get_name()} {key.fingerprint}"
+def host_label(host: str, port: int) -> str:
+    """How Lockstep names a host (connections, step records, the journal): `host:port`, with an
+    IPv6 address in brackets so the port stays readable (`[::1]:2222`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class SshConnection(HostConnection):
@@ -115,7 +108,8 @@ class SshConnection(HostConnection):
         except OSError as e:
             if not self._alive():
                 raise TargetUnreachable(f"{self.name}: connection lost during {what}: {e}") from e
-            raise
+            # SFTP says little ("Failure"): the message names the host and the operation.
+            raise OSError(e.errno, f"{self.name}: {what} failed: {e.strerror or e}") from e
 
     def _alive(self) -> bool:
         transport = self._client.get_transport()
@@ -170,6 +164,14 @@ class SshConnection(HostConnection):
                     f.set_pipelined(True)
                     f.write(data)
                     f.chmod(mode)
+                # A pipelined write does not report a failed WRITE (ENOSPC, a quota): the size of
+                # what arrived does, before the file takes its name.
+                arrived = self._sftp.stat(tmp).st_size
+                if arrived != len(data):
+                    raise DeploymentStepFailed(
+                        f"{self.name}: upload of {path} is incomplete: {arrived} of {len(data)} "
+                        f"bytes arrived{free_space_hint(self, posixpath.dirname(path))}"
+                    )
                 self._sftp.posix_rename(tmp, path)
             except BaseException:
                 if self._alive():
@@ -201,6 +203,73 @@ class SshConnection(HostConnection):
 
     def exists(self, path: str) -> bool:
         return self._lstat(path) is not None
+
+    def kind(self, path: str) -> str | None:
+        attrs = self._lstat(path)
+        if attrs is None:
+            return None
+        mode = attrs.st_mode or 0
+        if stat.S_ISLNK(mode):
+            return "link"
+        if stat.S_ISDIR(mode):
+            return "dir"
+        return "file" if stat.S_ISREG(mode) else "other"
+
+    def file_size(self, path: str) -> int | None:
+        attrs = self._lstat(path, follow=True)
+        if attrs is None or not stat.S_ISREG(attrs.st_mode or 0):
+            return None
+        return attrs.st_size
+
+    def free_bytes(self, path: str) -> int | None:
+        script = (
+            f'p={shlex.quote(path)}; while [ ! -e "$p" ] && [ "$p" != / ]; do '
+            'p=$(dirname -- "$p"); done; df -Pk -- "$p" | tail -n 1'
+        )
+        result = self.run(script, cwd=None, env={}, timeout=30, max_output=4096)
+        fields = result.output.split()
+        return int(fields[3]) * 1024 if result.ok and len(fields) >= 4 and fields[3].isdigit() else None
+
+    def tree_sha256(self, path: str) -> dict[str, str]:
+        attrs = self._lstat(path)
+        if attrs is None or not stat.S_ISDIR(attrs.st_mode or 0):
+            return {}
+        # One round trip for a whole release: NUL-separated `<sha256>  ./<path>` records.
+        listing = self.run(
+            f"cd -- {shlex.quote(path)} && find . -type f -print0 | xargs -0 -r sha256sum -z --",
+            cwd=None,
+            env={},
+            timeout=600,
+            max_output=_TREE_LISTING_BYTES,
+        )
+        digests: dict[str, str] = {}
+        if listing.ok and not listing.output.startswith("[..."):
+            for record in listing.output.split("\0"):
+                digest, sep, rel = record.partition("  ")
+                if sep and re.fullmatch(r"[0-9a-f]{64}", digest):
+                    digests[rel.removeprefix("./")] = digest
+            return digests
+        return self._tree_sha256_by_file(path)
+
+    def _tree_sha256_by_file(self, path: str) -> dict[str, str]:
+        """The slow way, one file at a time, for hosts without GNU `sha256sum -z`."""
+        digests: dict[str, str] = {}
+        pending = [""]
+        while pending:
+            rel_dir = pending.pop()
+            folder = f"{path}/{rel_dir}" if rel_dir else path
+            with self._boundary(f"listing {folder}"):
+                entries = self._sftp.listdir_attr(folder)
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.filename}" if rel_dir else entry.filename
+                mode = entry.st_mode or 0
+                if stat.S_ISDIR(mode):
+                    pending.append(rel)
+                elif stat.S_ISREG(mode):
+                    digest = self.file_sha256(f"{path}/{rel}")
+                    if digest is not None:
+                        digests[rel] = digest
+        return digests
 
     def readlink(self, path: str) -> str | None:
         attrs = self._lstat(path)
@@ -271,17 +340,39 @@ class SshConnection(HostConnection):
         eof = False
         exited_at: float | None = None
         timed_out = interrupted = False
+
+        def take(chunk: bytes) -> None:
+            nonlocal head, pgid
+            if pgid is not None:
+                tail.feed(chunk)
+                return
+            head += chunk
+            if b"\n" in head:  # the wrapper's first line names the process group
+                first, rest = head.split(b"\n", 1)
+                marked = first.startswith(_PGID_MARK) and first[len(_PGID_MARK) :].isdigit()
+                pgid = int(first[len(_PGID_MARK) :]) if marked else 0
+                tail.feed(rest if marked else head)
+
+        def take_buffered() -> None:
+            # What the host already sent is buffered here even when this thread was starved:
+            # read it before deciding anything (it holds the process group and the output).
+            while channel.recv_ready():
+                take(channel.recv(65536))
+
         while True:
             now = time.monotonic()
             if channel.exit_status_ready():
                 exited_at = exited_at or now
-                if eof or now - exited_at >= _DRAIN_SECONDS:
+                # After the exit status, wait a little for EOF, but not for a background child
+                # that still holds stdout open.
+                if eof or (now - exited_at >= _DRAIN_SECONDS and not channel.recv_ready()):
                     break
             elif now >= deadline:
                 timed_out = True
             elif self.interrupt is not None and self.interrupt.is_set():
                 interrupted = True
             if timed_out or interrupted:
+                take_buffered()
                 self._kill_group(pgid)
                 break
             if eof:
@@ -295,15 +386,8 @@ class SshConnection(HostConnection):
                 continue
             if not chunk:
                 eof = True
-            elif pgid is None:
-                head += chunk
-                if b"\n" in head:  # the wrapper's first line names the process group
-                    first, rest = head.split(b"\n", 1)
-                    marked = first.startswith(_PGID_MARK) and first[len(_PGID_MARK) :].isdigit()
-                    pgid = int(first[len(_PGID_MARK) :]) if marked else 0
-                    tail.feed(rest if marked else head)
             else:
-                tail.feed(chunk)
+                take(chunk)
         if pgid is None:
             tail.feed(head)
         stopped = timed_out or interrupted
@@ -325,7 +409,7 @@ class SshConnection(HostConnection):
             return
         with contextlib.suppress(*_NETWORK_ERRORS, OSError):
             killer = self._transport().open_session(timeout=self._io_timeout)
-            killer.exec_command(f"kill -KILL -- -{pgid} 2>/dev/null; true")
+            killer.exec_command(f"kill -9 -{pgid} 2>/dev/null; true")  # dash: no `--` after a signal
             killer.status_event.wait(self._io_timeout)
             killer.close()
 
@@ -363,49 +447,36 @@ def _wrap(command: str, *, cwd: str | None, env: Mapping[str, str]) -> str:
 def connect_host(
     settings: SshTargetSettings, address: str, *, interrupt: threading.Event | None = None
 ) -> SshConnection:
-    """Connect and authenticate to one host; errors name it and say whether a retry helps."""
+    """Connect and authenticate to one host; errors name it and say whether a retry helps.
+
+    known_hosts and key_file are read before the host is dialled: a problem with either is a
+    permanent error however the network behaves."""
     host, port = parse_address(address, settings.port)
-    name = f"{host}:{port}"
-    known_hosts = Path(settings.known_hosts).expanduser()
-    client = paramiko.SSHClient()
-    try:
-        client.load_host_keys(str(known_hosts))  # this file only: not ~/.ssh or /etc/ssh
-    except FileNotFoundError:
-        raise HostKeyRejected(f"{name}: known_hosts file {known_hosts} does not exist") from None
-    client.set_missing_host_key_policy(_RejectUnknown())
+    name = host_label(host, port)
+    known = KnownHosts.load(Path(settings.known_hosts).expanduser(), label=name)
+    key = load_key_file(Path(settings.key_file).expanduser()) if settings.key_file else None
+    client = paramiko.SSHClient()  # no host keys of its own: `CheckKnownHosts` decides every key
+    client.set_missing_host_key_policy(CheckKnownHosts(known, host=host, port=port, label=name))
     timeout = parse_duration(settings.connect_timeout)
-    kwargs: dict[str, Any] = (
-        {"key_filename": str(Path(settings.key_file).expanduser())} if settings.key_file else {}
-    )
     try:
         client.connect(
             host,
             port=port,
             username=settings.user,
-            allow_agent=settings.key_file is None,
+            pkey=key,
+            allow_agent=key is None,
             look_for_keys=False,
             timeout=timeout,
             banner_timeout=timeout,
             auth_timeout=timeout,
-            **kwargs,
+            transport_factory=preferring(known.key_types(host, port)),
         )
-    except _UnknownHostKey as e:
+    except HostKeyRejected:
         client.close()
-        raise HostKeyRejected(
-            f"{name}: host key unknown: {known_hosts} has no entry for {e.hostname} (it offered "
-            f"{_fingerprint(e.key)}); refusing to connect. Verify the fingerprint, then add it, e.g. "
-            f"`ssh-keyscan -p {port} {host} >> {known_hosts}`"
-        ) from None
-    except paramiko.BadHostKeyException as e:
-        client.close()
-        raise HostKeyRejected(
-            f"{name}: host key CHANGED: it offered {_fingerprint(e.key)} but {known_hosts} expects "
-            f"{_fingerprint(e.expected_key)}; refusing to connect (if the host was re-keyed on purpose, "
-            f"update {known_hosts})"
-        ) from None
+        raise
     except paramiko.AuthenticationException as e:
         client.close()
-        how = f"key file {settings.key_file}" if settings.key_file else "the SSH agent's keys"
+        how = f"key file {settings.key_file} ({fingerprint(key)})" if key else "the SSH agent's keys"
         raise SshAuthenticationFailed(f"{name}: user {settings.user!r} was refused with {how}: {e}") from None
     except paramiko.ssh_exception.NoValidConnectionsError as e:
         client.close()

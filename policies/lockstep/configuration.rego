@@ -16,6 +16,10 @@ defaults := {
 	"drift": {"remediate_environments": []},
 	"deployer_groups": ["release-managers"],
 	"deploy_without_group": ["promotion", "remediation"],
+	"kubernetes": {
+		"cluster_scoped_allowed": [],
+		"foreign_namespaces_allowed": {},
+	},
 }
 
 default overrides := {}

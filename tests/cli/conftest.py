@@ -13,6 +13,9 @@ import yaml
 
 from lockstep.settings import Settings
 
+# The code under test, not whatever checkout the venv's editable install points at (a worktree).
+_THIS_CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
 
 @dataclass
 class Result:
@@ -34,7 +37,13 @@ class Cli:
             "lockstep",
             *args,
             cwd=self.cwd,
-            env={**os.environ, "LOCKSTEP_CONFIG": str(self.config), "COLUMNS": "200", **self.env},
+            env={
+                **os.environ,
+                **_THIS_CHECKOUT,
+                "LOCKSTEP_CONFIG": str(self.config),
+                "COLUMNS": "200",
+                **self.env,
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -61,7 +70,7 @@ async def run_entry(*args: str, env: dict[str, str], cwd: Path, prelude: str = "
         ]
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, *args, cwd=cwd, env=env,
+        sys.executable, "-c", script, *args, cwd=cwd, env={**env, **_THIS_CHECKOUT},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 180)

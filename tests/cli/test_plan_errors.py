@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from lockstep.settings import Settings
 from tests.cli.conftest import Cli
-from tests.support.apprepo import commit, three_tier_files
+from tests.support.apprepo import commit, git, three_tier_files
 
 BROKEN = {
     "cycle": (("depends_on: [db]", "depends_on: [web]"), ["cycle", "api -> web -> api"]),
@@ -81,6 +82,24 @@ async def test_plan_refuses_broken_manifest(
             assert fragment in message, message
 
 
+async def test_plan_refuses_a_file_name_that_is_not_utf8(
+    settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    repo = tmp_path / "shop"
+    commit(repo, three_tier_files(tmp_path), "first")
+    (repo / "web" / os.fsdecode(b"caf\xe9.html")).write_bytes(b"<p>hi</p>\n")  # not UTF-8
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a Latin-1 file name")
+    result = await cli_for(settings)("plan", str(repo))
+    assert result.code == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "full trace" not in result.stderr, result.stderr
+    message = " ".join(result.stderr.split())
+    assert (
+        "error: lockstep.yaml: components[2].host.files[0].src: component 'web': "
+        "the file name 'web/caf\\xe9.html' is not UTF-8"
+    ) in message, message
+
+
 async def test_plan_unknown_repository(
     settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
 ) -> None:
@@ -93,3 +112,26 @@ async def test_bad_usage_exits_2(settings: Settings, cli_for: Callable[[Settings
     result = await cli_for(settings)("deploy", "shop")  # --env missing
     assert result.code == 2
     assert "--env" in result.stderr
+
+
+async def test_plan_refuses_a_dest_inside_another_before_anything_is_deployed(
+    settings: Settings, cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    # Deploying `db` would prune `api`'s releases from under it: refused as a manifest error.
+    files = three_tier_files(tmp_path)
+    manifest = files["lockstep.yaml"]
+    assert manifest is not None and "dest: /srv/api}" in manifest
+    files["lockstep.yaml"] = manifest.replace("dest: /srv/api}", "dest: /srv/db/releases/api/}")
+    repo = tmp_path / "shop"
+    commit(repo, files, "api inside db")
+    result = await cli_for(settings)("plan", str(repo), "--env", "staging")
+    assert result.code == 1, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert (
+        "error: lockstep.yaml: components[1].host.files[0].dest: /srv/db/releases/api "
+        "(component 'api', environment 'staging', target 'local-test') lies inside /srv/db, the dest "
+        "of components[0].host.files[0].dest (component 'db', environment 'staging'); Lockstep prunes "
+        "and replaces what is under a dest, so two dests on one target may not nest"
+    ) in message, message
+    assert not (tmp_path / "target").exists() or not any((tmp_path / "target").iterdir())

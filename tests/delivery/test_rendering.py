@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lockstep.delivery.rendering import CommitRenderer
-from lockstep.domain.errors import ConfigError
+from lockstep.domain.errors import ConfigError, ManifestError
 from lockstep.domain.models import CommitInfo
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.source import MemorySourceTree, SourceTree
@@ -66,3 +66,20 @@ def test_the_worker_renders_configured_repositories_only() -> None:
         renderer.render("https://evil.example.com/shop.git", "b" * 40, "staging")
     assert git.urls == [], "nothing was fetched"
     assert list(renderer.render(safe_url(CONFIGURED), "a" * 40, "staging").components) == ["web"]
+
+
+def test_the_worker_refuses_nested_dests_before_anything_is_delivered() -> None:
+    # The first step of a deployment renders here; a ManifestError is permanent (PERMANENT_ERRORS).
+    class NestedGit(RecordingGit):
+        def tree(self, url: str, sha: str) -> SourceTree:
+            manifest = MANIFEST.replace(
+                "components: [",
+                "components: [{name: data, target: site, "
+                "host: {files: [{src: web/, dest: /srv/web/releases/data}]}}, ",
+            )
+            return MemorySourceTree({"lockstep.yaml": manifest, "web/index.html": "hi\n"})
+
+    renderer = CommitRenderer(NestedGit(), {"local-dev": "local"}, repositories=[CONFIGURED])
+    with pytest.raises(ManifestError, match="lies inside /srv/web, the dest of") as info:
+        renderer.render(safe_url(CONFIGURED), "c" * 40, "staging")
+    assert info.value.key == "components[0].host.files[0].dest"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from lockstep.policy.input import canonical_json, input_sha256
+from lockstep.domain.models import CommitInfo
+from lockstep.domain.source import MemorySourceTree
+from lockstep.manifest import load_manifest, render_environment
+from lockstep.planning.plan import make_plan
+from lockstep.policy.input import canonical_json, deploy_input, input_sha256
+from tests.manifest.test_placements import FILES, TYPES
 from tests.policy.conftest import MONDAY, make_input
 
 
@@ -25,6 +30,8 @@ def test_input_has_the_spec_shape() -> None:
         "target": "k8s-prod",
         "action": "update",
         "images": ["mongo:7"],
+        "target_namespace": None,  # a plan made without it (conftest builds components by hand)
+        "objects": [],
     }
     assert document["plan"]["waves"] == [["catalogue-db", "catalogue"]]
     assert document["approvals"] == [] and document["now"] == MONDAY
@@ -37,3 +44,63 @@ def test_hash_is_canonical() -> None:
     assert input_sha256(a) == input_sha256(b)
     assert input_sha256(a) != input_sha256({**a, "b": 2})
     assert len(input_sha256(make_input())) == 64
+
+
+def test_components_show_their_objects_dests_and_commands() -> None:
+    """Rendered, planned and put into the input exactly as `lockstep plan` and the worker do."""
+    source = MemorySourceTree(FILES)
+    rendered = render_environment(
+        load_manifest(source),
+        "staging",
+        source,
+        target_types=TYPES,
+        target_namespaces={"k8s-staging": "shop"},
+    )
+    commit = CommitInfo(sha="f" * 40, author="a", author_email="a@example.com", message="m", timestamp=MONDAY)
+    document = deploy_input(
+        application="shop",
+        environment="staging",
+        commit=commit,
+        trigger="manual",
+        actor=None,
+        plan=make_plan(rendered, {}),
+        approvals=[],
+        now=MONDAY,
+    )
+    crds, catalogue, web = document["plan"]["components"]
+    assert crds["objects"] == [
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "namespace": None,
+            "name": "clusterwidgets.example.com",
+        }
+    ]
+    assert catalogue == {
+        "name": "catalogue",
+        "kind": "kubernetes",
+        "target": "k8s-staging",
+        "action": "create",
+        "images": [],
+        "target_namespace": "shop",
+        "objects": [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "catalogue"},
+            {"apiVersion": "batch/v1", "kind": "CronJob", "namespace": "shop-jobs", "name": "cleanup"},
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "namespace": None,
+                "name": "catalogue-admin",
+            },
+            {"apiVersion": "example.com/v1", "kind": "ClusterWidget", "namespace": None, "name": "w"},
+        ],
+    }
+    assert web == {
+        "name": "web",
+        "kind": "host",
+        "target": "vms-staging",
+        "action": "create",
+        "images": [],
+        "dests": ["/srv/staging"],
+        "commands": ["systemctl restart web-staging", "curl -fsS http://localhost/staging"],
+    }

@@ -13,7 +13,9 @@ def test_default_bundle_tests_pass() -> None:
     results = run_tests(DEFAULT_BUNDLE)
     assert len(results) >= 15
     assert [r for r in results if r.outcome is not Outcome.passed] == []
-    assert {"lockstep.deploy_test", "lockstep.drift_test"} == {r.package for r in results}
+    assert {"lockstep.deploy_test", "lockstep.drift_test", "lockstep.kubernetes_test"} == {
+        r.package for r in results
+    }
 
 
 def test_discovery_reports_incremental_tests_once() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -145,6 +146,19 @@ class SshFleet:
             host.holder.wait(timeout=10)
 
 
+FLEET_USER = "lockstep-fleet"
+
+
+def _fleet_user() -> str:
+    """`lockstep-fleet` (uid 0, shell /bin/sh; scripts/system-deps.sh makes it) when it exists:
+    a login shell that is bash would source root's ~/.bashrc for every command."""
+    try:
+        entry = pwd.getpwnam(FLEET_USER)
+    except KeyError:
+        return getpass.getuser()
+    return FLEET_USER if entry.pw_uid == os.geteuid() else getpass.getuser()
+
+
 def _keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
@@ -211,7 +225,7 @@ def running_fleet(workdir: Path, count: int = 3) -> Iterator[SshFleet]:
     _keygen(key)
     authorized = workdir / "authorized_keys"
     shutil.copy(f"{key}.pub", authorized)
-    fleet = SshFleet(workdir, root, getpass.getuser(), key, workdir / "known_hosts")
+    fleet = SshFleet(workdir, root, _fleet_user(), key, workdir / "known_hosts")
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege separation directory
     try:
         for i in range(count):

@@ -41,7 +41,7 @@ def test_labels_are_the_names_connections_carry(fleet: SshFleet) -> None:
     finally:
         conn.close()
     assert ssh_label(fleet.target(port=2222), "10.0.0.5") == "10.0.0.5:2222"
-    assert ssh_label(fleet.target(), "[fd00::7]:22") == "fd00::7:22"
+    assert ssh_label(fleet.target(), "[fd00::7]:22") == "[fd00::7]:22"
 
 
 def test_a_host_that_is_down_leaves_the_others_connected(fleet: SshFleet) -> None:

@@ -151,6 +151,9 @@ def test_current_release_reads_relative_and_absolute_links(conn: RecordingConnec
     conn.ensure_dir(f"{DEST}/releases/abc")
     conn.replace_symlink(current_link(DEST), "releases/abc")
     assert conn.readlink(current_link(DEST)) == "releases/abc"
+    # Without Lockstep's marker the folder is someone else's: recorded as the link it is.
+    assert current_release(conn, DEST) == "link:releases/abc"
+    conn.write_file(f"{DEST}/releases/abc/.lockstep-release", b"h\n")
     assert current_release(conn, DEST) == "abc"
     conn.replace_symlink(current_link(DEST), "/srv/web/releases/abc/")
     assert current_release(conn, DEST) == "abc"
@@ -219,10 +222,10 @@ def test_prune_keeps_the_newest_and_the_protected(conn: RecordingConnection, roo
     for name in ("r1", "r2", "r3", "r4", "r5", "r6"):
         _release(conn, name)
     switch_current(conn, DEST, "r2")  # live releases are never pruned, protected or not
-    (root / "srv/web/releases/stray").mkdir()  # not in the history: counts as oldest
+    (root / "srv/web/releases/stray").mkdir()  # not Lockstep's: never pruned
     removed = prune_releases(conn, DEST, 2, protect=["r3"])
-    assert removed == ["stray", "r1", "r4"]
-    assert conn.list_dir(f"{DEST}/releases") == [".lockstep-history", "r2", "r3", "r5", "r6"]
+    assert removed == ["r1", "r4"]
+    assert conn.list_dir(f"{DEST}/releases") == [".lockstep-history", "r2", "r3", "r5", "r6", "stray"]
     assert (root / "srv/web/releases/.lockstep-history").read_text() == "r2\nr3\nr5\nr6\n"
     assert prune_releases(conn, DEST, 2, protect=["r3"]) == []
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lockstep.domain.errors import TargetUnreachable
+from lockstep.domain.errors import DeploymentStepFailed, TargetUnreachable
 from lockstep.targets.host import HostConnection
 from lockstep.targets.registry import TargetRegistry
 from lockstep.targets.releases import current_release, stage_release, switch_current
@@ -187,11 +187,11 @@ def test_timeout_kills_the_whole_process_group(conn: SshConnection, fleet: SshFl
         f"echo started; sleep 30 & echo $! > {pidfile}; sleep 30",
         cwd=None,
         env={},
-        timeout=0.5,
+        timeout=5,  # long enough for `echo` to run even on a busy machine
         max_output=1024,
     )
     assert (r.timed_out, r.exit_code, r.output) == (True, -1, "started\n")
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # killed at the timeout, not after the 30 s sleep
     deadline = time.monotonic() + 5
     while _alive(fleet, pidfile) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -216,10 +216,20 @@ def test_interrupt_kills_a_running_command_promptly(fleet: SshFleet) -> None:
     interrupt = threading.Event()
     conn = connect_host(fleet.target(), fleet.hosts[0].address, interrupt=interrupt)
     try:
-        threading.Timer(0.5, interrupt.set).start()
+        marker = f"{fleet.root}/begun-{uuid.uuid4().hex[:8]}"
+
+        def interrupt_once_begun() -> None:  # not on a timer: a busy host may start it late
+            deadline = time.monotonic() + 20
+            while fleet.sh(0, f"test -e {marker} && echo y || echo n").strip() != "y":
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            interrupt.set()
+
+        threading.Thread(target=interrupt_once_begun, daemon=True).start()
         started = time.monotonic()
-        r = conn.run("echo begun; sleep 30", cwd=None, env={}, timeout=60, max_output=1024)
-        assert time.monotonic() - started < 5
+        r = conn.run(f"echo begun; touch {marker}; sleep 30", cwd=None, env={}, timeout=60, max_output=1024)
+        assert time.monotonic() - started < 25  # killed on the interrupt, not after the sleep
         assert r.exit_code == -1 and not r.timed_out
         assert r.output.startswith("begun\n") and "interrupted" in r.output
     finally:
@@ -301,3 +311,39 @@ def test_a_host_that_dies_mid_command_is_unreachable(tmp_path: Path) -> None:
             again.close()
         finally:
             conn.close()
+
+
+def test_a_short_upload_on_a_full_disk_is_an_error_naming_host_path_and_bytes(
+    conn: SshConnection, fleet: SshFleet, base: str
+) -> None:
+    fleet.sh(0, f"mkdir -p {base} && mount -t tmpfs -o size=64k none {base}")
+    try:
+        with pytest.raises(DeploymentStepFailed) as info:
+            conn.write_file(f"{base}/big.bin", b"x" * 200_000)
+        message = str(info.value)
+        assert f"{conn.name}: upload of {base}/big.bin is incomplete" in message
+        assert "of 200000 bytes arrived" in message and "KiB free" in message
+        assert conn.list_dir(base) == []  # neither the file nor its temporary upload is left
+    finally:
+        fleet.sh(0, f"umount {base}", check=False)
+
+
+def test_tree_sha256_and_kinds(conn: SshConnection, base: str) -> None:
+    conn.ensure_dir(f"{base}/a")
+    conn.write_file(f"{base}/a/b.txt", b"b")
+    conn.write_file(f"{base}/.hidden", b"h")
+    conn.replace_symlink(f"{base}/link", "a")
+    assert conn.tree_sha256(base) == {
+        "a/b.txt": hashlib.sha256(b"b").hexdigest(),
+        ".hidden": hashlib.sha256(b"h").hexdigest(),
+    }
+    assert conn.tree_sha256(f"{base}/missing") == {}
+    assert [conn.kind(f"{base}/{n}") for n in ("a", "a/b.txt", "link", "none")] == [
+        "dir",
+        "file",
+        "link",
+        None,
+    ]
+    assert conn.file_size(f"{base}/a/b.txt") == 1 and conn.file_size(f"{base}/a") is None
+    free = conn.free_bytes(f"{base}/not/yet/made")
+    assert free is not None and free > 0
