@@ -12,6 +12,7 @@ keeps no other on the failed release.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from lockstep.delivery.http_health import verify_http
 from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
-from lockstep.domain.errors import DeploymentStepFailed, LockstepError
+from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
@@ -315,7 +316,7 @@ class _HostsRollback:
     ) -> None:
         self.d = d
         self.priors = priors
-        self.deploy_commands_for = deploy_commands_for
+        self.deploy_commands_for = functools.cache(deploy_commands_for)  # one rendering per release
         # Read before this attempt writes anything: what an earlier attempt left on each host.
         self.before = {host: d.journal.step_status(host=host, action="rollback") for host in priors}
         self.begun: set[str] = set()
@@ -411,10 +412,10 @@ def _stopped_while_waiting(stop: threading.Event | None, seconds: float) -> bool
 
 
 def _reason(host: str, err: BaseException) -> str:
-    """What a step records about a failure on `host`: `unreachable: …` when a retry may cure it,
-    else the error with the output of the commands that failed."""
+    """What a step records about a failure on `host`: `unreachable: …` for a host that could not
+    be reached, else the error with the output of the commands that failed."""
     text = str(err).removeprefix(f"{host}: ") or type(err).__name__
-    if getattr(err, "retryable", False):
+    if isinstance(err, TargetUnreachable):
         return f"unreachable: {text}"
     return "\n".join([text, _outputs(getattr(err, "results", []))]).strip()
 
