@@ -1,8 +1,9 @@
 """Which adapter serves which named target of the server configuration.
 
-Owns the mapping from target settings to connections, all hosts at once (`connect_hosts`, for a
-deploy) or each host on its own (`connect_each`, for a rollback that must not give up on the
-reachable hosts because one is down); it does not deploy anything.
+Owns the mapping from target settings to connections: every host or none (`connect_hosts`), or
+each host on its own (`connect_each`), which tells which host failed and why: a deploy still
+needs them all, but says which it could not reach; a rollback puts back those it reaches. It
+does not deploy anything.
 """
 
 from __future__ import annotations
