@@ -31,6 +31,7 @@ from lockstep.config_paths import absolute, absolute_repository, absolute_sqlite
 from lockstep.domain import bounds
 from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
 from lockstep.domain.errors import ConfigError
+from lockstep.domain.host_addresses import check_hosts
 from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, NamespaceLimits
 
 
@@ -132,6 +133,14 @@ class SshTargetSettings(_Strict):
     connect_timeout: Annotated[Duration, bounds.SSH_CONNECT_TIMEOUT.validator()] = "10s"
     keepalive: Annotated[Duration, bounds.SSH_KEEPALIVE.validator()] = "15s"
     io_timeout: Annotated[Duration, bounds.SSH_IO_TIMEOUT.validator()] = "60s"
+
+    @model_validator(mode="after")
+    def _hosts_are_addresses(self) -> SshTargetSettings:
+        try:
+            check_hosts(self.hosts, self.port)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return self
 
 
 class KubernetesTargetSettings(_Strict):

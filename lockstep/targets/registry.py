@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from lockstep.domain.errors import ConfigError
+from lockstep.domain.host_addresses import host_label, parse_address
 from lockstep.domain.kube_scope import NamespaceLimits
 from lockstep.settings import (
     KubernetesTargetSettings,
@@ -22,7 +23,7 @@ from lockstep.settings import (
 )
 from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.local import connect_local
-from lockstep.targets.ssh import SshConnection, connect_host, connect_ssh, host_label, parse_address
+from lockstep.targets.ssh import SshConnection, connect_host, connect_ssh
 
 _MAX_PARALLEL_CONNECTS = 16  # as connect_ssh: a large fleet is reached 16 hosts at a time
 

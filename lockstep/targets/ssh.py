@@ -33,7 +33,9 @@ from pathlib import Path
 
 import paramiko
 
-from lockstep.domain.errors import ConfigError, DeploymentStepFailed, LockstepError, TargetUnreachable
+from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
+from lockstep.domain.host_addresses import host_label as host_label
+from lockstep.domain.host_addresses import parse_address as parse_address
 from lockstep.settings import SshTargetSettings, parse_duration
 from lockstep.targets.host import CommandResult, HostConnection, OutputTail
 from lockstep.targets.release_layout import free_space_hint
@@ -51,31 +53,6 @@ _NETWORK_ERRORS = (paramiko.SSHException, EOFError, TimeoutError, ConnectionErro
 
 class SshAuthenticationFailed(LockstepError):
     """The host refused the user's key (or the agent's). Retrying cannot help."""
-
-
-def parse_address(address: str, default_port: int) -> tuple[str, int]:
-    """`host`, `host:port` or `[v6]:port` -> (host, port)."""
-    host, port = address.strip(), default_port
-    if host.startswith("["):
-        inner, _, rest = host[1:].partition("]")
-        host, port_text = inner, rest.removeprefix(":")
-    elif host.count(":") == 1:
-        host, port_text = host.split(":")
-    else:
-        port_text = ""
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"ssh host {address!r}: the port must be a number from 1 to 65535")
-        port = int(port_text)
-    if not host:
-        raise ConfigError(f"ssh host {address!r}: no host name")
-    return host, port
-
-
-def host_label(host: str, port: int) -> str:
-    """How Lockstep names a host (connections, step records, the journal): `host:port`, with an
-    IPv6 address in brackets so the port stays readable (`[::1]:2222`)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class SshConnection(HostConnection):
