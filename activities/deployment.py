@@ -124,7 +124,7 @@ class DeploymentActivities:
                 plan=plan,
                 promotions=promotions,
                 gate=admission.gate,
-                denied=admission.denied,
+                denied=admission.denied or _refused_by_targets(self._targets.refusals(plan)),
                 rules_changed=admission.rules_changed,
             )
 
@@ -347,3 +347,9 @@ class DeploymentActivities:
             return component.deploy_commands if component else ()
 
         return commands
+
+
+def _refused_by_targets(refused: list[str]) -> str | None:
+    """Why the targets' own limits refuse the plan (ends the deployment `denied` before approvals
+    are awaited; the delivery checks again before applying anything), or None."""
+    return f"the targets refuse it: {'; '.join(refused)}" if refused else None

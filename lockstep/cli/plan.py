@@ -112,7 +112,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
             engine, manifest.application, name, rendered.commit, planned, trigger, caller, governed
         )
         required = max(admission.gate.required, decision.approvals_required)
-        refused = _target_refusals(targets, planned)
+        refused = targets.refusals(planned)
         results.append((name, rendered, planned, decision, required, admission, trigger, refused))
     if output == OutputFormat.json:
         print_json(
@@ -174,16 +174,6 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
             console.print(f"  [red]target:[/] {reason}", highlight=False)
     if any(r[3].denied or r[7] for r in results):
         raise typer.Exit(1)
-
-
-def _target_refusals(targets: TargetRegistry, plan: Plan) -> list[str]:
-    """What the targets' namespace limits refuse of the planned kubernetes components."""
-    refused: list[str] = []
-    for component in plan.components:
-        limits = targets.namespace_limits(component.target)
-        if limits is not None:
-            refused.extend(limits.refusals(component.name, component.objects))
-    return refused
 
 
 def _decide(

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from lockstep.domain.errors import ConfigError
 from lockstep.domain.host_addresses import host_label, parse_address
 from lockstep.domain.kube_scope import NamespaceLimits
+from lockstep.domain.models import Plan
 from lockstep.settings import (
     KubernetesTargetSettings,
     LocalTargetSettings,
@@ -46,6 +47,16 @@ class TargetRegistry:
         """What the kubernetes target `name` lets components place; None for other targets."""
         target = self._targets.get(name)
         return target.limits(name) if isinstance(target, KubernetesTargetSettings) else None
+
+    def refusals(self, plan: Plan) -> list[str]:
+        """What the targets' namespace limits refuse of a plan's kubernetes components: the same
+        check the delivery makes, asked before approvals are awaited."""
+        refused: list[str] = []
+        for component in plan.components:
+            limits = self.namespace_limits(component.target)
+            if limits is not None:
+                refused.extend(limits.refusals(component.name, component.objects))
+        return refused
 
     def settings(self, name: str) -> TargetSettings:
         try:

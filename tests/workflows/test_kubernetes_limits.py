@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from lockstep.domain.status import DeploymentStatus, StepStatus
+from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -80,14 +80,12 @@ async def test_the_target_refuses_a_namespace_the_policy_allowed(
     emulated: EmulatedCluster,
 ) -> None:
     view = await deploy(temporal_env, settings, store, git)
-    # The failed component is compensated like any other; its rollback finds nothing applied, so
-    # the deployment ends `failed` with the reason (patch `nothing-to-undo`), not `rolled_back`.
-    assert view.status == DeploymentStatus.FAILED, view.error
-    assert view.error is not None
+    # Refused after planning, before approvals are awaited and before anything is touched.
+    assert view.status == DeploymentStatus.DENIED, view.error
+    assert view.error is not None and view.error.startswith("the targets refuse it: ")
     assert 'ConfigMap/kube-system/flags goes to namespace "kube-system"' in view.error
     assert 'target "k8s-test" does not allow (namespaces: shop' in view.error
-    steps = {(s.component, s.action): s.status for s in view.steps}
-    assert steps[("catalogue", "deploy")] == StepStatus.FAILED
+    assert [s for s in view.steps if s.action == "deploy"] == []
     assert emulated.live("apps/v1/deployments", "shop", "catalogue") is None, "nothing was applied"
     assert emulated.live("v1/configmaps", "kube-system", "flags") is None
     with store.session() as session:
