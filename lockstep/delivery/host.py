@@ -177,7 +177,7 @@ def check_hosts(d: HostDelivery, hosts: Sequence[HostConnection]) -> None:
     dests = [t.dest for t in d.component.releases]
 
     def problems(conn: HostConnection) -> list[str]:
-        return [p for dest in dests for p in layout_problems(conn, dest)]
+        return [p for dest in dests for p in layout_problems(conn, dest, d.release)]
 
     if len(hosts) == 1:
         found = [problems(hosts[0])]

@@ -115,13 +115,16 @@ class HostConnection(Protocol):
         """Whether anything (file, directory, symlink, even a dangling one) is at `path`."""
         ...
 
-    def readlink(self, path: str) -> str | None:
-        """The target stored in a symlink (possibly relative), or None if absent or not a link."""
+    def readlink(self, path: str, *, verbatim: bool = False) -> str | None:
+        """The target stored in a symlink (possibly relative), or None if absent or not a link.
+        `verbatim`: exactly the bytes stored, with no mapping of host paths (the local target
+        maps absolute paths under its root otherwise)."""
         ...
 
-    def replace_symlink(self, link: str, target: str) -> None:
+    def replace_symlink(self, link: str, target: str, *, verbatim: bool = False) -> None:
         """Point `link` at `target` atomically: a temporary link beside it is renamed over it,
-        so `link` is never missing. `target` is stored as given (relative targets stay relative).
+        so `link` is never missing. `target` is stored as given (relative targets stay relative);
+        `verbatim` stores it with no mapping at all (to restore what `readlink(verbatim=True)` read).
         """
         ...
 

@@ -128,15 +128,18 @@ class LocalConnection(HostConnection):
     def exists(self, path: str) -> bool:
         return os.path.lexists(self.local_path(path))
 
-    def readlink(self, path: str) -> str | None:
+    def readlink(self, path: str, *, verbatim: bool = False) -> str | None:
         p = self.local_path(path)
         if not p.is_symlink():
             return None
-        return self._host_view(os.readlink(p))
+        stored = os.readlink(p)
+        return stored if verbatim else self._host_view(stored)
 
-    def replace_symlink(self, link: str, target: str) -> None:
+    def replace_symlink(self, link: str, target: str, *, verbatim: bool = False) -> None:
         p = self.local_path(link)
-        if PurePosixPath(target).is_absolute():
+        if verbatim:
+            stored = target  # restoring a link exactly as someone else made it
+        elif PurePosixPath(target).is_absolute():
             stored = os.path.relpath(self.local_path(target), p.parent)
         else:
             stored = target

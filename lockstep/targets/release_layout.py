@@ -7,6 +7,8 @@ Lockstep may create, replace or delete only these, and nothing else under `dest`
                                          in `.lockstep-history`: a release Lockstep staged
     <dest>/releases/.staging-<release>/  an upload in progress
     <dest>/releases/.lockstep-history    the release names, oldest first
+    <dest>/releases/.trash-*             a folder of its own renamed aside, then deleted (a
+                                         deletion cut short never leaves a half-release)
     <dest>/current                       a symlink; what it pointed at before a deployment (a
                                          Lockstep release, or any other link target) is recorded
                                          and restored exactly on rollback
@@ -33,6 +35,7 @@ from lockstep.targets.host import HostConnection
 MARKER = ".lockstep-release"
 HISTORY = ".lockstep-history"
 STAGING_PREFIX = ".staging-"
+TRASH_PREFIX = ".trash-"  # a folder of Lockstep's renamed aside, being deleted
 FOREIGN_LINK = "link:"  # prefix of a recorded `current` that pointed somewhere Lockstep did not make
 
 
@@ -64,15 +67,17 @@ def release_name(prior: str | None) -> str | None:
     return prior
 
 
-def check_layout(conn: HostConnection, dest: str) -> None:
+def check_layout(conn: HostConnection, dest: str, release: str | None = None) -> None:
     """Refuse (LayoutRefused, naming host and path) a `dest` whose `releases` or `current` is not
     what Lockstep makes. Reads only; call it on every host before changing any."""
-    problems = layout_problems(conn, dest)
+    problems = layout_problems(conn, dest, release)
     if problems:
         raise LayoutRefused("; ".join(problems))
 
 
-def layout_problems(conn: HostConnection, dest: str) -> list[str]:
+def layout_problems(conn: HostConnection, dest: str, release: str | None = None) -> list[str]:
+    """Everything under `dest` that Lockstep would have to replace but does not own; with
+    `release`, also a `releases/<release>` it did not stage."""
     host = conn.name
     kind = conn.kind(base(dest))
     if kind not in (None, "dir", "link"):
@@ -86,6 +91,10 @@ def layout_problems(conn: HostConnection, dest: str) -> list[str]:
         )
     elif releases not in (None, "dir"):
         problems.append(f"{host}: {releases_root(dest)} is a {_noun(releases)}, not a folder")
+    if release is not None and releases == "dir":
+        final = release_dir(dest, release)
+        if conn.kind(final) is not None and not is_owned_release(conn, dest, release):
+            problems.append(f"{host}: {final} exists but Lockstep did not stage it (no {MARKER})")
     current = conn.kind(current_link(dest))
     if current not in (None, "link"):
         problems.append(
@@ -111,7 +120,7 @@ def live_current(conn: HostConnection, dest: str) -> str | None:
     name = _release_pointed_at(dest, target)
     if name is not None and is_owned_release(conn, dest, name):
         return name
-    return f"{FOREIGN_LINK}{target}"
+    return f"{FOREIGN_LINK}{conn.readlink(link, verbatim=True) or target}"  # restored byte for byte
 
 
 def is_owned_release(conn: HostConnection, dest: str, name: str) -> bool:

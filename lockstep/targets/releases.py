@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import uuid
 from collections.abc import Iterable, Mapping
 
 from lockstep.domain.errors import DeploymentStepFailed
@@ -32,6 +33,7 @@ from lockstep.targets.release_layout import (
     HISTORY,
     MARKER,
     STAGING_PREFIX,
+    TRASH_PREFIX,
     LayoutRefused,
     check_layout,
     current_link,
@@ -86,6 +88,8 @@ def stage_release(
             f"{conn.name}: {final} exists but Lockstep did not stage it (no {MARKER}); refusing to replace it"
         )
     if conn.file_sha256(f"{final}/{MARKER}") == _sha256(final_marker):
+        if current_release(conn, dest) == release:
+            return False  # live: verified before its marker; its deploy commands may edit it since
         try:
             verify_tree(conn, final, paths, digests)
             return False
@@ -121,7 +125,7 @@ def stage_release(
         if conn.file_sha256(f"{staging}/{MARKER}") != _sha256(final_marker):
             raise DeploymentStepFailed(f"{conn.name}: the marker {staging}/{MARKER} did not arrive whole")
     if final_kind is not None:
-        conn.remove(final)  # Lockstep's own stale, damaged or superseded copy that is not live
+        _discard(conn, dest, final)  # Lockstep's own stale, damaged or superseded copy, not live
     conn.rename(staging, final)
     return True
 
@@ -181,9 +185,9 @@ def rollback_release(conn: HostConnection, *, dest: str, previous: str | None) -
         return True
     if previous.startswith(FOREIGN_LINK):
         target = previous.removeprefix(FOREIGN_LINK)
-        if conn.readlink(link) == target:
+        if conn.readlink(link, verbatim=True) == target:
             return False
-        conn.replace_symlink(link, target)
+        conn.replace_symlink(link, target, verbatim=True)
         return True
     name = release_name(previous)
     assert name is not None
@@ -209,12 +213,26 @@ def prune_releases(conn: HostConnection, dest: str, keep: int, protect: Iterable
         spared.add(live)
     removed = [r for r in owned if r not in spared]
     for name in removed:
-        conn.remove(release_dir(dest, name))
+        _discard(conn, dest, release_dir(dest, name))
     on_disk = set(conn.list_dir(releases_root(dest)))
+    for leftover in sorted(on_disk):  # Lockstep's reserved names: uploads and deletions cut short
+        staged_for = leftover.removeprefix(STAGING_PREFIX)
+        if leftover.startswith(TRASH_PREFIX) or (
+            leftover.startswith(STAGING_PREFIX) and staged_for not in spared
+        ):
+            conn.remove(f"{releases_root(dest)}/{leftover}")
     remaining = [r for r in history if r not in removed and (r in on_disk or r in spared)]
     if remaining != history:
         _write_history(conn, dest, remaining)
     return removed
+
+
+def _discard(conn: HostConnection, dest: str, folder: str) -> None:
+    """Delete one of Lockstep's folders so that a deletion cut short (a dropped connection, a
+    crash) never leaves a half-release with no marker: rename it aside first, atomically."""
+    trash = f"{releases_root(dest)}/{TRASH_PREFIX}{posixpath.basename(folder)}-{uuid.uuid4().hex[:8]}"
+    conn.rename(folder, trash)
+    conn.remove(trash)
 
 
 def _read_history(conn: HostConnection, dest: str) -> list[str]:

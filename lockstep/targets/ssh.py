@@ -248,14 +248,14 @@ class SshConnection(HostConnection):
                         digests[rel] = digest
         return digests
 
-    def readlink(self, path: str) -> str | None:
+    def readlink(self, path: str, *, verbatim: bool = False) -> str | None:
         attrs = self._lstat(path)
         if attrs is None or not stat.S_ISLNK(attrs.st_mode or 0):
             return None
         with self._boundary(f"readlink {path}"):
             return self._sftp.readlink(path)
 
-    def replace_symlink(self, link: str, target: str) -> None:
+    def replace_symlink(self, link: str, target: str, *, verbatim: bool = False) -> None:
         tmp = f"{posixpath.dirname(link)}/.{posixpath.basename(link)}.tmp-{uuid.uuid4().hex[:12]}"
         with self._boundary(f"switching {link}"):
             self._sftp.symlink(target, tmp)
@@ -332,8 +332,10 @@ class SshConnection(HostConnection):
 
         def take_buffered() -> None:
             # What the host already sent is buffered here even when this thread was starved:
-            # read it before deciding anything (it holds the process group and the output).
-            while channel.recv_ready():
+            # read it before deciding anything (it holds the process group and the output), but
+            # not for ever from a command that never stops printing.
+            until = time.monotonic() + 0.5
+            while channel.recv_ready() and time.monotonic() < until:
                 take(channel.recv(65536))
 
         while True:
@@ -342,7 +344,12 @@ class SshConnection(HostConnection):
                 exited_at = exited_at or now
                 # After the exit status, wait a little for EOF, but not for a background child
                 # that still holds stdout open.
-                if eof or (now - exited_at >= _DRAIN_SECONDS and not channel.recv_ready()):
+                waited = now - exited_at
+                if (
+                    eof
+                    or (waited >= _DRAIN_SECONDS and not channel.recv_ready())
+                    or waited >= 5 * _DRAIN_SECONDS
+                ):
                     break
             elif now >= deadline:
                 timed_out = True

@@ -130,3 +130,54 @@ def test_prune_never_follows_a_releases_symlink(hosts: list[LocalConnection]) ->
     os.symlink("../../other", _web(conn) / "releases")
     assert prune_releases(conn, DEST, 0, protect=[]) == []
     assert (other / A / ".lockstep-release").exists()
+
+
+def test_a_foreign_absolute_link_outside_the_root_is_restored_byte_for_byte(
+    hosts: list[LocalConnection],
+) -> None:
+    conn = hosts[0]
+    _web(conn).mkdir(parents=True)
+    os.symlink("/opt/app-v1", _web(conn) / "current")  # made by hand, leads outside the target root
+    journal = MemoryJournal()
+    comp = component(A, deploy=["false"])
+    with pytest.raises(DeploymentStepFailed):
+        deliver_host_component(delivery(comp, A, journal), [conn], batch=1)
+    assert [p.previous for p in journal.priors()] == ["link:/opt/app-v1"]
+    assert rollback_host_component(delivery(comp, A, journal), reach([conn]), lambda _: ()).changed
+    assert os.readlink(_web(conn) / "current") == "/opt/app-v1"
+    assert rollback_release(conn, dest=DEST, previous="link:/opt/app-v1") is False  # already so
+
+
+def test_a_release_folder_lockstep_did_not_stage_is_refused_before_any_host_changes(
+    hosts: list[LocalConnection],
+) -> None:
+    h1, h2 = hosts
+    (_web(h2) / f"releases/{A}").mkdir(parents=True)
+    with pytest.raises(
+        LayoutRefused, match=f"h2: /srv/web/releases/{A} exists but Lockstep did not stage it"
+    ):
+        deliver_host_component(delivery(component(A), A, MemoryJournal()), hosts, batch=1)
+    assert not _web(h1).exists()
+
+
+def test_a_live_release_its_deploy_commands_edited_is_reused_by_a_retry(hosts: list[LocalConnection]) -> None:
+    conn = hosts[0]
+    files = {"config.env": b"WORKERS=2\n"}
+    assert stage_release(conn, dest=DEST, release=A, files=files, content_hash="h") is True
+    switch_current_to = _web(conn) / "current"
+    os.symlink(f"releases/{A}", switch_current_to)
+    (_web(conn) / f"releases/{A}/config.env").write_text("WORKERS=8\n")  # a deploy command's sed -i
+    assert stage_release(conn, dest=DEST, release=A, files=files, content_hash="h") is False
+
+
+def test_prune_sweeps_lockstep_leftovers_only(hosts: list[LocalConnection]) -> None:
+    conn = hosts[0]
+    releases = _web(conn) / "releases"
+    for sha in (A, B):
+        journal = MemoryJournal()
+        deliver_host_component(delivery(component(sha), sha, journal), [conn], batch=1)
+    (releases / f".staging-{'c' * 40}").mkdir()  # an upload cut short (a full disk, say)
+    (releases / f".trash-{'d' * 40}-1234abcd").mkdir()  # a deletion cut short
+    (releases / ".operator-dotfile").write_text("keep")
+    assert prune_releases(conn, DEST, 5, protect=[B]) == []
+    assert sorted(os.listdir(releases)) == [".lockstep-history", ".operator-dotfile", A, B]
