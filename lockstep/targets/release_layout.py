@@ -115,8 +115,7 @@ def live_current(conn: HostConnection, dest: str) -> str | None:
     if target is None:
         if conn.kind(link) is None:
             return None
-        check_layout(conn, dest)  # raises: something other than a link is there
-        raise LayoutRefused(f"{conn.name}: {link} is not a symlink")
+        raise LayoutRefused("; ".join(layout_problems(conn, dest)) or f"{conn.name}: {link} is not a symlink")
     name = _release_pointed_at(dest, target)
     if name is not None and is_owned_release(conn, dest, name):
         return name

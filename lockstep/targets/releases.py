@@ -37,7 +37,6 @@ from lockstep.targets.release_layout import (
     LayoutRefused,
     check_layout,
     current_link,
-    is_owned_release,
     live_current,
     owned_entries,
     release_dir,
@@ -81,14 +80,11 @@ def stage_release(
     digests = {rel: _sha256(data) for rel, data in paths.items()}
     final = release_dir(dest, release)
     final_marker = f"{content_hash}\n".encode()
-    check_layout(conn, dest)
+    check_layout(conn, dest, release)  # also refuses a releases/<release> Lockstep did not stage
     final_kind = conn.kind(final)
-    if final_kind is not None and not is_owned_release(conn, dest, release):
-        raise LayoutRefused(
-            f"{conn.name}: {final} exists but Lockstep did not stage it (no {MARKER}); refusing to replace it"
-        )
+    live = current_release(conn, dest)
     if conn.file_sha256(f"{final}/{MARKER}") == _sha256(final_marker):
-        if current_release(conn, dest) == release:
+        if live == release:
             return False  # live: verified before its marker; its deploy commands may edit it since
         try:
             verify_tree(conn, final, paths, digests)
@@ -96,7 +92,7 @@ def stage_release(
         except DeploymentStepFailed:
             pass  # damaged since it was staged: stage it again (refused below if it is live)
 
-    if current_release(conn, dest) == release and final_kind is not None:
+    if live == release and final_kind is not None:
         # A live release holding other content: replacing it would pull files from under the
         # running service and leave nothing to roll back to.
         raise DeploymentStepFailed(
@@ -112,14 +108,16 @@ def stage_release(
             conn.ensure_dir(staging)
             conn.write_file(f"{staging}/{MARKER}", staging_marker)
         made = {staging}
+        present = conn.tree_sha256(staging)  # one pass: what an interrupted upload already sent
         for rel, data in sorted(paths.items()):
+            if present.get(rel) == digests[rel]:
+                continue
             path = f"{staging}/{rel}"
             parent = posixpath.dirname(path)
             if parent not in made:
                 conn.ensure_dir(parent)
                 made.add(parent)
-            if conn.file_sha256(path) != digests[rel]:
-                conn.write_file(path, data, mode=file_mode(data))
+            conn.write_file(path, data, mode=file_mode(data))
         verify_tree(conn, staging, paths, digests)
         conn.write_file(f"{staging}/{MARKER}", final_marker)
         if conn.file_sha256(f"{staging}/{MARKER}") != _sha256(final_marker):
