@@ -14,13 +14,22 @@ from activities.records import write_lane_records
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
-from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneRecord, LaneRecords, NewestCommit, Promotion
+from lockstep.domain.lane_messages import (
+    Enqueued,
+    JoinLane,
+    LaneInput,
+    LaneRecord,
+    LaneRecords,
+    LaneRequest,
+    NewestCommit,
+    Promotion,
+)
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.status import FINAL_STATUSES, DeploymentStatus
 from lockstep.orchestration.deployments import ended_outcome, timeouts_from
 from lockstep.orchestration.lanes import enqueue_deployment, join_lane, start_queued
 from lockstep.settings import Settings
-from lockstep.store.deployments import get_deployment, set_deployment_status
+from lockstep.store.deployments import active_deployments, get_deployment, set_deployment_status
 from lockstep.store.engine import Store
 
 
@@ -88,6 +97,33 @@ class LaneActivities:
 
         return await asyncio.to_thread(settle)
 
+    @activity.defn(name="active_deployment")
+    async def active_deployment(self, lane: LaneInput) -> LaneRequest | None:
+        """A deployment of the lane's environment that got its turn from a lane that is gone
+        (failed or terminated) and still runs: the new lane follows it before granting a turn,
+        so two deployments of one environment never run at once."""
+
+        def candidates() -> list[LaneRequest]:
+            with self._store.session() as session:
+                rows = active_deployments(
+                    session=session, application=lane.application, environment=lane.environment
+                )
+                return [
+                    LaneRequest(deployment_id=r.id, commit=r.commit, trigger=r.trigger, actor=r.actor)
+                    for r in rows
+                ]
+
+        for request in await asyncio.to_thread(candidates):
+            try:
+                description = await self._client.get_workflow_handle(request.deployment_id).describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                return request
+        return None
+
     @activity.defn(name="requeue")
     async def requeue(self, queued: LaneRecords) -> None:
         """Start, as deployments that join the lane, what an update-driven lane run had queued
@@ -126,7 +162,23 @@ class LaneActivities:
                 actor=promotion.actor or f"promotion from {promotion.source_environment}",
             )
         except LockstepError as err:
+            await asyncio.to_thread(self._audit_promotion_failed, promotion, err)
             raise to_application_error(err) from err
+
+    def _audit_promotion_failed(self, promotion: Promotion, err: LockstepError) -> None:
+        """The lane carries on after a promotion that cannot be made: the trail says why."""
+        if err.retryable:  # retried: only the last word is worth a line
+            return
+        info = activity.info()
+        audit(
+            self._store,
+            key=f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}/promotion-failed",
+            kind=AuditKind.PROMOTION_FAILED,
+            deployment_id=promotion.source_deployment,
+            application=promotion.application,
+            environment=promotion.source_environment,
+            detail={"to": promotion.environment, "commit": promotion.commit, "error": str(err)[:2000]},
+        )
 
     @activity.defn(name="pick_newest")
     async def pick_newest(self, choice: NewestCommit) -> str:

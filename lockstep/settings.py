@@ -98,6 +98,7 @@ class DeploymentSettings(_Strict):
     activity_timeout: Annotated[Duration, bounds.ACTIVITY_TIMEOUT.validator()] = "30m"
     heartbeat_timeout: Annotated[Duration, bounds.HEARTBEAT_TIMEOUT.validator()] = "30s"
     command_timeout: Annotated[Duration, bounds.COMMAND_TIMEOUT.validator()] = "10m"
+    lane_check_interval: Annotated[Duration, bounds.LANE_CHECK_INTERVAL.validator()] = "5m"
     max_output_bytes: int = Field(16384, ge=bounds.MIN_OUTPUT_BYTES, le=bounds.MAX_OUTPUT_BYTES)
 
 

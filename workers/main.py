@@ -71,6 +71,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             records.record_lane,
             lanes.join_lane,
             lanes.closed_status,
+            lanes.active_deployment,
             lanes.requeue,
             lanes.promote,
             lanes.pick_newest,

@@ -71,6 +71,13 @@ RULES_CHANGED = "rules-changed"
 # failed: refused before its first change, e.g. an unknown host key) ends `failed` with its
 # reason instead of `rolled_back`.
 NOTHING_TO_UNDO = "nothing-to-undo"
+# Patch: a queued deployment re-joins its lane every `lane_check_seconds` (a lane that failed or
+# was terminated is replaced by the next join, which knows nothing of what queued before it).
+REJOIN_LANE = "rejoin-lane"
+# Patch: compensation starts at once; the `rolling_back` status write runs beside it with a bounded
+# retry (a store outage must not delay putting targets back).
+COMPENSATE_FIRST = "compensate-first"
+_BEST_EFFORT = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 
 
 def _failure_message(err: BaseException) -> str:
@@ -202,6 +209,7 @@ class DeploymentWorkflow(GovernanceStage):
                 environment=request.environment,
                 repository=request.repository,
                 timeouts=request.timeouts,
+                check_seconds=request.timeouts.lane_check_seconds,
             ),
             request=LaneRequest(
                 deployment_id=request.deployment_id,
@@ -212,14 +220,17 @@ class DeploymentWorkflow(GovernanceStage):
             ),
         )
         try:
-            # Local: joining is two short writes, and a burst of pushes joins at once; a separate
-            # activity task would cost each queued deployment another workflow task.
-            await workflow.execute_local_activity(  # by name: activities.lane imports orchestration
-                "join_lane",
-                join,
-                start_to_close_timeout=_RECORD_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
-            )
+            await self._join(join)
+            if workflow.patched(REJOIN_LANE):
+                # Joining again is harmless (the lane ignores a deployment it knows) and finds a
+                # lane that replaced the one this deployment joined. Every third lane check: a
+                # month in the queue stays far below Temporal's history limit (~600 events a day).
+                every = timedelta(seconds=3 * request.timeouts.lane_check_seconds)
+                while self._turn is None:
+                    try:
+                        await workflow.wait_condition(lambda: self._turn is not None, timeout=every)
+                    except TimeoutError:
+                        await self._join(join)
             await workflow.wait_condition(lambda: self._turn is not None)
         except (ActivityError, asyncio.CancelledError):  # cancelled while queued: nothing changed
             return await _to_completion(self._finish(DeploymentStatus.CANCELLED, "cancelled while queued"))
@@ -229,6 +240,16 @@ class DeploymentWorkflow(GovernanceStage):
             reason = f"superseded by {self._turn.superseded_by}"
             return await _to_completion(self._finish(DeploymentStatus.SUPERSEDED, reason))
         return None
+
+    async def _join(self, join: JoinLane) -> None:
+        # Local: joining is two short writes, and a burst of pushes joins at once; a separate
+        # activity task would cost each queued deployment another workflow task.
+        await workflow.execute_local_activity(  # by name: activities.lane imports orchestration
+            "join_lane",
+            join,
+            start_to_close_timeout=_RECORD_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+        )
 
     async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
         plan = prepared.plan
@@ -320,7 +341,13 @@ class DeploymentWorkflow(GovernanceStage):
     async def _compensate(
         self, plan: Plan, started_waves: list[list[str]], reason: str, *, cancelled: bool
     ) -> DeploymentResult:
-        await self._set_status(DeploymentStatus.ROLLING_BACK, reason)
+        status_written: asyncio.Task[None] | None = None
+        if workflow.patched(COMPENSATE_FIRST):
+            status_written = asyncio.create_task(
+                self._set_status(DeploymentStatus.ROLLING_BACK, reason, best_effort=True)
+            )
+        else:
+            await self._set_status(DeploymentStatus.ROLLING_BACK, reason)
         failures: list[tuple[str, str]] = []
         undone = False
         for wave in reversed(started_waves):
@@ -332,6 +359,8 @@ class DeploymentWorkflow(GovernanceStage):
                     failures.append((name, _failure_message(result)))
                 else:
                     undone = undone or result.changed
+        if status_written is not None:
+            await status_written  # best effort: it never raises; the outcome record follows
         # The detail now names the hosts each component could not put back. Unguarded: it changes
         # what the outcome records, not the commands (deployment-refused-rollback-failed replays).
         if failures:
@@ -374,21 +403,33 @@ class DeploymentWorkflow(GovernanceStage):
             timeouts=r.timeouts,
         )
 
-    async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
+    async def _set_status(
+        self, status: DeploymentStatus, error: str | None = None, *, best_effort: bool = False
+    ) -> None:
         self._view.status = status
         self._view.error = error
         self._view.updated_at = workflow.now().isoformat()
         workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
-        await workflow.execute_local_activity_method(
-            RecordActivities.record_status,
-            StatusChange(
-                deployment_id=self._request.deployment_id,
-                status=status,
-                error=error,
-                approvals_required=self._view.approvals_required or None,
-            ),
-            start_to_close_timeout=_RECORD_TIMEOUT,
+        change = StatusChange(
+            deployment_id=self._request.deployment_id,
+            status=status,
+            error=error,
+            approvals_required=self._view.approvals_required or None,
         )
+        if not best_effort:
+            await workflow.execute_local_activity_method(
+                RecordActivities.record_status, change, start_to_close_timeout=_RECORD_TIMEOUT
+            )
+            return
+        try:
+            await workflow.execute_local_activity_method(
+                RecordActivities.record_status,
+                change,
+                start_to_close_timeout=_RECORD_TIMEOUT,
+                retry_policy=_BEST_EFFORT,
+            )
+        except (ActivityError, ApplicationError) as err:  # the outcome record says the rest
+            workflow.logger.warning("could not record %s: %s", status.value, _failure_message(err))
 
     async def _finish(
         self, status: DeploymentStatus, error: str | None, deployed_hashes: dict[str, str] | None = None

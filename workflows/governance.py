@@ -14,7 +14,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
@@ -37,6 +37,12 @@ with workflow.unsafe.imports_passed_through():
 
 _RECORD_TIMEOUT = timedelta(seconds=30)
 _MAX_ROUNDS = 5  # policy evaluations after approvals before a policy that keeps asking is a deny
+# Patch: a decision that cannot be recorded (the store unreachable for minutes) does not count and
+# says so, instead of failing the whole Deployment from a signal handler; a signal whose payload is
+# not an approval is recorded as refused instead of being dropped by the SDK.
+DECISIONS_NEVER_FAIL = "decisions-never-fail"
+_RECORD_RETRIES = RetryPolicy(maximum_attempts=6, maximum_interval=timedelta(seconds=30))
+_UNREADABLE = "(unreadable signal)"  # the approver of a payload that is not an approval
 
 
 def _duration(seconds: float) -> str:
@@ -63,13 +69,16 @@ class GovernanceStage:
 
     # -- handlers --------------------------------------------------------------------------------
 
+    # The signals take the raw payload: the SDK drops a signal it cannot convert without a trace,
+    # and an approval someone sent must leave one, in the audit trail.
+
     @workflow.signal(name="approve")
-    async def approve_signal(self, request: ApprovalInput) -> None:
+    async def approve_signal(self, request: RawValue) -> None:
         """`{"approver": "...", "comment": "..."}`, e.g. from the Temporal UI: the name is as claimed."""
         await self._signalled("approve", request)
 
     @workflow.signal(name="reject")
-    async def reject_signal(self, request: ApprovalInput) -> None:
+    async def reject_signal(self, request: RawValue) -> None:
         await self._signalled("reject", request)
 
     @workflow.update(name="approve")
@@ -123,11 +132,57 @@ class GovernanceStage:
         if refused is not None:
             raise ApplicationError(str(refused), type=refused.kind, non_retryable=True)
 
-    async def _signalled(self, decision: str, request: ApprovalInput) -> None:
+    async def _signalled(self, decision: str, raw: RawValue) -> None:
         # Whatever the payload says, a signal's identity is the claimed name: Temporal ACLs vouch.
         # One that cannot count now (too early, too late, not a member) is still recorded.
+        try:
+            request = workflow.payload_converter().from_payload(raw.payload, ApprovalInput)
+        except Exception as err:
+            if not workflow.patched(DECISIONS_NEVER_FAIL):
+                workflow.logger.warning("dropped an unreadable %s signal: %s", decision, err)
+                return
+            await self._record_unreadable(decision, err)
+            return
         claimed = request.model_copy(update={"source": ApprovalSource.TEMPORAL, "proof": ""})
         await self._apply(decision, claimed)
+
+    async def _record_unreadable(self, decision: str, err: Exception) -> None:
+        """Record a signal whose payload is not an approval as a refused decision."""
+        reason = f"the {decision} signal's payload is not an approval: {type(err).__name__}: {err}"[:1000]
+        self._decisions += 1
+        at = workflow.now().isoformat()
+        self._view.approvals.append(
+            approval_entry(
+                approver=_UNREADABLE,
+                decision=decision,
+                at=at,
+                comment="",
+                source=ApprovalSource.TEMPORAL.value,
+                counted=False,
+                reason=reason,
+            )
+        )
+        r = self._request
+        try:
+            await workflow.execute_local_activity_method(
+                GovernanceActivities.record_approval,
+                ApprovalRecord(
+                    deployment_id=r.deployment_id,
+                    application=r.application,
+                    environment=r.environment,
+                    approver=_UNREADABLE,
+                    decision=decision,
+                    source=ApprovalSource.TEMPORAL,
+                    counted=False,
+                    reason=reason,
+                    at=at,
+                    sequence=self._decisions,
+                ),
+                start_to_close_timeout=_RECORD_TIMEOUT,
+                retry_policy=_RECORD_RETRIES,
+            )
+        except (ActivityError, ApplicationError) as failed:  # a local activity's failure is either
+            workflow.logger.warning("could not record an unreadable %s signal: %s", decision, _cause(failed))
 
     async def _decide(self, decision: str, request: ApprovalInput) -> ApprovalAnswer:
         # Validators of updates in one activation all run before any handler: check again.
@@ -162,24 +217,34 @@ class GovernanceStage:
         )
         self._view.approvals.append(entry)
         r = self._request
-        recorded: str = await workflow.execute_local_activity_method(
-            GovernanceActivities.record_approval,
-            ApprovalRecord(
-                deployment_id=r.deployment_id,
-                application=r.application,
-                environment=r.environment,
-                approver=name,
-                decision=decision,
-                comment=request.comment,
-                source=request.source,
-                counted=refused is None,
-                reason=str(refused) if refused else "",
-                at=at,
-                sequence=self._decisions,
-                proof=request.proof,
-            ),
-            start_to_close_timeout=_RECORD_TIMEOUT,
+        record = ApprovalRecord(
+            deployment_id=r.deployment_id,
+            application=r.application,
+            environment=r.environment,
+            approver=name,
+            decision=decision,
+            comment=request.comment,
+            source=request.source,
+            counted=refused is None,
+            reason=str(refused) if refused else "",
+            at=at,
+            sequence=self._decisions,
+            proof=request.proof,
         )
+        if not workflow.patched(DECISIONS_NEVER_FAIL):
+            recorded: str = await workflow.execute_local_activity_method(
+                GovernanceActivities.record_approval, record, start_to_close_timeout=_RECORD_TIMEOUT
+            )
+        else:
+            try:
+                recorded = await workflow.execute_local_activity_method(
+                    GovernanceActivities.record_approval,
+                    record,
+                    start_to_close_timeout=_RECORD_TIMEOUT,
+                    retry_policy=_RECORD_RETRIES,
+                )
+            except (ActivityError, ApplicationError) as err:  # a local activity's failure is either
+                return self._unrecorded(decision, name, entry, refused is None, err)
         entry["source"] = recorded  # what the worker could verify, not what the payload claimed
         if refused is not None:
             message = str(refused)
@@ -194,6 +259,30 @@ class GovernanceStage:
             required=self._required,
             status=self._view.status.value,
             message=message,
+        )
+
+    def _unrecorded(
+        self, decision: str, name: str, entry: dict[str, str], counted: bool, err: Exception
+    ) -> ApprovalAnswer:
+        """A decision the store could not take: an approval missing from the audit trail must not
+        count, so it is withdrawn (a rejection stands: stopping is the safe side)."""
+        cause = _cause(err)
+        if counted and decision == "approve":
+            self._approved_by.reverse()
+            self._approved_by.remove(name)
+            self._approved_by.reverse()
+            entry["counted"] = "false"
+            entry["reason"] = f"could not be recorded, so it does not count (send it again): {cause}"[:1000]
+        else:
+            entry["reason"] = (entry["reason"] + "; " if entry["reason"] else "") + f"not recorded: {cause}"
+        workflow.logger.warning("the %s by %s could not be recorded: %s", decision, name, cause)
+        return ApprovalAnswer(
+            counted=entry["counted"] == "true",
+            decision=decision,
+            approvals=len(self._approved_by),
+            required=self._required,
+            status=self._view.status.value,
+            message=entry["reason"],
         )
 
     # -- the stage -------------------------------------------------------------------------------
@@ -313,3 +402,9 @@ class GovernanceStage:
 
     async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
         raise NotImplementedError  # provided by DeploymentWorkflow
+
+
+def _cause(err: BaseException) -> str:  # the innermost cause names the problem
+    while isinstance(err, ActivityError) and err.cause is not None:
+        err = err.cause
+    return str(err)[:500] or type(err).__name__

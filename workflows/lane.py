@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -49,6 +49,10 @@ with workflow.unsafe.imports_passed_through():
 
 RECENT_KEPT = 200  # outcomes remembered across continue-as-new, shown by the status query
 SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
+# Patch: the lane survives failed activities (settles a deployment it cannot reach, continues as
+# new in the middle of a long turn, signals superseded deployments in chunks).
+LANE_SURVIVES = "lane-survives"
+SIGNAL_CHUNK = 50  # superseded deployments told per workflow task
 _RECORD_TIMEOUT = timedelta(seconds=30)
 _SHORT_ACTIVITY = timedelta(minutes=2)
 
@@ -60,12 +64,12 @@ class EnvironmentLane:
         self._lane = lane
         self._pending: list[LaneRequest] = list(lane.pending)
         self._recent: dict[str, DeploymentStatus] = dict(lane.recent)
-        self._running: LaneRequest | None = None
+        self._running: LaneRequest | None = lane.running  # carried when continued mid-turn
         self._to_record: list[LaneRecord] = []  # store rows to write, in order
         self._recording = False
         self._signalled = False  # which protocol this run speaks (see the module docstring)
         self._waiting: list[LaneRequest] = list(lane.waiting)  # joined, no turn yet
-        self._finished: LaneFinished | None = None  # the running deployment's outcome
+        self._finished: LaneFinished | None = lane.finished  # the running deployment's outcome
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -143,6 +147,12 @@ class EnvironmentLane:
                 start_to_close_timeout=_SHORT_ACTIVITY,
             )
             self._pending = []
+        if self._running is None and workflow.info().continued_run_id is None:
+            # A new lane (its predecessor failed or was terminated) first finds a deployment
+            # that one let go and that still runs, and waits for it before any other turn.
+            self._running = await self._active_deployment()
+        if self._running is not None:  # carried from the previous run, or found running
+            await self._follow(self._running, told=True)
         deployed = 0
         while True:
             self._describe()
@@ -153,9 +163,21 @@ class EnvironmentLane:
                 deployed += 1
             if deployed >= lane.deployments_per_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    lane.model_copy(update={"pending": [], "waiting": self._waiting, "recent": self._recent})
-                )
+                self._continue_as_new()
+
+    def _continue_as_new(self) -> None:
+        """Continue as new with what waits, what was decided and what runs now (if anything)."""
+        workflow.continue_as_new(
+            self._lane.model_copy(
+                update={
+                    "pending": [],
+                    "waiting": self._waiting,
+                    "recent": self._recent,
+                    "running": self._running,
+                    "finished": self._finished,
+                }
+            )
+        )
 
     async def _grant_turn(self) -> bool:
         """Give the newest waiting deployment its turn and supersede the others; wait until it
@@ -169,19 +191,32 @@ class EnvironmentLane:
             self._waiting = alive + self._waiting
             return False
         older = [r for r in alive if r is not newest]
+        if workflow.patched(LANE_SURVIVES):
+            # Running before the first await: a `finished` that arrives while the superseded are
+            # told (the chosen one cancelled meanwhile) is the turn's outcome, never lost.
+            self._running, self._finished = newest, None
         for request in older:
             self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
         superseded = LaneTurn(superseded_by=newest.deployment_id)
-        await asyncio.gather(*(self._signal_turn(r, superseded) for r in older))  # one task sends all
-        self._running, self._finished = newest, None
-        self._describe()
+        chunk = SIGNAL_CHUNK if len(older) > SIGNAL_CHUNK and workflow.patched(LANE_SURVIVES) else len(older)
+        for start in range(0, len(older), max(chunk, 1)):  # a burst never makes one huge task
+            await asyncio.gather(*(self._signal_turn(r, superseded) for r in older[start : start + chunk]))
+        if self._running is None:  # began before the patch
+            self._running, self._finished = newest, None
         try:
-            if await self._signal_turn(newest, LaneTurn()):
-                outcome = await self._until_finished(newest)
-                await self._promote(newest, outcome)
+            await self._follow(newest, told=False)
         finally:
             self._running = None
         return True
+
+    async def _follow(self, request: LaneRequest, *, told: bool) -> None:
+        """Give `request` its turn (unless `told` already), wait for its end, promote on success."""
+        try:
+            if told or await self._signal_turn(request, LaneTurn()):
+                outcome = await self._until_finished(request)
+                await self._promote(request, outcome)
+        finally:
+            self._running = None
 
     async def _signal_turn(self, request: LaneRequest, turn: LaneTurn) -> bool:
         """Tell a waiting deployment its turn; False when it no longer exists (terminated)."""
@@ -190,13 +225,49 @@ class EnvironmentLane:
         except asyncio.CancelledError:
             raise
         except Exception:  # the deployment is gone: nothing waits for this turn
-            self._remember(request.deployment_id, DeploymentStatus.FAILED)
+            if not workflow.patched(LANE_SURVIVES):
+                self._remember(request.deployment_id, DeploymentStatus.FAILED)
+                return False
+            # Its own `finished` (say, cancelled while waiting) may have come first: keep that;
+            # else settle it from Temporal and the store, which records why it ended.
+            if self._finished is None or self._finished.deployment_id != request.deployment_id:
+                self._remember(request.deployment_id, await self._closed(request) or DeploymentStatus.FAILED)
             return False
         return True
 
+    async def _active_deployment(self) -> LaneRequest | None:
+        if not workflow.patched(LANE_SURVIVES):
+            return None
+        try:
+            return await workflow.execute_activity_method(
+                LaneActivities.active_deployment,
+                self._lane,
+                start_to_close_timeout=_SHORT_ACTIVITY,
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+        except ActivityError as err:  # the store unreachable: serve on rather than wedge
+            workflow.logger.warning("could not look for a running deployment: %s", err.cause or err)
+            return None
+
+    async def _closed(self, request: LaneRequest) -> DeploymentStatus | None:
+        """The deployment's final status once its workflow closed (recording it if it never did);
+        None while it runs, or when that cannot be told now (checked again later)."""
+        try:
+            return await workflow.execute_activity_method(
+                LaneActivities.closed_status,
+                request.deployment_id,
+                start_to_close_timeout=_SHORT_ACTIVITY,
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("could not check on %s: %s", request.deployment_id, err.cause or err)
+            return None
+
     async def _until_finished(self, request: LaneRequest) -> LaneFinished:
         """The running deployment's `finished` signal; if it was terminated and never sends one,
-        a periodic check finds it closed and the lane moves on."""
+        a periodic check finds it closed and the lane moves on. A turn that outlasts
+        `checks_per_run` checks (or Temporal's suggestion) continues as new, carrying it."""
+        checks = 0
         while True:
             try:
                 await workflow.wait_condition(
@@ -204,11 +275,22 @@ class EnvironmentLane:
                     timeout=timedelta(seconds=self._lane.check_seconds),
                 )
             except TimeoutError:
-                closed = await workflow.execute_activity_method(
-                    LaneActivities.closed_status,
-                    request.deployment_id,
-                    start_to_close_timeout=_SHORT_ACTIVITY,
+                checks += 1
+                survives = workflow.patched(LANE_SURVIVES)
+                if survives:
+                    closed = await self._closed(request)
+                else:
+                    closed = await workflow.execute_activity_method(
+                        LaneActivities.closed_status,
+                        request.deployment_id,
+                        start_to_close_timeout=_SHORT_ACTIVITY,
+                    )
+                long_turn = (
+                    checks >= self._lane.checks_per_run or workflow.info().is_continue_as_new_suggested()
                 )
+                if survives and closed is None and self._finished is None and long_turn:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    self._continue_as_new()
                 if closed is not None and self._finished is None:
                     self._remember(request.deployment_id, closed)
                     return LaneFinished(deployment_id=request.deployment_id, status=closed)
@@ -219,7 +301,15 @@ class EnvironmentLane:
         if outcome.status != DeploymentStatus.SUCCEEDED:
             return
         for environment in outcome.promotions:
-            await self._promote_to(environment, outcome.commit or request.commit, request.actor)
+            try:
+                commit = outcome.commit or request.commit
+                await self._promote_to(environment, commit, request.actor, source=request.deployment_id)
+            except ActivityError as err:  # the promote activity audited why; the lane carries on
+                if not workflow.patched(LANE_SURVIVES):
+                    raise
+                workflow.logger.warning(
+                    "could not promote %s to %s: %s", request.deployment_id, environment, err.cause or err
+                )
 
     async def _run_with_updates(self, lane: LaneInput) -> None:
         """The update-driven protocol of runs that began before `signalled-lane`."""
@@ -303,7 +393,9 @@ class EnvironmentLane:
         for environment in result.promotions:
             await self._promote_to(environment, result.commit or request.commit, request.actor)
 
-    async def _promote_to(self, environment: str, commit: str, actor: str | None) -> None:
+    async def _promote_to(
+        self, environment: str, commit: str, actor: str | None, *, source: str | None = None
+    ) -> None:
         lane = self._lane
         await workflow.execute_activity_method(
             LaneActivities.promote,
@@ -314,6 +406,7 @@ class EnvironmentLane:
                 repository=lane.repository,
                 commit=commit,
                 actor=actor,
+                source_deployment=source,
             ),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(
@@ -325,12 +418,24 @@ class EnvironmentLane:
         """The queued commit to deploy: the descendant of the others, per Git (an activity)."""
         if len(batch) == 1:
             return batch[0]
-        sha = await workflow.execute_activity_method(
-            LaneActivities.pick_newest,
-            NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
-            start_to_close_timeout=timedelta(minutes=2),
-        )
-        return next(r for r in reversed(batch) if r.commit == sha)
+        if not (self._signalled and workflow.patched(LANE_SURVIVES)):
+            sha = await workflow.execute_activity_method(
+                LaneActivities.pick_newest,
+                NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
+                start_to_close_timeout=timedelta(minutes=2),
+            )
+            return next(r for r in reversed(batch) if r.commit == sha)
+        try:
+            sha = await workflow.execute_activity_method(
+                LaneActivities.pick_newest,
+                NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as err:  # Git unreachable: the last to arrive is the best guess left
+            workflow.logger.warning("could not compare the queued commits: %s", err.cause or err)
+            return batch[-1]
+        return next((r for r in reversed(batch) if r.commit == sha), batch[-1])
 
     def _known(self, deployment_id: str) -> DeploymentStatus | None:
         if self._running is not None and self._running.deployment_id == deployment_id:

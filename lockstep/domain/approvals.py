@@ -59,13 +59,13 @@ class ApprovalGate(BaseModel):
 class ApprovalInput(BaseModel):
     """Payload of the `approve`/`reject` signals and updates: `{"approver": ..., "comment": ...}`."""
 
-    approver: str = ""
-    comment: str = ""
+    approver: str = Field("", max_length=256)
+    comment: str = Field("", max_length=4096)  # what the API accepts
     source: ApprovalSource = ApprovalSource.TEMPORAL
     # The API's signature over (deployment, decision, approver), so the worker can tell a decision
     # that came through the API from one sent straight to Temporal that merely claims to (see
     # lockstep.security.approval_signing). Empty on the Temporal path.
-    proof: str = ""
+    proof: str = Field("", max_length=4096)
 
 
 class ApprovalAnswer(BaseModel):

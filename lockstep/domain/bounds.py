@@ -56,6 +56,9 @@ MAX_RENDERED_FILE_BYTES = 16 * 1024 * 1024
 ACTIVITY_TIMEOUT = DurationBounds("10s", "12h")
 HEARTBEAT_TIMEOUT = DurationBounds("1s", "10m")
 COMMAND_TIMEOUT = DurationBounds("1s", "12h")
+# How often a lane checks that its running deployment still lives, and a queued deployment that
+# its lane still knows it (re-joining a lane that was replaced).
+LANE_CHECK_INTERVAL = DurationBounds("1s", "1d")
 DRIFT_INTERVAL = DurationBounds("30s", "7d")  # a sweep reads every target: not more often
 POLL_INTERVAL = DurationBounds("30s", "7d")
 SSH_CONNECT_TIMEOUT = DurationBounds("1s", "5m")

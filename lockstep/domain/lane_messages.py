@@ -28,6 +28,15 @@ class LaneRequest(BaseModel):
     actor_source: str = ""
 
 
+class LaneFinished(BaseModel):
+    """A deployment of the lane ended (signal `finished`): its outcome and where it promotes."""
+
+    deployment_id: str
+    status: DeploymentStatus
+    commit: str = ""
+    promotions: list[str] = Field(default_factory=list)
+
+
 class LaneInput(BaseModel):
     application: str
     environment: str
@@ -39,6 +48,12 @@ class LaneInput(BaseModel):
     # Deployments that joined and wait for their turn (signalled lanes), across continue-as-new.
     waiting: list[LaneRequest] = Field(default_factory=list)
     check_seconds: float = 300.0  # how often a lane asks whether its running deployment still lives
+    # A deployment that runs for days (waiting for approval) must not grow one run's history
+    # without bound: after this many liveness checks in one turn the lane continues as new,
+    # carrying the running deployment (and its outcome if it came meanwhile) into the next run.
+    checks_per_run: int = Field(200, ge=1)
+    running: LaneRequest | None = None
+    finished: LaneFinished | None = None
 
 
 class Enqueued(BaseModel):
@@ -64,15 +79,6 @@ class LaneTurn(BaseModel):
     superseded_by: str | None = None
 
 
-class LaneFinished(BaseModel):
-    """A deployment of the lane ended (signal `finished`): its outcome and where it promotes."""
-
-    deployment_id: str
-    status: DeploymentStatus
-    commit: str = ""
-    promotions: list[str] = Field(default_factory=list)
-
-
 class LaneView(BaseModel):
     """What the lane's `status` query shows (and the Temporal UI's current details summarise)."""
 
@@ -92,6 +98,7 @@ class Promotion(BaseModel):
     repository: str
     commit: str
     actor: str | None = None
+    source_deployment: str | None = None  # the deployment that succeeded (its audit trail)
 
 
 class NewestCommit(BaseModel):

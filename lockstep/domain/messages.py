@@ -20,6 +20,7 @@ class DeploymentTimeouts(BaseModel):
     heartbeat_seconds: float = 30.0
     command_seconds: float = 600.0
     max_output_bytes: int = 16384
+    lane_check_seconds: float = 300.0  # see DeploymentSettings.lane_check_interval
 
 
 class DeploymentRequest(BaseModel):

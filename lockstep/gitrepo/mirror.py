@@ -185,10 +185,16 @@ class GitMirrors:
 
     def newest(self, url: str, shas: Sequence[str]) -> str:
         """Of `shas`, the one every other is an ancestor of; the last given when none is (the
-        commits diverged, e.g. after a force-push), so arrival order breaks the tie."""
+        commits diverged, e.g. after a force-push), so arrival order breaks the tie.
+
+        A commit the repository no longer has (force-pushed away) is left out: it cannot deploy,
+        and must not stop the lane from choosing among the others. When none is known, the last
+        given is the answer (its deployment then fails with the reason)."""
         mirror = self._ensure(url)
         reader = self._reader(mirror)
-        full = [sha if _is_full_commit(reader, sha) else self._commit(url, sha)[1] for sha in shas]
+        full = [found for found in (self._known_commit(reader, url, sha) for sha in shas) if found]
+        if not full:
+            return shas[-1]
         if len(set(full)) == 1:
             return full[-1]
         # One process for the whole batch: the commits no other given commit reaches.
@@ -274,6 +280,13 @@ class GitMirrors:
     def _ensure(self, url: str) -> Path:
         mirror = self.mirror_path(url)
         return mirror if _is_mirror(mirror) else self.sync(url)
+
+    def _known_commit(self, reader: ObjectReader, url: str, sha: str) -> str | None:
+        """The full sha of `sha`, or None when the repository does not have that commit."""
+        if _is_full_commit(reader, sha):
+            return sha
+        self._check_ref(url, sha)
+        return self._find_commit(url, sha)
 
     def _commit(self, url: str, sha: str) -> tuple[Path, str]:
         """The mirror and full sha of a commit, or a non-retryable GitError."""

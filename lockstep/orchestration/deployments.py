@@ -53,6 +53,7 @@ def timeouts_from(settings: Settings) -> DeploymentTimeouts:
         heartbeat_seconds=parse_duration(d.heartbeat_timeout),
         command_seconds=parse_duration(d.command_timeout),
         max_output_bytes=d.max_output_bytes,
+        lane_check_seconds=parse_duration(d.lane_check_interval),
     )
 
 

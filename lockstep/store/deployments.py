@@ -151,6 +151,22 @@ def list_deployments(
     return list(session.exec(query.limit(limit)).all())
 
 
+def active_deployments(
+    *, session: Session, application: str, environment: str, limit: int = 20
+) -> list[DeploymentRecord]:
+    """Deployments of the environment past their turn and not ended (planning, awaiting approval,
+    deploying, rolling back), newest first: what a lane that starts afresh must wait for."""
+    active = [s.value for s in DeploymentStatus if not s.is_final and s != DeploymentStatus.QUEUED]
+    query = (
+        select(DeploymentRecord)
+        .where(DeploymentRecord.application == application)
+        .where(DeploymentRecord.environment == environment)
+        .where(col(DeploymentRecord.status).in_(active))
+        .order_by(col(DeploymentRecord.created_at).desc(), col(DeploymentRecord.id).desc())
+    )
+    return list(session.exec(query.limit(limit)).all())
+
+
 def live_deployment(*, session: Session, application: str, environment: str) -> tuple[str, str | None] | None:
     """(commit, rules snapshot) of the environment's newest successful deployment: what is live
     there, and the rules its lockstep.yaml set (None for deployments recorded before snapshots)."""

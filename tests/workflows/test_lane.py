@@ -305,41 +305,6 @@ async def _until_pending(lane: WorkflowHandle[Any, Any], deployment_id: str, tim
         await asyncio.sleep(0.05)
 
 
-async def test_a_terminated_deployment_does_not_block_its_lane(
-    temporal_env: WorkflowEnvironment,
-    worker: None,
-    settings: Settings,
-    store: Store,
-    app_repo: Path,
-    target_root: Path,
-    counters: Path,
-) -> None:
-    from lockstep.domain import lane_messages
-
-    field = lane_messages.LaneInput.model_fields["check_seconds"]
-    original = field.default
-    field.default = 1.0  # the lane asks every second whether its running deployment still lives
-    lane_messages.LaneInput.model_rebuild(force=True)
-    try:
-        first_sha = await _slow_first(app_repo, counters)
-        first = await _enqueue(temporal_env, settings, store, app_repo, first_sha)
-        await _until(lambda: runs(counters, "db") == [first_sha])
-        await temporal_env.client.get_workflow_handle(first.deployment_id).terminate("operator")
-        next_sha = commit(app_repo, {"api/api.conf": "version=after\n"}, "after the terminated one")
-        after = await _enqueue(temporal_env, settings, store, app_repo, next_sha)
-        assert (
-            await deployment_result(temporal_env, after.deployment_id)
-        ).status == DeploymentStatus.SUCCEEDED
-    finally:
-        field.default = original
-        lane_messages.LaneInput.model_rebuild(force=True)
-    assert current(target_root, "api") == next_sha
-    view = await temporal_env.client.get_workflow_handle(lane_id("shop", "staging")).query(
-        "status", result_type=LaneView
-    )
-    assert view.recent[first.deployment_id] == DeploymentStatus.FAILED
-
-
 async def _approve_when_awaiting(env: WorkflowEnvironment, deployment_id: str, approvers: list[str]) -> None:
     deadline = time.monotonic() + 60
     while True:
