@@ -56,6 +56,8 @@ MAX_RENDERED_FILE_BYTES = 16 * 1024 * 1024
 ACTIVITY_TIMEOUT = DurationBounds("10s", "12h")
 HEARTBEAT_TIMEOUT = DurationBounds("1s", "10m")
 COMMAND_TIMEOUT = DurationBounds("1s", "12h")
+# How long a stopping worker lets activities in flight finish (as long as one activity may run).
+SHUTDOWN_TIMEOUT = DurationBounds("0s", "12h")
 DRIFT_INTERVAL = DurationBounds("30s", "7d")  # a sweep reads every target: not more often
 POLL_INTERVAL = DurationBounds("30s", "7d")
 SSH_CONNECT_TIMEOUT = DurationBounds("1s", "5m")
