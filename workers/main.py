@@ -135,6 +135,14 @@ async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
 
     def on_signal(sig: signal.Signals) -> None:
+        if stopped_by:  # asked twice: whoever asks will not wait, so neither do the activities
+            log.warning(
+                "%s again: stopping at once; the activities in flight are retried by another worker "
+                "after their heartbeat timeout",
+                sig.name,
+            )
+            logging.shutdown()
+            os._exit(128 + sig)  # as SIGKILL would: nothing of the SDK's is waited for
         stopped_by.append(sig)
         stop.set()
 
