@@ -13,6 +13,7 @@ from temporalio import activity
 from activities.audit import audit_planned, audit_step
 from activities.errors import to_application_error
 from activities.heartbeat import run_with_heartbeat
+from activities.threads import ActivityThreads
 from lockstep.delivery.host import (
     DeliveryLimits,
     HostDelivery,
@@ -71,10 +72,12 @@ class DeploymentActivities:
         store: Store,
         renderer: CommitRenderer,
         targets: TargetRegistry,
+        threads: ActivityThreads,
         users: Mapping[str, tuple[Sequence[str], str | None]] | None = None,
         masker: Masker | None = None,
     ) -> None:
         self._store = store
+        self._threads = threads
         # Known secrets masked in what is stored: step output and the errors the audit keeps.
         self._masker = masker or Masker(())
         self._renderer = renderer
@@ -260,7 +263,9 @@ class DeploymentActivities:
         self, work: Callable[[Callable[[str], None], threading.Event], T], heartbeat_seconds: float
     ) -> T:
         try:
-            return await run_with_heartbeat(work, interval=max(0.5, heartbeat_seconds / 3))
+            return await run_with_heartbeat(
+                work, threads=self._threads, interval=max(0.5, heartbeat_seconds / 3)
+            )
         except LockstepError as err:
             raise to_application_error(err) from err
 

@@ -13,13 +13,13 @@ Temporal path's claim.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from temporalio import activity
 
 from activities.audit import audit
+from activities.threads import ActivityThreads
 from lockstep.domain.approvals import ApprovalRecord, ApprovalSource
 from lockstep.domain.audit import ActorSource, AuditKind
 from lockstep.domain.messages import PolicyRequest
@@ -48,11 +48,13 @@ class GovernanceActivities:
         self,
         *,
         store: Store,
+        threads: ActivityThreads,
         engine: PolicyEngine,
         proofs: ApprovalVerifier | None = None,
         groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._store = store
+        self._threads = threads
         self._engine = engine
         self._proofs = proofs  # the API's public key; without one, every decision is a claim
         self._groups = {name: tuple(g) for name, g in (groups or {}).items()}  # user -> groups
@@ -103,7 +105,7 @@ class GovernanceActivities:
             self._audit_decision(request, key, row)  # another attempt may have stored first
             return _as_decision(row)
 
-        return await asyncio.to_thread(work)
+        return await self._threads.run(work)
 
     def _actor_groups(self, request: PolicyRequest) -> Sequence[str]:
         """The actor's groups, for an actor a token authenticated only: a webhook's pusher or a
@@ -176,7 +178,7 @@ class GovernanceActivities:
             )
             return stored.source
 
-        return await asyncio.to_thread(write)
+        return await self._threads.run(write)
 
     def _source(self, record: ApprovalRecord) -> ApprovalSource:
         if record.source != ApprovalSource.API_TOKEN:

@@ -14,11 +14,13 @@ from typing import TypeVar
 
 from temporalio import activity
 
+from activities.threads import ActivityThreads
+
 T = TypeVar("T")
 
 
 async def run_with_heartbeat(
-    work: Callable[[Callable[[str], None], threading.Event], T], *, interval: float
+    work: Callable[[Callable[[str], None], threading.Event], T], *, threads: ActivityThreads, interval: float
 ) -> T:
     cancelled = threading.Event()
     latest = ["started"]
@@ -27,7 +29,7 @@ async def run_with_heartbeat(
         latest[0] = message
         activity.logger.debug(message)
 
-    future = asyncio.ensure_future(asyncio.to_thread(work, progress, cancelled))
+    future = asyncio.ensure_future(threads.run(work, progress, cancelled))
     # The first heartbeat goes out after `interval` (a third of the heartbeat timeout): short
     # activities, the common case, finish without any heartbeat round trip to the server.
     try:

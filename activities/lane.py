@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -11,6 +9,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.audit import audit
 from activities.errors import to_application_error
 from activities.records import write_lane_records
+from activities.threads import ActivityThreads
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import LockstepError
@@ -34,8 +33,17 @@ from lockstep.store.engine import Store
 
 
 class LaneActivities:
-    def __init__(self, *, client: Client, settings: Settings, store: Store, renderer: CommitRenderer) -> None:
+    def __init__(
+        self,
+        *,
+        client: Client,
+        settings: Settings,
+        store: Store,
+        renderer: CommitRenderer,
+        threads: ActivityThreads,
+    ) -> None:
         self._client = client
+        self._threads = threads
         self._settings = settings
         self._store = store
         self._renderer = renderer
@@ -52,7 +60,7 @@ class LaneActivities:
             request=join.request,
             status=DeploymentStatus.QUEUED,
         )
-        await asyncio.to_thread(write_lane_records, self._store, [queued])
+        await self._threads.run(write_lane_records, self._store, [queued])
         await join_lane(client=self._client, settings=self._settings, join=join)
 
     @activity.defn(name="closed_status")
@@ -95,7 +103,7 @@ class LaneActivities:
             )
             return status
 
-        return await asyncio.to_thread(settle)
+        return await self._threads.run(settle)
 
     @activity.defn(name="active_deployment")
     async def active_deployment(self, lane: LaneInput) -> LaneRequest | None:
@@ -113,7 +121,7 @@ class LaneActivities:
                     for r in rows
                 ]
 
-        for request in await asyncio.to_thread(candidates):
+        for request in await self._threads.run(candidates):
             try:
                 description = await self._client.get_workflow_handle(request.deployment_id).describe()
             except RPCError as err:
@@ -162,7 +170,7 @@ class LaneActivities:
                 actor=promotion.actor or f"promotion from {promotion.source_environment}",
             )
         except LockstepError as err:
-            await asyncio.to_thread(self._audit_promotion_failed, promotion, err)
+            await self._threads.run(self._audit_promotion_failed, promotion, err)
             raise to_application_error(err) from err
 
     def _audit_promotion_failed(self, promotion: Promotion, err: LockstepError) -> None:
@@ -185,6 +193,6 @@ class LaneActivities:
         """Which queued commit deploys: the one the others are ancestors of (push order can be
         lost to retries on the way in)."""
         try:
-            return await asyncio.to_thread(self._renderer.newest, choice.repository, choice.commits)
+            return await self._threads.run(self._renderer.newest, choice.repository, choice.commits)
         except LockstepError as err:
             raise to_application_error(err) from err

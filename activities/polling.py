@@ -13,13 +13,12 @@ branch does not keep the others from deploying.
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import to_application_error
+from activities.threads import ActivityThreads
 from lockstep.domain.errors import GitError, LockstepError, ManifestError
 from lockstep.domain.polling_messages import PollInput, PollResult
 from lockstep.domain.redaction import safe_url
@@ -34,8 +33,11 @@ from lockstep.webhooks.dispatch import environments_for_branch
 
 
 class PollingActivities:
-    def __init__(self, *, client: Client, settings: Settings, store: Store, git: GitMirrors) -> None:
+    def __init__(
+        self, *, client: Client, settings: Settings, store: Store, git: GitMirrors, threads: ActivityThreads
+    ) -> None:
         self._client = client
+        self._threads = threads
         self._settings = settings
         self._store = store
         self._git = git
@@ -52,9 +54,9 @@ class PollingActivities:
             )
         result = PollResult()
         try:
-            default = await asyncio.to_thread(self._git.default_branch, url)
-            head = await asyncio.to_thread(self._git.resolve, url, default)  # fetches
-            manifest = await asyncio.to_thread(self._manifest_at, url, head)
+            default = await self._threads.run(self._git.default_branch, url)
+            head = await self._threads.run(self._git.resolve, url, default)  # fetches
+            manifest = await self._threads.run(self._manifest_at, url, head)
         except ManifestError as err:
             result.errors.append(f"{default}: {err}")
             return result
@@ -93,8 +95,8 @@ class PollingActivities:
         if branch == default:
             sha, manifest = default_head, default_manifest
         else:
-            sha = await asyncio.to_thread(self._git.branch_head, url, branch, fetch=False)
-            manifest = await asyncio.to_thread(self._manifest_at, url, sha)
+            sha = await self._threads.run(self._git.branch_head, url, branch, fetch=False)
+            manifest = await self._threads.run(self._manifest_at, url, sha)
         for environment in environments_for_branch(manifest, branch):
             enqueued = await enqueue_deployment(
                 client=self._client,

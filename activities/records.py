@@ -6,12 +6,12 @@ changes nothing twice.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from temporalio import activity
 
 from activities.audit import audit
+from activities.threads import ActivityThreads
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.lane_messages import LaneRecord, LaneRecords
 from lockstep.domain.messages import OutcomeRecord, StatusChange
@@ -22,8 +22,9 @@ from lockstep.store.revisions import record_revisions
 
 
 class RecordActivities:
-    def __init__(self, *, store: Store) -> None:
+    def __init__(self, *, store: Store, threads: ActivityThreads) -> None:
         self._store = store
+        self._threads = threads
 
     @activity.defn(name="record_status")
     async def record_status(self, change: StatusChange) -> None:
@@ -37,7 +38,7 @@ class RecordActivities:
                     approvals_required=change.approvals_required,
                 )
 
-        await asyncio.to_thread(write)
+        await self._threads.run(write)
 
     @activity.defn(name="record_outcome")
     async def record_outcome(self, outcome: OutcomeRecord) -> None:
@@ -83,12 +84,12 @@ class RecordActivities:
                 },
             )
 
-        await asyncio.to_thread(write)
+        await self._threads.run(write)
 
     @activity.defn(name="record_lane")
     async def record_lane(self, batch: LaneRecords) -> None:
         """Deployments the lane queued, superseded or saw fail: rows before (or without) a run."""
-        await asyncio.to_thread(write_lane_records, self._store, batch.records)
+        await self._threads.run(write_lane_records, self._store, batch.records)
 
 
 def write_lane_records(store: Store, records: Sequence[LaneRecord]) -> None:

@@ -11,6 +11,7 @@ file's folder (`lockstep.config_paths` states the rule).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -49,10 +50,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _host_port(v: str) -> str:
+    host, sep, port = v.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, e.g. 127.0.0.1:8000, not {v!r}")
+    return v
+
+
 class TemporalSettings(_Strict):
     address: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "lockstep"
+    # The worker's own (docs/operations.md): where it serves the SDK's Prometheus metrics
+    # (empty or null: nowhere), and how long a stopping worker lets activities in flight finish
+    # before it cancels them (0s: at once; each cancelled one is retried on another worker).
+    metrics_listen: str | None = "127.0.0.1:9464"
+    shutdown_timeout: Annotated[Duration, bounds.SHUTDOWN_TIMEOUT.validator()] = "10m"
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, v: str | None) -> str | None:
+        if not v:  # an environment variable cannot say null: "" can
+            return None
+        host = _host_port(v).rpartition(":")[0]
+        try:  # the SDK binds an address, never a name
+            ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            raise ValueError(f"expected an IP address and port, e.g. 127.0.0.1:9464, not {v!r}") from None
+        return v
 
 
 class ApiSettings(_Strict):
@@ -67,11 +92,8 @@ class ApiSettings(_Strict):
 
     @field_validator("listen")
     @classmethod
-    def _host_port(cls, v: str) -> str:
-        host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"expected host:port, e.g. 127.0.0.1:8000, not {v!r}")
-        return v
+    def _listen(cls, v: str) -> str:
+        return _host_port(v)
 
     @property
     def host(self) -> str:

@@ -301,6 +301,9 @@ def test_a_missing_policy_path_is_taken_against_the_config_folder_so_the_engine_
             "10m",
         ),
         ("targets: {vms: {type: ssh, hosts: [a], user: u, batch: 100000}}", "targets.vms.ssh.batch", "1000"),
+        ("temporal: {shutdown_timeout: 13h}", "temporal.shutdown_timeout", "maximum 12h"),
+        ("temporal: {metrics_listen: 'localhost:9464'}", "temporal.metrics_listen", "IP address and port"),
+        ("temporal: {metrics_listen: '127.0.0.1'}", "temporal.metrics_listen", "host:port"),
         (
             "targets: {vms: {type: ssh, hosts: [a], user: u, keep_releases: 1000}}",
             "targets.vms.ssh.keep_releases",
@@ -332,3 +335,19 @@ def test_a_bound_applies_to_environment_overrides_too(
     monkeypatch.setenv("LOCKSTEP_DEPLOYMENT__ACTIVITY_TIMEOUT", "99999999999999d")
     with pytest.raises(ConfigError, match=r"deployment\.activity_timeout: .*maximum 12h"):
         load_settings(write(tmp_path, "{}\n"))
+
+
+def test_worker_metrics_and_shutdown_defaults_and_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defaults = load_settings(write(tmp_path, "{}\n")).temporal
+    assert (defaults.metrics_listen, defaults.shutdown_timeout) == ("127.0.0.1:9464", "10m")
+    # An environment variable cannot say null: empty turns the metrics off.
+    monkeypatch.setenv("LOCKSTEP_TEMPORAL__METRICS_LISTEN", "")
+    monkeypatch.setenv("LOCKSTEP_TEMPORAL__SHUTDOWN_TIMEOUT", "0s")
+    overridden = load_settings(write(tmp_path, "temporal: {metrics_listen: '[::]:9464'}\n")).temporal
+    assert (overridden.metrics_listen, overridden.shutdown_timeout) == (None, "0s")
+    monkeypatch.delenv("LOCKSTEP_TEMPORAL__METRICS_LISTEN")
+    assert load_settings(
+        write(tmp_path, "temporal: {metrics_listen: '[::]:9464'}\n")
+    ).temporal.metrics_listen == ("[::]:9464")

@@ -1,4 +1,10 @@
-"""Wiring settings -> adapters -> activities -> Temporal Worker on the `lockstep` task queue."""
+"""Wiring settings -> adapters -> activities -> Temporal Worker on the `lockstep` task queue.
+
+Also owns how the worker process lives and stops (docs/operations.md): the SDK's metrics are
+served for Prometheus, blocking work runs on thread pools sized to the worker's limits
+(`activities.threads`), and a SIGTERM lets activities in flight finish, up to
+`temporal.shutdown_timeout`, before anything is cancelled.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -15,14 +22,16 @@ from activities.governance import GovernanceActivities
 from activities.lane import LaneActivities
 from activities.polling import PollingActivities
 from activities.records import RecordActivities
+from activities.threads import ActivityThreads
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.orchestration.schedules import ensure_poll_schedules
+from lockstep.orchestration.telemetry import metrics_runtime
 from lockstep.policy.engine import make_policy_engine
 from lockstep.security.approval_signing import ApprovalVerifier, key_files
 from lockstep.security.known_secrets import api_only_secrets_held, masker_for
-from lockstep.settings import Settings
+from lockstep.settings import Settings, parse_duration
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
 from workflows.deployment import DeploymentWorkflow
@@ -31,8 +40,29 @@ from workflows.polling import PollRepository
 
 log = logging.getLogger("lockstep.worker")
 
+# How many activities, and local activities, one worker runs at once; each kind has as many
+# threads (`ActivityThreads`), so a 30 s local store write never queues behind SSH deploys.
+MAX_CONCURRENT_ACTIVITIES = 64
+MAX_CONCURRENT_LOCAL_ACTIVITIES = 32
 
-def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+
+def activity_threads() -> ActivityThreads:
+    """Thread pools sized to this worker's limits."""
+    return ActivityThreads(
+        activities=MAX_CONCURRENT_ACTIVITIES, local_activities=MAX_CONCURRENT_LOCAL_ACTIVITIES
+    )
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    threads: ActivityThreads | None = None,
+) -> Worker:
+    """The worker with every workflow and activity. `threads` (default: new ones, released when
+    the worker is garbage collected) should be shut down by the caller once the worker stopped."""
+    threads = threads or activity_threads()
     store = Store.from_url(settings.database_url)
     targets = TargetRegistry(settings.targets)
     mirrors = GitMirrors(settings.mirrors_dir)
@@ -45,17 +75,23 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
     users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
     deployment = DeploymentActivities(
-        store=store, renderer=renderer, targets=targets, users=users, masker=masker_for(settings)
+        store=store,
+        renderer=renderer,
+        targets=targets,
+        threads=threads,
+        users=users,
+        masker=masker_for(settings),
     )
     governance = GovernanceActivities(
         store=store,
+        threads=threads,
         engine=make_policy_engine(settings.policy),
         proofs=ApprovalVerifier(key_files(settings)[1]),
         groups={name: u.groups for name, u in settings.users.items()},
     )
-    records = RecordActivities(store=store)
-    lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer)
-    polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors)
+    records = RecordActivities(store=store, threads=threads)
+    lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer, threads=threads)
+    polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors, threads=threads)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
@@ -77,26 +113,55 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             lanes.pick_newest,
             polling.poll_repository,
         ],
-        max_concurrent_activities=64,
+        max_concurrent_activities=threads.activities,
+        max_concurrent_local_activities=threads.local_activities,
+        # Stopping (SIGTERM): no new tasks are taken, and activities in flight finish rather than
+        # being cancelled at once, which would cost each of them an attempt and redo its work.
+        graceful_shutdown_timeout=timedelta(seconds=parse_duration(settings.temporal.shutdown_timeout)),
     )
 
 
 async def serve(settings: Settings) -> None:
-    """Run the worker until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
-    client = await connect(settings.temporal)
-    worker = build_worker(client, settings)
+    """Run the worker until SIGINT/SIGTERM, then let in-flight activities finish (up to
+    `temporal.shutdown_timeout`, after which they are cancelled) and stop."""
+    client = await connect(settings.temporal, runtime=metrics_runtime(settings.temporal.metrics_listen))
+    threads = activity_threads()
+    worker = build_worker(client, settings, threads=threads)
     try:
         schedules = await ensure_poll_schedules(client, settings)
         log.info("poll schedules: %s", ", ".join(schedules) or "none")
     except Exception:  # polling is an extra: deployments from webhooks and the API still work
         log.exception("could not create or update the poll schedules")
+    stopped_by: list[signal.Signals] = []
     stop = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stopped_by:  # asked twice: whoever asks will not wait, so neither do the activities
+            log.warning(
+                "%s again: stopping at once; the activities in flight are retried by another worker "
+                "after their heartbeat timeout",
+                sig.name,
+            )
+            logging.shutdown()
+            os._exit(128 + sig)  # as SIGKILL would: nothing of the SDK's is waited for
+        stopped_by.append(sig)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     log.info("worker polling task queue %s on %s", settings.temporal.task_queue, settings.temporal.address)
-    async with worker:
-        await stop.wait()
+    try:
+        async with worker:
+            await stop.wait()
+            log.info(
+                "%s: taking no new work; activities in flight have up to %s to finish before they are "
+                "cancelled (temporal.shutdown_timeout)",
+                stopped_by[0].name,
+                settings.temporal.shutdown_timeout,
+            )
+    finally:
+        threads.shutdown()
     log.info("worker stopped")
 
 

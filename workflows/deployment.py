@@ -169,6 +169,9 @@ class DeploymentWorkflow(GovernanceStage):
                 DeploymentActivities.prepare,
                 request,
                 start_to_close_timeout=timedelta(seconds=request.timeouts.activity_seconds),
+                # prepare heartbeats while it clones and renders: a worker that died mid-prepare
+                # is noticed after this, not after the whole start-to-close time.
+                heartbeat_timeout=timedelta(seconds=request.timeouts.heartbeat_seconds),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERRORS),
             )
         except (ActivityError, asyncio.CancelledError) as err:

@@ -113,7 +113,7 @@ def _dev(state_dir: Path, ui_port: int) -> None:
                 if time.monotonic() > deadline:
                     raise fail(f"the API did not come up within 30 s; see {state_dir / 'api.log'}")
                 time.sleep(0.2)
-        _welcome(settings.api.listen, host, ui_port, config, state_dir, seeded)
+        _welcome(settings, host, ui_port, config, state_dir, seeded)
         # A child that dies is started again (lockstep.devstack.supervisor); only Ctrl-C, or a
         # child that keeps dying at once, ends the stack.
         while not stopping:
@@ -129,12 +129,14 @@ def _say(message: str) -> None:
     err_console.print(message, highlight=False, markup=False)
 
 
-def _welcome(api: str, host: str, ui_port: int, config: Path, state: Path, seeded: bool) -> None:
+def _welcome(settings: Settings, host: str, ui_port: int, config: Path, state: Path, seeded: bool) -> None:
+    api, metrics = settings.api.listen, settings.temporal.metrics_listen
     console.print(
         f"""
 [bold green]Lockstep is running[/] ({"demo seeded" if seeded else "existing state"} in {state}/)
   Temporal UI   http://{host}:{ui_port}/namespaces/default/workflows
   API           http://{api}/docs
+  metrics       {f"http://{metrics}/metrics (the worker's)" if metrics else "off (temporal.metrics_listen)"}
   config        {config}
   logs          {state}/worker.log, {state}/api.log, {state}/temporal.log
 

@@ -59,6 +59,8 @@ COMMAND_TIMEOUT = DurationBounds("1s", "12h")
 # How often a lane checks that its running deployment still lives, and a queued deployment that
 # its lane still knows it (re-joining a lane that was replaced).
 LANE_CHECK_INTERVAL = DurationBounds("1s", "1d")
+# How long a stopping worker lets activities in flight finish (as long as one activity may run).
+SHUTDOWN_TIMEOUT = DurationBounds("0s", "12h")
 DRIFT_INTERVAL = DurationBounds("30s", "7d")  # a sweep reads every target: not more often
 POLL_INTERVAL = DurationBounds("30s", "7d")
 SSH_CONNECT_TIMEOUT = DurationBounds("1s", "5m")

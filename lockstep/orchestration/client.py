@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from lockstep.domain.errors import LockstepError
@@ -46,7 +47,14 @@ def client_opened() -> bool:
     return _opened
 
 
-async def connect(settings: TemporalSettings, *, connect_timeout: timedelta = CONNECT_TIMEOUT) -> Client:
+async def connect(
+    settings: TemporalSettings,
+    *,
+    connect_timeout: timedelta = CONNECT_TIMEOUT,
+    runtime: Runtime | None = None,
+) -> Client:
+    """A client with Lockstep's data converter; `runtime` the SDK's (the worker's serves metrics:
+    `lockstep.orchestration.telemetry`), else the process's default one."""
     global _opened
     _opened = True  # before the call: a failed connect has started the runtime's threads too
     try:
@@ -55,6 +63,7 @@ async def connect(settings: TemporalSettings, *, connect_timeout: timedelta = CO
             namespace=settings.namespace,
             data_converter=pydantic_data_converter,
             connect_timeout=connect_timeout,
+            runtime=runtime,
         )
     except ValueError as err:  # the SDK parses the address before it connects
         raise TemporalAddressInvalid(

@@ -54,7 +54,14 @@ def settings(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment, app_repo: Path, target_root: Path
 ) -> Settings:
     return Settings(
-        temporal={"address": address(temporal_env), "task_queue": f"test-{uuid.uuid4().hex[:8]}"},
+        temporal={
+            "address": address(temporal_env),
+            "task_queue": f"test-{uuid.uuid4().hex[:8]}",
+            # A worker process a test starts binds no fixed port (tests run side by side), and a
+            # test that ends mid-activity does not wait for it (tests/workers shows both).
+            "metrics_listen": None,
+            "shutdown_timeout": "0s",
+        },
         database_url=database_url,
         state_dir=str(tmp_path / "state"),
         repositories=[{"url": str(app_repo), "name": "acme/shop"}],

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.lane import LaneActivities
+from activities.threads import ActivityThreads
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.messages import DeploymentRequest, DeploymentResult, DeploymentTimeouts, DeploymentView
 from lockstep.domain.status import DeploymentStatus
@@ -109,7 +110,10 @@ async def test_a_deployment_terminated_in_temporal_is_recorded_failed_when_its_l
     assert before is not None and not before.status.is_final, "the store cannot know by itself"
 
     renderer = CommitRenderer(GitMirrors(settings.mirrors_dir), TargetRegistry(settings.targets).types())
-    lanes = LaneActivities(client=temporal_env.client, settings=settings, store=store, renderer=renderer)
+    threads = ActivityThreads(activities=1, local_activities=1)
+    lanes = LaneActivities(
+        client=temporal_env.client, settings=settings, store=store, renderer=renderer, threads=threads
+    )
     seen = await ActivityEnvironment().run(lanes.closed_status, started.id)  # the lane's periodic look
     assert seen == DeploymentStatus.FAILED
     with store.session() as session:
