@@ -70,6 +70,7 @@ class EnvironmentLane:
         self._signalled = False  # which protocol this run speaks (see the module docstring)
         self._waiting: list[LaneRequest] = list(lane.waiting)  # joined, no turn yet
         self._finished: LaneFinished | None = lane.finished  # the running deployment's outcome
+        self._unclaimed: LaneFinished | None = None  # an outcome that came while nothing ran
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -127,6 +128,8 @@ class EnvironmentLane:
         self._remember(outcome.deployment_id, outcome.status)
         if self._running is not None and self._running.deployment_id == outcome.deployment_id:
             self._finished = outcome
+        elif self._running is None:  # perhaps the one a new lane is about to adopt
+            self._unclaimed = outcome
         self._waiting = [r for r in self._waiting if r.deployment_id != outcome.deployment_id]
 
     @workflow.run
@@ -151,6 +154,9 @@ class EnvironmentLane:
             # A new lane (its predecessor failed or was terminated) first finds a deployment
             # that one let go and that still runs, and waits for it before any other turn.
             self._running = await self._active_deployment()
+            claimed = self._unclaimed
+            if self._running is not None and claimed and claimed.deployment_id == self._running.deployment_id:
+                self._finished = claimed  # it ended while the lane looked for it
         if self._running is not None:  # carried from the previous run, or found running
             await self._follow(self._running, told=True)
         deployed = 0
