@@ -131,7 +131,11 @@ async def test_unknown_commits_and_an_unreachable_git_do_not_stop_the_lane(
     assert (await deployment_result(temporal_env, first.deployment_id)).status == DeploymentStatus.SUCCEEDED
     assert (await deployment_result(temporal_env, real.deployment_id)).status == DeploymentStatus.SUCCEEDED
     gone_result = await deployment_result(temporal_env, gone.deployment_id)
-    assert gone_result.status == DeploymentStatus.SUPERSEDED, gone_result.error
+    # Superseded by the real one; or, on a busy machine where it got its turn alone, failed
+    # naming the commit (either way it ended, and the lane went on).
+    assert gone_result.status in {DeploymentStatus.SUPERSEDED, DeploymentStatus.FAILED}, gone_result.error
+    if gone_result.status == DeploymentStatus.FAILED:
+        assert gone_result.error and "0123456789ab" in gone_result.error
     assert current(target_root, "api") == real_sha
 
     # Git cannot answer at all while the lane chooses: the last to arrive deploys, nothing strands.
