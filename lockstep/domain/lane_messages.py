@@ -13,11 +13,6 @@ from lockstep.domain.status import DeploymentStatus
 LANE_WORKFLOW = "EnvironmentLane"
 
 
-def lane_id(application: str, environment: str) -> str:
-    """The lane's workflow id: one lane per (application, environment)."""
-    return f"lane-{application}-{environment}"
-
-
 class LaneRequest(BaseModel):
     """One commit asking to be deployed to the lane's environment."""
 
@@ -39,6 +34,9 @@ class LaneInput(BaseModel):
     # Deployments that joined and wait for their turn (signalled lanes), across continue-as-new.
     waiting: list[LaneRequest] = Field(default_factory=list)
     check_seconds: float = 300.0  # how often a lane asks whether its running deployment still lives
+    # A lane under its id from before unambiguous ids (`lockstep.domain.ids`) ends once it has
+    # nothing running or waiting; the lane under today's id takes over. Set by the signal `retire`.
+    retiring: bool = False
 
 
 class Enqueued(BaseModel):

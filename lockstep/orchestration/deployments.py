@@ -1,9 +1,9 @@
 """Starting a Deployment workflow: resolve the commit, choose its id, start it once.
 
-A deployment's id is its Temporal workflow id: `<application>-<environment>-<sha10>`. Asking
-again for a commit whose deployment runs or succeeded returns that deployment (Temporal's id
-conflict policy, not a cache, enforces it); after a deployment of it ended otherwise, a new
-attempt gets a `-2`, `-3`, ... suffix.
+A deployment's id is its Temporal workflow id: `<application>.<environment>.<sha10>`
+(`lockstep.domain.ids`). Asking again for a commit whose deployment runs or succeeded returns that
+deployment (Temporal's id conflict policy, not a cache, enforces it); after a deployment of it
+ended otherwise, a new attempt gets a `.2`, `.3`, ... suffix.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.ids import attempt_id, deployment_id
 from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
@@ -29,7 +30,7 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.orchestration.applications import find_application
 from lockstep.settings import Settings, parse_duration
-from lockstep.store.deployments import count_deployments_with_prefix, get_deployment
+from lockstep.store.deployments import count_attempts, get_deployment
 from lockstep.store.engine import Store
 from workflows import search_attributes as sa
 from workflows.deployment import DeploymentWorkflow
@@ -71,7 +72,8 @@ def deployment_search_attributes(
 
 
 def base_deployment_id(application: str, environment: str, sha: str) -> str:
-    return f"{application}-{environment}-{sha[:10]}"
+    """The id of the first deployment of `sha` to the environment (later attempts: `attempt_id`)."""
+    return deployment_id(application, environment, sha)
 
 
 async def choose_deployment_id(
@@ -87,10 +89,10 @@ async def choose_deployment_id(
     attempt that ended before it recorded anything.
     """
     with store.session() as session:
-        attempt = max(1, count_deployments_with_prefix(session=session, prefix=base))
+        attempt = max(1, count_attempts(session=session, base=base))
     ended: tuple[str, DeploymentStatus] | None = None  # the latest unsuccessful attempt seen
     while True:
-        candidate = base if attempt == 1 else f"{base}-{attempt}"
+        candidate = attempt_id(base, attempt)
         try:
             description = await client.get_workflow_handle(candidate).describe()
         except RPCError as err:

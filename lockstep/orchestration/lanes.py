@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.domain.audit import actor_source_for
-from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput, lane_id
+from lockstep.domain.errors import LockstepError
+from lockstep.domain.ids import lane_id, legacy_lane_id
+from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
@@ -119,10 +122,58 @@ def _answer(request: DeploymentRequest, *, existing: bool, status: DeploymentSta
     )
 
 
-async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> None:
-    """Signal-with-start: the lane learns of a queued deployment (and starts if it is not running)."""
+class LaneHandoverRace(LockstepError):
+    """The environment's lane under its older id kept ending and starting again while a
+    deployment tried to join it (a process of an older Lockstep still starts it). Retried."""
+
+
+async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> str:
+    """Tell the environment's lane that a queued deployment waits for a turn; the lane's id.
+
+    Normally a signal-with-start of the lane under its id (`lockstep.domain.ids.lane_id`): the
+    lane starts if it is not running. A lane still running under the id from before unambiguous
+    ids keeps the turn instead: while it runs, a deployment of its environment may be deploying
+    or waiting there, and two lanes granting turns would let two deploy at once. So the
+    deployment joins that lane and asks it to retire (end once nothing runs or waits); the lane
+    under today's id starts only when a join finds the older one closed. The older id is
+    computed for this exact (application, environment), never read back out of an id; two pairs
+    that shared it keep sharing that lane until it retires, as they did before.
+    """
     lane: LaneInput = join.lane
-    await client.start_workflow(
+    legacy = client.get_workflow_handle(legacy_lane_id(lane.application, lane.environment))
+    for _ in range(_ATTEMPTS):
+        if not await _lane_running(legacy):
+            return await _join_current(client, settings, join)
+        try:
+            await legacy.signal("arrive", join.request)
+            await legacy.signal("retire")
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # it ended (retired, or terminated) between the look and the signal
+        return legacy.id
+    raise LaneHandoverRace(
+        f"{legacy.id} kept closing and starting again while {join.request.deployment_id} joined it"
+    )
+
+
+async def _lane_running(handle: WorkflowHandle[object, object]) -> bool:
+    """Whether a lane runs under this id (anything else there, e.g. a deployment, is no lane)."""
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return (
+        description.status == WorkflowExecutionStatus.RUNNING and description.workflow_type == LANE_WORKFLOW
+    )
+
+
+async def _join_current(client: Client, settings: Settings, join: JoinLane) -> str:
+    """Signal-with-start the lane under today's id."""
+    lane = join.lane
+    handle = await client.start_workflow(
         LANE_WORKFLOW,  # workflows.lane.EnvironmentLane, by name: workflows import this module
         lane,
         id=lane_id(lane.application, lane.environment),
@@ -131,3 +182,4 @@ async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> No
         start_signal_args=[join.request],
         static_summary=f"Environment lane {lane.application}/{lane.environment}",
     )
+    return handle.id
