@@ -55,3 +55,11 @@ def legacy_lane_id(application: str, environment: str) -> str:
     """The id the lane of this exact pair had before unambiguous ids (shared with any pair whose
     names join to the same text). Only for finding a lane that still runs under it."""
     return f"lane-{application}-{environment}"
+
+
+def legacy_deployment_id(application: str, environment: str, sha: str, attempt: int = 1) -> str:
+    """The id the `attempt`-th deployment of this exact commit and pair had before unambiguous ids
+    (shared with any pair whose names join to the same text: check the record's names). Only for
+    finding such a deployment; nothing new is created under it."""
+    base = f"{application}-{environment}-{sha[:SHA_LENGTH]}"
+    return base if attempt == 1 else f"{base}-{attempt}"

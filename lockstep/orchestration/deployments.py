@@ -100,7 +100,7 @@ async def choose_deployment_id(
                 return ended if ended is not None and not retry_ended else (candidate, None)
             raise
         if description.status == WorkflowExecutionStatus.RUNNING:
-            return candidate, _live_status(description.typed_search_attributes.get(sa.STATUS))
+            return candidate, live_status(description.typed_search_attributes.get(sa.STATUS))
         with store.session() as session:
             record = get_deployment(session=session, deployment_id=candidate)
         recorded = DeploymentStatus(record.status) if record is not None else None
@@ -130,7 +130,7 @@ def ended_outcome(status: WorkflowExecutionStatus | None) -> tuple[DeploymentSta
     return DeploymentStatus.FAILED, f"its workflow ended ({status.name.lower()}) without recording an outcome"
 
 
-def _live_status(recorded: str | None) -> DeploymentStatus:
+def live_status(recorded: str | None) -> DeploymentStatus:
     """A running deployment's status as its `LockstepStatus` says (queued, planning, awaiting
     approval, deploying, rolling back); `deploying` for one started without it."""
     try:

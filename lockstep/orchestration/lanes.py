@@ -9,7 +9,8 @@ webhooks costs what a burst of bare starts costs.
 Redelivery is harmless: the deployment id is derived from application, environment and commit,
 and Temporal's workflow id policies (fail on a running id, reject a used one) decide whether a
 start is new; only then do the store and `describe` find the existing deployment (or, for a
-person or a promotion asking again after a failure, the next attempt's id).
+person or a promotion asking again after a failure, the next attempt's id). A deployment of the
+commit under an id from before unambiguous ids answers first (`older_ids`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from lockstep.orchestration.deployments import (
     deployment_search_attributes,
     timeouts_from,
 )
+from lockstep.orchestration.older_ids import older_deployment
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 
@@ -77,10 +79,14 @@ async def enqueue_deployment(
         timeouts=timeouts_from(settings),
         lane=True,
     )
-    # The common case, a commit never deployed here, costs one start and nothing else.
+    retry_ended = trigger in RETRYING_TRIGGERS
+    # A deployment of this commit from before unambiguous ids answers as its id policies promised.
+    older = await older_deployment(client, store, request, retry_ended=retry_ended)
+    if older is not None:
+        return _answer(request.model_copy(update={"deployment_id": older[0]}), existing=True, status=older[1])
+    # The common case, a commit never deployed here, costs that one primary-key read and one start.
     if await start_queued(client, settings, request):
         return _answer(request, existing=False, status=DeploymentStatus.QUEUED)
-    retry_ended = trigger in RETRYING_TRIGGERS
     for _ in range(_ATTEMPTS):
         deployment_id, status = await choose_deployment_id(
             client, store, request.deployment_id, retry_ended=retry_ended

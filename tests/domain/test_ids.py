@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lockstep.domain.ids import attempt_id, attempts_prefix, deployment_id, lane_id, legacy_lane_id
+from lockstep.domain.ids import (
+    attempt_id,
+    attempts_prefix,
+    deployment_id,
+    lane_id,
+    legacy_deployment_id,
+    legacy_lane_id,
+)
 
 NAME_RULE = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"  # application, environment and component names
 names = st.one_of(
@@ -26,12 +33,6 @@ pairs = st.tuples(names, names)
 shas = st.text("0123456789abcdef", min_size=40, max_size=40)
 attempts = st.integers(min_value=1, max_value=10_000)
 deployments = st.tuples(names, names, shas, attempts)
-
-
-def legacy_deployment_id(application: str, environment: str, sha: str, attempt: int) -> str:
-    """How deployment ids were spelled before (`<application>-<environment>-<sha10>[-n]`)."""
-    base = f"{application}-{environment}-{sha[:10]}"
-    return base if attempt == 1 else f"{base}-{attempt}"
 
 
 def test_the_pairs_that_shared_an_id_no_longer_do() -> None:
