@@ -15,9 +15,11 @@ lane next to its environment's deployments in the Temporal UI.
 
 Before this scheme ids joined names with `-`: `shop-eu`/`prod` and `shop`/`eu-prod` shared the
 lane `lane-shop-eu-prod` and the deployment ids `shop-eu-prod-<sha10>`. Those ids stay valid where
-they exist (the store and Temporal keep them; nothing here parses an id back into names), and
-`legacy_lane_id` names the older lane of one exact pair so a lane still running under it can be
-drained (`lockstep.orchestration.lanes.join_lane`). Nothing new is ever created under an older id.
+they exist (the store and Temporal keep them; nothing here parses an id back into names).
+`legacy_lane_id` and `legacy_deployment_id` compute the older ids of one exact pair, so that a lane
+still running under one drains first (`lockstep.orchestration.lanes.join_lane`) and a deployment
+made under one keeps answering for its commit (`lockstep.orchestration.older_ids`). Nothing new is
+ever created under an older id.
 """
 
 from __future__ import annotations
