@@ -135,6 +135,40 @@ async def test_a_lane_running_under_its_older_id_keeps_the_turn_until_it_retires
     assert app.events()[4:] == [f"start {third}", f"end {third}"]
 
 
+async def test_pushes_arriving_while_the_older_lane_hands_over_never_overlap(
+    temporal_env: WorkflowEnvironment, settings: Settings, store: Store, tmp_path: Path, cleanup: None
+) -> None:
+    """Pushes that land while the older lane deploys, and more while it finishes and ends: each
+    joins whichever lane runs at its moment, and the deployments never overlap. (The moment the
+    older lane ends is short: this shows the handover under load, it cannot force the race.)"""
+    app = gated_app(tmp_path, unique("shop"), "staging")
+    settings = with_apps(settings, tmp_path, [app])
+    shas = [app.push(f"v{i}") for i in range(9)]
+    legacy = legacy_lane_id(app.name, app.environment)
+    async with build_worker(temporal_env.client, settings):
+        await temporal_env.client.start_workflow(
+            LANE_WORKFLOW,
+            LaneInput(application=app.name, environment=app.environment, repository=str(app.repo)),
+            id=legacy,
+            task_queue=settings.temporal.task_queue,
+        )
+        held = await enqueue(temporal_env, settings, store, app, shas[0])
+        await until(lambda: app.events() == [f"start {shas[0]}"], "the first deployment started")
+        early = await asyncio.gather(*(enqueue(temporal_env, settings, store, app, sha) for sha in shas[1:5]))
+        app.gate.touch()
+        late = await asyncio.gather(*(enqueue(temporal_env, settings, store, app, sha) for sha in shas[5:]))
+        results = [await deployment_result(temporal_env, e.deployment_id) for e in (held, *early, *late)]
+        await _until_closed(temporal_env, legacy)
+    assert {r.status for r in results} <= {DeploymentStatus.SUCCEEDED, DeploymentStatus.SUPERSEDED}
+    assert results[-1].status == DeploymentStatus.SUCCEEDED  # the newest of the last burst
+    running: str | None = None
+    for event in app.events():  # one deployment at a time: every start is closed before the next
+        kind, sha = event.split()
+        assert (kind, running) in (("start", None), ("end", sha)), f"{event} while {running} ran"
+        running = sha if kind == "start" else None
+    assert running is None
+
+
 async def _until_pending(env: WorkflowEnvironment, lane: str, deployment: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while deployment not in (view := await lane_view(env, lane)).pending:
