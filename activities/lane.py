@@ -49,9 +49,10 @@ class LaneActivities:
         self._renderer = renderer
 
     @activity.defn(name="join_lane")
-    async def join_lane(self, join: JoinLane) -> None:
-        """Record the deployment as queued, then tell its lane (starting the lane if need be).
-        Both are idempotent: a retry writes the same row and the lane ignores a repeat."""
+    async def join_lane(self, join: JoinLane) -> str:
+        """Record the deployment as queued, then tell its lane (starting the lane if need be);
+        the id of the lane it joined, which its `finished` signal goes to. Both are idempotent:
+        a retry writes the same row and the lane ignores a repeat."""
         lane = join.lane
         queued = LaneRecord(
             application=lane.application,
@@ -61,7 +62,7 @@ class LaneActivities:
             status=DeploymentStatus.QUEUED,
         )
         await self._threads.run(write_lane_records, self._store, [queued])
-        await join_lane(client=self._client, settings=self._settings, join=join)
+        return await join_lane(client=self._client, settings=self._settings, join=join)
 
     @activity.defn(name="closed_status")
     async def closed_status(self, deployment_id: str) -> DeploymentStatus | None:

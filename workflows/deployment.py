@@ -26,13 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.deployment import DeploymentActivities
     from activities.records import RecordActivities
     from lockstep.domain.compensation import compensated_status, rollback_failed_detail
+    from lockstep.domain.ids import lane_id, legacy_lane_id
     from lockstep.domain.lane_messages import (
         JoinLane,
         LaneFinished,
         LaneInput,
         LaneRequest,
         LaneTurn,
-        lane_id,
     )
     from lockstep.domain.messages import (
         ComponentRequest,
@@ -78,6 +78,9 @@ REJOIN_LANE = "rejoin-lane"
 # retry (a store outage must not delay putting targets back).
 COMPENSATE_FIRST = "compensate-first"
 _BEST_EFFORT = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
+# Patch: a deployment whose join was cut short tells both lanes it may have joined (the lane under
+# today's id and the one under the id from before unambiguous ids) that it ended.
+UNAMBIGUOUS_IDS = "unambiguous-ids"
 
 
 def _failure_message(err: BaseException) -> str:
@@ -125,6 +128,7 @@ class DeploymentWorkflow(GovernanceStage):
         self._steps: dict[str, StepView] = {}
         self._promotions: list[str] = []
         self._turn: LaneTurn | None = None
+        self._lane: str | None = None  # the id of the lane this deployment joined, once it has
         self._finishing = False  # the outcome is being recorded: an error now is not retried here
         self._init_governance()
 
@@ -205,7 +209,7 @@ class DeploymentWorkflow(GovernanceStage):
     async def _wait_for_turn(self, request: DeploymentRequest) -> DeploymentResult | None:
         """Join the environment's lane and wait until it says go; a result if this deployment
         ends while queued (superseded by a newer commit, or cancelled)."""
-        workflow.set_current_details(f"queued in {lane_id(request.application, request.environment)}")
+        workflow.set_current_details("queued, joining its lane")
         join = JoinLane(
             lane=LaneInput(
                 application=request.application,
@@ -245,14 +249,20 @@ class DeploymentWorkflow(GovernanceStage):
         return None
 
     async def _join(self, join: JoinLane) -> None:
+        """Join (or join again) the environment's lane; remember which lane that is."""
         # Local: joining is two short writes, and a burst of pushes joins at once; a separate
         # activity task would cost each queued deployment another workflow task.
-        await workflow.execute_local_activity(  # by name: activities.lane imports orchestration
+        joined = await workflow.execute_local_activity(  # by name: activities.lane imports orchestration
             "join_lane",
             join,
             start_to_close_timeout=_RECORD_TIMEOUT,
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
+        # The lane's id, or None in histories from before unambiguous ids: those joined the
+        # lane under the older id. No result type: a recorded None must decode as None.
+        legacy = legacy_lane_id(self._request.application, self._request.environment)
+        self._lane = joined if isinstance(joined, str) else legacy
+        workflow.set_current_details(f"queued in {self._lane}")
 
     async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
         plan = prepared.plan
@@ -481,10 +491,17 @@ class DeploymentWorkflow(GovernanceStage):
 
     async def _leave_lane(self, outcome: LaneFinished) -> None:
         """Tell the lane this deployment ended, after its outcome is recorded: the next may go."""
-        lane = lane_id(self._request.application, self._request.environment)
-        try:
-            await workflow.get_external_workflow_handle(lane).signal("finished", outcome)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # no lane to tell (terminated): its successor checks on its own
-            workflow.logger.warning("could not tell %s that %s ended", lane, outcome.deployment_id)
+        r = self._request
+        if self._lane is not None:
+            lanes = [self._lane]
+        elif workflow.patched(UNAMBIGUOUS_IDS):  # the join was cut short: it may have reached either
+            lanes = [lane_id(r.application, r.environment), legacy_lane_id(r.application, r.environment)]
+        else:
+            lanes = [legacy_lane_id(r.application, r.environment)]
+        for lane in lanes:
+            try:
+                await workflow.get_external_workflow_handle(lane).signal("finished", outcome)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # no lane to tell (terminated, or never joined): a successor checks on its own
+                workflow.logger.warning("could not tell %s that %s ended", lane, outcome.deployment_id)

@@ -71,6 +71,7 @@ class EnvironmentLane:
         self._waiting: list[LaneRequest] = list(lane.waiting)  # joined, no turn yet
         self._finished: LaneFinished | None = lane.finished  # the running deployment's outcome
         self._unclaimed: LaneFinished | None = None  # an outcome that came while nothing ran
+        self._retiring = lane.retiring  # end once idle (a lane under its older id; see `retire`)
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -132,6 +133,14 @@ class EnvironmentLane:
             self._unclaimed = outcome
         self._waiting = [r for r in self._waiting if r.deployment_id != outcome.deployment_id]
 
+    @workflow.signal(name="retire")
+    def retire(self) -> None:
+        """Sent to a lane still running under its id from before unambiguous ids, by each
+        deployment that joins it: end once nothing runs or waits, so the lane under today's id
+        (which starts only after this one has ended) takes over. Histories before it never had
+        the signal, so they replay unchanged."""
+        self._retiring = True
+
     @workflow.run
     async def run(self, lane: LaneInput) -> None:
         if workflow.patched(SIGNALLED_LANE):
@@ -163,8 +172,16 @@ class EnvironmentLane:
         while True:
             self._describe()
             await workflow.wait_condition(
-                lambda: bool(self._waiting) or workflow.info().is_continue_as_new_suggested()
+                lambda: (
+                    bool(self._waiting) or self._retiring or workflow.info().is_continue_as_new_suggested()
+                )
             )
+            if self._retiring and not self._waiting:
+                # Idle: end (no await between the check and the end; the handlers are sync). A
+                # deployment that joins meanwhile either reached this run before it ended (Temporal
+                # refuses to complete a run that has an unhandled signal) or finds it closed and
+                # joins the lane under today's id.
+                return
             if self._waiting and await self._grant_turn():
                 deployed += 1
             if deployed >= lane.deployments_per_run or workflow.info().is_continue_as_new_suggested():
@@ -181,6 +198,7 @@ class EnvironmentLane:
                     "recent": self._recent,
                     "running": self._running,
                     "finished": self._finished,
+                    "retiring": self._retiring,
                 }
             )
         )
@@ -353,7 +371,12 @@ class EnvironmentLane:
                 recorder.cancel()
                 workflow.continue_as_new(
                     lane.model_copy(
-                        update={"pending": self._pending, "waiting": self._waiting, "recent": self._recent}
+                        update={
+                            "pending": self._pending,
+                            "waiting": self._waiting,
+                            "recent": self._recent,
+                            "retiring": self._retiring,
+                        }
                     )
                 )
 

@@ -13,11 +13,6 @@ from lockstep.domain.status import DeploymentStatus
 LANE_WORKFLOW = "EnvironmentLane"
 
 
-def lane_id(application: str, environment: str) -> str:
-    """The lane's workflow id: one lane per (application, environment)."""
-    return f"lane-{application}-{environment}"
-
-
 class LaneRequest(BaseModel):
     """One commit asking to be deployed to the lane's environment."""
 
@@ -54,6 +49,9 @@ class LaneInput(BaseModel):
     checks_per_run: int = Field(200, ge=1)
     running: LaneRequest | None = None
     finished: LaneFinished | None = None
+    # A lane under its id from before unambiguous ids (`lockstep.domain.ids`) ends once it has
+    # nothing running or waiting; the lane under today's id takes over. Set by the signal `retire`.
+    retiring: bool = False
 
 
 class Enqueued(BaseModel):

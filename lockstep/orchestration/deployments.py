@@ -1,9 +1,9 @@
 """Starting a Deployment workflow: resolve the commit, choose its id, start it once.
 
-A deployment's id is its Temporal workflow id: `<application>-<environment>-<sha10>`. Asking
-again for a commit whose deployment runs or succeeded returns that deployment (Temporal's id
-conflict policy, not a cache, enforces it); after a deployment of it ended otherwise, a new
-attempt gets a `-2`, `-3`, ... suffix.
+A deployment's id is its Temporal workflow id: `<application>.<environment>.<sha10>`
+(`lockstep.domain.ids`). Asking again for a commit whose deployment runs or succeeded returns that
+deployment (Temporal's id conflict policy, not a cache, enforces it); after a deployment of it
+ended otherwise, a new attempt gets a `.2`, `.3`, ... suffix.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.ids import attempt_id, deployment_id
 from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
@@ -29,7 +30,7 @@ from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.orchestration.applications import find_application
 from lockstep.settings import Settings, parse_duration
-from lockstep.store.deployments import count_deployments_with_prefix, get_deployment
+from lockstep.store.deployments import count_attempts, get_deployment
 from lockstep.store.engine import Store
 from workflows import search_attributes as sa
 from workflows.deployment import DeploymentWorkflow
@@ -72,7 +73,8 @@ def deployment_search_attributes(
 
 
 def base_deployment_id(application: str, environment: str, sha: str) -> str:
-    return f"{application}-{environment}-{sha[:10]}"
+    """The id of the first deployment of `sha` to the environment (later attempts: `attempt_id`)."""
+    return deployment_id(application, environment, sha)
 
 
 async def choose_deployment_id(
@@ -88,10 +90,10 @@ async def choose_deployment_id(
     attempt that ended before it recorded anything.
     """
     with store.session() as session:
-        attempt = max(1, count_deployments_with_prefix(session=session, prefix=base))
+        attempt = max(1, count_attempts(session=session, base=base))
     ended: tuple[str, DeploymentStatus] | None = None  # the latest unsuccessful attempt seen
     while True:
-        candidate = base if attempt == 1 else f"{base}-{attempt}"
+        candidate = attempt_id(base, attempt)
         try:
             description = await client.get_workflow_handle(candidate).describe()
         except RPCError as err:
@@ -99,7 +101,7 @@ async def choose_deployment_id(
                 return ended if ended is not None and not retry_ended else (candidate, None)
             raise
         if description.status == WorkflowExecutionStatus.RUNNING:
-            return candidate, _live_status(description.typed_search_attributes.get(sa.STATUS))
+            return candidate, live_status(description.typed_search_attributes.get(sa.STATUS))
         with store.session() as session:
             record = get_deployment(session=session, deployment_id=candidate)
         recorded = DeploymentStatus(record.status) if record is not None else None
@@ -129,7 +131,7 @@ def ended_outcome(status: WorkflowExecutionStatus | None) -> tuple[DeploymentSta
     return DeploymentStatus.FAILED, f"its workflow ended ({status.name.lower()}) without recording an outcome"
 
 
-def _live_status(recorded: str | None) -> DeploymentStatus:
+def live_status(recorded: str | None) -> DeploymentStatus:
     """A running deployment's status as its `LockstepStatus` says (queued, planning, awaiting
     approval, deploying, rolling back); `deploying` for one started without it."""
     try:

@@ -9,19 +9,23 @@ webhooks costs what a burst of bare starts costs.
 Redelivery is harmless: the deployment id is derived from application, environment and commit,
 and Temporal's workflow id policies (fail on a running id, reject a used one) decide whether a
 start is new; only then do the store and `describe` find the existing deployment (or, for a
-person or a promotion asking again after a failure, the next attempt's id).
+person or a promotion asking again after a failure, the next attempt's id). A deployment of the
+commit under an id from before unambiguous ids answers first (`older_ids`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.domain.audit import actor_source_for
-from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput, lane_id
+from lockstep.domain.errors import LockstepError
+from lockstep.domain.ids import lane_id, legacy_lane_id
+from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
@@ -31,6 +35,7 @@ from lockstep.orchestration.deployments import (
     deployment_search_attributes,
     timeouts_from,
 )
+from lockstep.orchestration.older_ids import older_deployment
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 
@@ -74,10 +79,14 @@ async def enqueue_deployment(
         timeouts=timeouts_from(settings),
         lane=True,
     )
-    # The common case, a commit never deployed here, costs one start and nothing else.
+    retry_ended = trigger in RETRYING_TRIGGERS
+    # A deployment of this commit from before unambiguous ids answers as its id policies promised.
+    older = await older_deployment(client, store, request, retry_ended=retry_ended)
+    if older is not None:
+        return _answer(request.model_copy(update={"deployment_id": older[0]}), existing=True, status=older[1])
+    # The common case, a commit never deployed here, costs that one primary-key read and one start.
     if await start_queued(client, settings, request):
         return _answer(request, existing=False, status=DeploymentStatus.QUEUED)
-    retry_ended = trigger in RETRYING_TRIGGERS
     for _ in range(_ATTEMPTS):
         deployment_id, status = await choose_deployment_id(
             client, store, request.deployment_id, retry_ended=retry_ended
@@ -119,10 +128,58 @@ def _answer(request: DeploymentRequest, *, existing: bool, status: DeploymentSta
     )
 
 
-async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> None:
-    """Signal-with-start: the lane learns of a queued deployment (and starts if it is not running)."""
+class LaneHandoverRace(LockstepError):
+    """The environment's lane under its older id kept ending and starting again while a
+    deployment tried to join it (a process of an older Lockstep still starts it). Retried."""
+
+
+async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> str:
+    """Tell the environment's lane that a queued deployment waits for a turn; the lane's id.
+
+    Normally a signal-with-start of the lane under its id (`lockstep.domain.ids.lane_id`): the
+    lane starts if it is not running. A lane still running under the id from before unambiguous
+    ids keeps the turn instead: while it runs, a deployment of its environment may be deploying
+    or waiting there, and two lanes granting turns would let two deploy at once. So the
+    deployment joins that lane and asks it to retire (end once nothing runs or waits); the lane
+    under today's id starts only when a join finds the older one closed. The older id is
+    computed for this exact (application, environment), never read back out of an id; two pairs
+    that shared it keep sharing that lane until it retires, as they did before.
+    """
     lane: LaneInput = join.lane
-    await client.start_workflow(
+    legacy = client.get_workflow_handle(legacy_lane_id(lane.application, lane.environment))
+    for _ in range(_ATTEMPTS):
+        if not await _lane_running(legacy):
+            return await _join_current(client, settings, join)
+        try:
+            await legacy.signal("arrive", join.request)
+            await legacy.signal("retire")
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # it ended (retired, or terminated) between the look and the signal
+        return legacy.id
+    raise LaneHandoverRace(
+        f"{legacy.id} kept closing and starting again while {join.request.deployment_id} joined it"
+    )
+
+
+async def _lane_running(handle: WorkflowHandle[object, object]) -> bool:
+    """Whether a lane runs under this id (anything else there, e.g. a deployment, is no lane)."""
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return (
+        description.status == WorkflowExecutionStatus.RUNNING and description.workflow_type == LANE_WORKFLOW
+    )
+
+
+async def _join_current(client: Client, settings: Settings, join: JoinLane) -> str:
+    """Signal-with-start the lane under today's id."""
+    lane = join.lane
+    handle = await client.start_workflow(
         LANE_WORKFLOW,  # workflows.lane.EnvironmentLane, by name: workflows import this module
         lane,
         id=lane_id(lane.application, lane.environment),
@@ -131,3 +188,4 @@ async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> No
         start_signal_args=[join.request],
         static_summary=f"Environment lane {lane.application}/{lane.environment}",
     )
+    return handle.id

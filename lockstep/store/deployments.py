@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from lockstep.domain.ids import attempts_prefix
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.inserts import insert_or_get
@@ -26,7 +27,7 @@ from lockstep.store.steps import prior_releases, record_prior_release, record_st
 from lockstep.store.tables import DeploymentRecord, as_utc, utcnow
 
 __all__ = [
-    "count_deployments_with_prefix",
+    "count_attempts",
     "get_deployment",
     "last_revisions",
     "list_deployments",
@@ -199,12 +200,15 @@ def succeeded_environments(
     return set(session.exec(query).all())
 
 
-def count_deployments_with_prefix(*, session: Session, prefix: str) -> int:
-    """How many deployment ids start with `prefix` (`%` and `_` in it match only themselves)."""
+def count_attempts(*, session: Session, base: str) -> int:
+    """How many attempts of the deployment `base` the store has: `base` itself and the ids
+    `attempt_id` gives its later attempts (`%` and `_` match only themselves). Exactly those: the
+    ids of another environment or commit never start with `<base>.` (`lockstep.domain.ids`)."""
+    id_ = col(DeploymentRecord.id)
     query = (
         select(func.count())
         .select_from(DeploymentRecord)
-        .where(col(DeploymentRecord.id).startswith(prefix, autoescape=True))
+        .where(or_(id_ == base, id_.startswith(attempts_prefix(base), autoescape=True)))
     )
     return int(session.exec(query).one())
 

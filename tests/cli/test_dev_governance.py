@@ -78,7 +78,7 @@ async def test_production_waits_for_two_release_managers_and_policy_denies_lates
                 production_id = waiting[0]["id"]
                 break
             await asyncio.sleep(0.2)
-        assert production_id.startswith("shop-production-"), f"no production deployment awaits ({staging_id})"
+        assert production_id.startswith("shop.production."), f"no production deployment awaits ({staging_id})"
         assert waiting[0]["environment"] == "production"
         code, out, _ = await _lockstep("status", production_id, cwd=tmp_path, env=env)
         assert code == 0 and "awaiting_approval" in out and "awaiting approval: 0 of 2" in out, out

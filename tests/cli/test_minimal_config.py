@@ -113,7 +113,7 @@ async def test_deploy_and_status_with_a_minimal_config(
     try:
         await _deploy_and_status(tmp_path, app, elsewhere, temporal, task_queue)
     finally:
-        # The lane (lane-shop-staging) outlives its deployment: left running with no worker, it
+        # The lane (shop.staging.lane) outlives its deployment: left running with no worker, it
         # would swallow the next test's deployments of shop to staging on this shared server.
         await terminate_running(temporal_env, task_queue)
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store import Store
 from lockstep.store.deployments import (
-    count_deployments_with_prefix,
+    count_attempts,
     get_deployment,
     list_deployments,
     set_deployment_status,
@@ -181,19 +181,26 @@ def test_list_deployments_filters_newest_first(store: Store) -> None:
     assert ids(application="nope") == []
 
 
-def test_count_deployments_with_prefix(store: Store) -> None:
+def test_count_attempts_counts_one_deployment_and_its_attempts_only(store: Store) -> None:
+    """Exactly the base and its `.n` attempts: not another commit sharing a prefix, not an
+    older-format id, not another environment whose names join to the same text."""
     with store.session() as session:
         for deployment_id in (
-            "shop-staging-abc",
-            "shop-staging-abc-2",
-            "shop-staging-abd",
-            "shopXstaging-abc",
+            "shop.staging.0d1a26e67d",
+            "shop.staging.0d1a26e67d.2",
+            "shop.staging.0d1a26e67d.3",
+            "shop.staging.0d1a26e67e",
+            "shop-staging-0d1a26e67d",  # the older format's id for the same commit stays apart
+            "shop.staging-eu.0d1a26e67d",
+            "shop_staging.0d1a26e67d",
+            "shopXstaging.0d1a26e67d.2",
         ):
             upsert(session, deployment_id)
 
     with store.session() as session:
-        assert count_deployments_with_prefix(session=session, prefix="shop-staging-abc") == 2
-        assert count_deployments_with_prefix(session=session, prefix="shop") == 4
-        assert count_deployments_with_prefix(session=session, prefix="shop_staging") == 0  # "_" is literal
-        assert count_deployments_with_prefix(session=session, prefix="%") == 0
-        assert count_deployments_with_prefix(session=session, prefix="") == 4
+        assert count_attempts(session=session, base="shop.staging.0d1a26e67d") == 3
+        assert count_attempts(session=session, base="shop.staging-eu.0d1a26e67d") == 1
+        assert count_attempts(session=session, base="shop.staging.0d1a26e6") == 0  # no prefix match
+        assert count_attempts(session=session, base="shop_staging.0d1a26e67d") == 1  # "_" is literal
+        assert count_attempts(session=session, base="shop%") == 0
+        assert count_attempts(session=session, base="") == 0

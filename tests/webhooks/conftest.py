@@ -98,7 +98,7 @@ class FakeEnqueuer:
             first = self.queued[key]
             return FakeEnqueued(first.deployment_id, environment, commit, existing=True)
         self.queued[key] = FakeEnqueued(
-            f"{application}-{environment}-{commit[:10]}", environment, commit, False
+            f"{application}.{environment}.{commit[:10]}", environment, commit, False
         )
         return self.queued[key]
 

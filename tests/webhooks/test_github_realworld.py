@@ -55,7 +55,7 @@ def test_real_github_delivery(
         response = send(client, Provider.GITHUB, retargeted)
         assert response.status_code == 202, response.text
         assert response.json()["deployments"] == [
-            {"id": f"shop-staging-{head[:10]}", "environment": "staging", "commit": head, "existing": False}
+            {"id": f"shop.staging.{head[:10]}", "environment": "staging", "commit": head, "existing": False}
         ]
         assert [(c["environment"], c["commit"], c["trigger"]) for c in enqueuer.calls] == [
             ("staging", head, "webhook")

@@ -28,7 +28,7 @@ from tests.webhooks.conftest import (
 
 
 def staging(head: str) -> list[dict[str, object]]:
-    return [{"id": f"shop-staging-{head[:10]}", "environment": "staging", "commit": head, "existing": False}]
+    return [{"id": f"shop.staging.{head[:10]}", "environment": "staging", "commit": head, "existing": False}]
 
 
 def test_gitlab_push_hook(client: TestClient, enqueuer: FakeEnqueuer, head: str) -> None:

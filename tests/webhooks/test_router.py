@@ -44,7 +44,7 @@ def test_branch_push_enqueues_every_environment_of_the_branch_without_promote_fr
     assert response.status_code == 202, response.text
     assert response.json() == {
         "deployments": [
-            {"id": f"shop-staging-{head[:10]}", "environment": "staging", "commit": head, "existing": False}
+            {"id": f"shop.staging.{head[:10]}", "environment": "staging", "commit": head, "existing": False}
         ],
         "ignored": None,
     }

@@ -121,10 +121,10 @@ async def test_bad_manifest_fails_before_any_change(
     assert view.error is not None and "colour" in view.error and "web/index.html" in view.error
     assert not target_root.exists() or not any(target_root.rglob("current"))
     retry = await deploy(temporal_env, settings, store, git)
-    assert retry.id == f"{view.id}-2", "a commit whose deployment failed gets a new attempt"
+    assert retry.id == f"{view.id}.2", "a commit whose deployment failed gets a new attempt"
     assert retry.status == DeploymentStatus.FAILED
     third = await deploy(temporal_env, settings, store, git)
-    assert third.id == f"{view.id}-3"
+    assert third.id == f"{view.id}.3"
 
 
 async def test_cancellation_rolls_back_what_changed(

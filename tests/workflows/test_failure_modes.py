@@ -43,7 +43,7 @@ async def test_an_exception_in_workflow_code_fails_the_deployment_and_frees_its_
     # Sent straight to Temporal, as anyone with access to it could: a timeout no timedelta holds
     # raises OverflowError inside workflow code, once the deployment has its turn in the lane.
     poisoned = DeploymentRequest(
-        deployment_id=f"shop-staging-{sha[:10]}",
+        deployment_id=f"shop.staging.{sha[:10]}",
         application="shop",
         environment="staging",
         repository=str(app_repo),

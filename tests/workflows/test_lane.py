@@ -17,7 +17,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput
-from lockstep.domain.lane_messages import Enqueued, LaneView, lane_id
+from lockstep.domain.ids import lane_id
+from lockstep.domain.lane_messages import Enqueued, LaneView
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.orchestration.lanes import enqueue_deployment
@@ -111,7 +112,7 @@ async def test_an_ended_deployment_is_retried_only_when_a_person_asks(
             DeploymentStatus.ROLLED_BACK,
         )
     retried = await _enqueue(temporal_env, settings, store, app_repo, broken, trigger="manual")
-    assert (retried.deployment_id, retried.existing) == (f"{failed.deployment_id}-2", False)
+    assert (retried.deployment_id, retried.existing) == (f"{failed.deployment_id}.2", False)
     assert (
         await deployment_result(temporal_env, retried.deployment_id)
     ).status == DeploymentStatus.ROLLED_BACK
@@ -200,7 +201,7 @@ async def test_success_promotes_to_the_next_environment(
             assert (
                 await deployment_result(temporal_env, staging.deployment_id)
             ).status == DeploymentStatus.SUCCEEDED
-            production_id = staging.deployment_id.replace("-staging-", "-production-")
+            production_id = staging.deployment_id.replace(".staging.", ".production.")
             # The default policy protects production: the promotion waits for two approvals.
             await _approve_when_awaiting(temporal_env, production_id, ["alice", "bob"])
             result = await deployment_result(temporal_env, production_id)
@@ -245,7 +246,7 @@ async def test_the_lane_continues_as_new_with_its_queue(
     ]
     assert len(runs_seen) >= 3, "each deployment ended one run of the lane (continue-as-new)"
     lane = await handle.query("status", result_type=LaneView)
-    assert all(lane.recent.get(f"shop-staging-{sha[:10]}") == DeploymentStatus.SUCCEEDED for sha in shas)
+    assert all(lane.recent.get(f"shop.staging.{sha[:10]}") == DeploymentStatus.SUCCEEDED for sha in shas)
     assert current(target_root, "api") == shas[-1]
 
 

@@ -19,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.errors import ConfigError, GitError
-from lockstep.domain.lane_messages import Enqueued, LaneView, lane_id
+from lockstep.domain.ids import lane_id
+from lockstep.domain.lane_messages import Enqueued, LaneView
 from lockstep.domain.status import DeploymentStatus
 from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.orchestration.views import find_view

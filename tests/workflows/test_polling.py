@@ -41,7 +41,7 @@ async def test_a_poll_enqueues_each_new_head_once(
 ) -> None:
     sha = git(app_repo, "rev-parse", "HEAD")
     first = await _poll(temporal_env, settings, app_repo)
-    assert first.enqueued == [f"shop-staging-{sha[:10]}"] and first.unchanged == [] and first.errors == []
+    assert first.enqueued == [f"shop.staging.{sha[:10]}"] and first.unchanged == [] and first.errors == []
     assert (await deployment_result(temporal_env, first.enqueued[0])).status == DeploymentStatus.SUCCEEDED
     assert current(target_root, "web") == sha
 
@@ -50,7 +50,7 @@ async def test_a_poll_enqueues_each_new_head_once(
 
     newer = commit(app_repo, {"api/api.conf": "version=2\n"}, "api v2")
     third = await _poll(temporal_env, settings, app_repo)
-    assert third.enqueued == [f"shop-staging-{newer[:10]}"] and third.unchanged == []
+    assert third.enqueued == [f"shop.staging.{newer[:10]}"] and third.unchanged == []
     assert (await deployment_result(temporal_env, third.enqueued[0])).status == DeploymentStatus.SUCCEEDED
     assert current(target_root, "api") == newer
 
@@ -81,7 +81,7 @@ async def test_a_broken_branch_does_not_stop_the_others(
     sha = commit(app_repo, {"lockstep.yaml": manifest}, "production from release")
 
     result = await _poll(temporal_env, settings, app_repo)
-    assert result.enqueued == [f"shop-staging-{sha[:10]}"], result.errors
+    assert result.enqueued == [f"shop.staging.{sha[:10]}"], result.errors
     assert len(result.errors) == 1 and result.errors[0].startswith("release: ")
     assert (await deployment_result(temporal_env, result.enqueued[0])).status == DeploymentStatus.SUCCEEDED
 

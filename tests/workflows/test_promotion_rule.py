@@ -123,7 +123,7 @@ async def test_a_commit_that_never_succeeded_in_staging_is_denied_whatever_the_t
     # The way in: succeed in staging, and the success promotes the commit to uat.
     staged = await _enqueue(temporal_env, uat_settings, store, app_repo, sha, "staging", "manual")
     assert (await deployment_result(temporal_env, staged.deployment_id)).status == DeploymentStatus.SUCCEEDED
-    promoted = f"shop-uat-{sha[:10]}"
+    promoted = f"shop.uat.{sha[:10]}"
     result = await deployment_result(temporal_env, promoted)
     assert result.status == DeploymentStatus.SUCCEEDED, result.error
     assert current(uat_root, "web") == sha

@@ -3,7 +3,7 @@
 A change that would break running deployments (new commands in a different order, without
 `workflow.patched`) fails here. Refresh the histories only for a deliberate, guarded change:
 `LOCKSTEP_RECORD_HISTORIES=1 pytest tests/workflows/test_deployment.py` (and test_lane.py,
-test_approvals.py, test_failure_modes.py, test_promotion_rule.py, test_change_authors.py,
+test_lane_ids.py, test_approvals.py, test_failure_modes.py, test_promotion_rule.py, test_change_authors.py,
 test_ssh_rollback.py). Histories of a path as it ran before a patch (named below) cannot be
 recorded again by today's code: keep them as they are.
 """
@@ -44,6 +44,13 @@ def test_histories_are_present() -> None:
         # Before `nothing-to-undo`: the same refusal, whose rollback then tried to connect too and
         # ended `rollback_failed` (recorded on the code of b1bf505).
         "deployment-refused-rollback-failed",
+        # Unambiguous ids: the join answers the lane it joined. The in-lane histories above are
+        # from before (their join answered nothing: they joined `lane-<app>-<env>`) and must stay.
+        "deployment-in-lane-older-ids",  # a copy of deployment-in-lane-succeeded as recorded then
+        "deployment-in-lane-unambiguous",
+        "deployment-joined-older-lane",  # joined a lane still running under its older id
+        "deployment-join-cut-short",  # `unambiguous-ids`: cancelled mid-join, tells both lanes
+        "lane-retired",  # the older lane, asked to `retire`, served one more and ended idle
     } <= names
 
 

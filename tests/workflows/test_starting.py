@@ -78,5 +78,5 @@ async def test_an_attempt_terminated_before_it_recorded_anything_gets_a_successo
     await temporal_env.client.get_workflow_handle(first.id).terminate("operator stopped it")
     async with build_worker(temporal_env.client, settings):
         view = await deploy(temporal_env, settings, store, git)
-    assert view.id == f"{first.id}-2"
+    assert view.id == f"{first.id}.2"
     assert view.status == DeploymentStatus.SUCCEEDED

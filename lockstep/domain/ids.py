@@ -1,0 +1,67 @@
+"""The Temporal workflow ids of deployments and lanes, and the older ids they replace.
+
+Application and environment names are DNS labels (`lockstep.manifest.schema`): lower-case
+letters, digits and `-`, never `.`. Ids therefore join names with `.`, which no name can hold,
+so reading an id back left to right has one answer:
+
+    deployment  <application>.<environment>.<sha10>         shop-eu.prod.0d1a26e67d
+    attempt n   <application>.<environment>.<sha10>.<n>     shop-eu.prod.0d1a26e67d.2   (n >= 2)
+    lane        <application>.<environment>.lane            shop-eu.prod.lane
+
+A lane id ends in `lane`, which is not ten hex digits, so it never equals a deployment id (both
+live in one Temporal namespace, where a workflow id is unique whatever the workflow's type).
+The forms stay readable and URL-path safe (`/deployments/shop-eu.prod.0d1a26e67d`), and sort a
+lane next to its environment's deployments in the Temporal UI.
+
+Before this scheme ids joined names with `-`: `shop-eu`/`prod` and `shop`/`eu-prod` shared the
+lane `lane-shop-eu-prod` and the deployment ids `shop-eu-prod-<sha10>`. Those ids stay valid where
+they exist (the store and Temporal keep them; nothing here parses an id back into names).
+`legacy_lane_id` and `legacy_deployment_id` compute the older ids of one exact pair, so that a lane
+still running under one drains first (`lockstep.orchestration.lanes.join_lane`) and a deployment
+made under one keeps answering for its commit (`lockstep.orchestration.older_ids`). Nothing new is
+ever created under an older id.
+"""
+
+from __future__ import annotations
+
+SEPARATOR = "."  # no application or environment name can contain it
+SHA_LENGTH = 10  # of the commit in a deployment id: short enough to read, long enough to be unique
+LANE_SUFFIX = "lane"
+
+
+def deployment_id(application: str, environment: str, sha: str, attempt: int = 1) -> str:
+    """The id of the `attempt`-th deployment of commit `sha` (a full or abbreviated hex sha) to
+    `environment` of `application`."""
+    base = SEPARATOR.join((application, environment, sha[:SHA_LENGTH]))
+    return attempt_id(base, attempt)
+
+
+def attempt_id(base: str, attempt: int) -> str:
+    """The id of the `attempt`-th deployment whose first attempt is `base`."""
+    if attempt < 1:
+        raise ValueError(f"deployment attempts count from 1, got {attempt}")
+    return base if attempt == 1 else f"{base}{SEPARATOR}{attempt}"
+
+
+def attempts_prefix(base: str) -> str:
+    """What every later attempt of `base` (and nothing else) starts with."""
+    return f"{base}{SEPARATOR}"
+
+
+def lane_id(application: str, environment: str) -> str:
+    """The lane's workflow id: one lane per (application, environment)."""
+    return SEPARATOR.join((application, environment, LANE_SUFFIX))
+
+
+def legacy_lane_id(application: str, environment: str) -> str:
+    """The id the lane of this exact pair had before unambiguous ids (shared with any pair whose
+    names join to the same text). Only for finding a lane that still runs under it."""
+    return f"lane-{application}-{environment}"
+
+
+def legacy_deployment_id(application: str, environment: str, sha: str, attempt: int = 1) -> str:
+    """The id the `attempt`-th deployment of this exact commit and pair had before unambiguous ids
+    (shared with any pair whose names join to the same text: check the record's names). Only for
+    finding such a deployment; nothing new is created under it."""
+    base = f"{application}-{environment}-{sha[:SHA_LENGTH]}"
+    return base if attempt == 1 else f"{base}-{attempt}"
