@@ -44,8 +44,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from lockstep.domain.messages import DeploymentRequest, DeploymentResult
     from lockstep.domain.status import DeploymentStatus
-    from workflows import search_attributes as sa
-    from workflows.deployment import DeploymentWorkflow
+
+# Workflow modules are imported normally: the sandbox re-imports them with each run, so a
+# nondeterministic call in them is refused there rather than silently passed through.
+from workflows import search_attributes as sa
+from workflows.deployment import DeploymentWorkflow
 
 RECENT_KEPT = 200  # outcomes remembered across continue-as-new, shown by the status query
 SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
