@@ -18,6 +18,7 @@ from activities.records import RecordActivities
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
+from lockstep.orchestration.handover import hand_over_lanes
 from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.policy.engine import make_policy_engine
 from lockstep.security.approval_signing import ApprovalVerifier, key_files
@@ -89,6 +90,11 @@ async def serve(settings: Settings) -> None:
         log.info("poll schedules: %s", ", ".join(schedules) or "none")
     except Exception:  # polling is an extra: deployments from webhooks and the API still work
         log.exception("could not create or update the poll schedules")
+    try:  # lanes still on the update-driven protocol continue as signalled ones
+        handed = await hand_over_lanes(client, settings.temporal.task_queue)
+        log.info("handover signalled to %d running lane(s)", handed)
+    except Exception as err:  # a legacy lane keeps working; the next worker start tries again
+        log.warning("could not signal handover to the running lanes: %s", err)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

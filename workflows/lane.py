@@ -11,7 +11,9 @@ moment it is enqueued (so a webhook answers after one start, and Temporal's work
 redeliveries), joins its lane with the signal `arrive`, waits for the signal `turn` (deploy, or
 end superseded) and reports `finished`. Runs that began before the patch keep the older protocol
 to their end: requests arrive by the update `enqueue` and the lane starts each deployment as its
-child. What such a run still had queued is handed to the new protocol on continue-as-new.
+child. What such a run still had queued is handed to the new protocol on continue-as-new. Such a
+run continues as new only when something reaches it, so an idle one would speak the old protocol
+forever: the signal `handover` (sent by every worker as it starts) makes it continue as new now.
 
 Orchestration only: store writes, liveness checks and promotions go through activities.
 """
@@ -69,6 +71,7 @@ class EnvironmentLane:
         self._signalled = False  # which protocol this run speaks (see the module docstring)
         self._waiting: list[LaneRequest] = list(lane.waiting)  # joined, no turn yet
         self._finished: LaneFinished | None = None  # the running deployment's outcome
+        self._handover = False  # an update-driven run was asked to continue as a signalled one
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -127,6 +130,11 @@ class EnvironmentLane:
         if self._running is not None and self._running.deployment_id == outcome.deployment_id:
             self._finished = outcome
         self._waiting = [r for r in self._waiting if r.deployment_id != outcome.deployment_id]
+
+    @workflow.signal(name="handover")
+    def handover(self) -> None:
+        """Continue as new now if this run speaks the update-driven protocol; else nothing."""
+        self._handover = not self._signalled
 
     @workflow.run
     async def run(self, lane: LaneInput) -> None:
@@ -231,10 +239,16 @@ class EnvironmentLane:
         while True:
             self._describe()
             # Deployments that join by signal (`_waiting`) reach such a run only once the API
-            # speaks the new protocol: this run then hands over by continuing as new. Old
-            # histories never have any, so they replay unchanged.
+            # speaks the new protocol, and `handover` only from a worker that knows it: this run
+            # then hands over by continuing as new. Old histories never have either, so they
+            # replay unchanged; no timer could do this instead, since a run blocked here before
+            # the timer existed gets no workflow task until something reaches it.
             await workflow.wait_condition(
-                lambda: bool(self._pending or self._waiting) or workflow.info().is_continue_as_new_suggested()
+                lambda: (
+                    bool(self._pending or self._waiting)
+                    or self._handover
+                    or workflow.info().is_continue_as_new_suggested()
+                )
             )
             if self._pending:
                 batch = list(self._pending)  # what arrives while choosing waits for the next round
@@ -248,7 +262,7 @@ class EnvironmentLane:
                     )
                 await self._deploy(newest)
                 deployed += 1
-            handover = bool(self._waiting)
+            handover = bool(self._waiting) or self._handover
             if (
                 handover
                 or deployed >= lane.deployments_per_run
