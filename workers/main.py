@@ -6,9 +6,10 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PatchActivationInput, Worker
 
 from activities.deployment import DeploymentActivities
 from activities.governance import GovernanceActivities
@@ -33,7 +34,15 @@ from workflows.polling import PollRepository
 log = logging.getLogger("lockstep.worker")
 
 
-def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    patch_activation_callback: Callable[[PatchActivationInput], bool] | None = None,
+) -> Worker:
+    """The worker; `patch_activation_callback` lets tests run a patch's old branch on purpose
+    (to record its history: docs/operations.md, "Versioning and patches")."""
     store = Store.from_url(settings.database_url)
     targets = TargetRegistry(settings.targets)
     mirrors = GitMirrors(settings.mirrors_dir)
@@ -78,6 +87,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             polling.poll_repository,
         ],
         max_concurrent_activities=64,
+        patch_activation_callback=patch_activation_callback,
     )
 
 

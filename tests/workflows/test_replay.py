@@ -37,10 +37,6 @@ KNOWN_GAPS = {
     # The old branch let the exception fail the workflow task, retried forever: such a run never
     # closes, and none was saved before the patch.
     ("fail-cleanly", False): "no run failed in workflow code before the patch",
-    # Before these patches no run could be denied after planning, or reach them with an empty
-    # plan: nothing was saved that would call them and take the old branch.
-    ("promote-from", False): "no denied-after-planning run predates the patch",
-    ("rules-changed", False): "no empty-plan rules change predates the patch",
     # deployment-refused-rollback-failed is that refusal before the patch, but it ended
     # rollback_failed, so it never asked.
     ("nothing-to-undo", False): "the run saved before the patch ended rollback_failed",
