@@ -37,9 +37,6 @@ KNOWN_GAPS = {
     # The old branch let the exception fail the workflow task, retried forever: such a run never
     # closes, and none was saved before the patch.
     ("fail-cleanly", False): "no run failed in workflow code before the patch",
-    # deployment-refused-rollback-failed is that refusal before the patch, but it ended
-    # rollback_failed, so it never asked.
-    ("nothing-to-undo", False): "the run saved before the patch ended rollback_failed",
 }
 
 
