@@ -7,27 +7,34 @@ its history (LOCKSTEP_RECORD_HISTORIES=1), so the replay test covers both branch
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PatchActivationInput
 
+from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.deployments import deployment_search_attributes
+from lockstep.orchestration.lanes import DEPLOYMENT_WORKFLOW
 from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
-from tests.support.apprepo import commit
+from tests.support.apprepo import commit, git
 from tests.support.fixtures import terminate_running
 from tests.workflows.helpers import current, deployment_result, record_history
 from tests.workflows.test_approvals import _awaiting, _with_environment
 from tests.workflows.test_change_authors import _decide, _start
 from tests.workflows.test_promotion_rule import _enqueue, _with_uat, uat_settings
 from workers.main import build_worker
-from workflows.deployment import PROMOTE_FROM, RULES_CHANGED
+from workflows.deployment import FAIL_CLEANLY, PROMOTE_FROM, RULES_CHANGED
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
 __all__ = ["uat_settings"]  # a fixture these tests use
@@ -105,3 +112,44 @@ async def test_before_rules_changed_a_commit_that_only_changes_the_rules_is_not_
         view = find_view(session, handle.id)
     assert view is not None and not view.approvals_required and not view.approvals, "nobody was asked"
     await record_history(handle, "deployment-rules-changed-not-governed")
+
+
+async def test_before_fail_cleanly_an_exception_in_workflow_code_fails_its_task_over_and_over(
+    temporal_env: WorkflowEnvironment, settings: Settings, app_repo: Path
+) -> None:
+    sha = git(app_repo, "rev-parse", "HEAD")
+    # As in test_failure_modes: a timeout no timedelta holds raises OverflowError in workflow code.
+    poisoned = DeploymentRequest(
+        deployment_id=f"shop-staging-{sha[:10]}",
+        application="shop",
+        environment="staging",
+        repository=str(app_repo),
+        commit=sha,
+        timeouts=DeploymentTimeouts(activity_seconds=1e20),
+        lane=True,
+    )
+    try:
+        async with build_worker(
+            temporal_env.client, settings, patch_activation_callback=_without(FAIL_CLEANLY)
+        ):
+            handle = await temporal_env.client.start_workflow(
+                DEPLOYMENT_WORKFLOW,
+                poisoned,
+                id=poisoned.deployment_id,
+                task_queue=settings.temporal.task_queue,
+                search_attributes=deployment_search_attributes(poisoned, DeploymentStatus.QUEUED),
+            )
+            deadline = time.monotonic() + 60
+            while not any(
+                [
+                    e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+                    async for e in handle.fetch_history_events()
+                ]
+            ):
+                assert time.monotonic() < deadline, "its workflow task never failed"
+                await asyncio.sleep(0.2)
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING, "it never ends"
+            await handle.terminate("the old branch never ends by itself")
+            await record_history(handle, "deployment-internal-error-task-fails")
+    finally:
+        await terminate_running(temporal_env, settings.temporal.task_queue)
