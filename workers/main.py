@@ -12,10 +12,11 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PatchActivationInput, Worker
 
 from activities.deployment import DeploymentActivities
 from activities.governance import GovernanceActivities
@@ -26,6 +27,7 @@ from activities.threads import ActivityThreads
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
+from lockstep.orchestration.handover import hand_over_lanes
 from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.orchestration.telemetry import metrics_runtime
 from lockstep.policy.engine import make_policy_engine
@@ -59,9 +61,12 @@ def build_worker(
     *,
     task_queue: str | None = None,
     threads: ActivityThreads | None = None,
+    patch_activation_callback: Callable[[PatchActivationInput], bool] | None = None,
 ) -> Worker:
     """The worker with every workflow and activity. `threads` (default: new ones, released when
-    the worker is garbage collected) should be shut down by the caller once the worker stopped."""
+    the worker is garbage collected) should be shut down by the caller once the worker stopped;
+    `patch_activation_callback` lets tests run a patch's old branch on purpose (to record its
+    history: docs/operations.md, "Versioning and patches")."""
     threads = threads or activity_threads()
     store = Store.from_url(settings.database_url)
     targets = TargetRegistry(settings.targets)
@@ -118,6 +123,7 @@ def build_worker(
         # Stopping (SIGTERM): no new tasks are taken, and activities in flight finish rather than
         # being cancelled at once, which would cost each of them an attempt and redo its work.
         graceful_shutdown_timeout=timedelta(seconds=parse_duration(settings.temporal.shutdown_timeout)),
+        patch_activation_callback=patch_activation_callback,
     )
 
 
@@ -132,6 +138,11 @@ async def serve(settings: Settings) -> None:
         log.info("poll schedules: %s", ", ".join(schedules) or "none")
     except Exception:  # polling is an extra: deployments from webhooks and the API still work
         log.exception("could not create or update the poll schedules")
+    try:  # lanes still on the update-driven protocol continue as signalled ones
+        handed = await hand_over_lanes(client, settings.temporal.task_queue)
+        log.info("handover signalled to %d running lane(s)", handed)
+    except Exception as err:  # a legacy lane keeps working; the next worker start tries again
+        log.warning("could not signal handover to the running lanes: %s", err)
     stopped_by: list[signal.Signals] = []
     stop = asyncio.Event()
 

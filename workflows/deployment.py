@@ -47,8 +47,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from lockstep.domain.models import Plan
     from lockstep.domain.status import DeploymentStatus, StepStatus
-    from workflows import search_attributes as sa
-    from workflows.governance import GovernanceStage
+
+# Workflow modules are imported normally: the sandbox re-imports them with each run, so a
+# nondeterministic call in them is refused there rather than silently passed through.
+from workflows import search_attributes as sa
+from workflows.governance import GovernanceStage
 
 # Errors that no retry can fix: bad manifests, failed commands, unknown targets.
 PERMANENT_ERRORS = [

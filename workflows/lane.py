@@ -11,7 +11,9 @@ moment it is enqueued (so a webhook answers after one start, and Temporal's work
 redeliveries), joins its lane with the signal `arrive`, waits for the signal `turn` (deploy, or
 end superseded) and reports `finished`. Runs that began before the patch keep the older protocol
 to their end: requests arrive by the update `enqueue` and the lane starts each deployment as its
-child. What such a run still had queued is handed to the new protocol on continue-as-new.
+child. What such a run still had queued is handed to the new protocol on continue-as-new. Such a
+run continues as new only when something reaches it, so an idle one would speak the old protocol
+forever: the signal `handover` (sent by every worker as it starts) makes it continue as new now.
 
 Orchestration only: store writes, liveness checks and promotions go through activities.
 """
@@ -44,8 +46,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from lockstep.domain.messages import DeploymentRequest, DeploymentResult
     from lockstep.domain.status import DeploymentStatus
-    from workflows import search_attributes as sa
-    from workflows.deployment import DeploymentWorkflow
+
+# Workflow modules are imported normally: the sandbox re-imports them with each run, so a
+# nondeterministic call in them is refused there rather than silently passed through.
+from workflows import search_attributes as sa
+from workflows.deployment import DeploymentWorkflow
 
 RECENT_KEPT = 200  # outcomes remembered across continue-as-new, shown by the status query
 SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
@@ -72,6 +77,7 @@ class EnvironmentLane:
         self._finished: LaneFinished | None = lane.finished  # the running deployment's outcome
         self._unclaimed: LaneFinished | None = None  # an outcome that came while nothing ran
         self._retiring = lane.retiring  # end once idle (a lane under its older id; see `retire`)
+        self._handover = False  # an update-driven run was asked to continue as a signalled one
 
     @workflow.query(name="status")
     def status(self) -> LaneView:
@@ -140,6 +146,11 @@ class EnvironmentLane:
         (which starts only after this one has ended) takes over. Histories before it never had
         the signal, so they replay unchanged."""
         self._retiring = True
+
+    @workflow.signal(name="handover")
+    def handover(self) -> None:
+        """Continue as new now if this run speaks the update-driven protocol; else nothing."""
+        self._handover = not self._signalled
 
     @workflow.run
     async def run(self, lane: LaneInput) -> None:
@@ -342,10 +353,16 @@ class EnvironmentLane:
         while True:
             self._describe()
             # Deployments that join by signal (`_waiting`) reach such a run only once the API
-            # speaks the new protocol: this run then hands over by continuing as new. Old
-            # histories never have any, so they replay unchanged.
+            # speaks the new protocol, and `handover` only from a worker that knows it: this run
+            # then hands over by continuing as new. Old histories never have either, so they
+            # replay unchanged; no timer could do this instead, since a run blocked here before
+            # the timer existed gets no workflow task until something reaches it.
             await workflow.wait_condition(
-                lambda: bool(self._pending or self._waiting) or workflow.info().is_continue_as_new_suggested()
+                lambda: (
+                    bool(self._pending or self._waiting)
+                    or self._handover
+                    or workflow.info().is_continue_as_new_suggested()
+                )
             )
             if self._pending:
                 batch = list(self._pending)  # what arrives while choosing waits for the next round
@@ -359,7 +376,7 @@ class EnvironmentLane:
                     )
                 await self._deploy(newest)
                 deployed += 1
-            handover = bool(self._waiting)
+            handover = bool(self._waiting) or self._handover
             if (
                 handover
                 or deployed >= lane.deployments_per_run

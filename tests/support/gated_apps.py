@@ -8,14 +8,13 @@ The command logs `start <sha>`, waits for the app's gate file (at most 90 s), an
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,8 +23,7 @@ from lockstep.orchestration.lanes import enqueue_deployment
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit
-
-HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+from tests.workflows.history_versions import record_history
 
 
 def unique(name: str) -> str:
@@ -122,9 +120,7 @@ async def lane_view(env: WorkflowEnvironment, workflow_id: str) -> LaneView:
 
 
 async def record_histories(env: WorkflowEnvironment, workflows: dict[str, str]) -> None:
-    """With LOCKSTEP_RECORD_HISTORIES=1, save these runs for tests/workflows/test_replay.py."""
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") != "1":
-        return
+    """With LOCKSTEP_RECORD_HISTORIES=1, save these runs for tests/workflows/test_replay.py, each
+    once, in today's version directory (tests/workflows/history_versions.py)."""
     for name, workflow_id in workflows.items():
-        handle: WorkflowHandle[object, object] = env.client.get_workflow_handle(workflow_id)
-        (HISTORIES / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+        await record_history(env.client.get_workflow_handle(workflow_id), name)

@@ -6,9 +6,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Any
 
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.messages import DeploymentResult, DeploymentView
@@ -17,6 +15,7 @@ from lockstep.orchestration.deployments import start_deployment
 from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
+from tests.workflows.history_versions import record_history as record_history  # write-once
 
 
 async def deploy(
@@ -61,12 +60,3 @@ async def deployment_result(env: WorkflowEnvironment, deployment_id: str) -> Dep
         except Exception:
             assert time.monotonic() < deadline, f"{deployment_id} never ran"
             await asyncio.sleep(0.2)
-
-
-HISTORIES = Path(__file__).resolve().parents[1] / "histories"
-
-
-async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
-    """Refresh a replay-test history (LOCKSTEP_RECORD_HISTORIES=1): see tests/workflows/test_replay.py."""
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":
-        (HISTORIES / f"{name}.json").write_text((await handle.fetch_history()).to_json())

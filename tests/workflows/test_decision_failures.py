@@ -21,6 +21,7 @@ from lockstep.store import governance as governance_store
 from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
 from lockstep.store.governance import approvals_for
+from tests.workflows.history_versions import record_history
 from tests.workflows.test_approvals import _awaiting, _start, _with_environment
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -66,6 +67,7 @@ async def test_a_decision_the_store_cannot_take_does_not_count_and_the_deploymen
     await handle.signal("approve", {"approver": "bob"})
     result = await handle.result()
     assert result.status == DeploymentStatus.SUCCEEDED, result.error
+    await record_history(handle, "deployment-decision-unrecorded")
     with store.session() as session:
         decisions = approvals_for(session=session, deployment_id=handle.id)
     assert [(d.approver, d.counted) for d in decisions] == [("bob", True)]
@@ -93,6 +95,7 @@ async def test_an_unreadable_signal_is_recorded_not_dropped(
     assert view.status == DeploymentStatus.AWAITING_APPROVAL, "neither counted"
     await handle.signal("approve", {"approver": "alice"})
     assert (await handle.result()).status == DeploymentStatus.SUCCEEDED
+    await record_history(handle, "deployment-unreadable-signals")
     with store.session() as session:
         audit = events_for(session=session, deployment_id=handle.id)
     refused = [e for e in audit if e.actor == "(unreadable signal)"]

@@ -6,7 +6,6 @@ check on `web` that rolls `api` and `web` back while `db` stays untouched.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,14 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
 from tests.support.apprepo import commit, git
-from tests.workflows.helpers import current, deploy, runs
+from tests.workflows.helpers import current, deploy, record_history, runs
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
-HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 
 async def _save_history(env: WorkflowEnvironment, deployment_id: str, name: str) -> None:
-    """Refresh the saved histories the replay test reads (LOCKSTEP_RECORD_HISTORIES=1)."""
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":
-        history = await env.client.get_workflow_handle(deployment_id).fetch_history()
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
+    """Save a history the replay test reads (LOCKSTEP_RECORD_HISTORIES=1; write-once)."""
+    await record_history(env.client.get_workflow_handle(deployment_id), name)
 
 
 async def test_first_change_and_failed_health(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.apprepo import commit, git
 from tests.support.fixtures import terminate_running
-from tests.workflows.helpers import current, deployment_result, runs
+from tests.workflows.helpers import current, deployment_result, record_history, runs
 from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -154,17 +153,14 @@ async def test_a_burst_never_overlaps_and_the_newest_wins(
     )
     lane_handle = temporal_env.client.get_workflow_handle(lane_id("shop", "staging"))
     lane = await lane_handle.query("status", result_type=LaneView)
-    if os.environ.get("LOCKSTEP_RECORD_HISTORIES") == "1":  # refresh the replay test's histories
-        # lane-coalesced.json stays: it is a run of the update-driven lane, from before the
-        # `signalled-lane` patch, and must keep replaying.
-        histories = Path(__file__).resolve().parents[1] / "histories"
-        recorded = {
-            "lane-signalled": lane_handle,
-            "deployment-in-lane-succeeded": temporal_env.client.get_workflow_handle(newest.deployment_id),
-            "deployment-in-lane-superseded": temporal_env.client.get_workflow_handle(superseded[0].id),
-        }
-        for name, handle in recorded.items():
-            (histories / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+    # Saved for the replay test (LOCKSTEP_RECORD_HISTORIES=1; write-once, see history_versions).
+    await record_history(lane_handle, "lane-signalled")
+    await record_history(
+        temporal_env.client.get_workflow_handle(newest.deployment_id), "deployment-in-lane-succeeded"
+    )
+    await record_history(
+        temporal_env.client.get_workflow_handle(superseded[0].id), "deployment-in-lane-superseded"
+    )
     assert lane.running is None and lane.pending == []
     assert lane.recent[newest.deployment_id] == DeploymentStatus.SUCCEEDED
 

@@ -30,6 +30,7 @@ from lockstep.store.engine import Store
 from tests.support.apprepo import commit
 from tests.support.fixtures import terminate_running
 from tests.workflows.helpers import current, deployment_result, runs
+from tests.workflows.history_versions import record_history
 from workers.main import build_worker
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -235,6 +236,7 @@ async def test_a_lane_that_dies_is_replaced_and_never_runs_two_at_once(
     assert current(target_root, "api") == second_sha
     third = await _enqueue(temporal_env, quick, store, app_repo, commit(app_repo, {"x": "1"}, "third"))
     assert (await deployment_result(temporal_env, third.deployment_id)).status == DeploymentStatus.SUCCEEDED
+    await record_history(lane, "lane-adopted-what-its-predecessor-let-go")  # the new lane's run
 
 
 async def _until_waiting(env: WorkflowEnvironment, deployment_id: str) -> None:
@@ -253,6 +255,15 @@ async def _history_lengths(env: WorkflowEnvironment, workflow_id: str, queue: st
         history = await env.client.get_workflow_handle(workflow_id, run_id=run.run_id).fetch_history()
         lengths.append(len(history.events))
     return lengths
+
+
+async def _record_a_carrying_run(env: WorkflowEnvironment, queue: str) -> None:
+    """Save (for the replay test) a lane run that began by carrying a running deployment."""
+    query = f'WorkflowId = "{LANE}" AND TaskQueue = "{queue}" AND ExecutionStatus = "ContinuedAsNew"'
+    runs_seen = sorted([w async for w in env.client.list_workflows(query)], key=lambda w: w.start_time)
+    if len(runs_seen) >= 2:  # the first run began idle; the next ones carried the long turn
+        handle = env.client.get_workflow_handle(LANE, run_id=runs_seen[1].run_id)
+        await record_history(handle, "lane-carried-a-long-turn")
 
 
 async def test_a_long_turn_keeps_the_lane_history_bounded(
@@ -285,6 +296,7 @@ async def test_a_long_turn_keeps_the_lane_history_bounded(
             assert result.status == DeploymentStatus.SUCCEEDED
             await _lane_never_failed(temporal_env, quick)
             lengths = await _history_lengths(temporal_env, LANE, quick.temporal.task_queue)
+            await _record_a_carrying_run(temporal_env, quick.temporal.task_queue)
     finally:
         lane_messages.LaneInput.model_rebuild(force=True)
         await terminate_running(temporal_env, quick.temporal.task_queue)

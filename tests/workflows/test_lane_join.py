@@ -64,6 +64,26 @@ async def test_a_join_cut_short_tells_both_lanes_it_ended(
     assert view.running is None and view.recent == {result.deployment_id: DeploymentStatus.CANCELLED}
 
 
+async def test_before_the_patch_a_join_cut_short_told_the_older_lane_only(
+    temporal_env: WorkflowEnvironment, settings: Settings, store: Store, tmp_path: Path, cleanup: None
+) -> None:
+    """How runs from before `unambiguous-ids` end (kept for the replay test's old branch): they
+    tell the lane under the older id only, so the lane that gave the turn learns of the end at
+    its next liveness check instead of at once."""
+
+    async def join_now(join: JoinLane) -> str | None:
+        return await join_lane(client=temporal_env.client, settings=settings, join=join)
+
+    app = gated_app(tmp_path, unique("shop"), "staging")
+    lane = lane_id(app.name, app.environment)
+    result, view = await _cancelled_after_its_turn(
+        temporal_env, settings, store, app, join_now, lane, "deployment-join-cut-short-before-ids",
+        without="unambiguous-ids",
+    )  # fmt: skip
+    assert (result.status, result.error) == (DeploymentStatus.CANCELLED, "cancelled while queued")
+    assert view.running == result.deployment_id, "not told: it waits for its liveness check"
+
+
 async def test_a_deployment_that_joined_before_the_change_tells_the_older_lane(
     temporal_env: WorkflowEnvironment, settings: Settings, store: Store, tmp_path: Path, cleanup: None
 ) -> None:
@@ -98,6 +118,8 @@ async def _cancelled_after_its_turn(
     join: Callable[[JoinLane], Awaitable[str | None]],
     lane: str,
     history: str | None,
+    *,
+    without: str | None = None,
 ) -> tuple[DeploymentResult, LaneView]:
     """Run a deployment of `app` whose join is `join` then a hang (it never answers, unless `join`
     answers None: then it answers that, as a join from before did); once `lane` gives it a turn,
@@ -137,6 +159,8 @@ async def _cancelled_after_its_turn(
         task_queue=settings.temporal.task_queue,
         workflows=[DeploymentWorkflow, EnvironmentLane],
         activities=[join_then_hang, plan_until_cancelled, records.record_outcome],
+        # A patch switched off: the branch runs that began before it still take.
+        patch_activation_callback=(lambda asked: asked.patch_id != without) if without else None,
     ):
         handle = await env.client.start_workflow(
             DeploymentWorkflow.run,
