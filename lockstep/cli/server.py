@@ -1,4 +1,9 @@
-"""`lockstep worker|api|setup`: the long-running processes and one-time cluster setup."""
+"""`lockstep worker|api|setup`: the long-running processes and one-time cluster setup.
+
+Like every command module, this one imports the heavy libraries (Temporal, the database, the web
+stack) in the command that uses them: every `lockstep` process, `--help` included, imports all
+the command modules.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,9 @@ import logging
 import socket
 
 import typer
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 
 from lockstep.cli.common import console, fail, handles_errors, run_async, settings
 from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
-from lockstep.orchestration.client import RPC_TIMEOUT, connect
-from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.settings import ApiSettings
 
 
@@ -75,6 +76,12 @@ def setup() -> None:
 
 @handles_errors
 def _setup() -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from lockstep.orchestration.client import RPC_TIMEOUT, connect
+    from lockstep.orchestration.schedules import ensure_poll_schedules
+
     s = settings()
 
     async def go() -> tuple[list[str], list[str]]:
