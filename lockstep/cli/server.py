@@ -24,9 +24,10 @@ def worker() -> None:
 
 @handles_errors
 def _worker() -> None:
+    s = settings()  # a configuration error is reported before the worker's imports are paid for
     from workers.main import run
 
-    run(settings())
+    run(s)
 
 
 def api() -> None:
@@ -36,14 +37,14 @@ def api() -> None:
 
 @handles_errors
 def _api() -> None:
+    s = settings()
+    listener = _listen(s.api)  # first: a taken port is named before anything else is set up
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
     from lockstep.api.app import create_app
     from lockstep.security.approval_signing import ApprovalSigner, key_files
 
-    s = settings()
-    listener = _listen(s.api)  # first: a taken port is named before anything else is set up
     # Made on first start, so the worker finds the public key before the first approval.
     signer = ApprovalSigner.load_or_create(*key_files(s))
     config = uvicorn.Config(create_app(s, signer=signer), log_level="info")
