@@ -27,14 +27,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## test: everything, on SQLite and then on PostgreSQL
+## test: everything on SQLite, then again on PostgreSQL every test that uses a database (-m store)
 test: install system-deps lint test-sqlite test-postgres
 
 test-sqlite: install
 	bash scripts/pytest.sh
 
 test-postgres: install
-	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh tests/store tests/workflows tests/cli
+	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh -m store
 
 bench: install
 	$(BIN)/python bench/plan_scale.py
