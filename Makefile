@@ -2,6 +2,9 @@
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
+# pytest-xdist workers for each pass of `make test`; each has its own Temporal dev server and
+# PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
+PYTEST_WORKERS ?= 2
 
 .PHONY: dev test install system-deps lint test-sqlite test-postgres bench clean
 
@@ -31,10 +34,10 @@ lint: install
 test: install system-deps lint test-sqlite test-postgres
 
 test-sqlite: install
-	bash scripts/pytest.sh
+	bash scripts/pytest.sh -n $(PYTEST_WORKERS)
 
 test-postgres: install
-	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh -m store
+	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh -n $(PYTEST_WORKERS) -m store
 
 bench: install
 	$(BIN)/python bench/plan_scale.py
