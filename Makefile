@@ -2,6 +2,9 @@
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
+# pytest-xdist workers for each pass of `make test`; each has its own Temporal dev server and
+# PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
+PYTEST_WORKERS ?= 2
 
 .PHONY: dev test install system-deps lint test-sqlite test-postgres bench clean
 
@@ -27,14 +30,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## test: everything, on SQLite and then on PostgreSQL
+## test: everything on SQLite, then again on PostgreSQL every test that uses a database (-m store)
 test: install system-deps lint test-sqlite test-postgres
 
 test-sqlite: install
-	bash scripts/pytest.sh
+	bash scripts/pytest.sh -n $(PYTEST_WORKERS)
 
 test-postgres: install
-	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh tests/store tests/workflows tests/cli
+	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh -n $(PYTEST_WORKERS) -m store
 
 bench: install
 	$(BIN)/python bench/plan_scale.py

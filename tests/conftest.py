@@ -4,6 +4,11 @@
 with LOCKSTEP_TEST_DATABASE=postgresql, one PostgreSQL database per test session on
 127.0.0.1:5432 (user postgres, trust auth; LOCKSTEP_TEST_POSTGRES_ADMIN_URL overrides the
 maintenance connection), emptied before each test and dropped at the end.
+
+Every test that uses `database_url` (itself or through another fixture: `store`, `settings`,
+`worker`, ...) is marked `store`, as are the tests marked so by hand: `make test-postgres` runs
+`-m store` on PostgreSQL, every test whose outcome can depend on the database and no other (the
+others never see a database, so a second run would repeat the first).
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ pytest_plugins = ["tests.support.fixtures"]
 _ADMIN_URL = os.environ.get(
     "LOCKSTEP_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.store)
 
 
 @pytest.fixture(scope="session")

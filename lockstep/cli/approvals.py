@@ -9,8 +9,8 @@ API's reason.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import httpx
 import typer
 
 from lockstep.cli.common import (
@@ -22,7 +22,9 @@ from lockstep.cli.common import (
     print_json,
     settings,
 )
-from lockstep.domain.approvals import ApprovalAnswer
+
+if TYPE_CHECKING:
+    import httpx
 
 CommentOption = typer.Option("", "--comment", "-m", help="why; stored with the decision")
 
@@ -65,6 +67,10 @@ def api_detail(response: httpx.Response) -> str:
 
 @handles_errors
 def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) -> None:
+    import httpx
+
+    from lockstep.domain.approvals import ApprovalAnswer
+
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     if not token:
         raise fail("LOCKSTEP_TOKEN is not set: approvals go through the API as the token's user")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -23,8 +23,9 @@ from lockstep.cli.common import (
     print_json,
     settings,
 )
-from lockstep.store.audit import AuditEventRecord, events_for, normalised_at, verify_chain
-from lockstep.store.engine import Store
+
+if TYPE_CHECKING:
+    from lockstep.store.audit import AuditEventRecord
 
 app = typer.Typer(
     help="The tamper-evident audit trail: verify its hash chain, list its entries.",
@@ -45,6 +46,9 @@ def verify(
 
 @handles_errors
 def _verify(anchor: str | None, output: OutputFormat) -> None:
+    from lockstep.store.audit import verify_chain
+    from lockstep.store.engine import Store
+
     with Store.open_existing(settings().database_url).read_session() as session:
         result = verify_chain(session=session, anchor=anchor)
     if output == OutputFormat.json:
@@ -80,6 +84,9 @@ def list_(
 
 @handles_errors
 def _list(deployment: str | None, limit: int, output: OutputFormat) -> None:
+    from lockstep.store.audit import events_for, normalised_at
+    from lockstep.store.engine import Store
+
     with Store.open_existing(settings().database_url).read_session() as session:
         rows = events_for(session=session, deployment_id=deployment, limit=limit)
     if output == OutputFormat.json:
@@ -106,6 +113,8 @@ def _list(deployment: str | None, limit: int, output: OutputFormat) -> None:
 
 
 def _as_json(record: AuditEventRecord) -> dict[str, Any]:
+    from lockstep.store.audit import normalised_at
+
     data = record.model_dump(mode="json", exclude={"detail_json"})
     try:
         data["detail"] = json.loads(record.detail_json)

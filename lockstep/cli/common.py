@@ -12,17 +12,19 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from enum import StrEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from temporalio.service import RPCError
 
 from lockstep.cli.unexpected import debug_enabled
 from lockstep.domain.errors import LockstepError
 from lockstep.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+    from temporalio.service import RPCError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -53,21 +55,34 @@ def handles_errors(fn: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
-        except (LockstepError, SQLAlchemyError, RPCError) as err:
+        except Exception as err:
+            message = _one_line(err)
+            if message is None:
+                raise
             if debug_enabled():
                 traceback.print_exc()
-            raise fail(_one_line(err)) from None
+            raise fail(message) from None
 
     return wrapper
 
 
-def _one_line(err: LockstepError | SQLAlchemyError | RPCError) -> str:
-    if isinstance(err, SQLAlchemyError):
-        cause = str(err.orig if isinstance(err, DBAPIError) else err).strip().splitlines()[0]
-        return f"the database is unavailable: {cause}"
-    if isinstance(err, RPCError):
-        return f"Temporal answered with an error: {err.message}"
-    return str(err)
+def _one_line(err: Exception) -> str | None:
+    """The line reporting a Lockstep, database or Temporal error; None for any other error.
+
+    The database and Temporal libraries are imported only by the commands that use them (a
+    command that never imported one cannot have met its error), so they are looked up in
+    `sys.modules` rather than imported here: every `lockstep` process imports this module.
+    """
+    if isinstance(err, LockstepError):
+        return str(err)
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None and isinstance(err, sqlalchemy_exc.SQLAlchemyError):
+        cause: object = cast("DBAPIError", err).orig if isinstance(err, sqlalchemy_exc.DBAPIError) else err
+        return f"the database is unavailable: {str(cause).strip().splitlines()[0]}"
+    temporal_service = sys.modules.get("temporalio.service")
+    if temporal_service is not None and isinstance(err, temporal_service.RPCError):
+        return f"Temporal answered with an error: {cast('RPCError', err).message}"
+    return None
 
 
 def settings() -> Settings:

@@ -6,21 +6,12 @@ What they print has the secrets this process knows masked (`lockstep.security.kn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import httpx
 import typer
-from rich.table import Table
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
-)
-from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.cli.approvals import api_detail, api_url
 from lockstep.cli.common import (
@@ -34,21 +25,16 @@ from lockstep.cli.common import (
     run_async,
     settings,
 )
-from lockstep.cli.output import print_list, print_view, styled
-from lockstep.domain.audit import ActorSource
-from lockstep.domain.lane_messages import Enqueued
-from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
-from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.client import RPC_TIMEOUT, TemporalUnavailable, connect
-from lockstep.orchestration.deployments import resolve_commit
-from lockstep.orchestration.lanes import enqueue_deployment
-from lockstep.orchestration.manual_actions import local_user, record_deploy_request
-from lockstep.orchestration.views import find_view, list_views
-from lockstep.security.known_secrets import masker_for
-from lockstep.settings import Settings
-from lockstep.store.engine import Store
-from lockstep.store.revisions import last_revisions
+
+if TYPE_CHECKING:
+    import httpx
+    from temporalio.client import Client
+
+    from lockstep.domain.lane_messages import Enqueued
+    from lockstep.domain.messages import DeploymentView
+    from lockstep.settings import Settings
+    from lockstep.store.engine import Store
 
 # `status` of a deployment awaiting approval shows the quorum its workflow waits for, if it
 # answers this fast; otherwise the store's view, which is complete but for that.
@@ -60,6 +46,8 @@ EnvOption = typer.Option(..., "--env", "-e", help="environment of the applicatio
 def _existing_store(s: Settings) -> Store:
     """The server's system of record, for the commands that only read it: they must not leave
     an empty database behind where none was."""
+    from lockstep.store.engine import Store
+
     return Store.open_existing(s.database_url)
 
 
@@ -70,6 +58,15 @@ async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bo
     `queued`). Deployments queued by a lane of the older, update-driven kind have no workflow
     until their turn: for those the store says `queued` (or `superseded`, which is final).
     """
+    import contextlib
+
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from lockstep.domain.messages import DeploymentView
+    from lockstep.orchestration.client import RPC_TIMEOUT
+    from lockstep.orchestration.views import find_view
+
     handle = client.get_workflow_handle(deployment_id)
     seen: dict[str, str] = {}
     while True:
@@ -106,6 +103,9 @@ def deploy(
 
 @handles_errors
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
+    from lockstep.cli.output import print_view
+    from lockstep.domain.messages import DeploymentView
+
     s = settings()
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     quiet = output == OutputFormat.json
@@ -114,6 +114,11 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
         _announce(started, output)
         view = _follow_through_api(token, started.deployment_id, quiet=quiet, wait=wait)
     else:
+        from lockstep.orchestration.client import connect
+        from lockstep.orchestration.views import find_view
+        from lockstep.security.known_secrets import masker_for
+        from lockstep.store.engine import Store
+
         # As yourself, the deployment is recorded in the database the worker uses (the worker may
         # not have created it yet), and --wait reads it there and asks Temporal how it goes.
         store = Store.from_url(s.database_url)
@@ -157,6 +162,8 @@ def _announce(started: Enqueued, output: OutputFormat) -> None:
 def _follow_through_api(token: str, deployment_id: str, *, quiet: bool, wait: bool) -> DeploymentView | None:
     """The deployment as `GET /deployments/{id}` shows it; with `wait`, polled until it reaches a
     final status, printing each status and step change. None while the API has no record of it."""
+    from lockstep.domain.messages import DeploymentView
+
     seen: dict[str, str] = {}
     while True:
         response = _api_call("GET", f"/deployments/{deployment_id}", token)
@@ -184,6 +191,12 @@ async def _deploy_as_local_user(
 ) -> Enqueued:
     """Without a token: straight to Temporal, as the operating-system user (`cli-local`), which
     names who ran it but proves nothing, so it brings no group to the policy."""
+    from lockstep.domain.audit import ActorSource
+    from lockstep.gitrepo.mirror import GitMirrors
+    from lockstep.orchestration.deployments import resolve_commit
+    from lockstep.orchestration.lanes import enqueue_deployment
+    from lockstep.orchestration.manual_actions import local_user, record_deploy_request
+
     repository, sha = resolve_commit(s, GitMirrors(s.mirrors_dir), application, env, ref)
     user = local_user()
     started = await enqueue_deployment(
@@ -214,6 +227,8 @@ async def _deploy_as_local_user(
 
 def _deploy_through_api(token: str, application: str, env: str, ref: str | None) -> Enqueued:
     """With LOCKSTEP_TOKEN: `POST /deployments` at LOCKSTEP_API_URL, as the token's user."""
+    from lockstep.domain.lane_messages import Enqueued
+
     response = _api_call(
         "POST", "/deployments", token, json={"application": application, "environment": env, "ref": ref}
     )
@@ -229,6 +244,8 @@ def _deploy_through_api(token: str, application: str, env: str, ref: str | None)
 
 
 def _api_call(method: str, path: str, token: str, json: object = None) -> httpx.Response:
+    import httpx
+
     try:
         return httpx.request(
             method, f"{api_url()}{path}", json=json, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -250,6 +267,10 @@ def status(
 
 @handles_errors
 def _status(deployment: str | None, output: OutputFormat) -> None:
+    from lockstep.cli.output import print_list, print_view
+    from lockstep.orchestration.views import find_view, list_views
+    from lockstep.security.known_secrets import masker_for
+
     s = settings()
     with _existing_store(s).read_session() as session:
         if deployment is None:
@@ -274,6 +295,12 @@ def _status(deployment: str | None, output: OutputFormat) -> None:
 
 async def _with_live_gate(s: Settings, view: DeploymentView) -> DeploymentView:
     """The store's view plus what only the running workflow knows: the quorum it waits for."""
+    from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+    from temporalio.service import RPCError
+
+    from lockstep.domain.messages import DeploymentView
+    from lockstep.orchestration.client import TemporalUnavailable, connect
+
     try:
         client = await connect(s.temporal)
         live: DeploymentView = await client.get_workflow_handle(view.id).query(
@@ -288,6 +315,12 @@ async def _with_live_gate(s: Settings, view: DeploymentView) -> DeploymentView:
 
 async def _query(s: Settings, deployment_id: str) -> DeploymentView:
     """A deployment the store does not know (yet): ask its workflow."""
+    from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from lockstep.domain.messages import DeploymentView
+    from lockstep.orchestration.client import RPC_TIMEOUT, connect
+
     client = await connect(s.temporal)
     try:
         view: DeploymentView = await client.get_workflow_handle(deployment_id).query(
@@ -319,6 +352,10 @@ def list_(
 
 @handles_errors
 def _list(app: str | None, env: str | None, status_: str | None, output: OutputFormat) -> None:
+    from lockstep.cli.output import print_list
+    from lockstep.orchestration.views import list_views
+    from lockstep.security.known_secrets import masker_for
+
     if status_ is not None and status_ not in {s.value for s in DeploymentStatus}:
         known = ", ".join(s.value for s in DeploymentStatus)
         raise fail(f"unknown status {status_!r} (known: {known})", code=2)
@@ -339,6 +376,13 @@ def history(
 
 @handles_errors
 def _history(application: str, env: str, output: OutputFormat) -> None:
+    from rich.table import Table
+
+    from lockstep.cli.output import print_list, styled
+    from lockstep.orchestration.views import list_views
+    from lockstep.security.known_secrets import masker_for
+    from lockstep.store.revisions import last_revisions
+
     s = settings()
     with _existing_store(s).read_session() as session:
         views = list_views(session, application=application, environment=env, limit=200, masker=masker_for(s))

@@ -20,7 +20,6 @@ import typer
 
 from lockstep.cli import approvals, audit, deployments, dev, plan, policy, server
 from lockstep.cli.unexpected import enable_debug, report_unexpected
-from lockstep.orchestration.client import client_opened
 
 app = typer.Typer(
     name="lockstep",
@@ -85,7 +84,7 @@ def _code_of(code: str | int | None) -> int:
 
 def leave(code: int) -> None:
     """End the process with `code`; without finalising if a Temporal client was ever created."""
-    if not client_opened():
+    if not _client_opened():
         sys.exit(code)
     logging.shutdown()  # flushes every handler
     for stream in (sys.stdout, sys.stderr):
@@ -93,3 +92,10 @@ def leave(code: int) -> None:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
+
+
+def _client_opened() -> bool:
+    """Whether this process created a Temporal client. Asked of the module that creates them
+    only if a command imported it: importing it (and the SDK) costs every command time."""
+    client = sys.modules.get("lockstep.orchestration.client")
+    return client is not None and bool(client.client_opened())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -27,22 +28,14 @@ from lockstep.cli.common import (
     print_json,
     settings,
 )
-from lockstep.cli.output import print_plan
-from lockstep.delivery.rendering import CommitRenderer
-from lockstep.domain.models import CommitInfo, Plan
-from lockstep.domain.policy import PolicyDecision
-from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.manifest.loader import environment as manifest_environment
-from lockstep.manifest.loader import load_manifest
-from lockstep.orchestration.admission import admit
-from lockstep.planning.plan import make_plan
-from lockstep.policy.engine import PolicyEngine, make_policy_engine
-from lockstep.policy.input import deploy_input, rfc3339
-from lockstep.security.tokens import User, user_for_token
-from lockstep.settings import Settings
-from lockstep.store.engine import DatabaseMissing, Store
-from lockstep.store.revisions import last_revisions
-from lockstep.targets.registry import TargetRegistry
+
+if TYPE_CHECKING:
+    from lockstep.domain.models import CommitInfo, Plan
+    from lockstep.domain.policy import PolicyDecision
+    from lockstep.policy.engine import PolicyEngine
+    from lockstep.security.tokens import User
+    from lockstep.settings import Settings
+    from lockstep.store.engine import Store
 
 
 def _repository_url(s: Settings, repo: str) -> str:
@@ -56,6 +49,8 @@ def _repository_url(s: Settings, repo: str) -> str:
 def _store_or_empty(s: Settings) -> Store:
     """The system of record, or, where there is none, an empty one in memory: a preview creates
     no database, and without one nothing has been deployed yet, so every component plans as new."""
+    from lockstep.store.engine import DatabaseMissing, Store
+
     try:
         return Store.open_existing(s.database_url)
     except DatabaseMissing as missing:
@@ -75,6 +70,18 @@ def plan(
 
 @handles_errors
 def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
+    from lockstep.cli.output import print_plan
+    from lockstep.delivery.rendering import CommitRenderer
+    from lockstep.gitrepo.mirror import GitMirrors
+    from lockstep.manifest.loader import environment as manifest_environment
+    from lockstep.manifest.loader import load_manifest
+    from lockstep.orchestration.admission import admit
+    from lockstep.planning.plan import make_plan
+    from lockstep.policy.engine import make_policy_engine
+    from lockstep.security.tokens import user_for_token
+    from lockstep.store.revisions import last_revisions
+    from lockstep.targets.registry import TargetRegistry
+
     s = settings()
     url = _repository_url(s, repo)
     targets = TargetRegistry(s.targets)
@@ -186,6 +193,9 @@ def _decide(
     caller: User | None,
     governed: bool,
 ) -> PolicyDecision:
+    from lockstep.domain.policy import PolicyDecision
+    from lockstep.policy.input import deploy_input, rfc3339
+
     if not governed:  # nothing would change: a deployment asks no policy either
         return PolicyDecision(
             deny=[], warn=[], approvals_required=0, engine=engine.name, bundle_revision="", input_sha256=""

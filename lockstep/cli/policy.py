@@ -23,7 +23,6 @@ from lockstep.cli.common import (
     print_json,
     settings,
 )
-from lockstep.policy.embedded import EmbeddedPolicyEngine
 from lockstep.policy.testing import Outcome, run_tests
 
 app = typer.Typer(help="Test and evaluate the Rego policy bundle (SPEC §6).", no_args_is_help=True)
@@ -104,6 +103,8 @@ def _read_input(file: Path) -> dict[str, Any]:
 
 @handles_errors
 def _eval(file: Path, query: Query, path: Path | None, output: OutputFormat) -> None:
+    from lockstep.policy.embedded import EmbeddedPolicyEngine
+
     document = _read_input(file)
     engine = EmbeddedPolicyEngine(_bundle_path(path))
     if query is Query.drift:

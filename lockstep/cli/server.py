@@ -1,4 +1,9 @@
-"""`lockstep worker|api|setup`: the long-running processes and one-time cluster setup."""
+"""`lockstep worker|api|setup`: the long-running processes and one-time cluster setup.
+
+Like every command module, this one imports the heavy libraries (Temporal, the database, the web
+stack) in the command that uses them: every `lockstep` process, `--help` included, imports all
+the command modules.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,9 @@ import logging
 import socket
 
 import typer
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 
 from lockstep.cli.common import console, fail, handles_errors, run_async, settings
 from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
-from lockstep.orchestration.client import RPC_TIMEOUT, connect
-from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.settings import ApiSettings
 
 
@@ -23,9 +24,10 @@ def worker() -> None:
 
 @handles_errors
 def _worker() -> None:
+    s = settings()  # a configuration error is reported before the worker's imports are paid for
     from workers.main import run
 
-    run(settings())
+    run(s)
 
 
 def api() -> None:
@@ -35,14 +37,14 @@ def api() -> None:
 
 @handles_errors
 def _api() -> None:
+    s = settings()
+    listener = _listen(s.api)  # first: a taken port is named before anything else is set up
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
     from lockstep.api.app import create_app
     from lockstep.security.approval_signing import ApprovalSigner, key_files
 
-    s = settings()
-    listener = _listen(s.api)  # first: a taken port is named before anything else is set up
     # Made on first start, so the worker finds the public key before the first approval.
     signer = ApprovalSigner.load_or_create(*key_files(s))
     config = uvicorn.Config(create_app(s, signer=signer), log_level="info")
@@ -75,6 +77,12 @@ def setup() -> None:
 
 @handles_errors
 def _setup() -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from lockstep.orchestration.client import RPC_TIMEOUT, connect
+    from lockstep.orchestration.schedules import ensure_poll_schedules
+
     s = settings()
 
     async def go() -> tuple[list[str], list[str]]:
