@@ -140,7 +140,8 @@ async def test_unknown_commits_and_an_unreachable_git_do_not_stop_the_lane(
         assert gone_result.error and "0123456789ab" in gone_result.error
     assert current(target_root, "api") == real_sha
 
-    # Git cannot answer at all while the lane chooses: the last to arrive deploys, nothing strands.
+    # Git cannot answer at all while the lane chooses: the last to join the lane deploys (the
+    # order in which the two deployments' joins reach it is theirs), nothing strands.
     def unreachable(self: object, repository: str, shas: object) -> str:
         raise GitError(f"cannot reach {repository}")
 
@@ -151,13 +152,12 @@ async def test_unknown_commits_and_an_unreachable_git_do_not_stop_the_lane(
     shas = [commit(app_repo, {"api/api.conf": f"version={i}\n"}, f"push {i}") for i in range(2)]
     queued = [await _enqueue(temporal_env, quick, store, app_repo, sha) for sha in shas]
     assert (await deployment_result(temporal_env, ahead.deployment_id)).status == DeploymentStatus.SUCCEEDED
-    last = await deployment_result(temporal_env, queued[-1].deployment_id)
-    assert last.status == DeploymentStatus.SUCCEEDED, last.error
-    assert (await deployment_result(temporal_env, queued[0].deployment_id)).status in {
-        DeploymentStatus.SUPERSEDED,
-        DeploymentStatus.SUCCEEDED,  # when it got its turn before the last one arrived
-    }
-    assert current(target_root, "api") == shas[-1]
+    results = {q.commit: await deployment_result(temporal_env, q.deployment_id) for q in queued}
+    assert {r.status for r in results.values()} <= {DeploymentStatus.SUCCEEDED, DeploymentStatus.SUPERSEDED}
+    deployed = [sha for sha, r in results.items() if r.status == DeploymentStatus.SUCCEEDED]
+    assert deployed, "one of them deployed"
+    assert current(target_root, "api") in deployed
+    assert set(runs(counters, "api")) - {first_sha, real_sha, slow} == set(deployed)
     await _lane_never_failed(temporal_env, quick)
 
 
