@@ -1,8 +1,11 @@
 """The Temporal workflow ids of deployments and lanes, and the older ids they replace.
 
-Application and environment names are DNS labels (`lockstep.manifest.schema`): lower-case
-letters, digits and `-`, never `.`. Ids therefore join names with `.`, which no name can hold,
-so reading an id back left to right has one answer:
+Application names are DNS labels (`lockstep.manifest.schema`): lower-case letters, digits and
+`-`, never `.`. Environment names may hold `.` (letters, digits, `-`, `_`, `.`), so an id is read
+from both ends: the application is everything before the first `.`; a lane id ends in `.lane`; a
+deployment id ends in the commit's ten hex digits, or in those and `.<n>` for a later attempt,
+where `n` has at most nine digits (attempts are bounded), so it can never be taken for a commit.
+The environment is what lies between. That makes every form below read back one way only:
 
     deployment  <application>.<environment>.<sha10>         shop-eu.prod.0d1a26e67d
     attempt n   <application>.<environment>.<sha10>.<n>     shop-eu.prod.0d1a26e67d.2   (n >= 2)
@@ -24,14 +27,17 @@ ever created under an older id.
 
 from __future__ import annotations
 
-SEPARATOR = "."  # no application or environment name can contain it
+SEPARATOR = "."  # no application name can contain it (see the module docstring for environments)
 SHA_LENGTH = 10  # of the commit in a deployment id: short enough to read, long enough to be unique
 LANE_SUFFIX = "lane"
+MAX_ATTEMPT = 999_999_999  # nine digits at most: an attempt never looks like a ten-digit commit
 
 
 def deployment_id(application: str, environment: str, sha: str, attempt: int = 1) -> str:
     """The id of the `attempt`-th deployment of commit `sha` (a full or abbreviated hex sha) to
     `environment` of `application`."""
+    if len(sha) < SHA_LENGTH:
+        raise ValueError(f"a deployment id needs at least {SHA_LENGTH} digits of the commit, got {sha!r}")
     base = SEPARATOR.join((application, environment, sha[:SHA_LENGTH]))
     return attempt_id(base, attempt)
 
@@ -40,12 +46,23 @@ def attempt_id(base: str, attempt: int) -> str:
     """The id of the `attempt`-th deployment whose first attempt is `base`."""
     if attempt < 1:
         raise ValueError(f"deployment attempts count from 1, got {attempt}")
+    if attempt > MAX_ATTEMPT:
+        raise ValueError(f"a commit is deployed at most {MAX_ATTEMPT} times to one environment")
     return base if attempt == 1 else f"{base}{SEPARATOR}{attempt}"
 
 
 def attempts_prefix(base: str) -> str:
-    """What every later attempt of `base` (and nothing else) starts with."""
+    """What every later attempt of `base` starts with; so does a deployment of an environment
+    whose name continues `base`'s with `.` (`a` and `a.0d1a26e67d`): `is_attempt_of` tells."""
     return f"{base}{SEPARATOR}"
+
+
+def is_attempt_of(base: str, deployment: str) -> bool:
+    """Whether `deployment` is `base` or one of its later attempts (`<base>.<n>`, n >= 2)."""
+    if deployment == base:
+        return True
+    rest = deployment.removeprefix(attempts_prefix(base))
+    return rest != deployment and rest.isdecimal() and not rest.startswith("0") and len(rest) < SHA_LENGTH
 
 
 def lane_id(application: str, environment: str) -> str:

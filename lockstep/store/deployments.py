@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from lockstep.domain.ids import attempts_prefix
+from lockstep.domain.ids import attempts_prefix, is_attempt_of
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.inserts import insert_or_get
@@ -203,14 +203,12 @@ def succeeded_environments(
 def count_attempts(*, session: Session, base: str) -> int:
     """How many attempts of the deployment `base` the store has: `base` itself and the ids
     `attempt_id` gives its later attempts (`%` and `_` match only themselves). Exactly those: the
-    ids of another environment or commit never start with `<base>.` (`lockstep.domain.ids`)."""
+    ids `is_attempt_of` accepts (`lockstep.domain.ids`)."""
     id_ = col(DeploymentRecord.id)
-    query = (
-        select(func.count())
-        .select_from(DeploymentRecord)
-        .where(or_(id_ == base, id_.startswith(attempts_prefix(base), autoescape=True)))
-    )
-    return int(session.exec(query).one())
+    query = select(id_).where(or_(id_ == base, id_.startswith(attempts_prefix(base), autoescape=True)))
+    # The prefix also matches an environment whose name continues this one's with `.`: keep only
+    # the attempts themselves.
+    return sum(1 for found in session.exec(query).all() if is_attempt_of(base, found))
 
 
 def _locked(session: Session, deployment_id: str) -> DeploymentRecord | None:

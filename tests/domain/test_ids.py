@@ -17,22 +17,30 @@ from lockstep.domain.ids import (
     attempt_id,
     attempts_prefix,
     deployment_id,
+    is_attempt_of,
     lane_id,
     legacy_deployment_id,
     legacy_lane_id,
 )
 
-NAME_RULE = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"  # application, environment and component names
+APPLICATION_RULE = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"  # lockstep.manifest.schema._LABEL
+ENVIRONMENT_RULE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # lockstep.manifest.schema._NAME: may hold `.`
+_WORDS = ["shop", "eu", "prod", "eu-prod", "a", "1"]
 names = st.one_of(
-    st.from_regex(NAME_RULE, fullmatch=True),
-    st.lists(st.sampled_from(["shop", "eu", "prod", "eu-prod", "a", "1"]), min_size=1, max_size=3).map(
-        "-".join
-    ),
+    st.from_regex(APPLICATION_RULE, fullmatch=True),
+    st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3).map("-".join),
 )
-pairs = st.tuples(names, names)
+environments = st.one_of(
+    st.from_regex(ENVIRONMENT_RULE, fullmatch=True),
+    st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3).map("-".join),
+    # An environment that continues another's name with what an id puts after it.
+    st.tuples(st.sampled_from(_WORDS), st.text("0123456789abcdef", min_size=10, max_size=10)).map(".".join),
+    st.sampled_from(["a.lane", "lane", "prod.2", "x.0123456789.lane"]),
+)
+pairs = st.tuples(names, environments)
 shas = st.text("0123456789abcdef", min_size=40, max_size=40)
-attempts = st.integers(min_value=1, max_value=10_000)
-deployments = st.tuples(names, names, shas, attempts)
+attempts = st.one_of(st.integers(min_value=1, max_value=10_000), st.integers(1, 999_999_999))
+deployments = st.tuples(names, environments, shas, attempts)
 
 
 def test_the_pairs_that_shared_an_id_no_longer_do() -> None:
@@ -63,9 +71,13 @@ def test_distinct_deployments_never_share_an_id(
 def test_an_id_reads_back_as_its_names_commit_and_attempt(d: tuple[str, str, str, int]) -> None:
     """Injective because it is decodable: `.` splits it into exactly what it was made of."""
     application, environment, sha, attempt = d
-    parts = deployment_id(*d).split(".")
-    assert parts[:3] == [application, environment, sha[:10]]
-    assert parts[3:] == ([] if attempt == 1 else [str(attempt)])
+    made = deployment_id(*d)
+    first, rest = made.split(".", 1)  # the application holds no `.`
+    last = rest.rsplit(".", 1)[1]
+    tail = 1 if len(last) == 10 else 2  # a commit has ten digits, an attempt at most nine
+    parts = rest.rsplit(".", tail)
+    assert first == application and parts[0] == environment and parts[1] == sha[:10]
+    assert parts[2:] == ([] if attempt == 1 else [str(attempt)])
 
 
 @given(pairs, deployments)
@@ -90,8 +102,9 @@ def test_the_attempts_of_a_deployment_are_exactly_its_prefix_matches(
     """What `count_attempts` relies on: only attempts of the same base start with `<base>.`."""
     base = deployment_id(*d[:3])
     other = deployment_id(*e)
-    is_attempt = other == base or other.startswith(attempts_prefix(base))
-    assert is_attempt == (deployment_id(*e[:3]) == base)
+    assert is_attempt_of(base, other) == (deployment_id(*e[:3]) == base)
+    if is_attempt_of(base, other):
+        assert other == base or other.startswith(attempts_prefix(base))
 
 
 def test_attempts_count_from_one() -> None:
@@ -103,4 +116,14 @@ def test_attempts_count_from_one() -> None:
 @given(pairs, deployments)
 def test_ids_are_url_path_safe(p: tuple[str, str], d: tuple[str, str, str, int]) -> None:
     for workflow_id in (lane_id(*p), deployment_id(*d)):
-        assert re.fullmatch(r"[a-z0-9.-]+", workflow_id)
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", workflow_id)
+
+
+def test_an_environment_that_continues_another_with_a_commit_is_not_its_attempt() -> None:
+    """`a` and `a.0123456789` (environment names may hold `.`) share the prefix `shop.a.0123456789.`."""
+    base = deployment_id("shop", "a", "0123456789" + "0" * 30)
+    other = deployment_id("shop", "a.0123456789", "abcdefabcd" + "0" * 30)
+    assert other.startswith(attempts_prefix(base)) and not is_attempt_of(base, other)
+    assert is_attempt_of(base, attempt_id(base, 7))
+    with pytest.raises(ValueError, match="at most"):
+        attempt_id(base, 1_000_000_000)
