@@ -31,9 +31,10 @@ dev: install
 system-deps:
 	bash scripts/system-deps.sh
 
-## lint: ruff, mypy --strict and the import contract (workflows do no I/O)
+## lint: ruff (rules and formatting), mypy --strict and the import contract (workflows do no I/O)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
