@@ -118,7 +118,8 @@ def broken_links(path: Path, root: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", markdown_files(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves(path: Path) -> None:
-    assert broken_links(path, ROOT) == []
+    broken = broken_links(path, ROOT)
+    assert not broken, "broken links:\n" + "\n".join(broken)
 
 
 @pytest.mark.parametrize("path", markdown_files(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
@@ -128,7 +129,7 @@ def test_nothing_points_at_the_internal_contract(path: Path) -> None:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if _INTERNAL.search(line)
     ]
-    assert offending == []
+    assert not offending, "points at the internal contract:\n" + "\n".join(offending)
 
 
 def test_the_docs_index_lists_every_page() -> None:
