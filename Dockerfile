@@ -7,13 +7,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 lockstep
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY lockstep ./lockstep
 COPY workflows ./workflows
 COPY activities ./activities
 COPY workers ./workers
 COPY policies ./policies
-RUN pip install --no-cache-dir . \
+# constraints.txt: the image gets the versions the test suite passed with.
+RUN pip install --no-cache-dir -c constraints.txt . \
  && mkdir -p /var/lib/lockstep /var/lib/lockstep-api /etc/lockstep \
  && chown lockstep /var/lib/lockstep /var/lib/lockstep-api \
  && chmod 0700 /var/lib/lockstep-api

@@ -6,15 +6,22 @@ BIN    := $(VENV)/bin
 # PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test install system-deps lint test-sqlite test-postgres bench clean
+.PHONY: dev test install constraints system-deps lint test-sqlite test-postgres bench clean
 
-$(BIN)/.installed: pyproject.toml
+# constraints.txt pins every package to the version the suite last passed with, so a fresh
+# checkout, `make dev` and CI install the same set; pyproject.toml keeps the ranges.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
+
+## constraints: pin what is installed in .venv (after upgrading a dependency and passing `make test`)
+constraints:
+	$(BIN)/python scripts/constraints.py > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 ## dev: install into .venv and run the whole stack (Temporal + UI, worker, API, demo)
 dev: install
@@ -24,9 +31,10 @@ dev: install
 system-deps:
 	bash scripts/system-deps.sh
 
-## lint: ruff, mypy --strict and the import contract (workflows do no I/O)
+## lint: ruff (rules and formatting), mypy --strict and the import contract (workflows do no I/O)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -1,4 +1,4 @@
-# Deployment policy (SPEC §6), evaluated as data.lockstep.deploy.
+# Deployment policy, evaluated as data.lockstep.deploy (its input: policies/README.md).
 #
 #   deny               set of reasons; any reason blocks the deployment (status "denied")
 #   warn               set of reasons, recorded with the decision

@@ -1,4 +1,4 @@
-# Deployment policy for Kubernetes objects: part of data.lockstep.deploy (SPEC §6).
+# Deployment policy for Kubernetes objects: part of data.lockstep.deploy (its input: policies/README.md).
 #
 # Each planned kubernetes component lists its objects where they will land
 # (`input.plan.components[].objects`: apiVersion, kind, namespace, name; namespace null for a
