@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test install system-deps lint test-sqlite test-postgres bench clean
+.PHONY: dev test install system-deps lint test-sqlite test-postgres docs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-sqlite: install
 
 test-postgres: install
 	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh -n $(PYTEST_WORKERS) -m store
+
+## docs: regenerate docs/cli.md and docs/openapi.json from the code (tests fail while they are stale)
+docs: install
+	$(BIN)/python -m scripts.gen_cli_docs
+	$(BIN)/python -m scripts.gen_openapi
 
 bench: install
 	$(BIN)/python bench/plan_scale.py
