@@ -117,4 +117,5 @@ def test_the_deployment_object_documents_exactly_the_model_fields(
 def test_the_intro_links_only_pages_that_exist() -> None:
     intro = (Path(gen_cli_docs.__file__).parent / "cli_docs_intro.md").read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#]+)", intro):
+        # configuration.md, the server configuration reference, is written alongside this page.
         assert (gen_cli_docs.TARGET.parent / target).exists() or target == "configuration.md", target
