@@ -68,6 +68,13 @@ def api_url() -> str:
     return f"http://{listen.host}:{listen.port}"
 
 
+def refusal(what: str, response: httpx.Response, docs: str = "") -> str:
+    """The line reporting an API refusal: its status, its reason and the docs page that explains
+    it (a token problem is the API's authentication; anything else `docs`, when given)."""
+    page = "docs/api.md#authentication" if response.status_code == 401 else docs
+    return f"{what} refused ({response.status_code}): {api_detail(response)}" + (f" ({page})" if page else "")
+
+
 def api_detail(response: httpx.Response) -> str:
     """The reason an API answer gives (`detail`), else its body."""
     try:
@@ -102,7 +109,7 @@ def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) 
         detail = api_detail(response)
         if output == OutputFormat.json:
             print_json({"error": str(detail), "status_code": response.status_code})
-        raise fail(f"{decision} refused ({response.status_code}): {detail} (docs/approvals.md)")
+        raise fail(refusal(decision, response, "docs/approvals.md"))
     answer = ApprovalAnswer.model_validate(response.json())
     if output == OutputFormat.json:
         print_json(answer)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from lockstep.cli.approvals import api_detail, api_url
+from lockstep.cli.approvals import api_url, refusal
 from lockstep.cli.common import (
     OutputFormat,
     OutputOption,
@@ -178,7 +178,7 @@ def _follow_through_api(token: str, deployment_id: str, *, quiet: bool, wait: bo
         response = _api_call("GET", f"/deployments/{deployment_id}", token)
         view = DeploymentView.model_validate(response.json()) if response.status_code == 200 else None
         if response.status_code not in (200, 404):
-            raise fail(f"reading {deployment_id} refused ({response.status_code}): {api_detail(response)}")
+            raise fail(refusal(f"reading {deployment_id}", response))
         if view is not None and not quiet:
             _print_changes(view, seen)
         if not wait or (view is not None and view.status.is_final):
@@ -242,7 +242,7 @@ def _deploy_through_api(token: str, application: str, env: str, ref: str | None)
         "POST", "/deployments", token, json={"application": application, "environment": env, "ref": ref}
     )
     if response.status_code != 202:
-        raise fail(f"deploy refused ({response.status_code}): {api_detail(response)}")
+        raise fail(refusal("deploy", response, "docs/api.md#queue-a-deployment"))
     body = response.json()
     return Enqueued(
         deployment_id=body["id"],

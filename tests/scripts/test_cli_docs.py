@@ -119,3 +119,21 @@ def test_the_intro_links_only_pages_that_exist() -> None:
     for target in re.findall(r"\]\(([^)#]+)", intro):
         # configuration.md, the server configuration reference, is written alongside this page.
         assert (gen_cli_docs.TARGET.parent / target).exists() or target == "configuration.md", target
+
+
+def test_every_docs_page_the_cli_names_exists_with_its_heading() -> None:
+    root = gen_cli_docs.ROOT
+    named = set()
+    for source in (root / "lockstep" / "cli").glob("*.py"):
+        named |= set(
+            re.findall(r"(?:docs|policies)/[\w-]+\.md(?:#[\w-]+)?", source.read_text(encoding="utf-8"))
+        )
+    assert "docs/api.md#authentication" in named  # the scan sees what the messages say
+    missing = []
+    for ref in sorted(named):
+        path, _, fragment = ref.partition("#")
+        page = gen_cli_docs.render() if path == "docs/cli.md" else (root / path).read_text(encoding="utf-8")
+        headings = {gen_cli_docs.anchor(h) for h in re.findall(r"^#+ (.+)$", page, re.M)}
+        if fragment and fragment not in headings:
+            missing.append(ref)
+    assert missing == []
