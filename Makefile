@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test install constraints system-deps lint test-sqlite test-postgres bench clean
+.PHONY: dev test install constraints system-deps lint test-sqlite test-postgres docs bench clean
 
 # constraints.txt pins every package to the version the suite last passed with, so a fresh
 # checkout, `make dev` and CI install the same set; pyproject.toml keeps the ranges.
@@ -46,6 +46,11 @@ test-sqlite: install
 
 test-postgres: install
 	LOCKSTEP_TEST_DATABASE=postgresql bash scripts/pytest.sh -n $(PYTEST_WORKERS) -m store
+
+## docs: regenerate docs/cli.md and docs/openapi.json from the code (tests fail while they are stale)
+docs: install
+	$(BIN)/python -m scripts.gen_cli_docs
+	$(BIN)/python -m scripts.gen_openapi
 
 bench: install
 	$(BIN)/python bench/plan_scale.py

@@ -1,1 +1,1 @@
-"""The HTTP API (SPEC §8), a FastAPI app built by `create_app`."""
+"""The HTTP API (docs/api.md), a FastAPI app built by `create_app`."""

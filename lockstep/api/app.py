@@ -9,6 +9,7 @@ health probes needs a bearer token (`lockstep.api.identity`), reads included unl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy import text
@@ -48,7 +49,8 @@ def create_app(
     app = FastAPI(
         title="Lockstep",
         version=__version__,
-        description="GitOps deployments on Temporal: deployments, approvals, drift and DORA metrics.",
+        description="GitOps deployments on Temporal: deployments, approvals and Git webhooks. "
+        "How to authenticate, errors and limits: docs/api.md.",
     )
     app.add_middleware(BodyLimit)  # before a token is checked, FastAPI reads the body: cap it
 
@@ -63,7 +65,7 @@ def create_app(
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses=_NOT_READY)
     async def readyz() -> dict[str, str]:
         """The database and Temporal answer; 503 naming what does not."""
         problems: dict[str, str] = {}
@@ -132,6 +134,12 @@ def create_app(
     app.include_router(create_manual_router(settings, enqueuer, git, user, store))
     app.include_router(create_approval_router(temporal, user, _lazy_signer(settings, signer)))
     return app
+
+
+# What /readyz answers when a dependency does not: the names of those that do not, and why.
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "not ready: the detail names the database or Temporal, or both, and why"}
+}
 
 
 def _lazy_signer(settings: Settings, signer: ApprovalSigner | None) -> Callable[[], ApprovalSigner]:

@@ -1,4 +1,4 @@
-"""The webhook endpoints of SPEC §8: `POST /webhooks/{github,gitlab,gitea,generic}`.
+"""The webhook endpoints (docs/webhooks.md): `POST /webhooks/{github,gitlab,gitea,generic}`.
 
 Owns the HTTP side of a Git event, checked in this order: content type (415), body size read
 with a cap (413), rate limit per source address (429), malformed JSON or JSON nested deeper than

@@ -1,1 +1,1 @@
-"""The `lockstep` command line (SPEC §7): thin over the API, the Temporal client and the store."""
+"""The `lockstep` command line (docs/cli.md): thin over the API, the Temporal client and the store."""

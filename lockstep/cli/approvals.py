@@ -34,7 +34,15 @@ def approve(
     comment: str = CommentOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Approve a deployment awaiting approval, as the user of LOCKSTEP_TOKEN."""
+    """Approve a deployment awaiting approval, as the user of LOCKSTEP_TOKEN.
+
+    Goes through the API at LOCKSTEP_API_URL, which decides who the token's user is and whether
+    the approval counts; a refusal exits 1 with the API's reason.
+
+    Example: LOCKSTEP_TOKEN=$(cat .lockstep/tokens/alice) lockstep approve ID -m "ship it"
+
+    Docs: docs/approvals.md, docs/cli.md#lockstep-approve
+    """
     _decide("approve", deployment, comment, output)
 
 
@@ -43,7 +51,12 @@ def reject(
     comment: str = CommentOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Reject a deployment awaiting approval: it ends `rejected` before any change."""
+    """Reject a deployment awaiting approval: it ends `rejected` before any change.
+
+    Example: lockstep reject shop.production.0d1a26e67d --comment "not during the sale"
+
+    Docs: docs/approvals.md, docs/cli.md#lockstep-reject
+    """
     _decide("reject", deployment, comment, output)
 
 
@@ -53,6 +66,13 @@ def api_url() -> str:
         return explicit.rstrip("/")
     listen = settings().api
     return f"http://{listen.host}:{listen.port}"
+
+
+def refusal(what: str, response: httpx.Response, docs: str = "") -> str:
+    """The line reporting an API refusal: its status, its reason and the docs page that explains
+    it (a token problem is the API's authentication; anything else `docs`, when given)."""
+    page = "docs/api.md#authentication" if response.status_code == 401 else docs
+    return f"{what} refused ({response.status_code}): {api_detail(response)}" + (f" ({page})" if page else "")
 
 
 def api_detail(response: httpx.Response) -> str:
@@ -73,19 +93,23 @@ def _decide(decision: str, deployment: str, comment: str, output: OutputFormat) 
 
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     if not token:
-        raise fail("LOCKSTEP_TOKEN is not set: approvals go through the API as the token's user")
+        raise fail(
+            "LOCKSTEP_TOKEN is not set: approvals go through the API as the token's user (docs/approvals.md)"
+        )
     url = f"{api_url()}/deployments/{deployment}/{decision}"
     try:
         response = httpx.post(
             url, json={"comment": comment}, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
     except (httpx.HTTPError, httpx.InvalidURL) as err:  # InvalidURL is no HTTPError
-        raise fail(f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL)") from err
+        raise fail(
+            f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL; docs/api.md)"
+        ) from err
     if response.status_code != 200:
         detail = api_detail(response)
         if output == OutputFormat.json:
             print_json({"error": str(detail), "status_code": response.status_code})
-        raise fail(f"{decision} refused ({response.status_code}): {detail}")
+        raise fail(refusal(decision, response, "docs/approvals.md"))
     answer = ApprovalAnswer.model_validate(response.json())
     if output == OutputFormat.json:
         print_json(answer)

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from lockstep.store.audit import AuditEventRecord
 
 app = typer.Typer(
-    help="The tamper-evident audit trail: verify its hash chain, list its entries.",
+    help="The tamper-evident audit trail: verify its hash chain, list its entries.\n\n"
+    "Example: lockstep audit verify\n\n"
+    "Docs: docs/audit.md, docs/cli.md#lockstep-audit",
     no_args_is_help=True,
 )
 
@@ -40,7 +42,12 @@ def verify(
     ),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Recompute the hash chain; exit 1 naming every edited, deleted, reordered or inserted row."""
+    """Recompute the hash chain; exit 1 naming every edited, deleted, reordered or inserted row.
+
+    Example: lockstep audit verify --anchor HEAD_HASH_RECORDED_EARLIER
+
+    Docs: docs/audit.md, docs/cli.md#lockstep-audit-verify
+    """
     _verify(anchor, output)
 
 
@@ -63,7 +70,7 @@ def _verify(anchor: str | None, output: OutputFormat) -> None:
     else:
         err_console.print(
             f"[bold red]audit trail broken[/] ({result.checked} entries checked, "
-            f"{len(result.problems)} problems):",
+            f"{len(result.problems)} problems; what each means: docs/audit.md):",
             highlight=False,
         )
         for problem in result.problems:
@@ -78,7 +85,12 @@ def list_(
     limit: int = typer.Option(200, "--limit", "-n", min=1, help="the newest N entries"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """The newest audit entries, oldest first."""
+    """The newest audit entries, oldest first.
+
+    Example: lockstep audit list --deployment shop.staging.0d1a26e67d
+
+    Docs: docs/audit.md, docs/cli.md#lockstep-audit-list
+    """
     _list(deployment, limit, output)
 
 

@@ -1,6 +1,6 @@
 """What every command shares: settings, error reporting with exit codes, output format.
 
-Exit codes (SPEC §7): 0 success, 1 a failed or refused operation, 2 bad usage (typer's own).
+Exit codes (docs/cli.md#exit-codes): 0 success, 1 a failed or refused operation, 2 bad usage (typer's own).
 """
 
 from __future__ import annotations

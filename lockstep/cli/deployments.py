@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from lockstep.cli.approvals import api_detail, api_url
+from lockstep.cli.approvals import api_url, refusal
 from lockstep.cli.common import (
     OutputFormat,
     OutputOption,
@@ -97,7 +97,16 @@ def deploy(
     wait: bool = typer.Option(False, "--wait", help="return when the deployment reaches a final status"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Start a deployment of an application to an environment and print its id."""
+    """Start a deployment of an application to an environment and print its id.
+
+    With LOCKSTEP_TOKEN set it goes through the API as the token's user; without, straight to
+    Temporal as the local user. With --wait it returns when the deployment ends, exit 1 unless
+    it succeeded.
+
+    Example: lockstep deploy shop --env staging --wait
+
+    Docs: docs/cli.md#lockstep-deploy
+    """
     _deploy(application, env, ref, wait, output)
 
 
@@ -169,7 +178,7 @@ def _follow_through_api(token: str, deployment_id: str, *, quiet: bool, wait: bo
         response = _api_call("GET", f"/deployments/{deployment_id}", token)
         view = DeploymentView.model_validate(response.json()) if response.status_code == 200 else None
         if response.status_code not in (200, 404):
-            raise fail(f"reading {deployment_id} refused ({response.status_code}): {api_detail(response)}")
+            raise fail(refusal(f"reading {deployment_id}", response))
         if view is not None and not quiet:
             _print_changes(view, seen)
         if not wait or (view is not None and view.status.is_final):
@@ -233,7 +242,7 @@ def _deploy_through_api(token: str, application: str, env: str, ref: str | None)
         "POST", "/deployments", token, json={"application": application, "environment": env, "ref": ref}
     )
     if response.status_code != 202:
-        raise fail(f"deploy refused ({response.status_code}): {api_detail(response)}")
+        raise fail(refusal("deploy", response, "docs/api.md#queue-a-deployment"))
     body = response.json()
     return Enqueued(
         deployment_id=body["id"],
@@ -253,7 +262,8 @@ def _api_call(method: str, path: str, token: str, json: object = None) -> httpx.
     except (httpx.HTTPError, httpx.InvalidURL) as err:
         raise fail(
             f"cannot reach the Lockstep API at {api_url()}: {err} (LOCKSTEP_API_URL; with LOCKSTEP_TOKEN "
-            "set, deployments go through the API as the token's user: unset it to deploy as yourself)"
+            "set, deployments go through the API as the token's user: unset it to deploy as yourself; "
+            "docs/cli.md#lockstep-deploy)"
         ) from err
 
 
@@ -261,7 +271,12 @@ def status(
     deployment: str | None = typer.Argument(None, help="deployment id; omit for the latest per environment"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Show one deployment (plan, steps, approvals) or the latest deployment of each environment."""
+    """Show one deployment (plan, steps, approvals) or the latest deployment of each environment.
+
+    Example: lockstep status shop.staging.0d1a26e67d
+
+    Docs: docs/cli.md#lockstep-status
+    """
     _status(deployment, output)
 
 
@@ -341,12 +356,17 @@ async def _query(s: Settings, deployment_id: str) -> DeploymentView:
 
 
 def list_(
-    app: str | None = typer.Option(None, "--app"),
-    env: str | None = typer.Option(None, "--env"),
+    app: str | None = typer.Option(None, "--app", help="only this application"),
+    env: str | None = typer.Option(None, "--env", help="only this environment"),
     status_: str | None = typer.Option(None, "--status", help="e.g. deploying, awaiting_approval, failed"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """List deployments, newest first."""
+    """List deployments, newest first, filtered by application, environment and status.
+
+    Example: lockstep list --status awaiting_approval
+
+    Docs: docs/cli.md#lockstep-list
+    """
     _list(app, env, status_, output)
 
 
@@ -366,11 +386,16 @@ def _list(app: str | None, env: str | None, status_: str | None, output: OutputF
 
 
 def history(
-    application: str = typer.Argument(...),
+    application: str = typer.Argument(..., help="application name from lockstep.yaml"),
     env: str = EnvOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Deployments of one environment, newest first, and the revision live for each component."""
+    """Deployments of one environment, newest first, and the revision live for each component.
+
+    Example: lockstep history shop --env staging
+
+    Docs: docs/cli.md#lockstep-history
+    """
     _history(application, env, output)
 
 

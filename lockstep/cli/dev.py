@@ -34,7 +34,14 @@ def dev(
     state_dir: Path = typer.Option(Path(".lockstep"), "--state-dir", help="where dev data lives"),
     ui_port: int = typer.Option(8233, "--ui-port", help="Temporal UI port"),
 ) -> None:
-    """Start Temporal (with UI), a worker and the API on the embedded defaults, with a demo app."""
+    """Start Temporal (with UI), a worker and the API on the embedded defaults, with a demo app.
+
+    Runs until Ctrl-C; a process that dies is started again, with backoff.
+
+    Example: lockstep dev --state-dir .lockstep
+
+    Docs: docs/cli.md#lockstep-dev
+    """
     _dev(state_dir, ui_port)
 
 

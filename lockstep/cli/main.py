@@ -1,7 +1,7 @@
 """The `lockstep` entry point: one typer app, commands registered from their modules, and the one
 place a `lockstep` process ends.
 
-`run` turns whatever a command ends with into an exit code (SPEC §7: 0, 1, 2), with the net of
+`run` turns whatever a command ends with into an exit code (0, 1, 2: docs/cli.md), with the net of
 `lockstep.cli.unexpected` under everything, and then leaves. A process that created a Temporal
 client leaves without finalising the interpreter: the SDK's Rust runtime threads outlive the
 event loop, and one completing a future while the interpreter finalises aborts the process
@@ -23,10 +23,15 @@ from lockstep.cli.unexpected import enable_debug, report_unexpected
 
 app = typer.Typer(
     name="lockstep",
-    help="GitOps deployments on Temporal: dependency-ordered, governed, self-healing.",
+    help="GitOps deployments on Temporal: dependency-ordered, governed, self-healing.\n\n"
+    "Example: lockstep deploy shop --env staging --wait\n\n"
+    "Docs: docs/cli.md",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help paragraphs are wrapped lines of a docstring: markdown joins them (rich keeps the breaks).
+    # So no `<placeholder>` in help text: markdown reads it as HTML and drops it.
+    rich_markup_mode="markdown",
 )
 
 

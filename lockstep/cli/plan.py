@@ -64,7 +64,15 @@ def plan(
     env: str | None = typer.Option(None, "--env", "-e", help="one environment (default: all)"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Preview a commit: validate its lockstep.yaml, render it and plan each environment."""
+    """Preview a commit: validate its lockstep.yaml, render it and plan each environment.
+
+    Shows what would deploy where and why, and the policy decision each environment would get.
+    Deploys nothing; exit 1 when the policy denies or a target's limits refuse the plan.
+
+    Example: lockstep plan .lockstep/demo/shop --env staging
+
+    Docs: docs/cli.md#lockstep-plan
+    """
     _plan(repo, ref, env, output)
 
 

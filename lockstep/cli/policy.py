@@ -25,7 +25,12 @@ from lockstep.cli.common import (
 )
 from lockstep.policy.testing import Outcome, run_tests
 
-app = typer.Typer(help="Test and evaluate the Rego policy bundle (SPEC §6).", no_args_is_help=True)
+app = typer.Typer(
+    help="Test and evaluate the Rego policy bundle locally.\n\n"
+    "Example: lockstep policy test --path policies\n\n"
+    "Docs: policies/README.md, docs/cli.md#lockstep-policy",
+    no_args_is_help=True,
+)
 
 PathOption = typer.Option(None, "--path", help="bundle folder (default: policy.path from the settings)")
 
@@ -46,7 +51,12 @@ def _bundle_path(path: Path | None) -> Path:
 
 @app.command("test")
 def test(path: Path | None = PathOption, output: OutputFormat = OutputOption) -> None:
-    """Run every `test_*` rule of the bundle's `*_test.rego` files; exit 1 if any does not pass."""
+    """Run every `test_*` rule of the bundle's `*_test.rego` files; exit 1 if any does not pass.
+
+    Example: lockstep policy test --path policies
+
+    Docs: policies/README.md, docs/cli.md#lockstep-policy-test
+    """
     _test(path, output)
 
 
@@ -83,7 +93,12 @@ def eval_(
     path: Path | None = PathOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Evaluate data.lockstep.deploy (or drift) for one input; exit 1 when denied."""
+    """Evaluate data.lockstep.deploy (or drift) for one input; exit 1 when denied.
+
+    Example: lockstep policy eval --input input.json --query deploy
+
+    Docs: policies/README.md, docs/cli.md#lockstep-policy-eval
+    """
     _eval(input, query, path, output)
 
 

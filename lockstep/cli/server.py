@@ -18,7 +18,12 @@ from lockstep.settings import ApiSettings
 
 
 def worker() -> None:
-    """Run a worker: the deployment workflows and activities on the configured task queue."""
+    """Run a worker: the deployment workflows and activities on the configured task queue.
+
+    Example: LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml lockstep worker
+
+    Docs: docs/operations.md, docs/cli.md#lockstep-worker
+    """
     _worker()
 
 
@@ -31,7 +36,12 @@ def _worker() -> None:
 
 
 def api() -> None:
-    """Serve the HTTP API (OpenAPI at /docs)."""
+    """Serve the HTTP API on api.listen (OpenAPI at /docs).
+
+    Example: LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml lockstep api
+
+    Docs: docs/api.md, docs/cli.md#lockstep-api
+    """
     _api()
 
 
@@ -70,8 +80,15 @@ def _listen(api: ApiSettings) -> socket.socket:
 
 
 def setup() -> None:
-    """Register Lockstep's search attributes and the repositories' poll schedules on an existing
-    Temporal cluster (idempotent)."""
+    """Register Lockstep's search attributes and poll schedules on an existing Temporal cluster.
+
+    Run it once per cluster, and again after adding a repository with poll_interval; running it
+    again changes nothing else.
+
+    Example: LOCKSTEP_TEMPORAL__ADDRESS=temporal.internal:7233 lockstep setup
+
+    Docs: docs/cli.md#lockstep-setup
+    """
     _setup()
 
 
