@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test install system-deps lint test-sqlite test-postgres bench clean
+.PHONY: dev test install system-deps lint schemas test-sqlite test-postgres bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,16 @@ dev: install
 system-deps:
 	bash scripts/system-deps.sh
 
-## lint: ruff, mypy --strict and the import contract (workflows do no I/O)
+## lint: ruff, mypy --strict, the import contract (workflows do no I/O), schemas/ up to date
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/gen_schemas.py --check
+
+## schemas: regenerate schemas/*.json (the editors' JSON Schemas) from the models; commit them
+schemas: install
+	$(BIN)/python scripts/gen_schemas.py
 
 ## test: everything on SQLite, then again on PostgreSQL every test that uses a database (-m store)
 test: install system-deps lint test-sqlite test-postgres
