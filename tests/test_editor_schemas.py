@@ -9,6 +9,7 @@ the loader names.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,18 +71,24 @@ def _nodes(value: Any) -> Iterator[dict[str, Any]]:
             yield from _nodes(child)
 
 
+def _yaml_blocks() -> list[str]:
+    """Every YAML block of the README and the docs."""
+    found = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]:
+        if page.exists():
+            found += re.findall(r"```ya?ml\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    return found
+
+
 def _doc_examples() -> list[str]:
     """Every YAML block of the docs that is a whole manifest the models accept."""
     found = []
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]:
-        if not page.exists():
-            continue
-        for block in re.findall(r"```ya?ml\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
-            try:
-                Manifest.model_validate(yaml.safe_load(block))
-            except Exception:
-                continue  # a fragment, or a manifest of something the docs show failing
-            found.append(block)
+    for block in _yaml_blocks():
+        try:
+            Manifest.model_validate(yaml.safe_load(block))
+        except Exception:
+            continue  # a fragment, or a manifest of something the docs show failing
+        found.append(block)
     return found
 
 
@@ -213,16 +220,45 @@ def _error_keys(error: ValidationError) -> set[str]:
     return {format_key(path)}
 
 
+def _server_configs(tmp_path: Path) -> dict[str, Any]:
+    """The server configurations the project ships or shows, each as the loader accepts it."""
+    dev = write_dev_config(tmp_path / "state", temporal_port=7233, api_listen="127.0.0.1:8000")
+    configs = {
+        "dev": yaml.safe_load(dev.read_text()),
+        "compose": yaml.safe_load((ROOT / "deploy" / "lockstep-server.compose.yaml").read_text()),
+    }
+    for i, block in enumerate(_yaml_blocks()):
+        data = yaml.safe_load(block)
+        if isinstance(data, dict) and "targets" in data and "components" not in data:
+            try:
+                Settings.model_validate(data)
+            except Exception:
+                continue
+            configs[f"docs-{i}"] = data
+    return configs
+
+
 @pytest.mark.parametrize("validator", VALIDATORS, ids=lambda v: v.__name__)
-def test_the_dev_server_config_passes_its_schema(
+def test_server_configs_the_loader_accepts_pass_their_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validator: type[jsonschema.protocols.Validator]
+) -> None:
+    for variable in [n for n in os.environ if n.upper().startswith("LOCKSTEP_")]:
+        monkeypatch.delenv(variable)
+    schema = committed(SchemaName.server)
+    for name, data in _server_configs(tmp_path).items():
+        Settings.model_validate(data)
+        assert _schema_keys(schema, data, validator) == set(), name
+
+
+@pytest.mark.parametrize("validator", VALIDATORS, ids=lambda v: v.__name__)
+def test_a_wrong_server_config_fails_its_schema_at_the_key(
     tmp_path: Path, validator: type[jsonschema.protocols.Validator]
 ) -> None:
-    path = write_dev_config(tmp_path / "state", temporal_port=7233, api_listen="127.0.0.1:8000")
-    data = yaml.safe_load(path.read_text())
-    Settings(**data)
-    schema = committed(SchemaName.server)
-    assert _schema_keys(schema, data, validator) == set()
-
+    data = _server_configs(tmp_path)["dev"]
     data["targets"]["local-staging"]["rooot"] = "/tmp"
     data["drift"] = {"interval": "often"}
-    assert _schema_keys(schema, data, validator) >= {"targets.local-staging.rooot", "drift.interval"}
+    data["deployment"] = {"max_output_bytes": "lots"}
+
+    keys = _schema_keys(committed(SchemaName.server), data, validator)
+
+    assert {"targets.local-staging.rooot", "drift.interval", "deployment.max_output_bytes"} <= keys
