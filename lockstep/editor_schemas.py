@@ -61,11 +61,31 @@ def schema(name: SchemaName) -> dict[str, Any]:
         from lockstep.settings import Settings
 
         generated = Settings.model_json_schema(mode="validation")
+    _key_patterns_as_property_names(generated)
     title, description = _ABOUT[name]
     # `$schema` first, then what an editor shows about the file, then the rest as pydantic orders it.
     return {"$schema": DRAFT, "title": title, "description": description} | {
         k: v for k, v in generated.items() if k not in ("title", "description")
     }
+
+
+def _key_patterns_as_property_names(node: Any) -> None:
+    """Pydantic writes a mapping whose keys have a pattern as `patternProperties`, which lets a key
+    that breaks the pattern through unchecked; the models refuse it, so the schema should too:
+    the pattern goes to `propertyNames`, the values' schema to `additionalProperties`."""
+    if isinstance(node, list):
+        for child in node:
+            _key_patterns_as_property_names(child)
+    if not isinstance(node, dict):
+        return
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        [(pattern, values)] = patterns.items()
+        del node["patternProperties"]
+        node["additionalProperties"] = values
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+    for child in node.values():
+        _key_patterns_as_property_names(child)
 
 
 def render(name: SchemaName) -> str:

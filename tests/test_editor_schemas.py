@@ -262,3 +262,18 @@ def test_a_wrong_server_config_fails_its_schema_at_the_key(
     keys = _schema_keys(committed(SchemaName.server), data, validator)
 
     assert {"targets.local-staging.rooot", "drift.interval", "deployment.max_output_bytes"} <= keys
+
+
+@pytest.mark.parametrize("validator", VALIDATORS, ids=lambda v: v.__name__)
+def test_a_mapping_key_the_models_refuse_is_flagged_on_its_mapping(
+    validator: type[jsonschema.protocols.Validator],
+) -> None:
+    text = SHOP.replace("values: {replicas: 3", 'values: {"my replicas": 3').replace("{{ base }}", "/srv")
+
+    with pytest.raises(ManifestError) as refused:
+        load_manifest(MemorySourceTree({"lockstep.yaml": text}))
+    assert refused.value.key.startswith("environments[0].values")
+
+    assert "environments[0].values" in _schema_keys(
+        committed(SchemaName.manifest), yaml.safe_load(text), validator
+    )
