@@ -210,7 +210,7 @@ class LocalTargetSettings(_Strict):
 
     model_config = ConfigDict(title="local target")
 
-    type: Literal["local"]
+    type: Literal["local"] = Field(description="The kind of target: a folder on the worker's machine.")
     root: str = Field(description="The folder every `dest` lies under.", examples=["/var/lib/lockstep/local"])
 
 
@@ -231,7 +231,7 @@ class SshTargetSettings(_Strict):
         },
     )
 
-    type: Literal["ssh"]
+    type: Literal["ssh"] = Field(description="The kind of target: hosts reached over ssh.")
     hosts: list[str] = Field(
         min_length=1,
         max_length=bounds.MAX_SSH_HOSTS,
@@ -289,7 +289,7 @@ class KubernetesTargetSettings(_Strict):
         },
     )
 
-    type: Literal["kubernetes"]
+    type: Literal["kubernetes"] = Field(description="The kind of target: a Kubernetes cluster.")
     kubeconfig: str | None = Field(
         None, description="The kubeconfig file; default: the client's own lookup (KUBECONFIG, in-cluster)."
     )

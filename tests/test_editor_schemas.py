@@ -61,6 +61,27 @@ def test_schemas_are_valid_and_read_alike_in_both_drafts(
             assert set(node) <= {"$ref", "title", "description", "default", "examples"}, node
 
 
+@pytest.mark.parametrize("name", list(SchemaName))
+def test_every_key_has_a_description_for_the_editor_to_show(name: SchemaName) -> None:
+    document = committed(name)
+    definitions = document["$defs"]
+
+    def described(prop: dict[str, Any]) -> bool:
+        refs = [prop.get("$ref"), *(branch.get("$ref") for branch in prop.get("anyOf", []))]
+        return "description" in prop or any(
+            ref and "description" in definitions[ref.rsplit("/", 1)[-1]] for ref in refs
+        )
+
+    undescribed = [
+        f"{model}.{key}"
+        for model, node in [("(root)", document), *definitions.items()]
+        for key, prop in node.get("properties", {}).items()
+        if not described(prop)
+    ]
+    assert undescribed == [], "give these fields a description= in their model"
+    assert all("description" in node for node in definitions.values())
+
+
 def _nodes(value: Any) -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
         yield value
