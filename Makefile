@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # PostgreSQL database (0: one process). Two halve the wall time on two cores: most tests wait.
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test install constraints system-deps lint test-sqlite test-postgres docs bench clean
+.PHONY: dev test install constraints system-deps lint schemas test-sqlite test-postgres docs bench clean
 
 # constraints.txt pins every package to the version the suite last passed with, so a fresh
 # checkout, `make dev` and CI install the same set; pyproject.toml keeps the ranges.
@@ -31,12 +31,17 @@ dev: install
 system-deps:
 	bash scripts/system-deps.sh
 
-## lint: ruff (rules and formatting), mypy --strict and the import contract (workflows do no I/O)
+## lint: ruff (rules and formatting), mypy --strict, the import contract (workflows do no I/O), schemas/ up to date
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/gen_schemas.py --check
+
+## schemas: regenerate schemas/*.json (the editors' JSON Schemas) from the models; commit them
+schemas: install
+	$(BIN)/python scripts/gen_schemas.py
 
 ## test: everything on SQLite, then again on PostgreSQL every test that uses a database (-m store)
 test: install system-deps lint test-sqlite test-postgres

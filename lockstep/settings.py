@@ -6,7 +6,8 @@ nesting: `LOCKSTEP_TEMPORAL__ADDRESS`). Secrets are referenced by environment-va
 never stored here. Unknown keys are errors, as in the application manifest, and so is a duration,
 size or count past its bound (`lockstep.domain.bounds`), whether it came from the file or from a
 variable. `load_settings` makes every relative path absolute, once, against the configuration
-file's folder (`lockstep.config_paths` states the rule).
+file's folder (`lockstep.config_paths` states the rule). The fields' descriptions are the ones
+editors show: they become the committed JSON Schema (`lockstep schema server`).
 """
 
 from __future__ import annotations
@@ -58,14 +59,23 @@ def _host_port(v: str) -> str:
 
 
 class TemporalSettings(_Strict):
-    address: str = "localhost:7233"
-    namespace: str = "default"
-    task_queue: str = "lockstep"
-    # The worker's own (docs/operations.md): where it serves the SDK's Prometheus metrics
-    # (empty or null: nowhere), and how long a stopping worker lets activities in flight finish
-    # before it cancels them (0s: at once; each cancelled one is retried on another worker).
-    metrics_listen: str | None = "127.0.0.1:9464"
-    shutdown_timeout: Annotated[Duration, bounds.SHUTDOWN_TIMEOUT.validator()] = "10m"
+    """The Temporal cluster the worker, the API and the CLI use."""
+
+    model_config = ConfigDict(title="temporal")
+
+    address: str = Field("localhost:7233", description="The Temporal frontend, host:port.")
+    namespace: str = Field("default", description="The Temporal namespace.")
+    task_queue: str = Field("lockstep", description="The task queue the worker polls.")
+    metrics_listen: str | None = Field(
+        "127.0.0.1:9464",
+        description="Where the worker serves the Temporal SDK's Prometheus metrics, IP:port; "
+        "empty or null: nowhere.",
+    )
+    shutdown_timeout: Annotated[Duration, bounds.SHUTDOWN_TIMEOUT.validator()] = Field(
+        "10m",
+        description="How long a stopping worker lets activities in flight finish before it cancels "
+        "them (each is then retried on another worker). " + bounds.SHUTDOWN_TIMEOUT.described,
+    )
 
     @field_validator("metrics_listen")
     @classmethod
@@ -81,14 +91,23 @@ class TemporalSettings(_Strict):
 
 
 class ApiSettings(_Strict):
-    listen: str = "127.0.0.1:8000"
-    # Reads (GET /deployments...) answer without a token only when this says so (SPEC §8).
-    anonymous_read: bool = False
-    # The API's Ed25519 key for signing the approvals it authenticated (docs/security.md).
-    # Default `<state_dir>/approval-signing.key`, created 0600 by the API when missing; the
-    # worker verifies with the public key, by default that path plus `.pub`.
-    approval_key_file: str | None = None
-    approval_public_key_file: str | None = None
+    """The HTTP API (`lockstep api`)."""
+
+    model_config = ConfigDict(title="api")
+
+    listen: str = Field("127.0.0.1:8000", description="Where the API listens, host:port.")
+    anonymous_read: bool = Field(
+        False, description="true: reads (GET /deployments, /drift ...) answer without a token."
+    )
+    # Ed25519: the API signs the approvals it authenticated, the worker verifies (docs/security.md).
+    approval_key_file: str | None = Field(
+        None,
+        description="The API's key for signing the approvals it authenticated; default "
+        "`<state_dir>/approval-signing.key`, created (0600) when missing.",
+    )
+    approval_public_key_file: str | None = Field(
+        None, description="The key the worker verifies approvals with; default the key file plus `.pub`."
+    )
 
     @field_validator("listen")
     @classmethod
@@ -105,35 +124,94 @@ class ApiSettings(_Strict):
 
 
 class PolicySettings(_Strict):
-    engine: Literal["embedded", "opa"] = "embedded"
-    path: str = "policies"
-    url: str | None = None
+    """The Rego policy engine every deployment and drift decision goes through (fails closed)."""
+
+    model_config = ConfigDict(title="policy")
+
+    engine: Literal["embedded", "opa"] = Field(
+        "embedded", description="`embedded` evaluates the bundle in-process; `opa` asks an OPA server."
+    )
+    path: str = Field("policies", description="The policy bundle folder (embedded engine).")
+    url: str | None = Field(
+        None, description="The OPA server (engine `opa`).", examples=["http://127.0.0.1:8181"]
+    )
 
 
 class DriftSettings(_Strict):
-    interval: Annotated[Duration, bounds.DRIFT_INTERVAL.validator()] = "5m"
+    """The drift sweep (Temporal Schedule `lockstep-drift-sweep`)."""
+
+    model_config = ConfigDict(title="drift")
+
+    interval: Annotated[Duration, bounds.DRIFT_INTERVAL.validator()] = Field(
+        "5m", description="How often live state is compared with Git. " + bounds.DRIFT_INTERVAL.described
+    )
 
 
 class DeploymentSettings(_Strict):
     """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
 
-    activity_timeout: Annotated[Duration, bounds.ACTIVITY_TIMEOUT.validator()] = "30m"
-    heartbeat_timeout: Annotated[Duration, bounds.HEARTBEAT_TIMEOUT.validator()] = "30s"
-    command_timeout: Annotated[Duration, bounds.COMMAND_TIMEOUT.validator()] = "10m"
-    lane_check_interval: Annotated[Duration, bounds.LANE_CHECK_INTERVAL.validator()] = "5m"
-    max_output_bytes: int = Field(16384, ge=bounds.MIN_OUTPUT_BYTES, le=bounds.MAX_OUTPUT_BYTES)
+    model_config = ConfigDict(title="deployment")
+
+    activity_timeout: Annotated[Duration, bounds.ACTIVITY_TIMEOUT.validator()] = Field(
+        "30m",
+        description="One deploy or rollback activity: delivery to a batch of hosts, commands and "
+        "health. " + bounds.ACTIVITY_TIMEOUT.described,
+    )
+    heartbeat_timeout: Annotated[Duration, bounds.HEARTBEAT_TIMEOUT.validator()] = Field(
+        "30s",
+        description="An activity silent this long is presumed lost and retried. "
+        + bounds.HEARTBEAT_TIMEOUT.described,
+    )
+    command_timeout: Annotated[Duration, bounds.COMMAND_TIMEOUT.validator()] = Field(
+        "10m", description="One deploy or health command. " + bounds.COMMAND_TIMEOUT.described
+    )
+    lane_check_interval: Annotated[Duration, bounds.LANE_CHECK_INTERVAL.validator()] = Field(
+        "5m",
+        description="How often a lane checks that its running deployment still lives. "
+        + bounds.LANE_CHECK_INTERVAL.described,
+    )
+    max_output_bytes: int = Field(
+        16384,
+        ge=bounds.MIN_OUTPUT_BYTES,
+        le=bounds.MAX_OUTPUT_BYTES,
+        description="Command output kept per step, in bytes.",
+    )
 
 
 class RepositorySettings(_Strict):
-    url: str
-    name: str | None = None
-    webhook_secret_env: str | None = None
-    poll_interval: Annotated[Duration, bounds.POLL_INTERVAL.validator()] | None = None
+    """An application repository this server deploys from."""
+
+    model_config = ConfigDict(title="repository")
+
+    url: str = Field(
+        description="Where to clone it from: a URL, file:///..., or a local path.",
+        examples=["https://git.example.com/shop.git"],
+    )
+    name: str | None = Field(
+        None,
+        description="What webhooks call it (owner/name); they also match by URL.",
+        examples=["acme/shop"],
+    )
+    webhook_secret_env: str | None = Field(
+        None,
+        description="The environment variable holding the webhook secret (never the secret itself).",
+        examples=["SHOP_WEBHOOK_SECRET"],
+    )
+    poll_interval: Annotated[Duration, bounds.POLL_INTERVAL.validator()] | None = Field(
+        None,
+        description="How often to poll for new commits. Default: every 3m without "
+        "`webhook_secret_env`, never with it (set it as a safety net for missed deliveries). "
+        + bounds.POLL_INTERVAL.described,
+    )
 
 
 class LocalTargetSettings(_Strict):
-    type: Literal["local"]
-    root: str
+    """A folder on the worker's machine: `host` components are delivered under it."""
+
+    model_config = ConfigDict(title="local target")
+
+    type: Literal["local"] = Field(description="The kind of target: a folder on the worker's machine.")
+    root: str = Field(description="The folder every `dest` lies under.", examples=["/var/lib/lockstep/local"])
 
 
 class SshTargetSettings(_Strict):
@@ -145,17 +223,43 @@ class SshTargetSettings(_Strict):
     operation; commands use `deployment.command_timeout`.
     """
 
-    type: Literal["ssh"]
-    hosts: list[str] = Field(min_length=1, max_length=bounds.MAX_SSH_HOSTS)
-    user: str
-    port: int = Field(22, ge=1, le=65535)
-    key_file: str | None = None
-    known_hosts: str = "~/.ssh/known_hosts"
-    batch: int = Field(1, ge=1, le=bounds.MAX_SSH_BATCH)
-    keep_releases: int = Field(5, ge=1, le=bounds.MAX_KEEP_RELEASES)
-    connect_timeout: Annotated[Duration, bounds.SSH_CONNECT_TIMEOUT.validator()] = "10s"
-    keepalive: Annotated[Duration, bounds.SSH_KEEPALIVE.validator()] = "15s"
-    io_timeout: Annotated[Duration, bounds.SSH_IO_TIMEOUT.validator()] = "60s"
+    model_config = ConfigDict(
+        title="ssh target",
+        json_schema_extra={
+            "description": "A fleet of hosts reached over ssh; `host` components are "
+            "delivered to every host, in batches. Host keys are checked against `known_hosts` only."
+        },
+    )
+
+    type: Literal["ssh"] = Field(description="The kind of target: hosts reached over ssh.")
+    hosts: list[str] = Field(
+        min_length=1,
+        max_length=bounds.MAX_SSH_HOSTS,
+        description="`host`, `host:port` or `[v6addr]:port`, each delivered to.",
+        examples=[["10.0.0.5", "10.0.0.6:2222"]],
+    )
+    user: str = Field(description="The user to log in as.", examples=["deploy"])
+    port: int = Field(22, ge=1, le=65535, description="The port of hosts that name none.")
+    key_file: str | None = Field(
+        None, description="The private key; without one the SSH agent (SSH_AUTH_SOCK) authenticates."
+    )
+    known_hosts: str = Field(
+        "~/.ssh/known_hosts",
+        description="Host keys are checked against this file, never accepted on first use.",
+    )
+    batch: int = Field(1, ge=1, le=bounds.MAX_SSH_BATCH, description="Hosts delivered to at once.")
+    keep_releases: int = Field(
+        5, ge=1, le=bounds.MAX_KEEP_RELEASES, description="Releases kept per `dest`; older ones are pruned."
+    )
+    connect_timeout: Annotated[Duration, bounds.SSH_CONNECT_TIMEOUT.validator()] = Field(
+        "10s", description="Connecting to one host. " + bounds.SSH_CONNECT_TIMEOUT.described
+    )
+    keepalive: Annotated[Duration, bounds.SSH_KEEPALIVE.validator()] = Field(
+        "15s", description="Between keepalive messages. " + bounds.SSH_KEEPALIVE.described
+    )
+    io_timeout: Annotated[Duration, bounds.SSH_IO_TIMEOUT.validator()] = Field(
+        "60s", description="One SFTP operation. " + bounds.SSH_IO_TIMEOUT.described
+    )
 
     @model_validator(mode="after")
     def _hosts_are_addresses(self) -> SshTargetSettings:
@@ -177,15 +281,31 @@ class KubernetesTargetSettings(_Strict):
     checked before anything of a component is applied.
     """
 
-    type: Literal["kubernetes"]
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str = DEFAULT_NAMESPACE
-    namespaces: list[Annotated[str, Field(pattern=_DNS_LABEL)]] | None = Field(
-        None, max_length=bounds.MAX_TARGET_NAMESPACES
+    model_config = ConfigDict(
+        title="kubernetes target",
+        json_schema_extra={
+            "description": "A cluster reached through the Kubernetes API; `kubernetes` "
+            "components are applied there (server-side apply, field manager `lockstep`)."
+        },
     )
-    cluster_scoped: bool = True
-    force_conflicts: bool = False
+
+    type: Literal["kubernetes"] = Field(description="The kind of target: a Kubernetes cluster.")
+    kubeconfig: str | None = Field(
+        None, description="The kubeconfig file; default: the client's own lookup (KUBECONFIG, in-cluster)."
+    )
+    context: str | None = Field(None, description="The kubeconfig context; default: its current one.")
+    namespace: str = Field(DEFAULT_NAMESPACE, description="For namespaced objects that name none.")
+    namespaces: list[Annotated[str, Field(pattern=_DNS_LABEL)]] | None = Field(
+        None,
+        max_length=bounds.MAX_TARGET_NAMESPACES,
+        description="The only namespaces components may use (must hold `namespace`); null: any.",
+    )
+    cluster_scoped: bool = Field(
+        True, description="false: refuse cluster-scoped objects (ClusterRole, Namespace, CRDs ...)."
+    )
+    force_conflicts: bool = Field(
+        False, description="true: take over fields another field manager owns (server-side apply force)."
+    )
 
     @model_validator(mode="after")
     def _namespaces_hold_the_namespace(self) -> KubernetesTargetSettings:
@@ -209,9 +329,24 @@ TargetSettings = Annotated[
 
 
 class UserSettings(_Strict):
-    groups: list[str] = Field(default_factory=list, max_length=bounds.MAX_USER_GROUPS)
-    email: str | None = None
-    token_sha256: str | None = None
+    """A person who uses the API or the CLI, and may approve."""
+
+    model_config = ConfigDict(title="user")
+
+    groups: list[str] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_USER_GROUPS,
+        description="Groups, as named in a manifest's `approvals.groups`.",
+        examples=[["release-managers"]],
+    )
+    email: str | None = Field(
+        None,
+        description="Matched against commit authors and committers: nobody approves their own change.",
+        examples=["alice@example.com"],
+    )
+    token_sha256: str | None = Field(
+        None, description="The hex SHA-256 of the user's API token (the token itself is never stored)."
+    )
 
 
 class Settings(BaseSettings):
@@ -220,20 +355,35 @@ class Settings(BaseSettings):
     )
 
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
-    database_url: str = "sqlite:///.lockstep/lockstep.db"
-    state_dir: str = ".lockstep"  # mirrors and working files of this server
+    database_url: str = Field(
+        "sqlite:///.lockstep/lockstep.db",
+        description="The system of record: a SQLite URL, or postgresql+psycopg://user@host/db.",
+    )
+    state_dir: str = Field(".lockstep", description="Git mirrors and working files of this server.")
     api: ApiSettings = Field(default_factory=ApiSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    repositories: list[RepositorySettings] = Field(default_factory=list, max_length=bounds.MAX_REPOSITORIES)
-    targets: dict[str, TargetSettings] = Field(default_factory=dict, max_length=bounds.MAX_TARGETS)
-    users: dict[str, UserSettings] = Field(default_factory=dict, max_length=bounds.MAX_USERS)
-    # Environment variables whose values are secret: masked in stored and shown command output.
+    repositories: list[RepositorySettings] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_REPOSITORIES,
+        description="The repositories deployed from.",
+    )
+    targets: dict[str, TargetSettings] = Field(
+        default_factory=dict,
+        max_length=bounds.MAX_TARGETS,
+        description="Where components land, by name (what environments bind their logical targets to).",
+    )
+    users: dict[str, UserSettings] = Field(
+        default_factory=dict, max_length=bounds.MAX_USERS, description="Who may use the API, by name."
+    )
     # Every `*_env` reference above (a repository's `webhook_secret_env`, ...) counts without
     # being listed here.
     secret_env: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
-        default_factory=list, max_length=1000
+        default_factory=list,
+        max_length=1000,
+        description="Environment variables whose values are secret: masked in stored and shown command "
+        "output (every `*_env` reference counts without being listed).",
     )
 
     @classmethod

@@ -17,13 +17,16 @@ from lockstep.delivery.host import DeliveryLimits, HostDelivery, deliver_host_co
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.devstack.demo import (
     DEMO_AUTHOR_EMAIL,
-    DEMO_FILES,
+    DEMO_SCHEMA_FILE,
     DEMO_USERS,
+    demo_files,
     seed_demo_repository,
     write_dev_config,
 )
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import ComponentAction, StepStatus
+from lockstep.editor_schemas import SchemaName
+from lockstep.editor_schemas import render as render_schema
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest import load_manifest, render_environment
 from lockstep.planning.plan import make_plan
@@ -67,7 +70,16 @@ def test_seeding_creates_a_repository_with_one_commit(tmp_path: Path) -> None:
     assert git(repo, "rev-list", "--count", "HEAD") == "1"
     assert git(repo, "branch", "--show-current") == "main"
     assert git(repo, "status", "--porcelain") == ""  # everything committed
-    assert sorted(git(repo, "ls-files").splitlines()) == sorted(DEMO_FILES)
+    assert sorted(git(repo, "ls-files").splitlines()) == sorted(demo_files())
+
+
+def test_the_demo_manifest_names_the_schema_committed_beside_it(tmp_path: Path) -> None:
+    repo = tmp_path / "shop"
+    seed_demo_repository(repo)
+
+    first_line = (repo / "lockstep.yaml").read_text().splitlines()[0]
+    assert first_line == f"# yaml-language-server: $schema=./{DEMO_SCHEMA_FILE}"
+    assert (repo / DEMO_SCHEMA_FILE).read_text() == render_schema(SchemaName.manifest)
 
 
 def test_seeding_again_changes_nothing(tmp_path: Path) -> None:

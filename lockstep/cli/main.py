@@ -18,7 +18,7 @@ import sys
 
 import typer
 
-from lockstep.cli import approvals, audit, deployments, dev, plan, policy, server
+from lockstep.cli import approvals, audit, deployments, dev, plan, policy, schema, server
 from lockstep.cli.unexpected import enable_debug, report_unexpected
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ app.add_typer(policy.app, name="policy")
 app.command("approve")(approvals.approve)
 app.command("reject")(approvals.reject)
 app.add_typer(audit.app, name="audit")
+app.command("schema")(schema.schema)
 
 
 def run() -> None:

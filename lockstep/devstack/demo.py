@@ -8,7 +8,9 @@ are release managers; `demo` is a release manager too, but wrote the demo's comm
 approval is refused. The config and the webhook secret are 0600 too, the state and tokens
 folders 0700, tightened on every start where an older version left them looser. A `cluster`
 binding to unreachable Kubernetes targets exists only so a `kubernetes` component can be
-planned (and denied by policy) in the demo.
+planned (and denied by policy) in the demo. The repository carries the manifest's JSON Schema
+beside `lockstep.yaml`, named by the file's first line, so an editor with yaml-language-server
+completes and checks it as soon as the demo is opened (docs/editor-setup.md).
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ import yaml
 from lockstep.security.private_files import private_dir, tighten, write_private
 from lockstep.settings import DEFAULT_POLICY_BUNDLE
 
-DEMO_MANIFEST = """\
+# A relative schema path works in any checkout, offline; the file is written from the Lockstep
+# that seeds the demo (`lockstep schema manifest`), so it describes the manifests this one reads.
+DEMO_SCHEMA_FILE = "lockstep.schema.json"
+DEMO_MANIFEST = (
+    f"# yaml-language-server: $schema=./{DEMO_SCHEMA_FILE}\n"
+    + """\
 application: shop
 environments:
   - name: staging
@@ -59,6 +66,7 @@ components:
       deploy: ["cp index.html served.html"]
     health: {commands: ["sh ./healthcheck.sh"], timeout: 10s, interval: 1s}
 """
+)
 
 DEMO_FILES = {
     "lockstep.yaml": DEMO_MANIFEST,
@@ -70,8 +78,18 @@ DEMO_FILES = {
     "web/index.html": "<html><body><h1>{{ greeting }}</h1></body></html>\n",
     "web/healthcheck.sh": "#!/bin/sh\n# Make this exit 1 to watch a rollback.\ngrep -q '<h1>' served.html\n",
     "README.md": "# shop: the Lockstep demo application\n\nEdit a file, commit, and run "
-    "`lockstep deploy shop --env staging --wait`.\n",
+    "`lockstep deploy shop --env staging --wait`.\n\n"
+    f"`{DEMO_SCHEMA_FILE}` lets an editor check `lockstep.yaml`; after upgrading Lockstep, refresh it "
+    f"with `lockstep schema manifest > {DEMO_SCHEMA_FILE}`.\n",
 }
+
+
+def demo_files() -> dict[str, str]:
+    """Every file of the demo repository, the manifest's JSON Schema included (made here, not at
+    import: every `lockstep` command imports this module)."""
+    from lockstep.editor_schemas import SchemaName, render
+
+    return {**DEMO_FILES, DEMO_SCHEMA_FILE: render(SchemaName.manifest)}
 
 
 DEMO_SECRET_ENV = "LOCKSTEP_DEMO_WEBHOOK_SECRET"
@@ -114,7 +132,7 @@ def seed_demo_repository(path: Path) -> bool:
     if (path / ".git").exists():
         return False
     path.mkdir(parents=True, exist_ok=True)
-    for name, content in DEMO_FILES.items():
+    for name, content in demo_files().items():
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)

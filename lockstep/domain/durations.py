@@ -5,8 +5,11 @@ Lockstep reads, from `lockstep.yaml` or the server configuration, goes through `
 so none can be negative, infinite or long enough to overflow `timedelta` or `datetime` arithmetic
 in the workflows (`now + 3000000d` would).
 
+Also owns how a duration looks in the JSON Schemas editors read (`json_schema`): the same syntax
+as a pattern and the range in seconds, so an editor flags `timeout: soon` as the loader would.
+
 Deliberately does not: choose the range of any particular setting (`lockstep.domain.bounds`
-holds those), or know about pydantic.
+holds those), or know about pydantic beyond the validator and JSON Schema of one field.
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import AfterValidator
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
-_SYNTAX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# Written once for both readers: Python's `re` here, ECMAScript regexes in editors (JSON Schema).
+SYNTAX_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$"
+_SYNTAX = re.compile(SYNTAX_PATTERN)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _LONGEST_TEXT = 64  # no honest duration is written with more characters than this
 _HINT = "use a number with ms, s, m, h or d (e.g. 5m)"
@@ -63,9 +71,44 @@ class DurationBounds:
         parse_duration(value, self)
         return value
 
-    def validator(self) -> AfterValidator:
-        """For a pydantic field: a ValueError naming the value and the bound it breaks."""
-        return AfterValidator(self.check)
+    def validator(self) -> BoundedDurationField:
+        """For a pydantic field: a ValueError naming the value and the bound it breaks, and the
+        field's JSON Schema (`json_schema`)."""
+        return BoundedDurationField(self)
+
+    @property
+    def described(self) -> str:
+        """The range in words, for a field's description."""
+        return (
+            f"A duration from {self.minimum} to {self.maximum}: a number with ms, s, m, h or d "
+            "(90s, 5m, 24h), or a bare number of seconds."
+        )
+
+    def json_schema(self) -> dict[str, Any]:
+        """Text in the syntax above, or a number of seconds in range. The range of a text cannot
+        be expressed in JSON Schema: the validator stays the authority on it."""
+        text = {"type": "string", "pattern": SYNTAX_PATTERN, "maxLength": _LONGEST_TEXT}
+        seconds = {"type": "number", "minimum": _plain(self.min_seconds), "maximum": _plain(self.max_seconds)}
+        return {"anyOf": [text, seconds]}
+
+
+def _plain(seconds: float) -> float | int:
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+@dataclass(frozen=True)
+class BoundedDurationField:
+    """A pydantic annotation: validates a duration against `bounds` and describes it in JSON Schema."""
+
+    bounds: DurationBounds
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.bounds.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return self.bounds.json_schema()
 
 
 # Longer than any timeout or interval Lockstep has a use for, and far from what `timedelta` and a

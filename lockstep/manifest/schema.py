@@ -4,7 +4,9 @@ Owns: field types, defaults, unknown-key rejection (`extra="forbid"`), the synta
 durations and destination paths, the bounds of every duration, count and string
 (`lockstep.domain.bounds`), "exactly one kind section per component", unique names,
 `promote_from` naming another environment, and what a `dest` must be once its placeholders are
-rendered.
+rendered. The descriptions and examples of the fields are the ones editors show: they become the
+committed JSON Schema (`lockstep schema manifest`, `lockstep.editor_schemas`), which also carries
+every syntax and bound a JSON Schema can express.
 
 Deliberately does not: read files or YAML (see `loader`), check references that span sections
 (`depends_on`, dependency and promotion cycles, targets bound in every environment; `loader` does
@@ -28,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -37,9 +40,16 @@ from lockstep.domain.durations import parse_duration
 from lockstep.domain.models import ComponentKind
 from lockstep.manifest.placeholders import RenderTooLarge, has_placeholders, substitute
 
+# Each pattern is written so that Python's `re` and the ECMAScript regexes of editors read it alike.
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 PLACEHOLDER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NOT_BLANK = r"\S"  # what `_non_empty` asks: some character that is not whitespace
+_ABSOLUTE_OR_PLACEHOLDER = r"^/|\{\{"  # `_dest_as_written`: judged after rendering when it has {{ }}
+_HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"  # `_http_url`: urlsplit reads the scheme in any case
+
+# The sections that make a component's kind: exactly one of them per component.
+KIND_SECTIONS: tuple[ComponentKind, ...] = ("kubernetes", "host")
 
 # The error type the loader recognises as "this problem belongs to ctx['key']".
 KEYED_ERROR = "manifest_keyed"
@@ -145,16 +155,29 @@ def _text(max_chars: int) -> StringConstraints:
     return StringConstraints(max_length=max_chars)
 
 
-ApplicationName = Annotated[str, AfterValidator(_application_name)]
-Name = Annotated[str, AfterValidator(_name)]
-NonEmpty = Annotated[str, _text(bounds.MAX_NAME_CHARS), AfterValidator(_non_empty)]
-RepoPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_non_empty)]
-Command = Annotated[str, _text(bounds.MAX_COMMAND_CHARS), AfterValidator(_non_empty)]
+def _shown(pattern: str) -> Any:
+    """The pattern a validator checks, for the JSON Schema only: the validator keeps its own message."""
+    return Field(json_schema_extra={"pattern": pattern})
+
+
+ApplicationName = Annotated[str, AfterValidator(_application_name), _shown(_LABEL.pattern)]
+Name = Annotated[str, AfterValidator(_name), _shown(_NAME.pattern)]
+NonEmpty = Annotated[str, _text(bounds.MAX_NAME_CHARS), AfterValidator(_non_empty), _shown(_NOT_BLANK)]
+RepoPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_non_empty), _shown(_NOT_BLANK)]
+Command = Annotated[str, _text(bounds.MAX_COMMAND_CHARS), AfterValidator(_non_empty), _shown(_NOT_BLANK)]
 ValueName = Annotated[str, _text(bounds.MAX_NAME_CHARS), AfterValidator(_placeholder_name)]
-ValueText = Annotated[str, _text(bounds.MAX_VALUE_CHARS), BeforeValidator(_scalar_to_str)]
+ValueText = Annotated[
+    str,
+    _text(bounds.MAX_VALUE_CHARS),
+    BeforeValidator(_scalar_to_str),
+    # YAML's `replicas: 3` and `debug: yes` are taken as text, so the schema must take them too.
+    WithJsonSchema({"type": ["string", "number", "boolean"], "maxLength": bounds.MAX_VALUE_CHARS}),
+]
 Duration = Annotated[str, BeforeValidator(_number_to_duration)]  # each field adds its bounds
-DestPath = Annotated[str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_dest_as_written)]
-HttpUrlText = Annotated[str, _text(bounds.MAX_URL_CHARS), AfterValidator(_http_url)]  # may hold {{ }}
+DestPath = Annotated[
+    str, _text(bounds.MAX_PATH_CHARS), AfterValidator(_dest_as_written), _shown(_ABSOLUTE_OR_PLACEHOLDER)
+]
+HttpUrlText = Annotated[str, _text(bounds.MAX_URL_CHARS), AfterValidator(_http_url), _shown(_HTTP_URL)]
 
 
 class _Strict(BaseModel):
@@ -162,9 +185,31 @@ class _Strict(BaseModel):
 
 
 class ApprovalsSpec(_Strict):
-    required: int = Field(default=1, ge=0, le=bounds.MAX_APPROVALS_REQUIRED)
-    groups: list[NonEmpty] = Field(default_factory=list, max_length=bounds.MAX_APPROVAL_GROUPS)
-    timeout: Annotated[Duration, bounds.APPROVAL_TIMEOUT.validator()] = "24h"
+    """Human approval a deployment to this environment waits for, after policy allows it."""
+
+    model_config = ConfigDict(title="approvals")
+
+    required: int = Field(
+        default=1,
+        ge=0,
+        le=bounds.MAX_APPROVALS_REQUIRED,
+        description="Approvals from different people needed; the policy's `approvals_required` wins "
+        "when larger. 0: none unless the policy asks.",
+        examples=[2],
+    )
+    groups: list[NonEmpty] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_APPROVAL_GROUPS,
+        description="Groups (`users.<name>.groups` in the server configuration) whose members may "
+        "approve. An author or committer of a commit being deployed never counts.",
+        examples=[["release-managers"]],
+    )
+    timeout: Annotated[Duration, bounds.APPROVAL_TIMEOUT.validator()] = Field(
+        default="24h",
+        description="How long to wait for the approvals; past it the deployment ends `rejected`. "
+        + bounds.APPROVAL_TIMEOUT.described,
+        examples=["24h"],
+    )
 
     @property
     def timeout_seconds(self) -> float:
@@ -172,22 +217,77 @@ class ApprovalsSpec(_Strict):
 
 
 class EnvironmentSpec(_Strict):
-    name: Name
-    branch: NonEmpty = "main"
-    promote_from: Name | None = None
-    targets: dict[NonEmpty, NonEmpty] = Field(default_factory=dict, max_length=bounds.MAX_TARGET_BINDINGS)
-    values: dict[ValueName, ValueText] = Field(default_factory=dict, max_length=bounds.MAX_VALUES)
-    approvals: ApprovalsSpec | None = None
+    """One environment the application is deployed to (staging, production ...)."""
+
+    model_config = ConfigDict(title="environment")
+
+    name: Name = Field(
+        description="The environment's name, unique in the file: 1-63 letters, digits, '-', '_' or '.'.",
+        examples=["staging", "production"],
+    )
+    branch: NonEmpty = Field(
+        default="main",
+        description="The Git branch whose pushed commits deploy to this environment.",
+        examples=["main"],
+    )
+    promote_from: Name | None = Field(
+        default=None,
+        description="Another environment: only commits whose deployment succeeded there may deploy "
+        "here, whatever started the deployment; a success there promotes the commit here.",
+        examples=["staging"],
+    )
+    targets: dict[NonEmpty, NonEmpty] = Field(
+        default_factory=dict,
+        max_length=bounds.MAX_TARGET_BINDINGS,
+        description="Binds each logical target a component names to a target of the server "
+        "configuration. Every component's `target` must be bound here.",
+        examples=[{"cluster": "k8s-staging", "web": "vms-staging"}],
+    )
+    values: dict[ValueName, ValueText] = Field(
+        default_factory=dict,
+        max_length=bounds.MAX_VALUES,
+        description="Values substituted for `{{ name }}` placeholders in this environment; "
+        "`application` and `environment` are given. Numbers and booleans are taken as text.",
+        examples=[{"replicas": "3", "greeting": "Hello"}],
+        json_schema_extra={
+            "propertyNames": {"pattern": PLACEHOLDER_NAME.pattern, "maxLength": bounds.MAX_NAME_CHARS}
+        },
+    )
+    approvals: ApprovalsSpec | None = Field(
+        default=None, description="Human approval before deploying here; none when absent."
+    )
 
 
 class KubernetesSpec(_Strict):
-    manifests: RepoPath  # a YAML file or a folder of them, relative to the repository root
+    """A `kubernetes` component: objects applied (server-side apply) to a `kubernetes` target."""
+
+    model_config = ConfigDict(title="kubernetes")
+
+    manifests: RepoPath = Field(
+        description="A YAML file, or a folder of them, relative to the repository root; "
+        "placeholders are rendered in them.",
+        examples=["k8s/catalogue"],
+    )
 
 
 class FileSpec(_Strict):
-    src: RepoPath  # a file or a folder, relative to the repository root
-    dest: DestPath  # absolute path on the target, normalised; may hold {{ placeholders }}
-    render: bool = True  # False: the files are delivered verbatim, placeholders and all
+    """Files delivered into every release of a `host` component."""
+
+    model_config = ConfigDict(title="file mapping")
+
+    src: RepoPath = Field(
+        description="A file or a folder, relative to the repository root.", examples=["web/"]
+    )
+    dest: DestPath = Field(
+        description="The absolute folder on the target; releases go to `<dest>/releases/<commit>` and "
+        "`<dest>/current` points at the live one. May hold placeholders; on a `local` target it lies "
+        "under the target's root.",
+        examples=["/srv/web"],
+    )
+    render: bool = Field(
+        default=True,
+        description="false: deliver the files verbatim, `{{ }}` and all (a Vue or Go template, say).",
+    )
 
     def rendered_dest(self, values: Mapping[str, str]) -> str:
         """`dest` for one environment: placeholders substituted, then held to the rules of a
@@ -207,14 +307,39 @@ class FileSpec(_Strict):
 
 
 class HostSpec(_Strict):
-    files: list[FileSpec] = Field(default_factory=list, max_length=bounds.MAX_FILE_MAPPINGS)
-    deploy: list[Command] = Field(default_factory=list, max_length=bounds.MAX_COMMANDS)
+    """A `host` component: files and commands delivered as releases onto every host of an `ssh`
+    target, or under the root folder of a `local` target."""
+
+    model_config = ConfigDict(title="host")
+
+    files: list[FileSpec] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_FILE_MAPPINGS,
+        description="What each release holds: files or folders of the repository and where they go.",
+        examples=[[{"src": "web/", "dest": "/srv/web"}]],
+    )
+    deploy: list[Command] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_COMMANDS,
+        description="Shell commands run in the new release folder after `current` is switched to it "
+        "(and again on rollback, in the previous release).",
+        examples=[["systemctl restart web"]],
+    )
 
 
 class HttpCheckModel(_Strict):
-    url: HttpUrlText
-    status: int = Field(default=200, ge=100, le=599)  # the status expected, exactly
-    timeout: Annotated[Duration, bounds.HTTP_CHECK_TIMEOUT.validator()] = "5s"  # per request
+    """One HTTP GET that must answer the expected status (redirects are not followed)."""
+
+    model_config = ConfigDict(title="http check")
+
+    url: HttpUrlText = Field(
+        description="An absolute http:// or https:// URL; may hold placeholders.",
+        examples=["http://localhost:8080/healthz"],
+    )
+    status: int = Field(default=200, ge=100, le=599, description="The status expected, exactly.")
+    timeout: Annotated[Duration, bounds.HTTP_CHECK_TIMEOUT.validator()] = Field(
+        default="5s", description="For one request. " + bounds.HTTP_CHECK_TIMEOUT.described
+    )
 
     @property
     def timeout_seconds(self) -> float:
@@ -222,10 +347,33 @@ class HttpCheckModel(_Strict):
 
 
 class HealthModel(_Strict):
-    commands: list[Command] = Field(default_factory=list, max_length=bounds.MAX_COMMANDS)
-    http: list[HttpCheckModel] = Field(default_factory=list, max_length=bounds.MAX_HTTP_CHECKS)
-    timeout: Annotated[Duration, bounds.HEALTH_TIMEOUT.validator()] = "2m"
-    interval: Annotated[Duration, bounds.HEALTH_INTERVAL.validator()] = "2s"
+    """How Lockstep knows a deployed component is healthy; checks repeat until all pass or the
+    timeout ends, and a component that never becomes healthy fails the deployment."""
+
+    model_config = ConfigDict(title="health")
+
+    commands: list[Command] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_COMMANDS,
+        description="Shell commands run in the new release of a `host` component; each must exit 0.",
+        examples=[["curl -fsS http://localhost:8080/healthz"]],
+    )
+    http: list[HttpCheckModel] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_HTTP_CHECKS,
+        description="HTTP checks, each answering its expected status.",
+    )
+    timeout: Annotated[Duration, bounds.HEALTH_TIMEOUT.validator()] = Field(
+        default="2m",
+        description="How long the component has to become healthy (Kubernetes rollouts included). "
+        + bounds.HEALTH_TIMEOUT.described,
+        examples=["5m"],
+    )
+    interval: Annotated[Duration, bounds.HEALTH_INTERVAL.validator()] = Field(
+        default="2s",
+        description="The pause between two rounds of checks; no longer than `timeout` when written. "
+        + bounds.HEALTH_INTERVAL.described,
+    )
 
     @property
     def timeout_seconds(self) -> float:
@@ -236,17 +384,39 @@ class HealthModel(_Strict):
         return parse_duration(self.interval)
 
 
+def _one_kind_section(schema: dict[str, Any]) -> None:
+    # `oneOf` over the kind sections as mappings, so that an explicit `host: null` is no section.
+    schema["oneOf"] = [{"required": [k], "properties": {k: {"type": "object"}}} for k in KIND_SECTIONS]
+
+
 class ComponentSpec(_Strict):
-    name: Name
-    target: NonEmpty  # logical target name, bound per environment
-    depends_on: list[Name] = Field(default_factory=list, max_length=bounds.MAX_DEPENDS_ON)
-    kubernetes: KubernetesSpec | None = None
-    host: HostSpec | None = None
-    health: HealthModel | None = None
+    """One deployable part of the application, of exactly one kind: `kubernetes` or `host`."""
+
+    model_config = ConfigDict(title="component", json_schema_extra=_one_kind_section)
+
+    name: Name = Field(
+        description="The component's name, unique in the file: 1-63 letters, digits, '-', '_' or '.'.",
+        examples=["catalogue"],
+    )
+    target: NonEmpty = Field(
+        description="The logical target it deploys to, bound to a real one by every environment's `targets`.",
+        examples=["cluster"],
+    )
+    depends_on: list[Name] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_DEPENDS_ON,
+        description="Components that must be deployed and healthy before this one starts; no cycles.",
+        examples=[["catalogue-db"]],
+    )
+    kubernetes: KubernetesSpec | None = Field(
+        default=None, description="Makes this a `kubernetes` component."
+    )
+    host: HostSpec | None = Field(default=None, description="Makes this a `host` component.")
+    health: HealthModel | None = Field(default=None, description="Health checks after each deploy.")
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> ComponentSpec:
-        kinds = [k for k in ("kubernetes", "host") if getattr(self, k) is not None]
+        kinds = [k for k in KIND_SECTIONS if getattr(self, k) is not None]
         if len(kinds) != 1:
             found = "both 'kubernetes' and 'host'" if kinds else "neither 'kubernetes' nor 'host'"
             raise ValueError(f"component '{self.name}' has {found}: give exactly one kind section")
@@ -258,9 +428,22 @@ class ComponentSpec(_Strict):
 
 
 class Manifest(_Strict):
-    application: ApplicationName
-    environments: list[EnvironmentSpec] = Field(min_length=1, max_length=bounds.MAX_ENVIRONMENTS)
-    components: list[ComponentSpec] = Field(min_length=1, max_length=bounds.MAX_COMPONENTS)
+    """`lockstep.yaml`, at the root of an application's repository: its environments and its
+    components, deployed in dependency order."""
+
+    model_config = ConfigDict(title="lockstep.yaml")
+
+    application: ApplicationName = Field(
+        description="The application's name: 1-63 lowercase letters, digits and '-'.", examples=["shop"]
+    )
+    environments: list[EnvironmentSpec] = Field(
+        min_length=1,
+        max_length=bounds.MAX_ENVIRONMENTS,
+        description="Where the application is deployed, each from a branch.",
+    )
+    components: list[ComponentSpec] = Field(
+        min_length=1, max_length=bounds.MAX_COMPONENTS, description="What is deployed, and in what order."
+    )
 
     @model_validator(mode="after")
     def _unique_names_and_promotions(self) -> Manifest:

@@ -30,6 +30,7 @@ atexit.register(_report)
         ["--help"],
         ["deploy", "--help"],
         ["policy", "test", "--path", str(DEFAULT_BUNDLE)],
+        ["schema", "server"],
         ["approve", "shop-production-0123456789"],  # no token: refused before any request
     ],
     ids=" ".join,
