@@ -26,10 +26,13 @@ from lockstep.domain.lane_messages import (
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.status import FINAL_STATUSES, DeploymentStatus
 from lockstep.orchestration.deployments import ended_outcome, timeouts_from
+from lockstep.orchestration.lane_recovery import Unfinished, running_turn
 from lockstep.orchestration.lanes import enqueue_deployment, join_lane, start_queued
 from lockstep.settings import Settings
-from lockstep.store.deployments import active_deployments, get_deployment, set_deployment_status
+from lockstep.store.deployments import get_deployment, set_deployment_status, unfinished_deployments
 from lockstep.store.engine import Store
+
+PROMOTION_ATTEMPTS = 10  # the lane's retry policy for `promote` (workflows/lane.py)
 
 
 class LaneActivities:
@@ -112,26 +115,26 @@ class LaneActivities:
         (failed or terminated) and still runs: the new lane follows it before granting a turn,
         so two deployments of one environment never run at once."""
 
-        def candidates() -> list[LaneRequest]:
+        def candidates() -> list[Unfinished]:
             with self._store.session() as session:
-                rows = active_deployments(
+                rows = unfinished_deployments(
                     session=session, application=lane.application, environment=lane.environment
                 )
                 return [
-                    LaneRequest(deployment_id=r.id, commit=r.commit, trigger=r.trigger, actor=r.actor)
+                    Unfinished(
+                        request=LaneRequest(
+                            deployment_id=r.id, commit=r.commit, trigger=r.trigger, actor=r.actor
+                        ),
+                        status=r.status,
+                    )
                     for r in rows
                 ]
 
-        for request in await self._threads.run(candidates):
-            try:
-                description = await self._client.get_workflow_handle(request.deployment_id).describe()
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    continue
-                raise
-            if description.status == WorkflowExecutionStatus.RUNNING:
-                return request
-        return None
+        return await running_turn(
+            self._client,
+            lane_workflow_id=activity.info().workflow_id or "",
+            unfinished=await self._threads.run(candidates),
+        )
 
     @activity.defn(name="requeue")
     async def requeue(self, queued: LaneRecords) -> None:
@@ -170,14 +173,19 @@ class LaneActivities:
                 trigger="promotion",
                 actor=promotion.actor or f"promotion from {promotion.source_environment}",
             )
-        except LockstepError as err:
-            await self._threads.run(self._audit_promotion_failed, promotion, err)
-            raise to_application_error(err) from err
+        except Exception as err:
+            permanent = isinstance(err, LockstepError) and not err.retryable
+            if permanent or activity.info().attempt >= PROMOTION_ATTEMPTS:  # the last word
+                try:
+                    await self._threads.run(self._audit_promotion_failed, promotion, err)
+                except Exception:  # the trail is down too: the failure itself still counts
+                    activity.logger.exception("could not audit the failed promotion")
+            if isinstance(err, LockstepError):
+                raise to_application_error(err) from err
+            raise
 
-    def _audit_promotion_failed(self, promotion: Promotion, err: LockstepError) -> None:
+    def _audit_promotion_failed(self, promotion: Promotion, err: Exception) -> None:
         """The lane carries on after a promotion that cannot be made: the trail says why."""
-        if err.retryable:  # retried: only the last word is worth a line
-            return
         info = activity.info()
         audit(
             self._store,

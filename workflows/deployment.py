@@ -80,6 +80,7 @@ REJOIN_LANE = "rejoin-lane"
 # Patch: compensation starts at once; the `rolling_back` status write runs beside it with a bounded
 # retry (a store outage must not delay putting targets back).
 COMPENSATE_FIRST = "compensate-first"
+_REJOIN_AT_MOST = 3600.0  # seconds between a queued deployment's joins, at most
 _BEST_EFFORT = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 # Patch: a deployment whose join was cut short tells both lanes it may have joined (the lane under
 # today's id and the one under the id from before unambiguous ids) that it ended.
@@ -200,7 +201,7 @@ class DeploymentWorkflow(GovernanceStage):
         if governed and workflow.patched("governance"):
             try:
                 stopped = await self._govern(prepared)
-            except (ActivityError, asyncio.CancelledError) as err:  # nothing has changed yet
+            except (ActivityError, ApplicationError, asyncio.CancelledError) as err:  # nothing changed yet
                 if is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError):
                     reason = f"cancelled while {self._view.status.value}"
                     return await _to_completion(self._finish(DeploymentStatus.CANCELLED, reason))
@@ -233,16 +234,22 @@ class DeploymentWorkflow(GovernanceStage):
             await self._join(join)
             if workflow.patched(REJOIN_LANE):
                 # Joining again is harmless (the lane ignores a deployment it knows) and finds a
-                # lane that replaced the one this deployment joined. Every third lane check: a
-                # month in the queue stays far below Temporal's history limit (~600 events a day).
-                every = timedelta(seconds=3 * request.timeouts.lane_check_seconds)
+                # lane that replaced the one this deployment joined. First after three lane
+                # checks, then twice as long each time up to an hour: a month in the queue costs
+                # a few thousand events whatever the check interval (Temporal's limit: 51,200).
+                every = 3 * request.timeouts.lane_check_seconds
                 while self._turn is None:
                     try:
-                        await workflow.wait_condition(lambda: self._turn is not None, timeout=every)
+                        await workflow.wait_condition(
+                            lambda: self._turn is not None, timeout=timedelta(seconds=every)
+                        )
                     except TimeoutError:
-                        await self._join(join)
+                        every = min(2 * every, _REJOIN_AT_MOST)
+                        await self._rejoin(join)
             await workflow.wait_condition(lambda: self._turn is not None)
-        except (ActivityError, asyncio.CancelledError):  # cancelled while queued: nothing changed
+        except (ActivityError, ApplicationError, asyncio.CancelledError) as err:  # nothing changed yet
+            if not (isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)):
+                raise  # a join that can never succeed (it retries until then): fail-cleanly says so
             return await _to_completion(self._finish(DeploymentStatus.CANCELLED, "cancelled while queued"))
         assert self._turn is not None
         workflow.set_current_details("")
@@ -250,6 +257,15 @@ class DeploymentWorkflow(GovernanceStage):
             reason = f"superseded by {self._turn.superseded_by}"
             return await _to_completion(self._finish(DeploymentStatus.SUPERSEDED, reason))
         return None
+
+    async def _rejoin(self, join: JoinLane) -> None:
+        """Join again; a join that fails is tried at the next tick, never ends the deployment."""
+        try:
+            await self._join(join)
+        except (ActivityError, ApplicationError) as err:  # a local activity's failure is either
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("could not join the lane again: %s", _failure_message(err))
 
     async def _join(self, join: JoinLane) -> None:
         """Join (or join again) the environment's lane; remember which lane that is."""

@@ -41,6 +41,9 @@ _MAX_ROUNDS = 5  # policy evaluations after approvals before a policy that keeps
 # says so, instead of failing the whole Deployment from a signal handler; a signal whose payload is
 # not an approval is recorded as refused instead of being dropped by the SDK.
 DECISIONS_NEVER_FAIL = "decisions-never-fail"
+# Patch: an approval counts once it is recorded, not before (else the quorum could be met, the
+# policy asked and the changes begun on an approval whose recording then failed).
+COUNT_WHEN_RECORDED = "count-when-recorded"
 _RECORD_RETRIES = RetryPolicy(maximum_attempts=6, maximum_interval=timedelta(seconds=30))
 _UNREADABLE = "(unreadable signal)"  # the approver of a payload that is not an approval
 
@@ -62,6 +65,7 @@ class GovernanceStage:
         self._gate: ApprovalGate | None = None  # set when approvals are awaited
         self._required = 0
         self._approved_by: list[str] = []
+        self._recording: list[str] = []  # approvals being recorded: counted once they are
         self._rejection: tuple[str, str] | None = None  # (who, comment)
         self._deadline: datetime | None = None  # when waiting for approvals ends `rejected`
         self._decisions = 0
@@ -113,12 +117,12 @@ class GovernanceStage:
             )
         if self._rejection is not None:
             return ApprovalRefused(f"{self._request.deployment_id} is already rejected", "not_awaiting")
-        if decision == "approve" and len(self._approved_by) >= self._required:
+        if decision == "approve" and len(self._approved_by) + len(self._recording) >= self._required:
             return ApprovalRefused(f"{self._request.deployment_id} already has its approvals", "not_awaiting")
         try:
             check_decision(
                 self._gate,
-                self._approved_by,
+                [*self._approved_by, *self._recording],
                 request,
                 environment=self._request.environment,
                 decision=decision,
@@ -197,8 +201,11 @@ class GovernanceStage:
     async def _apply(self, decision: str, request: ApprovalInput) -> ApprovalAnswer:
         refused = self._refusal(decision, request)
         name = request.approver.strip()
+        later = refused is None and decision == "approve" and workflow.patched(COUNT_WHEN_RECORDED)
         if refused is None:
-            if decision == "approve":
+            if later:
+                self._recording.append(name)
+            elif decision == "approve":
                 self._approved_by.append(name)
             else:
                 self._rejection = (name, request.comment)
@@ -244,7 +251,13 @@ class GovernanceStage:
                     retry_policy=_RECORD_RETRIES,
                 )
             except (ActivityError, ApplicationError) as err:  # a local activity's failure is either
+                if later:
+                    self._recording.remove(name)
+                    return self._unrecorded(decision, name, entry, refused is None, err, counted_yet=False)
                 return self._unrecorded(decision, name, entry, refused is None, err)
+        if later:  # recorded: now it counts
+            self._recording.remove(name)
+            self._approved_by.append(name)
         entry["source"] = recorded  # what the worker could verify, not what the payload claimed
         if refused is not None:
             message = str(refused)
@@ -262,15 +275,23 @@ class GovernanceStage:
         )
 
     def _unrecorded(
-        self, decision: str, name: str, entry: dict[str, str], counted: bool, err: Exception
+        self,
+        decision: str,
+        name: str,
+        entry: dict[str, str],
+        counted: bool,
+        err: Exception,
+        *,
+        counted_yet: bool = True,
     ) -> ApprovalAnswer:
         """A decision the store could not take: an approval missing from the audit trail must not
         count, so it is withdrawn (a rejection stands: stopping is the safe side)."""
         cause = _cause(err)
         if counted and decision == "approve":
-            self._approved_by.reverse()
-            self._approved_by.remove(name)
-            self._approved_by.reverse()
+            if counted_yet:  # before `count-when-recorded` it counted at once: withdraw it
+                self._approved_by.reverse()
+                self._approved_by.remove(name)
+                self._approved_by.reverse()
             entry["counted"] = "false"
             entry["reason"] = f"could not be recorded, so it does not count (send it again): {cause}"[:1000]
         else:
@@ -324,7 +345,7 @@ class GovernanceStage:
         approvals = [
             {"approver": a["approver"], "at": a["at"]}
             for a in self._view.approvals
-            if a["decision"] == "approve" and a["counted"] == "true"
+            if a["decision"] == "approve" and a["counted"] == "true" and a["approver"] not in self._recording
         ]
         try:
             decision: PolicyDecision = await workflow.execute_activity_method(

@@ -278,9 +278,11 @@ class EnvironmentLane:
                 LaneActivities.active_deployment,
                 self._lane,
                 start_to_close_timeout=_SHORT_ACTIVITY,
-                retry_policy=RetryPolicy(maximum_attempts=5),
+                # Until it answers: granting a turn without knowing could run two at once, and no
+                # deployment gets anywhere while the store is down anyway.
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
             )
-        except ActivityError as err:  # the store unreachable: serve on rather than wedge
+        except ActivityError as err:  # a permanent failure (a bug): say so, serve on
             workflow.logger.warning("could not look for a running deployment: %s", err.cause or err)
             return None
 

@@ -152,17 +152,17 @@ def list_deployments(
     return list(session.exec(query.limit(limit)).all())
 
 
-def active_deployments(
-    *, session: Session, application: str, environment: str, limit: int = 20
+def unfinished_deployments(
+    *, session: Session, application: str, environment: str, limit: int = 50
 ) -> list[DeploymentRecord]:
-    """Deployments of the environment past their turn and not ended (planning, awaiting approval,
-    deploying, rolling back), newest first: what a lane that starts afresh must wait for."""
-    active = [s.value for s in DeploymentStatus if not s.is_final and s != DeploymentStatus.QUEUED]
+    """Deployments of the environment not yet ended (queued included), newest first: what a lane
+    that starts afresh looks through for one its predecessor let go."""
+    unfinished = [s.value for s in DeploymentStatus if not s.is_final]
     query = (
         select(DeploymentRecord)
         .where(DeploymentRecord.application == application)
         .where(DeploymentRecord.environment == environment)
-        .where(col(DeploymentRecord.status).in_(active))
+        .where(col(DeploymentRecord.status).in_(unfinished))
         .order_by(col(DeploymentRecord.created_at).desc(), col(DeploymentRecord.id).desc())
     )
     return list(session.exec(query.limit(limit)).all())

@@ -34,6 +34,7 @@ PATCHES: dict[str, tuple[str, ...]] = {
         "rejoin-lane",
         "compensate-first",
         "decisions-never-fail",
+        "count-when-recorded",
     ),
     "EnvironmentLane": ("signalled-lane", "lane-survives"),
 }

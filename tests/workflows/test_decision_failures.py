@@ -73,6 +73,43 @@ async def test_a_decision_the_store_cannot_take_does_not_count_and_the_deploymen
     assert [(d.approver, d.counted) for d in decisions] == [("bob", True)]
 
 
+async def test_an_approval_counts_only_once_it_is_recorded(
+    temporal_env: WorkflowEnvironment,
+    gated_worker: None,
+    gated_settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While its recording is retried the approval does not count: the quorum of one is not met,
+    the policy is not asked again, nothing deploys; when the recording fails, it never counted."""
+    _with_environment(app_repo, "uat", "{required: 1, groups: [release-managers], timeout: 1h}")
+    handle = await _start(temporal_env, gated_settings, store, git, "uat")
+    await _awaiting(handle)
+    real = governance_store.record_approval
+    attempts: list[str] = []
+
+    def flaky(**kwargs: Any) -> Any:
+        if kwargs["approver"] == "alice":
+            attempts.append("alice")
+            if len(attempts) < 3:
+                raise RuntimeError("the database is restarting")  # retried
+            raise ApplicationError("the database refused the write", non_retryable=True)
+        return real(**kwargs)
+
+    monkeypatch.setattr("activities.governance.record_approval", flaky)
+    await handle.signal("approve", {"approver": "alice"})
+    view = await _view_until(handle, 1)
+    assert len(attempts) == 3
+    assert view.status == DeploymentStatus.AWAITING_APPROVAL, "never deployed on an unrecorded approval"
+    await handle.signal("approve", {"approver": "bob"})
+    assert (await handle.result()).status == DeploymentStatus.SUCCEEDED
+    with store.session() as session:
+        decisions = approvals_for(session=session, deployment_id=handle.id)
+    assert [(d.approver, d.counted) for d in decisions] == [("bob", True)]
+
+
 async def test_an_unreadable_signal_is_recorded_not_dropped(
     temporal_env: WorkflowEnvironment,
     gated_worker: None,

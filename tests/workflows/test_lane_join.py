@@ -21,12 +21,15 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.lane import LaneActivities
 from activities.records import RecordActivities
 from activities.threads import ActivityThreads
+from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.ids import deployment_id, lane_id, legacy_lane_id
 from lockstep.domain.lane_messages import LANE_WORKFLOW, JoinLane, LaneView
 from lockstep.domain.messages import DeploymentRequest, DeploymentResult
 from lockstep.domain.status import DeploymentStatus
+from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import timeouts_from
 from lockstep.orchestration.lanes import join_lane
 from lockstep.settings import Settings
@@ -153,12 +156,26 @@ async def _cancelled_after_its_turn(
         timeouts=timeouts_from(settings),
         lane=True,
     )
-    records = RecordActivities(store=store, threads=ActivityThreads(activities=2, local_activities=2))
+    threads = ActivityThreads(activities=2, local_activities=2)
+    records = RecordActivities(store=store, threads=threads)
+    lanes = LaneActivities(  # the real lane activities: a new lane looks for what runs already
+        client=env.client,
+        settings=settings,
+        store=store,
+        renderer=CommitRenderer(GitMirrors(settings.mirrors_dir), {}),
+        threads=threads,
+    )
     async with Worker(
         env.client,
         task_queue=settings.temporal.task_queue,
         workflows=[DeploymentWorkflow, EnvironmentLane],
-        activities=[join_then_hang, plan_until_cancelled, records.record_outcome],
+        activities=[
+            join_then_hang,
+            plan_until_cancelled,
+            records.record_outcome,
+            lanes.active_deployment,
+            lanes.closed_status,
+        ],
         # A patch switched off: the branch runs that began before it still take.
         patch_activation_callback=(lambda asked: asked.patch_id != without) if without else None,
     ):
