@@ -152,7 +152,10 @@ class GovernanceStage:
 
     async def _record_unreadable(self, decision: str, err: Exception) -> None:
         """Record a signal whose payload is not an approval as a refused decision."""
-        reason = f"the {decision} signal's payload is not an approval: {type(err).__name__}: {err}"[:1000]
+        # The error's own lines, without the library's links; control characters shown escaped.
+        lines = [line for line in str(err).splitlines() if "errors.pydantic.dev" not in line]
+        detail = repr(" ".join(line.strip() for line in lines))[1:-1]
+        reason = f"the {decision} signal's payload is not an approval: {detail}"[:1000]
         self._decisions += 1
         at = workflow.now().isoformat()
         self._view.approvals.append(

@@ -330,17 +330,26 @@ async def _with_live_gate(s: Settings, view: DeploymentView) -> DeploymentView:
 
 async def _query(s: Settings, deployment_id: str) -> DeploymentView:
     """A deployment the store does not know (yet): ask its workflow."""
+    from pydantic import ValidationError
     from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
     from temporalio.service import RPCError, RPCStatusCode
 
+    from lockstep.domain.ids import is_lane_id
     from lockstep.domain.messages import DeploymentView
     from lockstep.orchestration.client import RPC_TIMEOUT, connect
 
+    if is_lane_id(deployment_id):
+        raise fail(
+            f"{deployment_id!r} is an environment's lane, not a deployment: `lockstep list --env E` "
+            "shows its deployments"
+        )
     client = await connect(s.temporal)
     try:
         view: DeploymentView = await client.get_workflow_handle(deployment_id).query(
             "status", result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT
         )
+    except ValidationError:  # a workflow of another kind answered
+        raise fail(f"no deployment {deployment_id!r}: that workflow is not a deployment") from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise fail(f"no deployment {deployment_id!r}") from None

@@ -70,6 +70,11 @@ def lane_id(application: str, environment: str) -> str:
     return SEPARATOR.join((application, environment, LANE_SUFFIX))
 
 
+def is_lane_id(workflow_id: str) -> bool:
+    """Whether `workflow_id` is a lane's (today's form): a deployment id never ends in `.lane`."""
+    return workflow_id.endswith(SEPARATOR + LANE_SUFFIX)
+
+
 def legacy_lane_id(application: str, environment: str) -> str:
     """The id the lane of this exact pair had before unambiguous ids (shared with any pair whose
     names join to the same text). Only for finding a lane that still runs under it."""

@@ -61,7 +61,7 @@ def keyed_error(key: str, message: str) -> PydanticCustomError:
 
 
 def _application_name(value: str) -> str:
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise ValueError(
             f"invalid application name '{value}': use 1-63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -70,7 +70,7 @@ def _application_name(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ValueError(
             f"invalid name '{value}': use 1-63 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
@@ -85,7 +85,7 @@ def _non_empty(value: str) -> str:
 
 
 def _placeholder_name(value: str) -> str:
-    if not PLACEHOLDER_NAME.match(value):
+    if not PLACEHOLDER_NAME.fullmatch(value):
         raise ValueError(
             f"invalid value name '{value}': a {{{{ placeholder }}}} name starts with a letter or '_' "
             "and contains letters, digits, '_', '.' or '-'"

@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput, ApprovalSource
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.ids import is_lane_id
 
 
 class DeploymentNotFound(LockstepError):
@@ -51,6 +52,8 @@ async def send_decision(
     """
     if decision not in ("approve", "reject"):
         raise ValueError(decision)
+    if is_lane_id(deployment_id):
+        raise DeploymentNotFound(f"no running deployment {deployment_id!r}: that is an environment's lane")
     handle = client.get_workflow_handle(deployment_id)
     try:
         answer: ApprovalAnswer = await handle.execute_update(
@@ -60,6 +63,10 @@ async def send_decision(
         )
     except WorkflowUpdateFailedError as err:
         cause = err.cause
+        if "handler for" in str(cause) and "not found" in str(cause):  # a workflow of another kind
+            raise DeploymentNotFound(
+                f"no running deployment {deployment_id!r}: it is not a deployment"
+            ) from err
         if isinstance(cause, ApplicationError):
             raise DecisionRefused(cause.message, cause.type or "not_allowed") from err
         raise DecisionRefused(str(cause or err), "not_allowed") from err

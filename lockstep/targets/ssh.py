@@ -421,7 +421,7 @@ def _wrap(command: str, *, cwd: str | None, env: Mapping[str, str]) -> str:
         why = shlex.quote(f"cannot start command in {cwd}")
         lines.append(f"cd -- {shlex.quote(cwd)} || {{ echo {why} >&2; exit 127; }}")
     for key, value in env.items():
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.fullmatch(key):
             raise ValueError(f"invalid environment variable name {key!r}")
         lines.append(f"export {key}={shlex.quote(value)}")
     lines.append(f"/bin/sh -c {shlex.quote(command)} </dev/null")

@@ -148,6 +148,10 @@ def test_component_needs_exactly_one_kind() -> None:
         ("depends_on: [catalogue]", "depends_on: catalogue", "components[2].depends_on", "expected a list"),
         ("- name: web\n    target: web", "- name: web", "components[2].target", "required key 'target'"),
         ('values: {replicas: "1"}', "values: {replicas: [1]}", "environments[0].values.replicas", "string"),
+        # A name ending in a newline would show as another environment's (ids, tables, policy).
+        ("- name: staging", '- name: "staging\\n"', "environments[0].name", "invalid name"),
+        ("application: shop", 'application: "shop\\n"', "application", "invalid application name"),
+        ("- name: web\n", '- name: "web\\n"\n', "components[2].name", "invalid name"),
     ],
 )
 def test_schema_errors_name_key_and_cause(old: str, new: str, key: str, fragment: str) -> None:
