@@ -74,6 +74,9 @@ class LaneActivities:
         One that ended without recording an outcome (terminated or timed out in Temporal) is
         recorded now, with the reason, so the store and the API say what the lane says.
         """
+        return await self._settle_if_closed(deployment_id)
+
+    async def _settle_if_closed(self, deployment_id: str) -> DeploymentStatus | None:
         closed: WorkflowExecutionStatus | None = None
         try:
             description = await self._client.get_workflow_handle(deployment_id).describe()
@@ -130,11 +133,14 @@ class LaneActivities:
                     for r in rows
                 ]
 
-        return await running_turn(
-            self._client,
-            lane_workflow_id=activity.info().workflow_id or "",
-            unfinished=await self._threads.run(candidates),
+        unfinished = await self._threads.run(candidates)
+        found = await running_turn(
+            self._client, lane_workflow_id=activity.info().workflow_id or "", unfinished=unfinished
         )
+        for candidate in unfinished:  # the others: any that closed without a word is recorded now
+            if found is None or candidate.request.deployment_id != found.deployment_id:
+                await self._settle_if_closed(candidate.request.deployment_id)
+        return found
 
     @activity.defn(name="requeue")
     async def requeue(self, queued: LaneRecords) -> None:
