@@ -1,4 +1,4 @@
-"""The server configuration (SPEC §3): one validated settings object, grouped by concern.
+"""The server configuration (docs/configuration.md): one validated settings object, grouped by concern.
 
 Loaded from the YAML file named by `LOCKSTEP_CONFIG` (default `lockstep-server.yaml` when it
 exists), with every value overridable by `LOCKSTEP_*` environment variables (`__` separates

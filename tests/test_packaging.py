@@ -1,7 +1,7 @@
 """Packaging and delivery files: docker-compose.yml, the Dockerfile, pyproject.toml, CI scripts.
 
 No Docker engine runs on this machine, so these are structural checks: the compose file and the
-server config it mounts parse and say what SPEC §1 promises, the image contains every package
+server config it mounts parse and say what README.md promises, the image contains every package
 the project declares, and the dependencies the project relies on are declared with version
 ranges. Building and starting the stack is left to a machine with Docker.
 """

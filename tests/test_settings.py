@@ -1,4 +1,4 @@
-"""The server configuration (SPEC §3): the YAML file, environment overrides, strictness, durations
+"""The server configuration (docs/configuration.md): the YAML file, environment overrides, strictness, durations
 and where the file is looked for."""
 
 from __future__ import annotations

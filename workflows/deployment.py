@@ -1,4 +1,4 @@
-"""The Deployment workflow (SPEC §4): one application, environment and commit.
+"""The Deployment workflow (docs/concepts.md): one application, environment and commit.
 
 Check out and render -> plan -> deploy wave by wave (a wave's components in parallel, health
 verified inside each component's activity) -> on failure or cancellation after changes began,

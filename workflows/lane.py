@@ -1,4 +1,4 @@
-"""The environment lane (SPEC §4): one long-running workflow per (application, environment).
+"""The environment lane (docs/concepts.md): one long-running workflow per (application, environment).
 
 It serialises deployments: a new commit never interleaves with a running one. Commits that
 arrive while one deploys wait; when it ends, only the newest of them deploys and the others end

@@ -1,4 +1,4 @@
-"""The search attributes every deployment carries (SPEC §4), so the Temporal UI can filter."""
+"""The search attributes every deployment carries (docs/concepts.md), so the Temporal UI can filter."""
 
 from __future__ import annotations
 

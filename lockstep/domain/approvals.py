@@ -1,4 +1,4 @@
-"""Approval gates (SPEC §5): who may approve a deployment, and whether one more approval counts.
+"""Approval gates (docs/approvals.md): who may approve a deployment, and whether one more approval counts.
 
 Owns the rules as pure functions over plain data, so the Deployment workflow can apply them in
 update validators and signal handlers without I/O, and tests can check them directly. It does

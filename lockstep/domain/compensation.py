@@ -1,4 +1,4 @@
-"""How a deployment ends once compensation has run (SPEC §4): the rule, apart from the workflow
+"""How a deployment ends once compensation has run (docs/concepts.md): the rule, apart from the workflow
 that gathers its facts, so it is tested without Temporal.
 
 Deliberately does not run rollbacks, nor know about patches: the workflow keeps a deployment that

@@ -51,7 +51,7 @@ class PrepareResult(BaseModel):
 
 
 class PolicyRequest(BaseModel):
-    """Input of evaluate_policy: what the SPEC §6 input is built from, and which evaluation this is."""
+    """Input of evaluate_policy: what the policies/README.md input is built from, and which evaluation this is."""
 
     deployment_id: str
     application: str

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 
 class PolicyDecision(BaseModel):
-    """The outcome of `data.lockstep.deploy` (SPEC §6). Any deny reason blocks the deployment."""
+    """The outcome of `data.lockstep.deploy` (policies/README.md). Any deny reason blocks the deployment."""
 
     deny: list[str]
     warn: list[str]

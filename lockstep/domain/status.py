@@ -1,4 +1,4 @@
-"""Deployment and step statuses (SPEC §4). Owns the vocabulary, not the transitions."""
+"""Deployment and step statuses (docs/concepts.md). Owns the vocabulary, not the transitions."""
 
 from __future__ import annotations
 

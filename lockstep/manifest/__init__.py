@@ -1,4 +1,4 @@
-"""Loading, validating and rendering an application's `lockstep.yaml` (SPEC §2).
+"""Loading, validating and rendering an application's `lockstep.yaml` (docs/manifest.md).
 
 `load_manifest` reads and validates the manifest of one commit; `render_environment` turns one
 environment of it into `RenderedComponent`s with placeholders resolved and content hashed. Pure:

@@ -68,7 +68,7 @@ def environment(manifest: Manifest, name: str, *, file: str = "lockstep.yaml") -
 
 
 def check_references(manifest: Manifest, *, file: str = "lockstep.yaml") -> None:
-    """The cross-section rules of SPEC §2 that the schema alone cannot express."""
+    """The cross-section rules of docs/manifest.md that the schema alone cannot express."""
     names = {c.name for c in manifest.components}
     for i, comp in enumerate(manifest.components):
         seen: set[str] = set()

@@ -1,4 +1,4 @@
-"""The shape of `lockstep.yaml` (SPEC §2) as strict pydantic models.
+"""The shape of `lockstep.yaml` (docs/manifest.md) as strict pydantic models.
 
 Owns: field types, defaults, unknown-key rejection (`extra="forbid"`), the syntax of names,
 durations and destination paths, the bounds of every duration, count and string

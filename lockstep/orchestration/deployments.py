@@ -61,7 +61,7 @@ def timeouts_from(settings: Settings) -> DeploymentTimeouts:
 def deployment_search_attributes(
     request: DeploymentRequest, status: DeploymentStatus
 ) -> TypedSearchAttributes:
-    """What the Temporal UI filters deployments by (SPEC §4), as a start sets them."""
+    """What the Temporal UI filters deployments by (docs/concepts.md), as a start sets them."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(sa.APPLICATION, request.application),

@@ -1,4 +1,4 @@
-"""Policy evaluation (SPEC §6): one Protocol, an embedded Rego engine and an OPA-server engine.
+"""Policy evaluation (policies/README.md): one Protocol, an embedded Rego engine and an OPA-server engine.
 
 `make_policy_engine(settings.policy)` is the entry point; `deploy_input` builds what the policy
 sees. Decisions are `lockstep.domain.policy` models.

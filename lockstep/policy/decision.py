@@ -3,7 +3,7 @@
 Both engines hand their raw `data.lockstep.deploy` / `data.lockstep.drift` document here, so the
 two agree on what a well-formed result is: `deny` must be present and a list (a Rego set) of
 strings; `warn` (list of strings) and `approvals_required` (a non-negative integer) may be absent,
-meaning none and 0 — the manifest's own approval count still applies (SPEC §6). Anything else is
+meaning none and 0 — the manifest's own approval count still applies (policies/README.md). Anything else is
 malformed. A failure never raises: it becomes a decision that denies (deploy) or does not remediate
 (drift), with one reason naming the engine and the cause. Reasons are sorted: Rego sets have no order.
 """

@@ -1,4 +1,4 @@
-"""The policy input document (SPEC §6) and its canonical hash.
+"""The policy input document (policies/README.md) and its canonical hash.
 
 `deploy_input` is the only place that decides what a deployment policy can see; `input_sha256`
 identifies an input in decisions and audit records. Both are pure: they read nothing and decide

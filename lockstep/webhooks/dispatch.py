@@ -1,7 +1,7 @@
 """What a verified branch push asks for: the environments it deploys, and the one call that
 queues a deployment.
 
-Owns the rule of SPEC §4 and issue 3: a push to branch B deploys every environment whose
+Owns the rule of docs/concepts.md and issue 3: a push to branch B deploys every environment whose
 `branch` is B and that has no `promote_from` (those receive commits by promotion only), and the
 `DeploymentEnqueuer` protocol the webhook router calls once per such environment.
 

@@ -31,7 +31,7 @@ def api_store(database_url: str) -> Iterator[Store]:
     store.dispose()
 
 
-TOKEN = "token-of-alice"  # reads need one (SPEC §8): tests/api/test_reads.py
+TOKEN = "token-of-alice"  # reads need one (docs/api.md): tests/api/test_reads.py
 
 
 def make_client(database_url: str, store: Store, *, temporal_address: str = UNREACHABLE) -> TestClient:

@@ -1,4 +1,4 @@
-"""Reads need a token, and command output is shown with known secrets masked (SPEC §8).
+"""Reads need a token, and command output is shown with known secrets masked (docs/api.md).
 
 The app runs in-process over a real store; the step outputs are written the way a deploy
 activity writes them, so what is tested is what `GET /deployments` would have served.

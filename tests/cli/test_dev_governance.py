@@ -141,7 +141,7 @@ async def test_production_waits_for_two_release_managers_and_policy_denies_lates
             cwd=tmp_path, env=env,
         )  # fmt: skip
         assert code == 1, err
-        denied = json.loads(out)  # staging cannot be skipped, whoever asks (SPEC §2)
+        denied = json.loads(out)  # staging cannot be skipped, whoever asks (docs/manifest.md)
         assert denied["status"] == "denied" and "succeeded in staging" in denied["error"], denied
 
         code, out, err = await _lockstep("audit", "verify", cwd=tmp_path, env=env)

@@ -1,4 +1,4 @@
-"""A server configuration holding only what SPEC §3 requires drives plan, deploy and status.
+"""A server configuration holding only what docs/configuration.md requires drives plan, deploy and status.
 
 No `state_dir`, no `database_url`, no policy path: every default is relative (`.lockstep/…`), the
 target's root is relative too, and each command runs from a folder other than the one holding the

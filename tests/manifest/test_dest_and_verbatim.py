@@ -1,4 +1,4 @@
-"""Placeholders in `host.files[].dest`, and `render: false` for files delivered verbatim (SPEC §2)."""
+"""Placeholders in `host.files[].dest`, and `render: false` for files delivered verbatim (docs/manifest.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""load_manifest: the schema, YAML problems and the cross-section rules of SPEC §2."""
+"""load_manifest: the schema, YAML problems and the cross-section rules of docs/manifest.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The parsing bounds of SPEC §2: oversized files, deep nesting and YAML aliases that expand without
+"""The parsing bounds of docs/manifest.md: oversized files, deep nesting and YAML aliases that expand without
 end are refused with the file, the key (and document) and the line; ordinary anchors still load."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The policy input document (SPEC §6) and its canonical hash."""
+"""The policy input document (policies/README.md) and its canonical hash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Approvals on the real Temporal dev server (SPEC §5): quorum, duplicate approver, the commit's
+"""Approvals on the real Temporal dev server (docs/approvals.md): quorum, duplicate approver, the commit's
 author and non-members refused, rejection, timeout; policy deny and an unreachable engine.
 
 Users: alice and bob are release managers; carol is one too but wrote the commit (her email is

@@ -1,4 +1,4 @@
-"""No author or committer of any commit a deployment brings live may approve it (SPEC §5).
+"""No author or committer of any commit a deployment brings live may approve it (docs/approvals.md).
 
 The change is every commit between the revision live in the environment and the deployed one
 (on a first deployment, every commit reachable). An approver who wrote an earlier commit of the

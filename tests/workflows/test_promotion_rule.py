@@ -1,4 +1,4 @@
-"""`promote_from` holds for every trigger (SPEC §2): a commit that never succeeded in the source
+"""`promote_from` holds for every trigger (docs/manifest.md): a commit that never succeeded in the source
 environment ends `denied` before anything is touched, whether a person, the API, a webhook, a
 rollback or a remediation asks; a promotion after a success goes through; and a commit that
 drops `promote_from` from its own lockstep.yaml still answers to the rule live in the

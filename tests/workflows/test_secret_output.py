@@ -1,4 +1,4 @@
-"""Command output is stored with known secrets masked (issue: reads leak; SPEC §3: secrets are
+"""Command output is stored with known secrets masked (issue: reads leak; docs/configuration.md: secrets are
 never written to the database).
 
 A deploy command prints a value the server configuration marks secret (`secret_env`) and fails;
