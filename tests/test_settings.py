@@ -1,5 +1,5 @@
-"""The server configuration (docs/configuration.md): the YAML file, environment overrides, strictness, durations
-and where the file is looked for."""
+"""The server configuration (docs/configuration.md): the YAML file, environment overrides,
+strictness, durations and where the file is looked for."""
 
 from __future__ import annotations
 

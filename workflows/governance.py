@@ -1,4 +1,5 @@
-"""The governance stage of the Deployment workflow: policy, approvals, policy again (docs/approvals.md, policies/README.md).
+"""The governance stage of the Deployment workflow: policy, approvals, policy again
+(docs/approvals.md, policies/README.md).
 
 A mixin of `DeploymentWorkflow`: it owns the `approve`/`reject` signals and updates, the quorum
 and the approval timeout, and asks the policy engine (through an activity) at plan time and

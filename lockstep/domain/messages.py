@@ -51,7 +51,8 @@ class PrepareResult(BaseModel):
 
 
 class PolicyRequest(BaseModel):
-    """Input of evaluate_policy: what the policies/README.md input is built from, and which evaluation this is."""
+    """Input of evaluate_policy: what the policy input (policies/README.md) is built from, and
+    which evaluation this is."""
 
     deployment_id: str
     application: str

@@ -1,4 +1,5 @@
-"""Placeholders in `host.files[].dest`, and `render: false` for files delivered verbatim (docs/manifest.md)."""
+"""Placeholders in `host.files[].dest`, and `render: false` for files delivered verbatim
+(docs/manifest.md)."""
 
 from __future__ import annotations
 
