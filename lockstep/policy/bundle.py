@@ -22,6 +22,11 @@ from lockstep.domain.errors import LockstepError
 
 DATA_FILE = "data.json"
 TEST_SUFFIX = "_test.rego"
+# Bounds on what a bundle folder may hold (every file is read and hashed): a policy path pointed at
+# the wrong folder (`/tmp`, a home directory) is refused naming the bound, not read into memory.
+MAX_FILES = 2000
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
 
 
 class PolicyBundleError(LockstepError):
@@ -49,8 +54,31 @@ def bundle_files(root: Path) -> list[Path]:
     """Every regular file under `root`, sorted by relative posix path."""
     if not root.is_dir():
         raise PolicyBundleError(f"policy bundle {root} is not a directory")
-    files = [Path(d, f) for d, _, names in os.walk(root) for f in names]
-    return sorted((p for p in files if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
+    files: list[Path] = []
+    total = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            if not path.is_file():
+                continue
+            files.append(path)
+            if len(files) > MAX_FILES:
+                raise PolicyBundleError(
+                    f"policy bundle {root} holds more than {MAX_FILES} files: is policy.path the "
+                    "bundle folder?"
+                )
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise PolicyBundleError(
+                    f"{path}: {size} bytes, more than a policy file may hold ({MAX_FILE_BYTES} bytes)"
+                )
+            total += size
+            if total > MAX_TOTAL_BYTES:
+                raise PolicyBundleError(
+                    f"policy bundle {root} holds more than {MAX_TOTAL_BYTES} bytes: is policy.path the "
+                    "bundle folder?"
+                )
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
 def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:

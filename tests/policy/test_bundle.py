@@ -70,3 +70,24 @@ def test_non_utf8_rego_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.rego").write_bytes(b"package p\n\xff\n")
     with pytest.raises(PolicyBundleError, match=r"bad\.rego: not UTF-8"):
         load_bundle(tmp_path)
+
+
+def test_a_folder_that_is_not_a_bundle_is_refused_before_it_is_read(
+    bundle_copy: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """policy.path pointed at the wrong folder: refused naming the bound, never read into memory."""
+    from lockstep.policy import bundle
+
+    root = bundle_copy()
+    with (root / "big.bin").open("wb") as big:  # sparse: costs no disk
+        big.truncate(bundle.MAX_FILE_BYTES + 1)
+    with pytest.raises(PolicyBundleError, match="more than a policy file may hold"):
+        load_bundle(root)
+    (root / "big.bin").unlink()
+    monkeypatch.setattr(bundle, "MAX_FILES", 3)
+    with pytest.raises(PolicyBundleError, match=r"more than 3 files: is policy\.path the bundle folder"):
+        bundle_revision(root)
+    monkeypatch.setattr(bundle, "MAX_FILES", 2000)
+    monkeypatch.setattr(bundle, "MAX_TOTAL_BYTES", 10)
+    with pytest.raises(PolicyBundleError, match="more than 10 bytes"):
+        load_bundle(root)
