@@ -23,8 +23,8 @@ import typer.main
 
 from lockstep.cli.main import app
 from scripts.cli_docs_data import DEPLOYMENT, EXIT_ONE, EXIT_TWO, JSON_OUTPUT, Fields
+from scripts.generated_file import ROOT, write_or_check
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "cli.md"
 COMMAND = "python -m scripts.gen_cli_docs"
 DEPLOYMENT_INTRO = (
@@ -240,15 +240,7 @@ def broken_references() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            sys.stderr.write(f"{TARGET.relative_to(ROOT)} is stale: run `make docs` ({COMMAND})\n")
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    sys.stdout.write(f"wrote {TARGET.relative_to(ROOT)}\n")
-    return 0
+    return write_or_check(TARGET, render(), argv, command=COMMAND)
 
 
 if __name__ == "__main__":

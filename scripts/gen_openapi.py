@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from scripts.generated_file import ROOT, write_or_check
+
 TARGET = ROOT / "docs" / "openapi.json"
 COMMAND = "python -m scripts.gen_openapi"
 
@@ -39,15 +39,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            sys.stderr.write(f"{TARGET.relative_to(ROOT)} is stale: run `make docs` ({COMMAND})\n")
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    sys.stdout.write(f"wrote {TARGET.relative_to(ROOT)}\n")
-    return 0
+    return write_or_check(TARGET, render(), argv, command=COMMAND)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from lockstep.domain.messages import DeploymentView, StepView
 from lockstep.domain.models import Plan, PlannedComponent
-from scripts import gen_cli_docs
+from scripts import gen_cli_docs, generated_file
 from scripts.cli_docs_data import DEPLOYMENT, JSON_OUTPUT
 
 
@@ -122,7 +122,7 @@ def test_the_intro_links_only_pages_that_exist() -> None:
 
 
 def test_every_docs_page_the_cli_names_exists_with_its_heading() -> None:
-    root = gen_cli_docs.ROOT
+    root = generated_file.ROOT
     named = set()
     for source in (root / "lockstep" / "cli").glob("*.py"):
         named |= set(
