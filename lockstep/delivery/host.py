@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from lockstep.delivery.http_health import verify_http
 from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
+from lockstep.health.commands import verify_health
+from lockstep.health.http import verify_http
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
-from lockstep.targets.host_commands import run_commands, verify_health
+from lockstep.targets.host_commands import run_commands
 from lockstep.targets.release_layout import FOREIGN_LINK, LayoutRefused, layout_problems, release_name
 from lockstep.targets.releases import (
     current_link,

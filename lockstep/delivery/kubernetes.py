@@ -15,7 +15,7 @@ previous revision does not have. Objects that existed before but had no previous
 restore are left as they are.
 
 Deliberately does not: talk to the API itself (`lockstep.targets.kubernetes`), judge health
-(`lockstep.drift.health`) or know the store's schema (`InventoryJournal`).
+(`lockstep.health.kubernetes`) or know the store's schema (`InventoryJournal`).
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from lockstep.delivery.http_health import verify_http
 from lockstep.domain.errors import HealthCheckFailed, LockstepError, PlacementRefused
+from lockstep.domain.kube_objects import KubeObject, ObjectRef
 from lockstep.domain.kube_scope import NamespaceLimits
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
-from lockstep.drift.health import Assessment, Health, KubeObject, ObjectRef, assess
+from lockstep.health.http import verify_http
+from lockstep.health.kubernetes import Assessment, Health, assess
 from lockstep.targets.kubernetes import Applied
 
 Progress = Callable[[str], None]

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.masking import Masker
-from lockstep.drift.health import ObjectRef
 from lockstep.store.inserts import insert_or_get
 from lockstep.store.steps import record_step
 from lockstep.store.tables import UTCDateTime, utcnow

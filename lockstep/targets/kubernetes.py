@@ -6,7 +6,7 @@ target's), server-side apply under field manager `lockstep` (conflicts forced wh
 says so), and wrapping the client's errors into Lockstep errors that say whether retrying helps.
 
 Deliberately does not: decide what to apply, wait for health (`lockstep.delivery.kubernetes`
-and `lockstep.drift.health`) or remember what it applied (`lockstep.store.inventory`).
+and `lockstep.health.kubernetes`) or remember what it applied (`lockstep.store.inventory`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import exceptions as dynamic_errors
 
 from lockstep.domain.errors import ConfigError, LockstepError, TargetUnreachable
-from lockstep.drift.health import KubeObject, ObjectRef
+from lockstep.domain.kube_objects import KubeObject, ObjectRef
 from lockstep.settings import KubernetesTargetSettings
 
 # The client ships no type information: its modules are used as `Any` at this boundary only.

@@ -29,7 +29,7 @@ import yaml
 from kmock import KubernetesEmulator, Server
 from kmock._internal import rendering
 
-from lockstep.drift.health import ObjectRef
+from lockstep.domain.kube_objects import ObjectRef
 
 # Builtin resources kmock's bundled discovery may lack, plus one custom resource for tests.
 EXTRA_RESOURCES: dict[str, Any] = {

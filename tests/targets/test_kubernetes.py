@@ -12,8 +12,8 @@ import pytest
 
 from lockstep.delivery.kubernetes import KubernetesDelivery, deliver_kubernetes_component
 from lockstep.domain.errors import ConfigError, HealthCheckFailed, TargetUnreachable
+from lockstep.domain.kube_objects import KubeObject, ObjectRef
 from lockstep.domain.models import HealthSpec, RenderedComponent
-from lockstep.drift.health import KubeObject, ObjectRef
 from lockstep.manifest.loader import load_kubernetes_documents
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.targets.kubernetes import KubernetesApiError, KubernetesCluster, connect_kubernetes

@@ -16,9 +16,9 @@ from lockstep.delivery.kubernetes import (
     rollback_kubernetes_component,
 )
 from lockstep.domain.errors import ConfigError, PlacementRefused
+from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.kube_scope import NamespaceLimits
 from lockstep.domain.models import HealthSpec, RenderedComponent
-from lockstep.drift.health import ObjectRef
 from lockstep.settings import KubernetesTargetSettings, load_settings
 from lockstep.targets.kubernetes import KubernetesCluster, connect_kubernetes
 from tests.support.kube import EmulatedCluster, MemoryInventory, emulated_cluster

@@ -9,7 +9,8 @@ import pytest
 
 from lockstep.domain.errors import DeploymentStepFailed, HealthCheckFailed
 from lockstep.domain.models import HealthSpec
-from lockstep.targets.host_commands import failed_results, run_commands, verify_health
+from lockstep.health.commands import verify_health
+from lockstep.targets.host_commands import failed_results, run_commands
 from lockstep.targets.local import LocalConnection
 
 

@@ -12,7 +12,7 @@ from lockstep.domain.status import DeploymentStatus, StepStatus
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
-from tests.delivery.test_http_health import StatusServer
+from tests.health.test_http_health import StatusServer
 from tests.support.apprepo import commit
 from tests.workflows.helpers import current, deploy
 

@@ -1,8 +1,5 @@
 """Health of live Kubernetes objects: pure functions from an object's payload to a `Health`.
 
-Also owns `ObjectRef`, the identity of an object (group, kind, namespace, name) that delivery,
-the inventory and drift share.
-
 Owns the rules (docs/kubernetes.md): Deployments, StatefulSets and DaemonSets must have observed
 their latest generation and rolled it out (updated, ready and available replicas); Jobs must have
 completed; Pods must be ready (or have succeeded); PersistentVolumeClaims must be Bound; custom
@@ -17,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
+
+from lockstep.domain.kube_objects import Condition, KubeObject
 
 # API groups of the built-in kinds: their objects get kind rules or presence, never the
 # custom-resource `Ready` condition rule.
@@ -55,58 +54,10 @@ class Health(IntEnum):
     FAILED = 4  # will not get healthy by waiting (Job failed, rollout deadline exceeded)
 
 
-@dataclass(frozen=True, order=True)
-class ObjectRef:
-    """Identifies an object for apply: API group (not version), kind, namespace, name."""
-
-    api_version: str
-    kind: str
-    namespace: str  # "" for cluster-scoped objects
-    name: str
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        """What the API server identifies an object by: a new apiVersion is the same object."""
-        return (self.group, self.kind, self.namespace, self.name)
-
-    def __str__(self) -> str:
-        where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{where}{self.name}"
-
-
 @dataclass(frozen=True)
 class Assessment:
     health: Health
     message: str = ""
-
-
-class Condition(TypedDict, total=False):
-    type: str
-    status: str  # "True" | "False" | "Unknown"
-    reason: str
-    message: str
-
-
-class ObjectMeta(TypedDict, total=False):
-    name: str
-    namespace: str
-    generation: int
-    uid: str
-    resourceVersion: str
-
-
-class KubeObject(TypedDict, total=False):
-    """Any object as the API server returns it; `spec` and `status` are read per kind."""
-
-    apiVersion: str
-    kind: str
-    metadata: ObjectMeta
-    spec: dict[str, Any]
-    status: dict[str, Any]
 
 
 class WorkloadStatus(TypedDict, total=False):

@@ -7,7 +7,8 @@ from typing import cast
 import pytest
 import yaml
 
-from lockstep.drift.health import Assessment, Health, KubeObject, assess, worst
+from lockstep.domain.kube_objects import KubeObject
+from lockstep.health.kubernetes import Assessment, Health, assess, worst
 
 
 def obj(text: str) -> KubeObject:

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from lockstep.delivery.host import DeliveryLimits, HostDelivery, deliver_host_component
-from lockstep.delivery.http_health import verify_http
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.delivery.kubernetes import KubernetesDelivery, deliver_kubernetes_component
 from lockstep.domain.errors import HealthCheckFailed
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.status import StepStatus
+from lockstep.health.http import verify_http
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.targets.kubernetes import connect_kubernetes
 from lockstep.targets.local import LocalConnection

@@ -1,1 +1,0 @@
-"""Pure functions over live objects: health assessment per kind (and, later, desired vs live)."""
