@@ -7,6 +7,7 @@ plus a suffix naming the fact. It does not decide what is audited; the activitie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from temporalio import activity
 
 from lockstep.delivery.rendering import RenderedCommit
 from lockstep.domain.audit import AuditEntry, AuditKind, actor_source_for
+from lockstep.domain.changes import ChangeSet, total_counts
 from lockstep.domain.messages import ComponentRequest, DeploymentRequest
 from lockstep.domain.models import Plan
 from lockstep.orchestration.admission import Admission
@@ -100,11 +102,34 @@ def audit_planned(
     )
 
 
+def covered(changes: Sequence[ChangeSet]) -> list[str]:
+    """The hosts a component's change sets cover, or for a cluster the objects (`Kind/ns/name`)."""
+    return [c.location for c in changes if c.location] + [
+        change.subject for c in changes if not c.location for change in c.changes
+    ]
+
+
+_AUDITED_LOCATIONS = 100  # change counts per host an audit entry lists; the total is exact
+
+
 def audit_step(
-    store: Store, request: ComponentRequest, kind: AuditKind, outcome: str, hosts: list[str], error: str = ""
+    store: Store,
+    request: ComponentRequest,
+    kind: AuditKind,
+    outcome: str,
+    changes: Sequence[ChangeSet],
+    error: str = "",
 ) -> None:
-    """One attempt's outcome for one component (each attempt is its own fact)."""
-    detail: dict[str, object] = {"component": request.component, "outcome": outcome, "hosts": hosts}
+    """One attempt's outcome for one component (each attempt is its own fact), with what it
+    changed: counts per action in all, and per host (or for the cluster)."""
+    detail: dict[str, object] = {
+        "component": request.component,
+        "outcome": outcome,
+        "hosts": covered(changes)[:_AUDITED_LOCATIONS],
+    }
+    if changes:
+        detail["changes"] = total_counts(changes)
+        detail["locations"] = {c.location or "cluster": c.counts() for c in changes[:_AUDITED_LOCATIONS]}
     if error:
         detail["error"] = error[:2000]
     audit(

@@ -3,6 +3,7 @@ one component. Each converges to a desired state, so a retry after a crash is ha
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -10,24 +11,14 @@ from typing import TypeVar
 
 from temporalio import activity
 
-from activities.audit import audit_planned, audit_step
+from activities.audit import audit_planned, audit_step, covered
 from activities.errors import to_application_error
 from activities.heartbeat import run_with_heartbeat
 from activities.threads import ActivityThreads
-from lockstep.delivery.host import (
-    DeliveryLimits,
-    HostDelivery,
-    deliver_host_component,
-    require_every_host,
-    rollback_host_component,
-)
-from lockstep.delivery.kubernetes import (
-    KubernetesDelivery,
-    deliver_kubernetes_component,
-    rollback_kubernetes_component,
-)
+from lockstep.delivery.deliverer import Deliverers, DeliveryContext
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.audit import AuditKind
+from lockstep.domain.changes import ChangeSet, any_changed
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.masking import Masker
 from lockstep.domain.messages import (
@@ -40,14 +31,9 @@ from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import DeploymentStatus
 from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
-from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
-from lockstep.store.inventory import StoreInventory
-from lockstep.store.journal import StoreJournal
 from lockstep.store.revisions import last_revisions
-from lockstep.targets.host import HostConnection
-from lockstep.targets.kubernetes import connect_kubernetes
 from lockstep.targets.registry import TargetRegistry
 
 T = TypeVar("T")
@@ -72,6 +58,7 @@ class DeploymentActivities:
         store: Store,
         renderer: CommitRenderer,
         targets: TargetRegistry,
+        deliverers: Deliverers,
         threads: ActivityThreads,
         users: Mapping[str, tuple[Sequence[str], str | None]] | None = None,
         masker: Masker | None = None,
@@ -82,6 +69,7 @@ class DeploymentActivities:
         self._masker = masker or Masker(())
         self._renderer = renderer
         self._targets = targets
+        self._deliverers = deliverers
         self._users = dict(users or {})  # name -> (groups, email): who may approve where
 
     @activity.defn(name="prepare_deployment")
@@ -135,59 +123,39 @@ class DeploymentActivities:
 
     @activity.defn(name="deploy_component")
     async def deploy_component(self, request: ComponentRequest) -> ComponentResult:
-        """Deliver one component onto every host of its target, health verified."""
+        """Deliver one component onto its target (every host, or the cluster), health verified."""
 
         def work(progress: Callable[[str], None], cancelled: threading.Event) -> ComponentResult:
             component = self._component(request)
-            if component.kind == "kubernetes":
-                return self._kubernetes(request, component, progress, cancelled, rollback=False)
-            delivery = self._delivery(request, component, progress, cancelled)
-            target = component.target_name
-            hosts: list[HostConnection] = []
+            deliverer = self._deliverers.for_kind(component.kind)
             try:
-                # Every host or none; one that cannot be reached gets a failed step saying why
-                # (an unknown host key, say), so the deployment shows where it stopped.
-                hosts = require_every_host(delivery, self._targets.connect_each(target, interrupt=cancelled))
-                done = deliver_host_component(delivery, hosts, self._targets.batch_size(target))
+                changes = deliverer.apply(self._context(request, progress, cancelled), component)
             except BaseException as err:
                 self._audit_failure(request, AuditKind.STEP_FINISHED, err)
                 raise
-            finally:
-                for conn in hosts:
-                    conn.close()
-            audit_step(self._store, request, AuditKind.STEP_FINISHED, "succeeded", done)
-            return ComponentResult(component=component.name, hosts=done, changed=True)
+            audit_step(self._store, request, AuditKind.STEP_FINISHED, "succeeded", changes)
+            return _result(component.name, changes, changed=True)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
     @activity.defn(name="rollback_component")
     async def rollback_component(self, request: ComponentRequest) -> ComponentResult:
-        """Put every host this deployment touched back on the release that was live before."""
+        """Put back what this deployment changed of one component, onto the revision live before."""
 
         def work(progress: Callable[[str], None], cancelled: threading.Event) -> ComponentResult:
             component = self._component(request, verify=False)
-            if component.kind == "kubernetes":
-                return self._kubernetes(request, component, progress, None, rollback=True)
-            target = component.target_name
+            deliverer = self._deliverers.for_kind(component.kind)
+            context = self._context(request, progress, cancelled, patience=_patience())
             try:
-                # Not interruptible (a half-done rollback is worse than a slow one): `cancelled`
-                # only ends the waiting for hosts that cannot be reached.
-                done = rollback_host_component(
-                    self._delivery(request, component, progress, None),
-                    lambda hosts: self._targets.connect_each(target, hosts),
-                    self._deploy_commands_for(request),
-                    batch=self._targets.batch_size(target),
-                    patience=_patience(),
-                    stop=cancelled,
-                )
+                changes = deliverer.restore(context, component, lambda: self._previous(request, component))
             except BaseException as err:
                 self._audit_failure(request, AuditKind.ROLLBACK, err)
                 raise
-            outcome = "rolled_back" if done.changed else "unchanged"
-            audit_step(self._store, request, AuditKind.ROLLBACK, outcome, done.hosts)
-            return ComponentResult(
-                component=component.name, hosts=done.hosts, changed=done.changed, detail=done.detail
+            changed = any_changed(changes)
+            audit_step(
+                self._store, request, AuditKind.ROLLBACK, "rolled_back" if changed else "unchanged", changes
             )
+            return _result(component.name, changes, changed=changed)
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
@@ -196,59 +164,31 @@ class DeploymentActivities:
     def _audit_failure(self, request: ComponentRequest, kind: AuditKind, err: BaseException) -> None:
         audit_step(self._store, request, kind, "failed", [], error=self._masker.mask(str(err)))
 
-    def _kubernetes(
+    def _context(
         self,
         request: ComponentRequest,
-        component: RenderedComponent,
         progress: Callable[[str], None],
         cancelled: threading.Event | None,
         *,
-        rollback: bool,
-    ) -> ComponentResult:
-        """Deploy or roll back a kubernetes component (lockstep.delivery.kubernetes)."""
-        target = self._targets.settings(component.target_name)
-        if not isinstance(target, KubernetesTargetSettings):
-            raise LockstepError(
-                f"{component.name}: target {component.target_name!r} is not a kubernetes target"
-            )
-        kind = AuditKind.ROLLBACK if rollback else AuditKind.STEP_FINISHED
-        cluster = connect_kubernetes(target)
-        journal = StoreInventory(
-            self._store,
+        patience: float = 0.0,
+    ) -> DeliveryContext:
+        return DeliveryContext(
             deployment_id=request.deployment_id,
             application=request.application,
             environment=request.environment,
-            component=component.name,
+            repository=request.repository,
             commit=request.commit,
-            masker=self._masker,
-        )
-        delivery = KubernetesDelivery(
-            component,
-            cluster,
-            journal,
-            progress,
-            cancelled,
-            activity.info().attempt,
-            limits=target.limits(component.target_name),
-        )
-        try:
-            if rollback:
-                done = rollback_kubernetes_component(delivery, self._previous_objects(request))
-            else:
-                done = deliver_kubernetes_component(delivery)
-        except BaseException as err:
-            self._audit_failure(request, kind, err)
-            raise
-        finally:
-            cluster.close()
-        outcome = ("rolled_back" if done.changed else "unchanged") if rollback else "succeeded"
-        audit_step(self._store, request, kind, outcome, done.objects)
-        return ComponentResult(
-            component=component.name, hosts=done.objects, changed=done.changed, detail=done.detail
+            timeouts=request.timeouts,
+            progress=progress,
+            cancelled=cancelled,
+            attempt=activity.info().attempt,
+            patience=patience,
+            deploy_commands_for=self._deploy_commands_for(request),
         )
 
-    def _previous_objects(self, request: ComponentRequest) -> tuple[dict[str, object], ...] | None:
-        """The objects of the component's last deployed revision, rendered from its commit."""
+    def _previous(self, request: ComponentRequest, component: RenderedComponent) -> RenderedComponent | None:
+        """The component as its last deployed revision left it, rendered from that commit (None:
+        there was none; no objects or files: that commit did not have the component)."""
         with self._store.session() as session:
             live = last_revisions(
                 session=session, application=request.application, environment=request.environment
@@ -257,7 +197,9 @@ class DeploymentActivities:
         if revision is None:
             return None
         previous = self._render(request.repository, revision.commit, request.environment).components
-        return previous[request.component].objects if request.component in previous else ()
+        if request.component in previous:
+            return previous[request.component]
+        return dataclasses.replace(component, objects=(), releases=())
 
     async def _run(
         self, work: Callable[[Callable[[str], None], threading.Event], T], heartbeat_seconds: float
@@ -309,49 +251,27 @@ class DeploymentActivities:
             )
         return component
 
-    def _delivery(
-        self,
-        request: ComponentRequest,
-        component: RenderedComponent,
-        progress: Callable[[str], None],
-        cancelled: threading.Event | None,
-    ) -> HostDelivery:
-        t = request.timeouts
-        return HostDelivery(
-            component=component,
-            release=request.commit,
-            env={
-                "LOCKSTEP_APPLICATION": request.application,
-                "LOCKSTEP_ENVIRONMENT": request.environment,
-                "LOCKSTEP_COMPONENT": request.component,
-                "LOCKSTEP_COMMIT": request.commit,
-                "LOCKSTEP_DEPLOYMENT": request.deployment_id,
-            },
-            journal=StoreJournal(
-                self._store,
-                deployment_id=request.deployment_id,
-                component=component.name,
-                masker=self._masker,
-            ),
-            limits=DeliveryLimits(
-                command_timeout=t.command_seconds,
-                max_output=t.max_output_bytes,
-                keep_releases=self._targets.keep_releases(component.target_name),
-            ),
-            progress=progress,
-            cancelled=cancelled,
-            attempt=activity.info().attempt,
-        )
-
-    def _deploy_commands_for(self, request: ComponentRequest) -> Callable[[str], Sequence[str]]:
+    def _deploy_commands_for(self, request: ComponentRequest) -> Callable[[str], tuple[str, ...]]:
         """The deploy commands of the release being switched back to, as that commit defined them."""
 
-        def commands(release: str) -> Sequence[str]:
+        def commands(release: str) -> tuple[str, ...]:
             previous = self._render(request.repository, release, request.environment)
             component = previous.components.get(request.component)
-            return component.deploy_commands if component else ()
+            return tuple(component.deploy_commands) if component else ()
 
         return commands
+
+
+def _result(name: str, changes: list[ChangeSet], *, changed: bool) -> ComponentResult:
+    """What the workflow gets back: the change sets (as stored: bounded, no diffs) and the
+    locations, hosts or objects, they cover."""
+    return ComponentResult(
+        component=name,
+        hosts=covered(changes),
+        changed=changed,
+        detail="; ".join(f"{c.location + ': ' if c.location else ''}{c.summary()}" for c in changes),
+        changes=[c.bounded() for c in changes],
+    )
 
 
 def _refused_by_targets(refused: list[str]) -> str | None:

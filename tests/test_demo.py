@@ -202,7 +202,7 @@ def test_demo_deploys_onto_its_local_target(dev_settings: Settings, tmp_path: Pa
             journal = MemoryJournal()
             env = {"LOCKSTEP_COMMIT": release, "LOCKSTEP_COMPONENT": name, "LOCKSTEP_ENVIRONMENT": "staging"}
             d = HostDelivery(components[name], release, env, journal, DeliveryLimits(command_timeout=10.0))
-            assert deliver_host_component(d, [conn], batch=1) == ["local"]
+            assert [c.location for c in deliver_host_component(d, [conn], batch=1)] == ["local"]
             assert journal.step_status(host="local", action="health") == StepStatus.SUCCEEDED
 
     shop = Path(target.root) / "srv" / "shop"

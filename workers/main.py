@@ -24,6 +24,7 @@ from activities.lane import LaneActivities
 from activities.polling import PollingActivities
 from activities.records import RecordActivities
 from activities.threads import ActivityThreads
+from lockstep.delivery.kinds import deliverers
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
@@ -83,6 +84,7 @@ def build_worker(
         store=store,
         renderer=renderer,
         targets=targets,
+        deliverers=deliverers(targets=targets, store=store, masker=masker_for(settings)),
         threads=threads,
         users=users,
         masker=masker_for(settings),

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
+from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
@@ -91,7 +92,7 @@ def _work_dir(component: RenderedComponent) -> str | None:
     return current_link(component.releases[0].dest) if component.releases else None
 
 
-def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> None:
+def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
     comp, host = d.component, conn.name
     live = {t.dest: current_release(conn, t.dest) for t in comp.releases}
     # Only a retry can find its own work done; a first attempt skips the lookup.
@@ -111,6 +112,7 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> None:
     for tree in comp.releases:
         prior = release_name(priors.get(tree.dest))
         prune_releases(conn, tree.dest, d.limits.keep_releases, protect=[d.release, prior])
+    return ChangeSet(location=host)  # TODO(issue 15): the files' changes
 
 
 def _deploy(d: HostDelivery, conn: HostConnection) -> str:
@@ -143,6 +145,27 @@ def _deploy(d: HostDelivery, conn: HostConnection) -> str:
     return _outputs(results)
 
 
+def verify_host_health(d: HostDelivery, conn: HostConnection) -> str:
+    """The component's health on one host as it is now: its health commands, then its http
+    checks; the output, or HealthCheckFailed. Records nothing."""
+    health = d.component.health
+    results = verify_health(
+        conn,
+        health,
+        cwd=_work_dir(d.component),
+        env=d.env,
+        command_timeout=min(d.limits.command_timeout, max(health.timeout_seconds, 1.0)),
+        max_output=d.limits.max_output,
+        heartbeat=lambda msg: _health_progress(d, conn.name, msg),
+        sleep=d.wait,
+    )
+    # http checks go from the worker, once per host, after that host's commands have passed
+    http = verify_http(
+        health, label=conn.name, heartbeat=lambda msg: _health_progress(d, conn.name, msg), sleep=d.wait
+    )
+    return "\n".join(filter(None, [_outputs(results), http]))
+
+
 def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate]) -> list[StepUpdate]:
     """Verify health; return the step update to record (failures are recorded at once)."""
     host, health = conn.name, d.component.health
@@ -151,25 +174,12 @@ def _verify_host(d: HostDelivery, conn: HostConnection, pending: list[StepUpdate
     d.journal.steps(host=host, updates=[*pending, ("health", StepStatus.RUNNING, None)])
     pending.clear()
     try:
-        results = verify_health(
-            conn,
-            health,
-            cwd=_work_dir(d.component),
-            env=d.env,
-            command_timeout=min(d.limits.command_timeout, max(health.timeout_seconds, 1.0)),
-            max_output=d.limits.max_output,
-            heartbeat=lambda msg: _health_progress(d, host, msg),
-            sleep=d.wait,
-        )
-        # http checks go from the worker, once per host, after that host's commands have passed
-        http = verify_http(
-            health, label=host, heartbeat=lambda msg: _health_progress(d, host, msg), sleep=d.wait
-        )
+        output = verify_host_health(d, conn)
     except BaseException as err:
         output = "\n".join([str(err), _outputs(getattr(err, "results", []))]).strip()
         d.journal.steps(host=host, updates=[("health", StepStatus.FAILED, output)])
         raise
-    return [("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [_outputs(results), http])))]
+    return [("health", StepStatus.SUCCEEDED, output)]
 
 
 def check_hosts(d: HostDelivery, hosts: Sequence[HostConnection]) -> None:
@@ -194,25 +204,25 @@ def check_hosts(d: HostDelivery, hosts: Sequence[HostConnection]) -> None:
         )
 
 
-def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], batch: int) -> list[str]:
+def deliver_host_component(d: HostDelivery, hosts: Sequence[HostConnection], batch: int) -> list[ChangeSet]:
     """Deliver onto `hosts`, `batch` at a time; raise the first failure after its batch ends.
-    Every host's layout is checked first (`check_hosts`)."""
+    Every host's layout is checked first (`check_hosts`). One change set per host, in order."""
     check_hosts(d, hosts)
     size = max(1, batch)
-    done: list[str] = []
+    done: list[ChangeSet] = []
     for start in range(0, len(hosts), size):
         group = hosts[start : start + size]
         d.check_cancelled()
         d.progress(f"batch {start // size + 1}: {', '.join(h.name for h in group)}")
         if len(group) == 1:
-            _deliver_to_host(d, group[0])  # no thread for a batch of one (the local target)
+            done.append(_deliver_to_host(d, group[0]))  # no thread for a batch of one (local)
         else:
             with ThreadPoolExecutor(max_workers=len(group)) as pool:
                 futures = [pool.submit(_deliver_to_host, d, conn) for conn in group]
             errors = [e for e in (f.exception() for f in futures) if e is not None]
             if errors:
                 raise errors[0]
-        done += [h.name for h in group]
+            done += [f.result() for f in futures]
     return done
 
 
@@ -248,6 +258,7 @@ class HostRollback:
     hosts: list[str]  # every host the journal says this deployment touched
     changed: bool  # whether anything was (or, in an earlier attempt, may have been) put back
     detail: str
+    changes: list[ChangeSet]  # per host: each `<dest>/current` put back (configured) or not
 
 
 _NAMED_HOSTS = 10  # hosts a RollbackIncomplete names; their steps list all of them
@@ -283,7 +294,9 @@ def rollback_host_component(
         priors.setdefault(prior.host, []).append(prior)
     if not priors:
         d.progress("nothing to roll back: no host was changed")
-        return HostRollback(hosts=[], changed=False, detail="nothing to roll back: no host was changed")
+        return HostRollback(
+            hosts=[], changed=False, detail="nothing to roll back: no host was changed", changes=[]
+        )
     run = _HostsRollback(d, priors, deploy_commands_for)
     pending = [host for host in priors if run.before[host] != StepStatus.SUCCEEDED]
     deadline = time.monotonic() + max(0.0, patience)
@@ -303,7 +316,12 @@ def rollback_host_component(
     # A host with a rollback step from an earlier attempt may have been switched by it.
     changed = run.changed or any(status is not None for status in run.before.values())
     back = ", ".join(priors)
-    return HostRollback(hosts=list(priors), changed=changed, detail=f"back on the previous release: {back}")
+    return HostRollback(
+        hosts=list(priors),
+        changed=changed,
+        detail=f"back on the previous release: {back}",
+        changes=[run.change_set(host) for host in priors],
+    )
 
 
 class _HostsRollback:
@@ -324,6 +342,25 @@ class _HostsRollback:
         self.changed = False
         self.failed: dict[str, str] = {}  # host -> why, for good
         self.unreachable: dict[str, str] = {}  # host -> why, as last seen: worth another try
+        self.changes: dict[str, list[Change]] = {}  # host -> what this attempt did to its links
+
+    def change_set(self, host: str) -> ChangeSet:
+        """What was put back on `host`. A host an earlier attempt of this rollback already
+        worked on may have been switched by it: its links count as configured."""
+        earlier = self.before[host] is not None
+        changes = self.changes.get(host) or [
+            Change(subject=f"{p.dest}/current", action=ChangeAction.UNCHANGED) for p in self.priors[host]
+        ]
+        if earlier and not any(c.action != ChangeAction.UNCHANGED for c in changes):
+            changes = [
+                Change(
+                    subject=c.subject,
+                    action=ChangeAction.CONFIGURED,
+                    summary="put back by an earlier attempt",
+                )
+                for c in changes
+            ]
+        return ChangeSet(location=host, changes=changes)
 
     def attempt(self, reaches: Sequence[HostReach], asked: Sequence[str], batch: int) -> list[str]:
         """Roll back the reached hosts, batch by batch; return those worth trying again."""
@@ -370,6 +407,14 @@ class _HostsRollback:
         d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
         changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
         self.changed = self.changed or any(changed)
+        self.changes[host] = [
+            Change(
+                subject=f"{p.dest}/current",
+                action=ChangeAction.CONFIGURED if c else ChangeAction.UNCHANGED,
+                summary=f"-> {_shown(p.previous)}",
+            )
+            for p, c in zip(priors, changed, strict=True)
+        ]
         results: list[CommandResult] = []
         if anchor and anchor.previous and (any(changed) or unfinished):
             d.progress(f"{host}: back on {anchor.previous[:12]}, running deploy commands")

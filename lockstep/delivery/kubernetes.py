@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import HealthCheckFailed, LockstepError, PlacementRefused
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
 from lockstep.domain.kube_scope import NamespaceLimits
@@ -88,6 +89,7 @@ class Outcome:
     objects: list[str]
     changed: bool
     detail: str
+    changes: ChangeSet = field(default_factory=ChangeSet)
 
 
 def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
@@ -124,7 +126,12 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
         d.journal.step("health", StepStatus.FAILED, _message(err))
         raise
     d.journal.step("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [report, http])))
-    return Outcome([str(r) for r in refs], any(a.action != "unchanged" for a in applied), changes)
+    return Outcome(
+        [str(r) for r in refs],
+        any(a.action != "unchanged" for a in applied),
+        changes,
+        ChangeSet(changes=[Change(subject=str(a.ref), action=ChangeAction(a.action)) for a in applied]),
+    )
 
 
 def wait_healthy(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> str:
@@ -201,7 +208,19 @@ def rollback_kubernetes_component(
     if left:
         detail += f"; no previous revision to restore {', '.join(left)}"
     d.journal.step("rollback", StepStatus.SUCCEEDED, detail)
-    return Outcome([str(a.ref) for a in restored] + [str(r) for r in deleted], True, detail)
+    change_set = ChangeSet(
+        changes=[
+            *(
+                Change(subject=str(a.ref), action=ChangeAction(a.action), summary="re-applied")
+                for a in restored
+            ),
+            *(
+                Change(subject=str(r), action=ChangeAction.DELETED, summary="created by this deployment")
+                for r in deleted
+            ),
+        ]
+    )
+    return Outcome([str(a.ref) for a in restored] + [str(r) for r in deleted], True, detail, change_set)
 
 
 def _check_limits(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> None:

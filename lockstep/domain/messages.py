@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from lockstep.domain.approvals import ApprovalGate
+from lockstep.domain.changes import ChangeSet
 from lockstep.domain.models import CommitInfo, Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
 
@@ -84,6 +85,7 @@ class ComponentResult(BaseModel):
     hosts: list[str] = Field(default_factory=list)
     changed: bool = False
     detail: str = ""
+    changes: list[ChangeSet] = Field(default_factory=list)  # per host, or one for a cluster
 
 
 class StatusChange(BaseModel):

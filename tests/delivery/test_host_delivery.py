@@ -120,7 +120,9 @@ def output(journal: MemoryJournal, host: str, action: str) -> str:
 @pytest.mark.parametrize("batch", [1, 3])
 def test_every_host_switches_and_records_deploy_and_health(hosts: list[LocalConnection], batch: int) -> None:
     journal = MemoryJournal()
-    done = deliver_host_component(delivery(component(B), B, journal), hosts, batch=batch)
+    done = [
+        c.location for c in deliver_host_component(delivery(component(B), B, journal), hosts, batch=batch)
+    ]
 
     assert done == ["h1", "h2", "h3"]
     for conn in hosts:
@@ -230,7 +232,7 @@ def test_a_retry_after_a_complete_delivery_only_verifies_health(hosts: list[Loca
     deliver_host_component(delivery(comp, B, journal), hosts, batch=3)
     health_runs = [len(lines(conn, "health.log")) for conn in hosts]
 
-    done = deliver_host_component(delivery(comp, B, journal, attempt=2), hosts, batch=3)
+    done = [c.location for c in deliver_host_component(delivery(comp, B, journal, attempt=2), hosts, batch=3)]
 
     assert done == ["h1", "h2", "h3"]
     for conn, before in zip(hosts, health_runs, strict=True):

@@ -1,0 +1,112 @@
+"""The `kubernetes` kind's deliverer: server-side applied objects on one cluster.
+
+Wires the verbs of `lockstep.delivery.deliverer.Deliverer` to the Kubernetes delivery
+(`lockstep.delivery.kubernetes`: namespace limits, a write-ahead inventory, apply, health) and to
+the live comparison (`lockstep.delivery.kubernetes_live`). One client per call, closed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lockstep.delivery.deliverer import DeliveryContext, Revision
+from lockstep.delivery.kubernetes import (
+    KubernetesDelivery,
+    deliver_kubernetes_component,
+    rollback_kubernetes_component,
+    wait_healthy,
+)
+from lockstep.delivery.kubernetes_live import diff_kubernetes, observe_kubernetes
+from lockstep.domain.changes import ChangeSet
+from lockstep.domain.errors import LockstepError
+from lockstep.domain.masking import Masker
+from lockstep.domain.models import RenderedComponent
+from lockstep.settings import KubernetesTargetSettings
+from lockstep.store.engine import Store
+from lockstep.store.inventory import StoreInventory
+from lockstep.targets.kubernetes import KubernetesCluster, connect_kubernetes
+from lockstep.targets.registry import TargetRegistry
+
+
+class KubernetesDeliverer:
+    kind = "kubernetes"
+
+    def __init__(self, targets: TargetRegistry, store: Store, masker: Masker) -> None:
+        self._targets = targets
+        self._store = store
+        self._masker = masker
+
+    def observe(self, component: RenderedComponent) -> Any:
+        return observe_kubernetes(self._target(component), component)
+
+    def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
+        return diff_kubernetes(desired, live, with_diff=with_diff)
+
+    def apply(self, context: DeliveryContext, component: RenderedComponent) -> list[ChangeSet]:
+        with self._delivery(context, component) as delivery:
+            return [deliver_kubernetes_component(delivery).changes]
+
+    def verify(self, context: DeliveryContext, component: RenderedComponent) -> str:
+        with self._delivery(context, component) as delivery:
+            refs = [delivery.cluster.ref(obj) for obj in component.objects]  # type: ignore[arg-type]
+            return wait_healthy(delivery, refs)
+
+    def restore(
+        self, context: DeliveryContext, component: RenderedComponent, revision: Revision
+    ) -> list[ChangeSet]:
+        """Re-apply the objects of the revision live before (rendered only when this deployment
+        applied something) and delete what it created that the revision does not have."""
+        with self._delivery(context, component, interruptible=False) as delivery:
+            if not delivery.journal.entries():
+                return []
+            previous = revision()
+            return [rollback_kubernetes_component(delivery, previous.objects if previous else None).changes]
+
+    def _target(self, component: RenderedComponent) -> KubernetesTargetSettings:
+        target = self._targets.settings(component.target_name)
+        if not isinstance(target, KubernetesTargetSettings):
+            raise LockstepError(
+                f"{component.name}: target {component.target_name!r} is not a kubernetes target"
+            )
+        return target
+
+    def _delivery(
+        self, context: DeliveryContext, component: RenderedComponent, *, interruptible: bool = True
+    ) -> _OpenDelivery:
+        target = self._target(component)
+        journal = StoreInventory(
+            self._store,
+            deployment_id=context.deployment_id,
+            application=context.application,
+            environment=context.environment,
+            component=component.name,
+            commit=context.commit,
+            masker=self._masker,
+        )
+        cluster = connect_kubernetes(target)
+        return _OpenDelivery(
+            cluster,
+            KubernetesDelivery(
+                component,
+                cluster,
+                journal,
+                context.progress,
+                context.cancelled if interruptible else None,
+                context.attempt,
+                limits=target.limits(component.target_name),
+            ),
+        )
+
+
+class _OpenDelivery:
+    """A delivery whose cluster client is closed when the `with` block ends."""
+
+    def __init__(self, cluster: KubernetesCluster, delivery: KubernetesDelivery) -> None:
+        self._cluster = cluster
+        self._delivery = delivery
+
+    def __enter__(self) -> KubernetesDelivery:
+        return self._delivery
+
+    def __exit__(self, *_exc: object) -> None:
+        self._cluster.close()
