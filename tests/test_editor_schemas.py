@@ -179,6 +179,13 @@ WRONG = [
         "components[0]",
     ),
     ("no kind section", ('    host: {files: [{src: web/, dest: "{{ base }}/web"}]}\n', ""), "components[1]"),
+    ("a number as a string", ("required: 2", "required: '2'"), "environments[1].approvals.required"),
+    (
+        "a boolean as a string",
+        ("{src: db/, dest: /srv/db}", "{src: db/, dest: /srv/db, render: 'no'}"),
+        "components[0].host.files[0].render",
+    ),
+    ("a status as a string", ("status: 204", 'status: "204"'), "components[1].health.http[0].status"),
 ]
 
 

@@ -181,7 +181,9 @@ HttpUrlText = Annotated[str, _text(bounds.MAX_URL_CHARS), AfterValidator(_http_u
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML string is never read as a number or a boolean (`required: '2'`,
+    # `render: 'no'`), as the JSON Schema editors check against says.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ApprovalsSpec(_Strict):
