@@ -29,7 +29,9 @@ async def run_with_heartbeat(
         latest[0] = message
         activity.logger.debug(message)
 
-    future = asyncio.ensure_future(threads.run(work, progress, cancelled))
+    future = asyncio.ensure_future(
+        threads.run(threads.interruptible, lambda event: work(progress, event), cancelled)
+    )
     # The first heartbeat goes out after `interval` (a third of the heartbeat timeout): short
     # activities, the common case, finish without any heartbeat round trip to the server.
     try:

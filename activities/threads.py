@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -36,6 +38,8 @@ class ActivityThreads:
             raise ValueError(f"thread pools need at least one thread, not {activities}/{local_activities}")
         self.activities = activities
         self.local_activities = local_activities
+        self._running: set[threading.Event] = set()  # the cancel event of each work in a thread
+        self._lock = threading.Condition()
         self._remote = ThreadPoolExecutor(activities, thread_name_prefix="lockstep-activity")
         self._local = ThreadPoolExecutor(local_activities, thread_name_prefix="lockstep-local-activity")
 
@@ -48,6 +52,29 @@ class ActivityThreads:
         copy of its context, as `asyncio.to_thread` would: `activity.info()` works in the thread."""
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self.executor(), call)
+
+    def interruptible(self, work: Callable[[threading.Event], T], cancelled: threading.Event) -> T:
+        """Run `work(cancelled)` (in a pool thread) so that `interrupt_all` can reach it."""
+        with self._lock:
+            self._running.add(cancelled)
+        try:
+            return work(cancelled)
+        finally:
+            with self._lock:
+                self._running.discard(cancelled)
+                self._lock.notify_all()
+
+    def interrupt_all(self, *, wait: float) -> int:
+        """Set the cancel event of every work running (commands on targets are killed, as on a
+        cancellation) and wait up to `wait` seconds for them to end; how many were still running.
+        For a worker that must stop at once: nothing it started keeps running after it."""
+        deadline = time.monotonic() + wait
+        with self._lock:
+            for event in self._running:
+                event.set()
+            while self._running and (left := deadline - time.monotonic()) > 0:
+                self._lock.wait(left)
+            return len(self._running)
 
     def shutdown(self) -> None:
         """Release the threads; called once the worker has stopped, so nothing is running."""

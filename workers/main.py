@@ -129,6 +129,9 @@ def build_worker(
     )
 
 
+_INTERRUPT_WAIT = 5.0  # seconds a second signal waits for commands on targets to be killed
+
+
 async def serve(settings: Settings) -> None:
     """Run the worker until SIGINT/SIGTERM, then let in-flight activities finish (up to
     `temporal.shutdown_timeout`, after which they are cancelled) and stop."""
@@ -155,6 +158,11 @@ async def serve(settings: Settings) -> None:
                 "after their heartbeat timeout",
                 sig.name,
             )
+            # Their commands on the targets are killed first (as a cancellation would), so none
+            # keeps running after this process has gone.
+            left = threads.interrupt_all(wait=_INTERRUPT_WAIT)
+            if left:
+                log.warning("%d activities did not stop within %.0f s", left, _INTERRUPT_WAIT)
             logging.shutdown()
             os._exit(128 + sig)  # as SIGKILL would: nothing of the SDK's is waited for
         stopped_by.append(sig)
