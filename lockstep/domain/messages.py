@@ -116,14 +116,14 @@ class OutcomeRecord(BaseModel):
 class StepChange(BaseModel):
     """One subject of a step's change set: a file path on a host, or `Kind/namespace/name`."""
 
-    subject: str
+    subject: str = Field(description="a file path on a host, or `Kind/namespace/name` of an object")
     action: ChangeAction
-    summary: str = ""
+    summary: str = Field(default="", description="what changed, in a few words (may be empty)")
 
 
 class StepChanges(BaseModel):
     """What a deploy or rollback step did at its location, as `lockstep status` and the API show
-    it: exact counts per action, and the subjects as stored (at most `MAX_CHANGES`)."""
+    it: exact counts per action, and the subjects as stored (at most 500, `MAX_CHANGES`)."""
 
     counts: dict[str, int] = Field(
         default_factory=dict, description="subjects per action (created, configured, unchanged, deleted)"
@@ -157,8 +157,10 @@ class StepView(BaseModel):
     finished_at: str | None = None
     error: str | None = None
     output: str | None = None
-    # What the step changed, once its deploy or rollback returned (None: nothing recorded).
-    changes: StepChanges | None = None
+    changes: StepChanges | None = Field(
+        default=None,
+        description="what a deploy or rollback step changed once it returned; null: nothing recorded",
+    )
 
 
 class DeploymentView(BaseModel):
