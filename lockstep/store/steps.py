@@ -2,9 +2,10 @@
 
 Owns the per-(component, host, action) step journal, the change set stored on a step once its
 deploy or rollback returned, and the write-ahead record of which release was live before a
-deployment touched a host. Both are keyed by unique constraints and idempotent;
-the prior release is first-write-wins, so a deploy activity retried after it already switched
-`current` cannot overwrite the way back with its own release. Committing is the caller's job.
+deployment touched a host. Steps and prior releases are keyed by unique constraints and
+idempotent; the prior release is first-write-wins, so a deploy activity retried after it already
+switched `current` cannot overwrite the way back with its own release. A change set only ever
+lands on a step that exists (last write wins). Committing is the caller's job.
 """
 
 from __future__ import annotations
