@@ -34,6 +34,7 @@ from lockstep.planning.plan import make_plan
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
+from lockstep.store.steps import record_step_changes
 from lockstep.targets.registry import TargetRegistry
 
 T = TypeVar("T")
@@ -133,6 +134,7 @@ class DeploymentActivities:
             except BaseException as err:
                 self._audit_failure(request, AuditKind.STEP_FINISHED, err)
                 raise
+            self._record_changes(request, "deploy", changes)
             audit_step(self._store, request, AuditKind.STEP_FINISHED, "succeeded", changes)
             return _result(component.name, changes, changed=True)
 
@@ -151,6 +153,7 @@ class DeploymentActivities:
             except BaseException as err:
                 self._audit_failure(request, AuditKind.ROLLBACK, err)
                 raise
+            self._record_changes(request, "rollback", changes)
             changed = any_changed(changes)
             audit_step(
                 self._store, request, AuditKind.ROLLBACK, "rolled_back" if changed else "unchanged", changes
@@ -160,6 +163,18 @@ class DeploymentActivities:
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _record_changes(self, request: ComponentRequest, action: str, changes: list[ChangeSet]) -> None:
+        """Each change set onto the step its journal wrote at that location (`lockstep status`)."""
+        with self._store.session() as session:
+            record_step_changes(
+                session=session,
+                deployment_id=request.deployment_id,
+                component=request.component,
+                action=action,
+                change_sets=changes,
+                masker=self._masker,
+            )
 
     def _audit_failure(self, request: ComponentRequest, kind: AuditKind, err: BaseException) -> None:
         audit_step(self._store, request, kind, "failed", [], error=self._masker.mask(str(err)))

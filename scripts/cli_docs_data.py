@@ -57,8 +57,12 @@ DEPLOYMENT: Fields = (
     ("plan.unchanged", "components left as they are"),
     ("steps[]", "one per component and host, in the order they ran (empty in `status` without an id)"),
     ("steps[].component", "component name"),
-    ("steps[].host", "host name or address; empty for kubernetes"),
-    ("steps[].action", "`deploy` or `rollback`"),
+    (
+        "steps[].host",
+        "host name or address; for kubernetes empty (the component's step) or an object, "
+        "`Kind/namespace/name`",
+    ),
+    ("steps[].action", "`deploy`, `health` or `rollback`"),
     (
         "steps[].status",
         "`pending`, `running`, `succeeded`, `failed`, `rolled_back`, `rollback_failed`, `skipped`",
@@ -66,6 +70,23 @@ DEPLOYMENT: Fields = (
     ("steps[].started_at, steps[].finished_at", "RFC 3339 timestamps, or null"),
     ("steps[].error", "why the step failed, or null"),
     ("steps[].output", "tail of the command output, known secrets masked as `***`, or null"),
+    (
+        "steps[].changes",
+        "what a `deploy` or `rollback` step did on its host (or cluster), once it returned; null on other "
+        "steps (see [change sets](concepts.md#change-sets))",
+    ),
+    (
+        "steps[].changes.counts",
+        "subjects per action: `created`, `configured`, `unchanged`, `deleted` (exact)",
+    ),
+    ("steps[].changes.summary", "the counts in words, e.g. `1 configured, 4 unchanged`"),
+    (
+        "steps[].changes.items[]",
+        "each subject, unchanged ones too (at most 500): `subject` (a file path, or `Kind/namespace/name`), "
+        "`action`, `summary`",
+    ),
+    ("steps[].changes.truncated", "true when `items` lists fewer subjects than `counts` counts"),
+    ("steps[].changes.unreachable", "why the host could not be looked at, or null"),
     ("approvals[]", "every decision so far, counted or not"),
     (
         "approvals[].approver, .decision, .at, .comment",

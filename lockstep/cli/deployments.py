@@ -273,6 +273,10 @@ def status(
 ) -> None:
     """Show one deployment (plan, steps, approvals) or the latest deployment of each environment.
 
+    Each deploy or rollback step shows what it changed: counts per action (created, configured,
+    unchanged, deleted) and the first 20 changed files or objects; --output json lists them all
+    (up to 500 a step).
+
     Example: lockstep status shop.staging.0d1a26e67d
 
     Docs: docs/cli.md#lockstep-status

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from lockstep.cli.common import console
-from lockstep.domain.messages import DeploymentView
+from lockstep.domain.changes import ChangeAction
+from lockstep.domain.messages import DeploymentView, StepChanges
 from lockstep.domain.models import Plan
 from lockstep.domain.status import DeploymentStatus
+
+SHOWN_CHANGES = 20  # changed subjects listed under a step's counts; `--output json` lists all stored
 
 _STATUS_STYLE = {
     DeploymentStatus.SUCCEEDED: "green",
@@ -61,7 +65,7 @@ def print_view(view: DeploymentView) -> None:
     print_approvals(view)
     if view.steps:
         table = Table(title="steps", title_justify="left")
-        for column in ("component", "host", "action", "status", "finished", "output (tail)"):
+        for column in ("component", "host", "action", "status", "finished", "changes", "output (tail)"):
             table.add_column(column)
         for s in view.steps:
             tail = (s.output or "").strip().splitlines()[-1:] if s.output else []
@@ -71,9 +75,25 @@ def print_view(view: DeploymentView) -> None:
                 s.action,
                 s.status.value,
                 s.finished_at or "",
+                changes_cell(s.changes),
                 tail[0][:80] if tail else "",
             )
         console.print(table)
+
+
+def changes_cell(changes: StepChanges | None) -> Text:
+    """`1 configured, 4 unchanged`, then each subject that changed (first `SHOWN_CHANGES`).
+    Plain text: a subject such as `/srv/[x]` is not rich markup."""
+    if changes is None:
+        return Text("")
+    changed = [i for i in changes.items if i.action != ChangeAction.UNCHANGED]
+    lines = [changes.summary or "no changes"]
+    lines += [f"{i.action.value} {i.subject}" for i in changed[:SHOWN_CHANGES]]
+    listed = sum(n for action, n in changes.counts.items() if action != ChangeAction.UNCHANGED.value)
+    more = max(listed, len(changed)) - min(len(changed), SHOWN_CHANGES)
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return Text("\n".join(lines))
 
 
 def print_list(views: list[DeploymentView], *, title: str = "deployments") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from lockstep.domain.approvals import ApprovalGate
-from lockstep.domain.changes import ChangeSet
+from lockstep.domain.changes import ChangeAction, ChangeSet
 from lockstep.domain.models import CommitInfo, Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
 
@@ -113,6 +113,41 @@ class OutcomeRecord(BaseModel):
     approvals_required: int | None = None  # the quorum it needed, when it got that far
 
 
+class StepChange(BaseModel):
+    """One subject of a step's change set: a file path on a host, or `Kind/namespace/name`."""
+
+    subject: str = Field(description="a file path on a host, or `Kind/namespace/name` of an object")
+    action: ChangeAction
+    summary: str = Field(default="", description="what changed, in a few words (may be empty)")
+
+
+class StepChanges(BaseModel):
+    """What a deploy or rollback step did at its location, as `lockstep status` and the API show
+    it: exact counts per action, and the subjects as stored (at most 500, `MAX_CHANGES`)."""
+
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="subjects per action (created, configured, unchanged, deleted)"
+    )
+    summary: str = Field(default="", description="the counts in words, e.g. `1 configured, 4 unchanged`")
+    items: list[StepChange] = Field(default_factory=list, description="each subject, unchanged ones too")
+    truncated: bool = Field(default=False, description="`items` lists fewer subjects than `counts`")
+    unreachable: str | None = Field(default=None, description="why the location could not be looked at")
+
+    @classmethod
+    def of(cls, change_set: ChangeSet) -> StepChanges:
+        counts = change_set.counts()
+        items = [
+            StepChange(subject=c.subject, action=c.action, summary=c.summary) for c in change_set.changes
+        ]
+        return cls(
+            counts=counts,
+            summary=change_set.summary(),
+            items=items,
+            truncated=len(items) < sum(counts.values()),
+            unreachable=change_set.unreachable,
+        )
+
+
 class StepView(BaseModel):
     component: str
     host: str = ""
@@ -122,6 +157,10 @@ class StepView(BaseModel):
     finished_at: str | None = None
     error: str | None = None
     output: str | None = None
+    changes: StepChanges | None = Field(
+        default=None,
+        description="what a deploy or rollback step changed once it returned; null: nothing recorded",
+    )
 
 
 class DeploymentView(BaseModel):

@@ -2,8 +2,9 @@
 
 The store is the source of truth for `lockstep status|list|history`; while a deployment runs,
 its activities keep the store current, and the workflow's `status` query shows the same shape.
-Command output and errors are masked again here with the secrets the reading process knows
-(`masker`): the worker masked what it knew before storing, but it never holds the API's secrets.
+Command output, errors and the summaries of a step's changes are masked again here with the
+secrets the reading process knows (`masker`): the worker masked what it knew before storing, but
+it never holds the API's secrets.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from sqlmodel import Session
 
 from lockstep.domain.approvals import approval_entry
 from lockstep.domain.masking import Masker
-from lockstep.domain.messages import DeploymentView, StepView
+from lockstep.domain.messages import DeploymentView, StepChanges, StepView
 from lockstep.domain.models import Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
 from lockstep.store.deployments import get_deployment, list_deployments
 from lockstep.store.governance import approvals_for, policy_decisions_for
-from lockstep.store.steps import steps_for
-from lockstep.store.tables import DeploymentRecord
+from lockstep.store.steps import step_changes, steps_for
+from lockstep.store.tables import DeploymentRecord, StepRecord
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -28,6 +29,20 @@ def _iso(value: datetime | None) -> str | None:
 
 
 _NOTHING_KNOWN = Masker(())
+
+
+def _changes(step: StepRecord, masker: Masker) -> StepChanges | None:
+    """The step's stored change set as shown, summaries and reasons masked again."""
+    change_set = step_changes(step)
+    if change_set is None:
+        return None
+    shown = StepChanges.of(change_set)
+    return shown.model_copy(
+        update={
+            "items": [i.model_copy(update={"summary": masker.mask(i.summary)}) for i in shown.items],
+            "unreachable": masker.mask(shown.unreachable),
+        }
+    )
 
 
 def deployment_view(
@@ -44,6 +59,7 @@ def deployment_view(
                 started_at=_iso(s.started_at),
                 finished_at=_iso(s.finished_at),
                 output=masker.mask(s.output),
+                changes=_changes(s, masker),
             )
             for s in steps_for(session=session, deployment_id=record.id)
         ]

@@ -1,18 +1,24 @@
 """Repository functions for what a deployment did on its targets: steps and prior releases.
 
-Owns the per-(component, host, action) step journal and the write-ahead record of which release
-was live before a deployment touched a host. Both are keyed by unique constraints and idempotent;
-the prior release is first-write-wins, so a deploy activity retried after it already switched
-`current` cannot overwrite the way back with its own release. Committing is the caller's job.
+Owns the per-(component, host, action) step journal, the change set stored on a step once its
+deploy or rollback returned, and the write-ahead record of which release was live before a
+deployment touched a host. Steps and prior releases are keyed by unique constraints and
+idempotent; the prior release is first-write-wins, so a deploy activity retried after it already
+switched `current` cannot overwrite the way back with its own release. A change set only ever
+lands on a step that exists (last write wins). Committing is the caller's job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from lockstep.domain.changes import ChangeSet
+from lockstep.domain.masking import Masker
 from lockstep.domain.status import StepStatus
 from lockstep.store.inserts import insert_or_get
 from lockstep.store.tables import PriorReleaseRecord, StepRecord, as_utc, utcnow
@@ -83,6 +89,56 @@ def record_step(
         row.output = output
     session.flush()
     return row
+
+
+def record_step_changes(
+    *,
+    session: Session,
+    deployment_id: str,
+    component: str,
+    action: str,
+    change_sets: Sequence[ChangeSet],
+    masker: Masker | None = None,
+) -> list[str]:
+    """Store each change set on the step at its location (host = `location`: a host's label, or
+    "" for a cluster) of (deployment, component, action), in its bounded form as JSON.
+
+    Only a step the journal already wrote is updated: its status is the journal's to decide, so
+    a change set whose step is missing is skipped rather than given a made-up one. Returns the
+    locations skipped. A retried activity writes again and its change set replaces the earlier
+    attempt's: the step shows what its last attempt did. Summaries and the unreachable reason
+    are stored with `masker`'s secrets masked.
+    """
+    mask = masker or Masker(())
+    skipped: list[str] = []
+    for change_set in change_sets:
+        row = _find_step(session, deployment_id, component, change_set.location, action)
+        if row is None:
+            skipped.append(change_set.location)
+            continue
+        bounded = change_set.bounded()
+        masked = bounded.model_copy(
+            update={
+                "changes": [c.model_copy(update={"summary": mask.mask(c.summary)}) for c in bounded.changes],
+                "unreachable": mask.mask(bounded.unreachable),
+            }
+        )
+        stored = masked.model_dump_json(exclude_defaults=True)
+        if row.changes != stored:
+            row.changes = stored
+    session.flush()
+    return skipped
+
+
+def step_changes(row: StepRecord) -> ChangeSet | None:
+    """The change set stored on a step, or None (none recorded, or a value this version cannot
+    read: a step's change set is for showing, never a reason to refuse a deployment's view)."""
+    if not row.changes:
+        return None
+    try:
+        return ChangeSet.model_validate_json(row.changes)
+    except ValidationError:
+        return None
 
 
 def steps_for(*, session: Session, deployment_id: str) -> list[StepRecord]:

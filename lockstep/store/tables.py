@@ -90,6 +90,9 @@ class StepRecord(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     output: str = Field(default="", sa_type=Text)  # truncated by the caller
+    # The step's change set (`lockstep.domain.changes.ChangeSet`, bounded, as JSON) once its
+    # deploy or rollback returned; None before that, for health steps and from older versions.
+    changes: str | None = Field(default=None, sa_type=Text)
 
 
 class ComponentRevisionRecord(SQLModel, table=True):

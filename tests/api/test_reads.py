@@ -14,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lockstep.api.app import create_app
+from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.settings import Settings
 from lockstep.store.deployments import record_step, upsert_deployment
 from lockstep.store.engine import Store
+from lockstep.store.steps import record_step_changes
 
 pytestmark = pytest.mark.store
 
@@ -145,3 +147,51 @@ def test_shown_output_masks_every_known_secret(
         "PATH=/usr/bin",
     ]
     assert one.json()["error"] == "db: command failed near ***"
+
+
+def test_each_step_shows_its_change_set_masked(
+    database_url: str, api_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_DB_PASSWORD", DB_PASSWORD)
+    _deployment_with_output(api_store, "migrated")
+    with api_store.session() as session:
+        record_step(
+            session=session, deployment_id="shop-staging-1", component="db", host="local",
+            action="health", status="succeeded",
+        )  # fmt: skip
+        # Stored unmasked: a worker that did not know the secret the API knows.
+        changes = ChangeSet(
+            location="local",
+            changes=[
+                Change(
+                    subject="/srv/db/env", action=ChangeAction.CONFIGURED, summary=f"password {DB_PASSWORD}"
+                ),
+                Change(subject="/srv/db/migrate.sh", action=ChangeAction.CREATED),
+                Change(subject="/srv/db/README", action=ChangeAction.UNCHANGED),
+            ],
+        )
+        skipped = record_step_changes(
+            session=session,
+            deployment_id="shop-staging-1",
+            component="db",
+            action="deploy",
+            change_sets=[changes],
+        )
+        assert skipped == []
+    settings = _settings(database_url, secret_env=["ORDERS_DB_PASSWORD"])
+    with TestClient(create_app(settings, store=api_store)) as client:
+        response = client.get("/deployments/shop-staging-1", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, response.text
+    deploy, health = response.json()["steps"]
+    assert deploy["changes"] == {
+        "counts": {"created": 1, "configured": 1, "unchanged": 1, "deleted": 0},
+        "summary": "1 created, 1 configured, 1 unchanged",
+        "items": [
+            {"subject": "/srv/db/env", "action": "configured", "summary": "password ***"},
+            {"subject": "/srv/db/migrate.sh", "action": "created", "summary": ""},
+            {"subject": "/srv/db/README", "action": "unchanged", "summary": ""},
+        ],
+        "truncated": False,
+        "unreachable": None,
+    }
+    assert health["action"] == "health" and health["changes"] is None

@@ -1,0 +1,136 @@
+"""Each deploy and rollback step keeps the change set its activity returned, and the view
+`lockstep status` and `GET /deployments/{id}` are built from shows it: real Temporal and worker,
+real Git, a local host target and kmock's Kubernetes emulator (tests/support/kube.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.domain.messages import DeploymentView, StepChanges
+from lockstep.domain.status import DeploymentStatus
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.settings import Settings
+from lockstep.store.engine import Store
+from tests.support.apprepo import commit
+from tests.support.kube import EmulatedCluster, rolling_cluster
+from tests.workflows.helpers import deploy
+
+pytestmark = [pytest.mark.temporal, pytest.mark.store]
+
+MANIFEST = """\
+application: shop
+environments:
+  - name: staging
+    branch: main
+    targets: {cluster: k8s-test, site: local-test}
+components:
+  - name: catalogue
+    target: cluster
+    kubernetes: {manifests: k8s/}
+    health: {timeout: 10s, interval: 100ms}
+  - name: web
+    target: site
+    depends_on: [catalogue]
+    host: {files: [{src: web/, dest: /srv/web}]}
+    health: {commands: ["sh ./health.sh"], timeout: 1s, interval: 100ms}
+"""
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: catalogue}
+spec:
+  replicas: REPLICAS
+  template: {spec: {containers: [{name: c, image: "weaveworksdemos/catalogue:0.3.5"}]}}
+"""
+SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: catalogue}\nspec: {ports: [{port: 80}]}\n"
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: catalogue-flags}\ndata: {beta: 'on'}\n"
+
+
+@pytest.fixture
+def emulated() -> Iterator[EmulatedCluster]:
+    with rolling_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "shop"
+    files = {
+        "lockstep.yaml": MANIFEST,
+        "k8s/deployment.yaml": DEPLOYMENT.replace("REPLICAS", "2"),
+        "k8s/service.yaml": SERVICE,
+        "web/index.html": "<h1>shop</h1>\n",
+        "web/health.sh": "exit 0\n",
+    }
+    commit(repo, files, "first version")
+    return repo
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, emulated: EmulatedCluster) -> Settings:
+    raw = settings.model_dump()
+    raw["targets"] |= {"k8s-test": emulated.target(tmp_path / "kubeconfig")}
+    return Settings(**raw)
+
+
+def _changes(view: DeploymentView, component: str, host: str, action: str) -> StepChanges | None:
+    [step] = [s for s in view.steps if (s.component, s.host, s.action) == (component, host, action)]
+    return step.changes
+
+
+def _actions(changes: StepChanges | None) -> dict[str, str]:
+    assert changes is not None
+    return {item.subject: item.action.value for item in changes.items}
+
+
+async def test_deploy_and_rollback_steps_show_their_change_sets(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    catalogue = _changes(first, "catalogue", "", "deploy")
+    assert _actions(catalogue) == {
+        "Deployment/shop/catalogue": "created",
+        "Service/shop/catalogue": "created",
+    }
+    assert catalogue is not None and catalogue.summary == "2 created"
+    # A host's change set lands on that host's deploy step (the local target's one host).
+    assert _changes(first, "web", "local", "deploy") is not None
+    assert _changes(first, "web", "local", "health") is None
+    assert _changes(first, "catalogue", "", "health") is None
+
+    # A new object and a changed one; web's health then fails, so both components roll back.
+    commit(
+        app_repo,
+        {
+            "k8s/flags.yaml": CONFIGMAP,
+            "k8s/deployment.yaml": DEPLOYMENT.replace("REPLICAS", "5"),
+            "web/health.sh": "exit 1\n",
+        },
+        "catalogue flags, broken web",
+    )
+    second = await deploy(temporal_env, settings, store, git)
+    assert second.status == DeploymentStatus.ROLLED_BACK, second.error
+    assert _actions(_changes(second, "catalogue", "", "deploy")) == {
+        "ConfigMap/shop/catalogue-flags": "created",
+        "Deployment/shop/catalogue": "configured",
+        "Service/shop/catalogue": "unchanged",
+    }
+    assert _actions(_changes(second, "catalogue", "", "rollback")) == {
+        "ConfigMap/shop/catalogue-flags": "deleted",
+        "Deployment/shop/catalogue": "configured",
+        "Service/shop/catalogue": "unchanged",
+    }
+    assert _changes(second, "web", "local", "deploy") is None, "its deploy failed: nothing returned"
+    web_back = _changes(second, "web", "local", "rollback")
+    assert _actions(web_back) == {"/srv/web/current": "configured"}
+    assert web_back is not None and web_back.items[0].summary == f"-> {first.commit}"
