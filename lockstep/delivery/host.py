@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from lockstep.delivery.host_live import HostState, host_changes, read_host, unchanged_release
 from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
@@ -95,6 +96,7 @@ def _work_dir(component: RenderedComponent) -> str | None:
 def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
     comp, host = d.component, conn.name
     live = {t.dest: current_release(conn, t.dest) for t in comp.releases}
+    before: HostState | None = None
     # Only a retry can find its own work done; a first attempt skips the lookup.
     if (
         d.attempt > 1
@@ -105,6 +107,10 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
         priors = {p.dest: p.previous for p in d.journal.priors() if p.host == host}
         pending: list[StepUpdate] = []
     else:
+        before = read_host(conn, comp, live)
+        changes = host_changes(comp, before)
+        if unchanged_release(before, changes) and not any(p.host == host for p in d.journal.priors()):
+            return _unchanged(d, conn, before, changes)  # (a host this deployment began is finished)
         priors = d.journal.begin_host(host=host, live=live)  # write-ahead: before any change
         pending = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn))]
     pending += _verify_host(d, conn, pending)
@@ -112,7 +118,25 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
     for tree in comp.releases:
         prior = release_name(priors.get(tree.dest))
         prune_releases(conn, tree.dest, d.limits.keep_releases, protect=[d.release, prior])
-    return ChangeSet(location=host)  # TODO(issue 15): the files' changes
+    if before is None or priors != live:  # a retry: compare with what was live before it began
+        before = read_host(conn, comp, priors)
+    return host_changes(comp, before)
+
+
+def _unchanged(d: HostDelivery, conn: HostConnection, live: HostState, changes: ChangeSet) -> ChangeSet:
+    """A host whose live release already holds every desired file: nothing is staged, switched
+    or run, and no prior release is journaled (there is nothing to roll back); health is still
+    verified."""
+    releases = ", ".join(sorted({(t.release or "")[:12] for t in live.trees}))
+    output = f"unchanged: files identical to the live release {releases}; nothing staged or switched"
+    d.progress(f"{conn.name}: {output}")
+    pending: list[StepUpdate] = [
+        ("deploy", StepStatus.RUNNING, None),
+        ("deploy", StepStatus.SUCCEEDED, output),
+    ]
+    pending += _verify_host(d, conn, pending)
+    d.journal.steps(host=conn.name, updates=pending)
+    return changes
 
 
 def _deploy(d: HostDelivery, conn: HostConnection) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "file_mode",
     "prune_releases",
     "release_dir",
+    "release_file_path",
     "remember_release",
     "rollback_release",
     "stage_release",
@@ -255,6 +256,12 @@ def _sha256(data: bytes) -> str:
 def _check_release(release: str) -> None:
     if not release or release.startswith(".") or "/" in release or "\n" in release or ":" in release:
         raise ValueError(f"invalid release name {release!r}: no '/' or ':', no leading '.', not empty")
+
+
+def release_file_path(rel: str) -> str:
+    """A release file's path as `stage_release` writes it under the release folder (`./a//b` is
+    `a/b`); ValueError for one outside the release."""
+    return _check_file_path(rel)
 
 
 def _check_file_path(rel: str) -> str:

@@ -66,12 +66,18 @@ async def test_first_change_and_failed_health(
     assert planned["api"].reason == f"changed since {first_sha[:7]}"
     assert planned["web"].reason == "depends on api, which changed"
     assert second.plan.unchanged == ["db"]
+    # web's files are identical to its live release: delivered as unchanged, neither staged,
+    # switched nor its deploy commands rerun; its health is still checked.
     assert (current(target_root, "db"), current(target_root, "api"), current(target_root, "web")) == (
         first_sha,
         second_sha,
-        second_sha,
+        first_sha,
     )
     assert runs(counters, "db") == [first_sha]
+    assert runs(counters, "web") == [first_sha]
+    web_steps = {s.action: s for s in second.steps if s.component == "web"}
+    assert (web_steps["deploy"].output or "").startswith("unchanged: files identical to the live release")
+    assert web_steps["health"].status == StepStatus.SUCCEEDED
 
     commit(app_repo, {"api/api.conf": "version=3\n", "web/health.sh": "exit 1\n"}, "break web health")
     third = await deploy(temporal_env, settings, store, git)
@@ -80,7 +86,7 @@ async def test_first_change_and_failed_health(
     assert (current(target_root, "db"), current(target_root, "api"), current(target_root, "web")) == (
         first_sha,
         second_sha,
-        second_sha,
+        first_sha,  # the release web was on: the second deployment left it there
     )
     # Rollback ran the previous release's deploy commands again; db was never touched.
     assert runs(counters, "db") == [first_sha]
@@ -143,7 +149,12 @@ async def test_cancellation_rolls_back_what_changed(
             f"echo $LOCKSTEP_COMMIT >> {counters}/web", f"echo $LOCKSTEP_COMMIT >> {counters}/web; sleep 30"
         )
     )
-    commit(app_repo, {"lockstep.yaml": manifest, "api/api.conf": "version=9\n"}, "slow web")
+    # web's files change too: a changed deploy command alone leaves identical files unchanged.
+    commit(
+        app_repo,
+        {"lockstep.yaml": manifest, "api/api.conf": "version=9\n", "web/index.html": "<h1>slow</h1>\n"},
+        "slow web",
+    )
     from lockstep.orchestration.deployments import start_deployment
 
     started = await start_deployment(
