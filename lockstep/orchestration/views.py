@@ -31,12 +31,16 @@ def _iso(value: datetime | None) -> str | None:
 _NOTHING_KNOWN = Masker(())
 
 
-def _changes(step: StepRecord, masker: Masker) -> StepChanges | None:
-    """The step's stored change set as shown, summaries and reasons masked again."""
+def _changes(step: StepRecord, masker: Masker, *, items: bool) -> StepChanges | None:
+    """The step's stored change set as shown, summaries and reasons masked again; without
+    `items` (a list of deployments), the counts and summary only."""
     change_set = step_changes(step)
     if change_set is None:
         return None
-    shown = StepChanges.of(change_set)
+    listed = (
+        change_set if items else change_set.model_copy(update={"changes": [], "totals": change_set.counts()})
+    )
+    shown = StepChanges.of(listed)
     return shown.model_copy(
         update={
             "items": [i.model_copy(update={"summary": masker.mask(i.summary)}) for i in shown.items],
@@ -46,7 +50,12 @@ def _changes(step: StepRecord, masker: Masker) -> StepChanges | None:
 
 
 def deployment_view(
-    session: Session, record: DeploymentRecord, *, with_steps: bool = True, masker: Masker = _NOTHING_KNOWN
+    session: Session,
+    record: DeploymentRecord,
+    *,
+    with_steps: bool = True,
+    change_items: bool = True,
+    masker: Masker = _NOTHING_KNOWN,
 ) -> DeploymentView:
     plan = Plan.model_validate_json(record.plan_json) if record.plan_json not in ("", "{}") else Plan()
     steps = (
@@ -59,7 +68,7 @@ def deployment_view(
                 started_at=_iso(s.started_at),
                 finished_at=_iso(s.finished_at),
                 output=masker.mask(s.output),
-                changes=_changes(s, masker),
+                changes=_changes(s, masker, items=change_items),
             )
             for s in steps_for(session=session, deployment_id=record.id)
         ]
@@ -127,4 +136,8 @@ def list_views(
     records = list_deployments(
         session=session, application=application, environment=environment, status=status, limit=limit
     )
-    return [deployment_view(session, r, with_steps=with_steps, masker=masker) for r in records]
+    # A list shows each step's change counts; one deployment's view (status, GET by id) its
+    # subjects too: a list of 100 deployments would otherwise carry up to 500 subjects a step.
+    return [
+        deployment_view(session, r, with_steps=with_steps, change_items=False, masker=masker) for r in records
+    ]
