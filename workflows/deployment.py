@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         StepView,
     )
     from lockstep.domain.models import Plan
+    from lockstep.domain.retryability import deployment_non_retryable
     from lockstep.domain.status import DeploymentStatus, StepStatus
 
 # Workflow modules are imported normally: the sandbox re-imports them with each run, so a
@@ -54,14 +55,7 @@ from workflows import search_attributes as sa
 from workflows.governance import GovernanceStage
 
 # Errors that no retry can fix: bad manifests, failed commands, unknown targets.
-PERMANENT_ERRORS = [
-    "ManifestError",
-    "CycleError",
-    "ConfigError",
-    "DeploymentStepFailed",
-    "HealthCheckFailed",
-    "ContentMismatch",
-]
+PERMANENT_ERRORS = deployment_non_retryable()
 _RECORD_TIMEOUT = timedelta(seconds=30)
 # Patch: an unexpected exception in workflow code ends the deployment `failed` (after putting back
 # what changed) instead of failing its workflow task forever.

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         Promotion,
     )
     from lockstep.domain.messages import DeploymentRequest, DeploymentResult
+    from lockstep.domain.retryability import promotion_non_retryable
     from lockstep.domain.status import DeploymentStatus
 
 # Workflow modules are imported normally: the sandbox re-imports them with each run, so a
@@ -60,6 +61,7 @@ LANE_SURVIVES = "lane-survives"
 SIGNAL_CHUNK = 50  # superseded deployments told per workflow task
 _RECORD_TIMEOUT = timedelta(seconds=30)
 _SHORT_ACTIVITY = timedelta(minutes=2)
+_PROMOTION_PERMANENT = promotion_non_retryable()  # errors no retry of a promotion can fix
 
 
 @workflow.defn(name=LANE_WORKFLOW)
@@ -457,9 +459,7 @@ class EnvironmentLane:
                 source_deployment=source,
             ),
             start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(
-                maximum_attempts=10, non_retryable_error_types=["ConfigError", "ManifestError"]
-            ),
+            retry_policy=RetryPolicy(maximum_attempts=10, non_retryable_error_types=_PROMOTION_PERMANENT),
         )
 
     async def _newest(self, batch: list[LaneRequest]) -> LaneRequest:
