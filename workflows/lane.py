@@ -31,6 +31,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.lane import LaneActivities
     from activities.records import RecordActivities
+    from lockstep.domain.lane_choice import choose_turn
     from lockstep.domain.lane_messages import (
         LANE_WORKFLOW,
         Enqueued,
@@ -220,14 +221,13 @@ class EnvironmentLane:
         """Give the newest waiting deployment its turn and supersede the others; wait until it
         ends. False when the chosen one was withdrawn meanwhile (nothing deployed this round)."""
         batch = list(self._waiting)  # what joins while choosing waits for the next round
-        newest = await self._newest(batch)
-        chosen = {r.deployment_id for r in batch}
-        self._waiting = [r for r in self._waiting if r.deployment_id not in chosen]
-        alive = [r for r in batch if r.deployment_id not in self._recent]  # cancelled meanwhile
-        if newest not in alive:
-            self._waiting = alive + self._waiting
+        candidate = await self._newest(batch)
+        # What waits and what ended now, after the await: signals may have changed both.
+        choice = choose_turn(self._waiting, batch, candidate, ended=self._recent)
+        self._waiting = choice.queue
+        if choice.deploy is None:  # cancelled meanwhile
             return False
-        older = [r for r in alive if r is not newest]
+        newest, older = choice.deploy, choice.superseded
         if workflow.patched(LANE_SURVIVES):
             # Running before the first await: a `finished` that arrives while the superseded are
             # told (the chosen one cancelled meanwhile) is the turn's outcome, never lost.
@@ -371,14 +371,15 @@ class EnvironmentLane:
             if self._pending:
                 batch = list(self._pending)  # what arrives while choosing waits for the next round
                 newest = await self._newest(batch)
-                older = [r for r in batch if r is not newest]
-                self._pending = [r for r in self._pending if r not in batch]
-                for request in older:
+                choice = choose_turn(self._pending, batch, newest)  # what is pending after the await
+                self._pending = choice.queue
+                assert choice.deploy is not None  # nothing ends while queued in this protocol
+                for request in choice.superseded:
                     self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
                     self._record(
-                        request, DeploymentStatus.SUPERSEDED, f"superseded by {newest.deployment_id}"
+                        request, DeploymentStatus.SUPERSEDED, f"superseded by {choice.deploy.deployment_id}"
                     )
-                await self._deploy(newest)
+                await self._deploy(choice.deploy)
                 deployed += 1
             handover = bool(self._waiting) or self._handover
             if (
