@@ -31,7 +31,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.lane import LaneActivities
     from activities.records import RecordActivities
-    from lockstep.domain.lane_choice import choose_turn
+    from lockstep.domain.lane_choice import choose_turn, known_status, newest_of, remember
     from lockstep.domain.lane_messages import (
         LANE_WORKFLOW,
         Enqueued,
@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
 from workflows import search_attributes as sa
 from workflows.deployment import DeploymentWorkflow
 
-RECENT_KEPT = 200  # outcomes remembered across continue-as-new, shown by the status query
 SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
 # Patch: the lane survives failed activities (settles a deployment it cannot reach, continues as
 # new in the middle of a long turn, signals superseded deployments in chunks).
@@ -467,36 +466,29 @@ class EnvironmentLane:
         """The queued commit to deploy: the descendant of the others, per Git (an activity)."""
         if len(batch) == 1:
             return batch[0]
-        if not (self._signalled and workflow.patched(LANE_SURVIVES)):
-            sha = await workflow.execute_activity_method(
-                LaneActivities.pick_newest,
-                NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
-                start_to_close_timeout=timedelta(minutes=2),
-            )
-            return next(r for r in reversed(batch) if r.commit == sha)
+        survives = self._signalled and workflow.patched(LANE_SURVIVES)
         try:
             sha = await workflow.execute_activity_method(
                 LaneActivities.pick_newest,
                 NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
                 start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_attempts=3),
+                retry_policy=RetryPolicy(maximum_attempts=3) if survives else None,  # None: the default
             )
         except ActivityError as err:  # Git unreachable: the last to arrive is the best guess left
+            if not survives:
+                raise
             workflow.logger.warning("could not compare the queued commits: %s", err.cause or err)
             return batch[-1]
-        return next((r for r in reversed(batch) if r.commit == sha), batch[-1])
+        found = newest_of(batch, sha)
+        if found is None and not survives:  # before the patch an answer from outside the batch failed
+            raise LookupError(f"pick_newest answered {sha}, which is not queued")
+        return found if found is not None else batch[-1]
 
     def _known(self, deployment_id: str) -> DeploymentStatus | None:
-        if self._running is not None and self._running.deployment_id == deployment_id:
-            return DeploymentStatus.DEPLOYING
-        if any(r.deployment_id == deployment_id for r in self._pending):
-            return DeploymentStatus.QUEUED
-        return self._recent.get(deployment_id)
+        return known_status(deployment_id, running=self._running, queued=self._pending, recent=self._recent)
 
     def _remember(self, deployment_id: str, status: DeploymentStatus) -> None:
-        self._recent[deployment_id] = status
-        while len(self._recent) > RECENT_KEPT:
-            del self._recent[next(iter(self._recent))]
+        remember(self._recent, deployment_id, status)
 
     def _describe(self) -> None:
         running = f"deploying {self._running.deployment_id}" if self._running else "idle"

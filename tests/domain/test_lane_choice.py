@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lockstep.domain.lane_choice import choose_turn
+from lockstep.domain.ids import lane_id, legacy_lane_id
+from lockstep.domain.lane_choice import choose_turn, known_status, lanes_to_tell, newest_of, remember
 from lockstep.domain.lane_messages import LaneRequest
+from lockstep.domain.status import DeploymentStatus
 
 
 def _request(n: int) -> LaneRequest:
@@ -70,3 +72,39 @@ def test_every_queued_deployment_is_accounted_for_exactly_once(
         assert all(r in batch for r in choice.superseded), "only the batch is ever superseded"
     # The order of what waits is kept: the batch's survivors (if any) first, then later joins.
     assert _ids(choice.queue) == [i for i in _ids(queue) if i in set(_ids(choice.queue))]
+
+
+def test_newest_of_takes_the_last_request_for_the_commit_git_named() -> None:
+    a, b = _request(0), _request(1)
+    again = LaneRequest(deployment_id="d9", commit=a.commit)
+    assert newest_of([a, b, again], a.commit) is again
+    assert newest_of([a, b], "f" * 40) is None
+
+
+def test_what_a_lane_knows_of_a_deployment() -> None:
+    a, b = _request(0), _request(1)
+    recent = {"d7": DeploymentStatus.FAILED}
+    assert known_status("d0", running=a, queued=[b], recent=recent) == DeploymentStatus.DEPLOYING
+    assert known_status("d1", running=a, queued=[b], recent=recent) == DeploymentStatus.QUEUED
+    assert known_status("d7", running=None, queued=[], recent=recent) == DeploymentStatus.FAILED
+    assert known_status("d8", running=None, queued=[], recent=recent) is None
+
+
+@given(st.lists(st.integers(0, 30), max_size=60), st.integers(1, 10))
+def test_remember_keeps_the_newest_outcomes_within_its_bound(ids: list[int], keep: int) -> None:
+    recent: dict[str, DeploymentStatus] = {}
+    for n in ids:
+        remember(recent, f"d{n}", DeploymentStatus.SUCCEEDED, keep=keep)
+    assert len(recent) == min(keep, len(set(ids)))
+    if ids:
+        assert f"d{ids[-1]}" in recent, "the latest outcome is never the one forgotten"
+
+
+def test_the_lanes_a_deployment_tells_it_ended() -> None:
+    assert lanes_to_tell("lane-x", "shop", "prod", both=True) == ["lane-x"]
+    assert lanes_to_tell("lane-x", "shop", "prod", both=False) == ["lane-x"]
+    assert lanes_to_tell(None, "shop", "prod", both=True) == [
+        lane_id("shop", "prod"),
+        legacy_lane_id("shop", "prod"),
+    ]
+    assert lanes_to_tell(None, "shop", "prod", both=False) == [legacy_lane_id("shop", "prod")]
