@@ -19,7 +19,7 @@ from lockstep.delivery.deliverer import Deliverers, DeliveryContext
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.changes import ChangeSet, any_changed
-from lockstep.domain.errors import LockstepError
+from lockstep.domain.errors import ContentMismatch, LockstepError
 from lockstep.domain.masking import Masker
 from lockstep.domain.messages import (
     ComponentRequest,
@@ -46,10 +46,6 @@ def _patience() -> float:
     the worker's clock from now (rendering before it is short), not from the server's start."""
     budget = activity.info().start_to_close_timeout
     return budget.total_seconds() / 2 if budget is not None else 0.0
-
-
-class ContentMismatch(LockstepError):
-    """The commit renders differently from what was planned (e.g. server config changed)."""
 
 
 class DeploymentActivities:

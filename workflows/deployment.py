@@ -13,9 +13,9 @@ started before them replay unchanged.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -25,8 +25,9 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.deployment import DeploymentActivities
     from activities.records import RecordActivities
-    from lockstep.domain.compensation import compensated_status, rollback_failed_detail
-    from lockstep.domain.ids import lane_id, legacy_lane_id
+    from lockstep.domain import final_status
+    from lockstep.domain.ids import legacy_lane_id
+    from lockstep.domain.lane_choice import lanes_to_tell
     from lockstep.domain.lane_messages import (
         JoinLane,
         LaneFinished,
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         StepView,
     )
     from lockstep.domain.models import Plan
+    from lockstep.domain.retryability import deployment_non_retryable
     from lockstep.domain.status import DeploymentStatus, StepStatus
 
 # Workflow modules are imported normally: the sandbox re-imports them with each run, so a
@@ -54,14 +56,7 @@ from workflows import search_attributes as sa
 from workflows.governance import GovernanceStage
 
 # Errors that no retry can fix: bad manifests, failed commands, unknown targets.
-PERMANENT_ERRORS = [
-    "ManifestError",
-    "CycleError",
-    "ConfigError",
-    "DeploymentStepFailed",
-    "HealthCheckFailed",
-    "ContentMismatch",
-]
+PERMANENT_ERRORS = deployment_non_retryable()
 _RECORD_TIMEOUT = timedelta(seconds=30)
 # Patch: an unexpected exception in workflow code ends the deployment `failed` (after putting back
 # what changed) instead of failing its workflow task forever.
@@ -80,6 +75,7 @@ REJOIN_LANE = "rejoin-lane"
 # Patch: compensation starts at once; the `rolling_back` status write runs beside it with a bounded
 # retry (a store outage must not delay putting targets back).
 COMPENSATE_FIRST = "compensate-first"
+_T = TypeVar("_T")
 _REJOIN_AT_MOST = 3600.0  # seconds between a queued deployment's joins, at most
 _BEST_EFFORT = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 # Patch: a deployment whose join was cut short tells both lanes it may have joined (the lane under
@@ -107,6 +103,16 @@ async def _to_completion(work: Coroutine[Any, Any, DeploymentResult]) -> Deploym
         except asyncio.CancelledError:
             if task.done():
                 return task.result()
+
+
+def _under_patch(patched: Callable[[], bool], rule: Callable[[bool], _T]) -> _T:
+    """`rule`'s answer with a patch in force, or without it for a run that began before it.
+
+    `patched` (a `workflow.patched` call, which writes a marker) is asked only when the two
+    answers differ, exactly where the rule used to ask inline: histories see the same markers.
+    """
+    new, old = rule(True), rule(False)
+    return new if new == old or patched() else old
 
 
 def _task_error(task: asyncio.Task[ComponentResult]) -> BaseException | None:
@@ -143,7 +149,8 @@ class DeploymentWorkflow(GovernanceStage):
 
     @workflow.query(name="status")
     def status(self) -> DeploymentView:
-        return self._view.model_copy(update={"steps": list(self._steps.values())})
+        approvals = [entry.to_dict() for entry in self._entries]  # the wire shape: strings only
+        return self._view.model_copy(update={"steps": list(self._steps.values()), "approvals": approvals})
 
     @workflow.run
     async def run(self, request: DeploymentRequest) -> DeploymentResult:
@@ -160,8 +167,7 @@ class DeploymentWorkflow(GovernanceStage):
             if not workflow.patched(FAIL_CLEANLY):
                 raise
             workflow.logger.exception("deployment %s failed in workflow code", request.deployment_id)
-            reason = f"internal error in the Deployment workflow: {type(err).__name__}: {err}"
-            return await _to_completion(self._finish(DeploymentStatus.FAILED, reason[:2000]))
+            return await _to_completion(self._finish(*final_status.failed_in_workflow_code(err)))
 
     async def _run(self, request: DeploymentRequest) -> DeploymentResult:
         self._view.created_at = workflow.now().isoformat()
@@ -183,17 +189,13 @@ class DeploymentWorkflow(GovernanceStage):
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERRORS),
             )
         except (ActivityError, asyncio.CancelledError) as err:
-            if is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError):
-                return await _to_completion(
-                    self._finish(DeploymentStatus.CANCELLED, "cancelled before any change")
-                )
-            return await _to_completion(self._finish(DeploymentStatus.FAILED, _failure_message(err)))
+            return await self._stopped(err, "before any change")
         self._view.plan = prepared.plan
         self._view.commit = prepared.commit.sha
         self._promotions = prepared.promotions
         if prepared.denied is not None and workflow.patched(PROMOTE_FROM):
             # promote_from not met (or the rules in force unreadable): before policy, before any change
-            return await _to_completion(self._finish(DeploymentStatus.DENIED, prepared.denied))
+            return await _to_completion(self._finish(*final_status.denied(prepared.denied)))
         # A commit that changes the environment's rules (promote_from, approvals) passes the rules
         # in force even when it deploys nothing: else it would become the live revision, and its
         # rules the ones in force, without anyone approving it.
@@ -202,13 +204,17 @@ class DeploymentWorkflow(GovernanceStage):
             try:
                 stopped = await self._govern(prepared)
             except (ActivityError, ApplicationError, asyncio.CancelledError) as err:  # nothing changed yet
-                if is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError):
-                    reason = f"cancelled while {self._view.status.value}"
-                    return await _to_completion(self._finish(DeploymentStatus.CANCELLED, reason))
-                return await _to_completion(self._finish(DeploymentStatus.FAILED, _failure_message(err)))
+                return await self._stopped(err, f"while {self._view.status.value}")
             if stopped is not None:
                 return await _to_completion(self._finish(*stopped))
         return await self._deploy(prepared)
+
+    async def _stopped(self, err: BaseException, when: str) -> DeploymentResult:
+        """End before any change: cancelled `when` ("while queued"), or failed with the error."""
+        cancelled = is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError)
+        failure = _failure_message(err)
+        ending = final_status.stopped_before_changes(cancelled=cancelled, when=when, failure=failure)
+        return await _to_completion(self._finish(*ending))
 
     async def _wait_for_turn(self, request: DeploymentRequest) -> DeploymentResult | None:
         """Join the environment's lane and wait until it says go; a result if this deployment
@@ -250,12 +256,11 @@ class DeploymentWorkflow(GovernanceStage):
         except (ActivityError, ApplicationError, asyncio.CancelledError) as err:  # nothing changed yet
             if not (isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)):
                 raise  # a join that can never succeed (it retries until then): fail-cleanly says so
-            return await _to_completion(self._finish(DeploymentStatus.CANCELLED, "cancelled while queued"))
+            return await self._stopped(err, "while queued")
         assert self._turn is not None
         workflow.set_current_details("")
         if self._turn.superseded_by is not None:
-            reason = f"superseded by {self._turn.superseded_by}"
-            return await _to_completion(self._finish(DeploymentStatus.SUPERSEDED, reason))
+            return await _to_completion(self._finish(*final_status.superseded(self._turn.superseded_by)))
         return None
 
     async def _rejoin(self, join: JoinLane) -> None:
@@ -286,7 +291,7 @@ class DeploymentWorkflow(GovernanceStage):
     async def _deploy(self, prepared: PrepareResult) -> DeploymentResult:
         plan = prepared.plan
         if plan.is_empty:
-            return await _to_completion(self._finish(DeploymentStatus.SUCCEEDED, None))
+            return await _to_completion(self._finish(*final_status.succeeded()))
         for component in plan.components:
             self._steps[component.name] = StepView(
                 component=component.name, action="deploy", status=StepStatus.PENDING
@@ -302,26 +307,25 @@ class DeploymentWorkflow(GovernanceStage):
             await self._changes
         except (Exception, asyncio.CancelledError) as err:  # never GeneratorExit: eviction
             cancelled = is_cancelled_exception(err) or isinstance(err, asyncio.CancelledError)
-            failed = [
-                f"{s.component}: {s.error}" for s in self._steps.values() if s.status == StepStatus.FAILED
-            ]
-            reason = "cancelled" if cancelled else "; ".join(failed) or _failure_message(err)
-            if not cancelled and not isinstance(err, ActivityError | ApplicationError):
-                # A bug in the waves' own code, after changes began: put back what changed
-                # rather than leave the task retrying with the environment half-deployed.
-                if isinstance(err, workflow.NondeterminismError) or not workflow.patched(FAIL_CLEANLY):
-                    raise
-                reason = f"internal error in the Deployment workflow: {type(err).__name__}: {err}"
-            if cancelled and self._rejection is not None:
-                _, reason = self._rejected("while deploying")
-            return await _to_completion(self._compensate(plan, started_waves, reason, cancelled=cancelled))
-        return await _to_completion(
-            self._finish(
-                DeploymentStatus.SUCCEEDED,
-                None,
-                deployed_hashes={c.name: c.content_hash for c in plan.components},
+            internal = not cancelled and not isinstance(err, ActivityError | ApplicationError)
+            # A bug in the waves' own code, after changes began: put back what changed rather
+            # than leave the task retrying with the environment half-deployed.
+            if internal and (
+                isinstance(err, workflow.NondeterminismError) or not workflow.patched(FAIL_CLEANLY)
+            ):
+                raise
+            reason = final_status.compensation_reason(
+                cancelled=cancelled,
+                rejection=self._rejection,
+                failed_steps=[
+                    (s.component, str(s.error)) for s in self._steps.values() if s.status == StepStatus.FAILED
+                ],
+                failure=_failure_message(err),
+                internal=final_status.internal_error(err) if internal else None,
             )
-        )
+            return await _to_completion(self._compensate(plan, started_waves, reason, cancelled=cancelled))
+        hashes = {c.name: c.content_hash for c in plan.components}
+        return await _to_completion(self._finish(*final_status.succeeded(), deployed_hashes=hashes))
 
     async def _run_waves(self, plan: Plan, started_waves: list[list[str]]) -> None:
         for wave in plan.waves:
@@ -395,15 +399,14 @@ class DeploymentWorkflow(GovernanceStage):
             await status_written  # best effort: it never raises; the outcome record follows
         # The detail now names the hosts each component could not put back. Unguarded: it changes
         # what the outcome records, not the commands (deployment-refused-rollback-failed replays).
-        if failures:
-            detail = rollback_failed_detail(reason, failures)
-            return await self._finish(DeploymentStatus.ROLLBACK_FAILED, detail)
-        final = compensated_status(cancelled=cancelled, rejected=self._rejection is not None, undone=undone)
-        if final == DeploymentStatus.FAILED and not workflow.patched(NOTHING_TO_UNDO):
-            final = DeploymentStatus.ROLLED_BACK  # began before the patch: ends as it always did
-        if final == DeploymentStatus.REJECTED:  # rejected after changes began, now undone
-            return await self._finish(final, f"{reason}; rolled back")
-        return await self._finish(final, reason)
+        rejected = self._rejection is not None
+        ending = _under_patch(  # a deployment that began before the patch ends as it always did
+            lambda: workflow.patched(NOTHING_TO_UNDO),
+            lambda new: final_status.after_compensation(
+                reason, failures, cancelled=cancelled, rejected=rejected, undone=undone, nothing_to_undo=new
+            ),
+        )
+        return await self._finish(*ending)
 
     async def _rollback_component(self, plan: Plan, name: str) -> ComponentResult:
         step = self._steps[name]
@@ -448,19 +451,16 @@ class DeploymentWorkflow(GovernanceStage):
             error=error,
             approvals_required=self._view.approvals_required or None,
         )
-        if not best_effort:
-            await workflow.execute_local_activity_method(
-                RecordActivities.record_status, change, start_to_close_timeout=_RECORD_TIMEOUT
-            )
-            return
         try:
             await workflow.execute_local_activity_method(
                 RecordActivities.record_status,
                 change,
                 start_to_close_timeout=_RECORD_TIMEOUT,
-                retry_policy=_BEST_EFFORT,
+                retry_policy=_BEST_EFFORT if best_effort else None,  # None: the default policy
             )
         except (ActivityError, ApplicationError) as err:  # the outcome record says the rest
+            if not best_effort:
+                raise
             workflow.logger.warning("could not record %s: %s", status.value, _failure_message(err))
 
     async def _finish(
@@ -489,7 +489,7 @@ class DeploymentWorkflow(GovernanceStage):
             ),
             start_to_close_timeout=_RECORD_TIMEOUT,
         )
-        promotions = self._promotions if status == DeploymentStatus.SUCCEEDED else []
+        promotions = final_status.promotions_after(status, self._promotions)
         if r.lane and status != DeploymentStatus.SUPERSEDED:  # the lane itself superseded it
             await self._leave_lane(
                 LaneFinished(
@@ -511,12 +511,10 @@ class DeploymentWorkflow(GovernanceStage):
     async def _leave_lane(self, outcome: LaneFinished) -> None:
         """Tell the lane this deployment ended, after its outcome is recorded: the next may go."""
         r = self._request
-        if self._lane is not None:
-            lanes = [self._lane]
-        elif workflow.patched(UNAMBIGUOUS_IDS):  # the join was cut short: it may have reached either
-            lanes = [lane_id(r.application, r.environment), legacy_lane_id(r.application, r.environment)]
-        else:
-            lanes = [legacy_lane_id(r.application, r.environment)]
+        lanes = _under_patch(
+            lambda: workflow.patched(UNAMBIGUOUS_IDS),
+            lambda new: lanes_to_tell(self._lane, r.application, r.environment, both=new),
+        )
         for lane in lanes:
             try:
                 await workflow.get_external_workflow_handle(lane).signal("finished", outcome)

@@ -12,6 +12,7 @@ validated before they reach history, so a caller learns at once whether its appr
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -20,18 +21,22 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from activities.governance import GovernanceActivities
+    from lockstep.domain import final_status
     from lockstep.domain.approvals import (
         ApprovalAnswer,
+        ApprovalEntry,
         ApprovalGate,
         ApprovalInput,
         ApprovalRecord,
         ApprovalRefused,
         ApprovalSource,
-        approval_entry,
-        check_decision,
+        policy_approvals,
         quorum,
+        refusal,
+        shown_duration,
         unreachable_quorum,
     )
+    from lockstep.domain.final_status import Ending
     from lockstep.domain.messages import DeploymentRequest, DeploymentView, PolicyRequest, PrepareResult
     from lockstep.domain.policy import PolicyDecision
     from lockstep.domain.status import DeploymentStatus
@@ -49,13 +54,6 @@ _RECORD_RETRIES = RetryPolicy(maximum_attempts=6, maximum_interval=timedelta(sec
 _UNREADABLE = "(unreadable signal)"  # the approver of a payload that is not an approval
 
 
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
 class GovernanceStage:
     """State and handlers for approvals; `_govern` runs the stage between planning and deploying."""
 
@@ -70,6 +68,7 @@ class GovernanceStage:
         self._rejection: tuple[str, str] | None = None  # (who, comment)
         self._deadline: datetime | None = None  # when waiting for approvals ends `rejected`
         self._decisions = 0
+        self._entries: list[ApprovalEntry] = []  # every decision, counted or not: the view's approvals
         self._changes: asyncio.Task[None] | None = None  # the waves, cancelled by a late rejection
 
     # -- handlers --------------------------------------------------------------------------------
@@ -106,31 +105,19 @@ class GovernanceStage:
         self._validate("reject", request)
 
     def _refusal(self, decision: str, request: ApprovalInput) -> ApprovalRefused | None:
-        status = self._view.status
-        # Until the waves end, a rejection still counts: before they start it stops them, while
-        # they run it cancels them and what changed is rolled back.
-        changing = self._changes is None or not self._changes.done()
-        late_rejection = decision == "reject" and status == DeploymentStatus.DEPLOYING and changing
-        if self._gate is None or (status != DeploymentStatus.AWAITING_APPROVAL and not late_rejection):
-            return ApprovalRefused(
-                f"{self._request.deployment_id} is not awaiting approval (status {status.value})",
-                "not_awaiting",
-            )
-        if self._rejection is not None:
-            return ApprovalRefused(f"{self._request.deployment_id} is already rejected", "not_awaiting")
-        if decision == "approve" and len(self._approved_by) + len(self._recording) >= self._required:
-            return ApprovalRefused(f"{self._request.deployment_id} already has its approvals", "not_awaiting")
-        try:
-            check_decision(
-                self._gate,
-                [*self._approved_by, *self._recording],
-                request,
-                environment=self._request.environment,
-                decision=decision,
-            )
-        except ApprovalRefused as refused:
-            return refused
-        return None
+        return refusal(
+            self._gate,
+            request,
+            decision=decision,
+            deployment_id=self._request.deployment_id,
+            environment=self._request.environment,
+            status=self._view.status,
+            changing=self._changes is None or not self._changes.done(),  # the waves have not ended
+            rejected=self._rejection is not None,
+            approved_by=self._approved_by,
+            recording=self._recording,
+            required=self._required,
+        )
 
     def _validate(self, decision: str, request: ApprovalInput) -> None:
         refused = self._refusal(decision, request)
@@ -159,8 +146,8 @@ class GovernanceStage:
         reason = f"the {decision} signal's payload is not an approval: {detail}"[:1000]
         self._decisions += 1
         at = workflow.now().isoformat()
-        self._view.approvals.append(
-            approval_entry(
+        self._entries.append(
+            ApprovalEntry(
                 approver=_UNREADABLE,
                 decision=decision,
                 at=at,
@@ -217,16 +204,18 @@ class GovernanceStage:
                     self._changes.cancel()  # compensation follows in DeploymentWorkflow._deploy
         self._decisions += 1
         at = workflow.now().isoformat()
-        entry = approval_entry(
-            approver=name,
-            decision=decision,
-            at=at,
-            comment=request.comment,
-            source=request.source.value,
-            counted=refused is None,
-            reason=str(refused) if refused else "",
+        entry = len(self._entries)  # its place in the list: decisions are only ever appended
+        self._entries.append(
+            ApprovalEntry(
+                approver=name,
+                decision=decision,
+                at=at,
+                comment=request.comment,
+                source=request.source.value,
+                counted=refused is None,
+                reason=str(refused) if refused else "",
+            )
         )
-        self._view.approvals.append(entry)
         r = self._request
         record = ApprovalRecord(
             deployment_id=r.deployment_id,
@@ -257,12 +246,13 @@ class GovernanceStage:
             except (ActivityError, ApplicationError) as err:  # a local activity's failure is either
                 if later:
                     self._recording.remove(name)
-                    return self._unrecorded(decision, name, entry, refused is None, err, counted_yet=False)
-                return self._unrecorded(decision, name, entry, refused is None, err)
+                    return self._unrecorded(decision, name, entry, err, counted_yet=False)
+                return self._unrecorded(decision, name, entry, err)
         if later:  # recorded: now it counts
             self._recording.remove(name)
             self._approved_by.append(name)
-        entry["source"] = recorded  # what the worker could verify, not what the payload claimed
+        # What the worker could verify, not what the payload claimed.
+        self._entries[entry] = replace(self._entries[entry], source=recorded)
         if refused is not None:
             message = str(refused)
         elif decision == "reject":
@@ -279,40 +269,31 @@ class GovernanceStage:
         )
 
     def _unrecorded(
-        self,
-        decision: str,
-        name: str,
-        entry: dict[str, str],
-        counted: bool,
-        err: Exception,
-        *,
-        counted_yet: bool = True,
+        self, decision: str, name: str, entry: int, err: Exception, *, counted_yet: bool = True
     ) -> ApprovalAnswer:
-        """A decision the store could not take: an approval missing from the audit trail must not
-        count, so it is withdrawn (a rejection stands: stopping is the safe side)."""
+        """A decision the store could not take (`entry`, its place in the list): an approval
+        missing from the audit trail must not count, so it is withdrawn."""
         cause = _cause(err)
-        if counted and decision == "approve":
-            if counted_yet:  # before `count-when-recorded` it counted at once: withdraw it
-                self._approved_by.reverse()
-                self._approved_by.remove(name)
-                self._approved_by.reverse()
-            entry["counted"] = "false"
-            entry["reason"] = f"could not be recorded, so it does not count (send it again): {cause}"[:1000]
-        else:
-            entry["reason"] = (entry["reason"] + "; " if entry["reason"] else "") + f"not recorded: {cause}"
+        was = self._entries[entry]
+        now = self._entries[entry] = was.unrecorded(cause)
+        if was.counted and not now.counted and counted_yet:
+            # Before `count-when-recorded` it counted at once: withdraw it (its latest count).
+            self._approved_by.reverse()
+            self._approved_by.remove(name)
+            self._approved_by.reverse()
         workflow.logger.warning("the %s by %s could not be recorded: %s", decision, name, cause)
         return ApprovalAnswer(
-            counted=entry["counted"] == "true",
+            counted=now.counted,
             decision=decision,
             approvals=len(self._approved_by),
             required=self._required,
             status=self._view.status.value,
-            message=entry["reason"],
+            message=now.reason,
         )
 
     # -- the stage -------------------------------------------------------------------------------
 
-    async def _govern(self, prepared: PrepareResult) -> tuple[DeploymentStatus, str] | None:
+    async def _govern(self, prepared: PrepareResult) -> Ending | None:
         """Policy, approvals, policy again; the final status and reason if the deployment ends here.
 
         When the second evaluation asks for more approvals than were given (a policy may depend on
@@ -321,7 +302,7 @@ class GovernanceStage:
         gate = prepared.gate
         decision = await self._evaluate(prepared, "plan")
         if decision.denied:
-            return DeploymentStatus.DENIED, "denied by policy: " + "; ".join(decision.deny)
+            return final_status.policy_denied(decision.deny, after_approval=False)
         self._view.policy_warnings = list(decision.warn)
         self._required = quorum(gate, decision.approvals_required)
         for round_ in range(1, _MAX_ROUNDS + 1):
@@ -332,25 +313,21 @@ class GovernanceStage:
                 return None
             impossible = unreachable_quorum(gate, self._required, environment=self._request.environment)
             if impossible is not None:  # fail fast: waiting until the timeout could not help
-                return DeploymentStatus.REJECTED, impossible
+                return final_status.quorum_unreachable(impossible)
             ended = await self._await_approvals(gate)
             if ended is not None:
                 return ended
             stage = "approved" if round_ == 1 else f"approved-{round_}"
             decision = await self._evaluate(prepared, stage)
             if decision.denied:
-                return DeploymentStatus.DENIED, "denied by policy after approval: " + "; ".join(decision.deny)
+                return final_status.policy_denied(decision.deny, after_approval=True)
             self._view.policy_warnings = sorted(set(self._view.policy_warnings) | set(decision.warn))
             self._required = max(self._required, quorum(gate, decision.approvals_required))
-        return DeploymentStatus.DENIED, f"the policy kept raising approvals_required ({self._required})"
+        return final_status.policy_kept_raising(self._required)
 
     async def _evaluate(self, prepared: PrepareResult, stage: str) -> PolicyDecision:
         r = self._request
-        approvals = [
-            {"approver": a["approver"], "at": a["at"]}
-            for a in self._view.approvals
-            if a["decision"] == "approve" and a["counted"] == "true" and a["approver"] not in self._recording
-        ]
+        approvals = policy_approvals(self._entries, self._recording)
         try:
             decision: PolicyDecision = await workflow.execute_activity_method(
                 GovernanceActivities.evaluate_policy,
@@ -383,7 +360,7 @@ class GovernanceStage:
             )
         return decision
 
-    async def _await_approvals(self, gate: ApprovalGate) -> tuple[DeploymentStatus, str] | None:
+    async def _await_approvals(self, gate: ApprovalGate) -> Ending | None:
         self._gate = gate
         if self._deadline is None:  # one timeout for every round of approvals
             self._deadline = workflow.now() + timedelta(seconds=gate.timeout_seconds)
@@ -391,17 +368,15 @@ class GovernanceStage:
             await self._set_status(DeploymentStatus.AWAITING_APPROVAL)
         workflow.set_current_details(
             f"awaiting {self._required} approval(s) from {', '.join(gate.groups)} "
-            f"within {_duration(gate.timeout_seconds)}"
+            f"within {shown_duration(gate.timeout_seconds)}"
         )
 
         def decided() -> bool:
             return self._rejection is not None or len(self._approved_by) >= self._required
 
-        def timed_out() -> tuple[DeploymentStatus, str]:
-            given = f"{len(self._approved_by)} of {self._required} approvals"
-            return (
-                DeploymentStatus.REJECTED,
-                f"approval timed out after {_duration(gate.timeout_seconds)}: {given}",
+        def timed_out() -> Ending:
+            return final_status.approvals_timed_out(
+                given=len(self._approved_by), required=self._required, timeout_seconds=gate.timeout_seconds
             )
 
         remaining = (self._deadline - workflow.now()).total_seconds()
@@ -418,12 +393,10 @@ class GovernanceStage:
             workflow.set_current_details("")
         return self._rejected() if self._rejection is not None else None
 
-    def _rejected(self, when: str = "") -> tuple[DeploymentStatus, str]:
-        """The final status and reason of a counted rejection; `when` as in "while deploying"."""
+    def _rejected(self) -> Ending:
+        """The final status and reason of a counted rejection."""
         assert self._rejection is not None
-        who, comment = self._rejection
-        by = f"rejected by {who}" + (f" {when}" if when else "")
-        return DeploymentStatus.REJECTED, by + (f": {comment}" if comment else "")
+        return final_status.rejected(*self._rejection)
 
     async def _set_status(self, status: DeploymentStatus, error: str | None = None) -> None:
         raise NotImplementedError  # provided by DeploymentWorkflow

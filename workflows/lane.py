@@ -31,6 +31,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.lane import LaneActivities
     from activities.records import RecordActivities
+    from lockstep.domain.lane_choice import choose_turn, known_status, newest_of, remember
     from lockstep.domain.lane_messages import (
         LANE_WORKFLOW,
         Enqueued,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Promotion,
     )
     from lockstep.domain.messages import DeploymentRequest, DeploymentResult
+    from lockstep.domain.retryability import promotion_non_retryable
     from lockstep.domain.status import DeploymentStatus
 
 # Workflow modules are imported normally: the sandbox re-imports them with each run, so a
@@ -52,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
 from workflows import search_attributes as sa
 from workflows.deployment import DeploymentWorkflow
 
-RECENT_KEPT = 200  # outcomes remembered across continue-as-new, shown by the status query
 SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
 # Patch: the lane survives failed activities (settles a deployment it cannot reach, continues as
 # new in the middle of a long turn, signals superseded deployments in chunks).
@@ -60,6 +61,7 @@ LANE_SURVIVES = "lane-survives"
 SIGNAL_CHUNK = 50  # superseded deployments told per workflow task
 _RECORD_TIMEOUT = timedelta(seconds=30)
 _SHORT_ACTIVITY = timedelta(minutes=2)
+_PROMOTION_PERMANENT = promotion_non_retryable()  # errors no retry of a promotion can fix
 
 
 @workflow.defn(name=LANE_WORKFLOW)
@@ -218,14 +220,13 @@ class EnvironmentLane:
         """Give the newest waiting deployment its turn and supersede the others; wait until it
         ends. False when the chosen one was withdrawn meanwhile (nothing deployed this round)."""
         batch = list(self._waiting)  # what joins while choosing waits for the next round
-        newest = await self._newest(batch)
-        chosen = {r.deployment_id for r in batch}
-        self._waiting = [r for r in self._waiting if r.deployment_id not in chosen]
-        alive = [r for r in batch if r.deployment_id not in self._recent]  # cancelled meanwhile
-        if newest not in alive:
-            self._waiting = alive + self._waiting
+        candidate = await self._newest(batch)
+        # What waits and what ended now, after the await: signals may have changed both.
+        choice = choose_turn(self._waiting, batch, candidate, ended=self._recent)
+        self._waiting = choice.queue
+        if choice.deploy is None:  # cancelled meanwhile
             return False
-        older = [r for r in alive if r is not newest]
+        newest, older = choice.deploy, choice.superseded
         if workflow.patched(LANE_SURVIVES):
             # Running before the first await: a `finished` that arrives while the superseded are
             # told (the chosen one cancelled meanwhile) is the turn's outcome, never lost.
@@ -369,14 +370,15 @@ class EnvironmentLane:
             if self._pending:
                 batch = list(self._pending)  # what arrives while choosing waits for the next round
                 newest = await self._newest(batch)
-                older = [r for r in batch if r is not newest]
-                self._pending = [r for r in self._pending if r not in batch]
-                for request in older:
+                choice = choose_turn(self._pending, batch, newest)  # what is pending after the await
+                self._pending = choice.queue
+                assert choice.deploy is not None  # nothing ends while queued in this protocol
+                for request in choice.superseded:
                     self._remember(request.deployment_id, DeploymentStatus.SUPERSEDED)
                     self._record(
-                        request, DeploymentStatus.SUPERSEDED, f"superseded by {newest.deployment_id}"
+                        request, DeploymentStatus.SUPERSEDED, f"superseded by {choice.deploy.deployment_id}"
                     )
-                await self._deploy(newest)
+                await self._deploy(choice.deploy)
                 deployed += 1
             handover = bool(self._waiting) or self._handover
             if (
@@ -457,45 +459,36 @@ class EnvironmentLane:
                 source_deployment=source,
             ),
             start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(
-                maximum_attempts=10, non_retryable_error_types=["ConfigError", "ManifestError"]
-            ),
+            retry_policy=RetryPolicy(maximum_attempts=10, non_retryable_error_types=_PROMOTION_PERMANENT),
         )
 
     async def _newest(self, batch: list[LaneRequest]) -> LaneRequest:
         """The queued commit to deploy: the descendant of the others, per Git (an activity)."""
         if len(batch) == 1:
             return batch[0]
-        if not (self._signalled and workflow.patched(LANE_SURVIVES)):
-            sha = await workflow.execute_activity_method(
-                LaneActivities.pick_newest,
-                NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
-                start_to_close_timeout=timedelta(minutes=2),
-            )
-            return next(r for r in reversed(batch) if r.commit == sha)
+        survives = self._signalled and workflow.patched(LANE_SURVIVES)
         try:
             sha = await workflow.execute_activity_method(
                 LaneActivities.pick_newest,
                 NewestCommit(repository=self._lane.repository, commits=[r.commit for r in batch]),
                 start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_attempts=3),
+                retry_policy=RetryPolicy(maximum_attempts=3) if survives else None,  # None: the default
             )
         except ActivityError as err:  # Git unreachable: the last to arrive is the best guess left
+            if not survives:
+                raise
             workflow.logger.warning("could not compare the queued commits: %s", err.cause or err)
             return batch[-1]
-        return next((r for r in reversed(batch) if r.commit == sha), batch[-1])
+        found = newest_of(batch, sha)
+        if found is None and not survives:  # before the patch an answer from outside the batch failed
+            raise LookupError(f"pick_newest answered {sha}, which is not queued")
+        return found if found is not None else batch[-1]
 
     def _known(self, deployment_id: str) -> DeploymentStatus | None:
-        if self._running is not None and self._running.deployment_id == deployment_id:
-            return DeploymentStatus.DEPLOYING
-        if any(r.deployment_id == deployment_id for r in self._pending):
-            return DeploymentStatus.QUEUED
-        return self._recent.get(deployment_id)
+        return known_status(deployment_id, running=self._running, queued=self._pending, recent=self._recent)
 
     def _remember(self, deployment_id: str, status: DeploymentStatus) -> None:
-        self._recent[deployment_id] = status
-        while len(self._recent) > RECENT_KEPT:
-            del self._recent[next(iter(self._recent))]
+        remember(self._recent, deployment_id, status)
 
     def _describe(self) -> None:
         running = f"deploying {self._running.deployment_id}" if self._running else "idle"

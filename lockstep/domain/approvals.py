@@ -8,10 +8,13 @@ does it store anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from lockstep.domain.status import DeploymentStatus
 
 
 class ApprovalSource(StrEnum):
@@ -98,19 +101,81 @@ class ApprovalRecord(BaseModel):
     proof: str = ""  # the API's signature, checked by the activity before it records source api-token
 
 
+@dataclass(frozen=True)
+class ApprovalEntry:
+    """One decision as the Deployment workflow keeps it: counted or refused, and why.
+
+    On the wire (`DeploymentView.approvals`, the `status` query of running workflows, the API and
+    the CLI) it is `to_dict()`: the same keys, all strings, `counted` "true" or "false".
+    """
+
+    approver: str
+    decision: str  # approve | reject
+    at: str  # ISO 8601, workflow time
+    comment: str
+    source: str  # an ApprovalSource value: claimed at first, then what the worker could verify
+    counted: bool
+    reason: str  # why it did not count, or why it was not recorded
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "approver": self.approver,
+            "decision": self.decision,
+            "at": self.at,
+            "comment": self.comment,
+            "source": self.source,
+            "counted": "true" if self.counted else "false",
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, str]) -> ApprovalEntry:
+        """The entry `to_dict` gave (a missing key reads as empty, as views from before it had
+        them show it)."""
+        return cls(
+            approver=entry.get("approver", ""),
+            decision=entry.get("decision", ""),
+            at=entry.get("at", ""),
+            comment=entry.get("comment", ""),
+            source=entry.get("source", ""),
+            counted=entry.get("counted") == "true",
+            reason=entry.get("reason", ""),
+        )
+
+    def unrecorded(self, cause: str) -> ApprovalEntry:
+        """This decision once the store could not take it: an approval missing from the audit
+        trail must not count, so a counted one is withdrawn (a rejection stands: stopping is the
+        safe side); any other says it was not recorded."""
+        if self.counted and self.decision == "approve":
+            why = f"could not be recorded, so it does not count (send it again): {cause}"
+            return replace(self, counted=False, reason=why[:1000])
+        return replace(self, reason=(self.reason + "; " if self.reason else "") + f"not recorded: {cause}")
+
+
 def approval_entry(
     *, approver: str, decision: str, at: str, comment: str, source: str, counted: bool, reason: str
 ) -> dict[str, str]:
     """One decision as `DeploymentView.approvals` shows it, from the workflow or from the store."""
-    return {
-        "approver": approver,
-        "decision": decision,
-        "at": at,
-        "comment": comment,
-        "source": source,
-        "counted": "true" if counted else "false",
-        "reason": reason,
-    }
+    entry = ApprovalEntry(
+        approver=approver,
+        decision=decision,
+        at=at,
+        comment=comment,
+        source=source,
+        counted=counted,
+        reason=reason,
+    )
+    return entry.to_dict()
+
+
+def policy_approvals(entries: Sequence[ApprovalEntry], recording: Collection[str]) -> list[dict[str, str]]:
+    """The approvals the policy sees (`approver`, `at`): those that counted, in order, less those
+    still being recorded (they count once they are)."""
+    return [
+        {"approver": e.approver, "at": e.at}
+        for e in entries
+        if e.decision == "approve" and e.counted and e.approver not in recording
+    ]
 
 
 class ApprovalRefused(Exception):
@@ -239,3 +304,48 @@ def check_decision(
     if name in approved_by:
         raise ApprovalRefused(f"{name} has already approved this deployment", "duplicate")
     return approver
+
+
+def refusal(
+    gate: ApprovalGate | None,
+    request: ApprovalInput,
+    *,
+    decision: str,
+    deployment_id: str,
+    environment: str,
+    status: DeploymentStatus,
+    changing: bool,
+    rejected: bool,
+    approved_by: Sequence[str],
+    recording: Sequence[str],
+    required: int,
+) -> ApprovalRefused | None:
+    """Why a decision may not count now, or None; `gate` is None until approvals are awaited.
+
+    A decision counts while the deployment awaits approval. Until the changes end (`changing`) a
+    rejection still counts: before they start it stops them, while they run it cancels them and
+    what changed is rolled back. Nothing counts after a rejection; an approval beyond the quorum
+    (counting those `recording`) does not; then `check_decision` decides who may.
+    """
+    late_rejection = decision == "reject" and status == DeploymentStatus.DEPLOYING and changing
+    if gate is None or (status != DeploymentStatus.AWAITING_APPROVAL and not late_rejection):
+        return ApprovalRefused(
+            f"{deployment_id} is not awaiting approval (status {status.value})", "not_awaiting"
+        )
+    if rejected:
+        return ApprovalRefused(f"{deployment_id} is already rejected", "not_awaiting")
+    if decision == "approve" and len(approved_by) + len(recording) >= required:
+        return ApprovalRefused(f"{deployment_id} already has its approvals", "not_awaiting")
+    try:
+        check_decision(gate, [*approved_by, *recording], request, environment=environment, decision=decision)
+    except ApprovalRefused as refused:
+        return refused
+    return None
+
+
+def shown_duration(seconds: float) -> str:
+    """A timeout as people read it: whole days, hours or minutes when it is one ("24h"), else seconds."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -58,6 +58,13 @@ class HealthCheckFailed(DeploymentStepFailed):
     """Health verification did not pass within its timeout."""
 
 
+class ContentMismatch(LockstepError):
+    """The commit renders differently from what was planned (e.g. server config changed).
+
+    Its name is the `ApplicationError` type in recorded histories: keep it.
+    """
+
+
 class PlacementRefused(DeploymentStepFailed):
     """A `kubernetes` target's `namespaces` or `cluster_scoped` setting refuses objects of a
     component; found before anything is applied, and not retried (the manifest or the server
