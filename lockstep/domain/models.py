@@ -91,6 +91,9 @@ class RenderedComponent:
     # For policy and the target's namespace limits; none of it is part of `content_hash`.
     target_namespace: str | None = None  # kubernetes components: the target's `namespace`
     placements: tuple[PlannedObject, ...] = ()  # kubernetes components: where each object lands
+    # Whose component this is: what a deliverer looks up in the system of record (what was live).
+    application: str = ""
+    environment: str = ""
 
     @property
     def dests(self) -> list[str]:
