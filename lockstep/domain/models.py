@@ -121,6 +121,11 @@ class PlannedComponent(BaseModel):
     objects: list[PlannedObject] = Field(default_factory=list)  # kubernetes
     dests: list[str] = Field(default_factory=list)  # host: release folders
     commands: list[str] = Field(default_factory=list)  # host: deploy, then health commands
+    # What delivering it would change on its target, summed over its hosts or cluster
+    # (`created`, `configured`, `unchanged`, `deleted`); None when it was not looked at or a
+    # location could not be, named in `unreachable` (a host's label, or the cluster's target).
+    change_counts: dict[str, int] | None = None
+    unreachable: list[str] = Field(default_factory=list)
 
 
 class Plan(BaseModel):

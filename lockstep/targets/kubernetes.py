@@ -3,7 +3,8 @@
 Owns the connection (a kubeconfig file and context, or the in-cluster service account), resource
 discovery (which tells whether a kind is namespaced, so objects without a namespace get the
 target's), server-side apply under field manager `lockstep` (conflicts forced when the target
-says so) and its dry run (what an apply would leave, for previews), and wrapping the client's errors into Lockstep errors that say whether retrying helps.
+says so) and its dry run (what an apply would leave, for previews), and wrapping the client's
+errors into Lockstep errors that say whether retrying helps.
 
 Deliberately does not: decide what to apply, wait for health (`lockstep.delivery.kubernetes`
 and `lockstep.health.kubernetes`) or remember what it applied (`lockstep.store.inventory`).
