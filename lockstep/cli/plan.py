@@ -1,5 +1,7 @@
-"""`lockstep plan <repo>`: render a commit and show what would deploy where, and why, with the policy
-decision each environment would get (deny, warnings, approvals required). Deploys nothing.
+"""`lockstep plan <repo>`: render a commit and show what would deploy where, and why, what that
+would change on each host and cluster (looked at live through each kind's deliverer; `--diff` the
+unified diffs: `lockstep.cli.plan_changes`), with the policy decision each environment would get
+(deny, warnings, approvals required), asked with those change counts. Deploys nothing.
 
 The policy is asked exactly as a deployment would ask it at plan time (trigger `promotion` for an
 environment fed by `promote_from`, else `manual` by the user of `LOCKSTEP_TOKEN`, anonymous
