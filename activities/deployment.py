@@ -16,6 +16,7 @@ from activities.errors import to_application_error
 from activities.heartbeat import run_with_heartbeat
 from activities.threads import ActivityThreads
 from lockstep.delivery.deliverer import Deliverers, DeliveryContext
+from lockstep.delivery.preview import preview_plan, with_changes
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.audit import AuditKind
 from lockstep.domain.changes import ChangeSet, any_changed
@@ -71,7 +72,8 @@ class DeploymentActivities:
 
     @activity.defn(name="prepare_deployment")
     async def prepare(self, request: DeploymentRequest) -> PrepareResult:
-        """Check out and render the commit, then plan it against what is live."""
+        """Check out and render the commit, plan it against what is live and look at what the plan
+        would change on its targets (counts for the policy; looking never fails the plan)."""
 
         def work(progress: Callable[[str], None], _cancelled: threading.Event) -> PrepareResult:
             self._record_planning(request)
@@ -87,6 +89,8 @@ class DeploymentActivities:
                     session=session, application=request.application, environment=request.environment
                 )
             plan = make_plan(list(rendered.components.values()), live)
+            progress("looking at what the plan would change on its targets")
+            plan = with_changes(plan, preview_plan(self._deliverers, plan, rendered.components))
             admission = admit(
                 store=self._store,
                 renderer=self._renderer,

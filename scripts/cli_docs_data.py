@@ -53,6 +53,13 @@ DEPLOYMENT: Fields = (
     ("plan.components[].objects", "kubernetes objects: `apiVersion`, `kind`, `namespace`, `name`"),
     ("plan.components[].dests", "release folders (host components)"),
     ("plan.components[].commands", "deploy, then health commands (host components)"),
+    (
+        "plan.components[].change_counts",
+        "what delivering it would change on its target, looked at while planning: `created`, "
+        "`configured`, `unchanged`, `deleted` summed over its hosts or cluster; null when one could not "
+        "be looked at (or in plans made before Lockstep looked)",
+    ),
+    ("plan.components[].unreachable", "the hosts (or the cluster's target) that could not be looked at"),
     ("plan.waves", "component names wave by wave; a wave's components run in parallel"),
     ("plan.unchanged", "components left as they are"),
     ("steps[]", "one per component and host, in the order they ran (empty in `status` without an id)"),
@@ -116,6 +123,14 @@ JSON_OUTPUT: dict[str, JsonShape] = {
             ("application, environment", "what was planned"),
             ("commit", "`sha`, `author`, `author_email`, `committer_email`, `message`, `timestamp`"),
             ("plan", "`components`, `waves`, `unchanged`, as in a deployment's `plan`"),
+            (
+                "plan.components[].changes[]",
+                "what delivering it would change, one entry per host (or the cluster): `location` "
+                '(a host\'s label; `""` for a cluster), `unreachable` (why it could not be looked at, '
+                "else null), `counts` (`created`, `configured`, `unchanged`, `deleted`; null when "
+                "unreachable) and `changes[]`: `subject` (a file, or `Kind/namespace/name`), `action`, "
+                "`summary` (e.g. the changed fields), and with `--diff` its unified `diff`",
+            ),
             ("policy.allowed", "false when the policy denies"),
             ("policy.deny, .warn, .engine, .bundle_revision, .input_sha256", "the policy's decision"),
             ("policy.approvals_required", "the larger of the manifest's and the policy's quorum"),

@@ -1,5 +1,7 @@
-"""`lockstep plan <repo>`: render a commit and show what would deploy where, and why, with the policy
-decision each environment would get (deny, warnings, approvals required). Deploys nothing.
+"""`lockstep plan <repo>`: render a commit and show what would deploy where, and why, what that
+would change on each host and cluster (looked at live through each kind's deliverer; `--diff` the
+unified diffs: `lockstep.cli.plan_changes`), with the policy decision each environment would get
+(deny, warnings, approvals required), asked with those change counts. Deploys nothing.
 
 The policy is asked exactly as a deployment would ask it at plan time (trigger `promotion` for an
 environment fed by `promote_from`, else `manual` by the user of `LOCKSTEP_TOKEN`, anonymous
@@ -14,8 +16,9 @@ limits on what the cluster says, before it applies anything.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -30,6 +33,7 @@ from lockstep.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from lockstep.domain.changes import ChangeSet
     from lockstep.domain.models import CommitInfo, Plan
     from lockstep.domain.policy import PolicyDecision
     from lockstep.policy.engine import PolicyEngine
@@ -62,23 +66,32 @@ def plan(
     repo: str = typer.Argument(..., help="repository: a configured name, a URL or a local path"),
     ref: str = typer.Option("HEAD", "--ref", help="branch, tag or commit to plan"),
     env: str | None = typer.Option(None, "--env", "-e", help="one environment (default: all)"),
+    diff: bool = typer.Option(
+        False, "--diff", help="also print the unified diff of each file or object that would change"
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Preview a commit: validate its lockstep.yaml, render it and plan each environment.
 
-    Shows what would deploy where and why, and the policy decision each environment would get.
-    Deploys nothing; exit 1 when the policy denies or a target's limits refuse the plan.
+    Shows what would deploy where and why, what that would change on each host and cluster
+    (created, configured, unchanged, deleted; looked at live, nothing is changed), and the policy
+    decision each environment would get. --diff also prints the unified diffs. Deploys nothing;
+    exit 1 when the policy denies or a target's limits refuse the plan (a target that cannot be
+    reached is shown as such).
 
-    Example: lockstep plan .lockstep/demo/shop --env staging
+    Example: lockstep plan .lockstep/demo/shop --env staging --diff
 
     Docs: docs/cli.md#lockstep-plan
     """
-    _plan(repo, ref, env, output)
+    _plan(repo, ref, env, output, with_diff=diff)
 
 
 @handles_errors
-def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
+def _plan(repo: str, ref: str, env: str | None, output: OutputFormat, *, with_diff: bool = False) -> None:
     from lockstep.cli.output import print_plan
+    from lockstep.cli.plan_changes import print_changes
+    from lockstep.delivery.kinds import deliverers
+    from lockstep.delivery.preview import preview_plan, with_changes
     from lockstep.delivery.rendering import CommitRenderer
     from lockstep.gitrepo.mirror import GitMirrors
     from lockstep.manifest.loader import environment as manifest_environment
@@ -104,12 +117,16 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
     users = {n: (list(u.groups), u.email) for n, u in s.users.items()}
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     caller = user_for_token(s, token) if token else None
+    delivery = deliverers(targets=targets, store=store)
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
         with store.read_session() as session:
             live = last_revisions(session=session, application=manifest.application, environment=name)
         planned = make_plan(list(rendered.components.values()), live)
+        # What it would change on each host and cluster, as the deployment's planning looks.
+        previews = preview_plan(delivery, planned, rendered.components, with_diff=with_diff)
+        planned = with_changes(planned, previews)
         admission = admit(
             store=store,
             renderer=renderer,
@@ -128,7 +145,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
         )
         required = max(admission.gate.required, decision.approvals_required)
         refused = targets.refusals(planned)
-        results.append((name, rendered, planned, decision, required, admission, trigger, refused))
+        results.append((name, rendered, planned, decision, required, admission, trigger, refused, previews))
     if output == OutputFormat.json:
         print_json(
             [
@@ -136,7 +153,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                     "application": manifest.application,
                     "environment": name,
                     "commit": rendered.commit.model_dump(),
-                    "plan": p.model_dump(mode="json"),
+                    "plan": _plan_json(p, changes),
                     "policy": {
                         "allowed": not d.denied,
                         "deny": d.deny,
@@ -156,19 +173,20 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
                     "rules_changed": a.rules_changed,
                     "target_limits": {"allowed": not refused, "deny": refused},
                 }
-                for name, rendered, p, d, required, a, trigger, refused in results
+                for name, rendered, p, d, required, a, trigger, refused, changes in results
             ]
         )
         if any(r[3].denied or r[7] for r in results):
             raise typer.Exit(1)
         return
-    for name, rendered, p, d, required, a, trigger, refused in results:
+    for name, rendered, p, d, required, a, trigger, refused, changes in results:
         console.print(
             f"[bold]{manifest.application}/{name}[/] at {rendered.commit.sha[:12]} "
             f"({rendered.commit.message.splitlines()[0] if rendered.commit.message else ''})",
             highlight=False,
         )
         print_plan(p, title=f"plan for {name}")
+        print_changes(p, changes, with_diff=with_diff)
         if a.denied is not None:
             # Not a refusal of the plan: such a commit arrives by promotion once it succeeds there.
             console.print(f"  [yellow]promotion:[/] not yet: {a.denied}", highlight=False)
@@ -189,6 +207,16 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat) -> None:
             console.print(f"  [red]target:[/] {reason}", highlight=False)
     if any(r[3].denied or r[7] for r in results):
         raise typer.Exit(1)
+
+
+def _plan_json(plan: Plan, previews: Mapping[str, Sequence[ChangeSet]]) -> dict[str, Any]:
+    """The plan as a deployment shows it, each component with its change sets (`changes`)."""
+    from lockstep.cli.plan_changes import changes_json
+
+    document: dict[str, Any] = plan.model_dump(mode="json")
+    for component in document["components"]:
+        component["changes"] = changes_json(previews.get(component["name"], []))
+    return document
 
 
 def _decide(

@@ -2,7 +2,8 @@
 
 Wires the verbs of `lockstep.delivery.deliverer.Deliverer` to the Kubernetes delivery
 (`lockstep.delivery.kubernetes`: namespace limits, a write-ahead inventory, apply, health) and to
-the live comparison (`lockstep.delivery.kubernetes_live`). One client per call, closed here.
+the live comparison (`lockstep.delivery.kubernetes_live`, given what the component's live revision
+created from the inventory). One client per call, closed here.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from lockstep.delivery.kubernetes import (
 from lockstep.delivery.kubernetes_live import diff_kubernetes, observe_kubernetes
 from lockstep.domain.changes import ChangeSet
 from lockstep.domain.errors import LockstepError
+from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.masking import Masker
 from lockstep.domain.models import RenderedComponent
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
-from lockstep.store.inventory import StoreInventory
+from lockstep.store.inventory import StoreInventory, previous_objects
 from lockstep.targets.kubernetes import KubernetesCluster, connect_kubernetes
 from lockstep.targets.registry import TargetRegistry
 
@@ -37,7 +39,7 @@ class KubernetesDeliverer:
         self._masker = masker
 
     def observe(self, component: RenderedComponent) -> Any:
-        return observe_kubernetes(self._target(component), component)
+        return observe_kubernetes(self._target(component), component, previous_refs=self._previous(component))
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
         return diff_kubernetes(desired, live, with_diff=with_diff)
@@ -61,6 +63,18 @@ class KubernetesDeliverer:
                 return []
             previous = revision()
             return [rollback_kubernetes_component(delivery, previous.objects if previous else None).changes]
+
+    def _previous(self, component: RenderedComponent) -> list[ObjectRef]:
+        """What the component's live revision applied and Lockstep created (the inventory)."""
+        if not component.application:
+            return []
+        with self._store.read_session() as session:
+            return previous_objects(
+                session=session,
+                application=component.application,
+                environment=component.environment,
+                component=component.name,
+            )
 
     def _target(self, component: RenderedComponent) -> KubernetesTargetSettings:
         target = self._targets.settings(component.target_name)

@@ -91,6 +91,9 @@ class RenderedComponent:
     # For policy and the target's namespace limits; none of it is part of `content_hash`.
     target_namespace: str | None = None  # kubernetes components: the target's `namespace`
     placements: tuple[PlannedObject, ...] = ()  # kubernetes components: where each object lands
+    # Whose component this is: what a deliverer looks up in the system of record (what was live).
+    application: str = ""
+    environment: str = ""
 
     @property
     def dests(self) -> list[str]:
@@ -118,6 +121,11 @@ class PlannedComponent(BaseModel):
     objects: list[PlannedObject] = Field(default_factory=list)  # kubernetes
     dests: list[str] = Field(default_factory=list)  # host: release folders
     commands: list[str] = Field(default_factory=list)  # host: deploy, then health commands
+    # What delivering it would change on its target, summed over its hosts or cluster
+    # (`created`, `configured`, `unchanged`, `deleted`); None when it was not looked at or a
+    # location could not be, named in `unreachable` (a host's label, or the cluster's target).
+    change_counts: dict[str, int] | None = None
+    unreachable: list[str] = Field(default_factory=list)
 
 
 class Plan(BaseModel):

@@ -69,7 +69,12 @@ def render_environment(
     env = find_environment(manifest, environment, file=file)
     values = environment_values(manifest.application, env.name, env.values)
     renderer = _Renderer(source, file, env, manifest.environments.index(env), values, target_types)
-    components = [renderer.component(i, comp) for i, comp in enumerate(manifest.components)]
+    components = [
+        dataclasses.replace(
+            renderer.component(i, comp), application=manifest.application, environment=env.name
+        )
+        for i, comp in enumerate(manifest.components)
+    ]
     return _placed(components, target_namespaces or {})
 
 

@@ -58,13 +58,18 @@ def deploy_input(
 def _component(c: PlannedComponent) -> dict[str, Any]:
     """One planned component. A kubernetes one lists its objects where they land (`namespace`
     null for a cluster-scoped kind) and the target's own namespace; a host one its release folders
-    and the commands it runs there (deploy, then health), all as rendered."""
+    and the commands it runs there (deploy, then health), all as rendered. Each says what
+    delivering it would change (`changes`)."""
     document: dict[str, Any] = {
         "name": c.name,
         "kind": c.kind,
         "target": c.target,
         "action": c.action.value,
         "images": list(c.images),
+        # What delivering it would change, looked at on its target while planning: counts per
+        # action, null when it could not be looked at (`unreachable` names where).
+        "changes": dict(c.change_counts) if c.change_counts is not None else None,
+        "unreachable": list(c.unreachable),
     }
     if c.kind == "kubernetes":
         document["target_namespace"] = c.target_namespace

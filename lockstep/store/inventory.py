@@ -4,7 +4,8 @@ Owns the `kubernetes_inventory` table and its repository functions. A row is wri
 object is applied (write-ahead) and says whether the object existed then; the first write wins,
 so a retried activity — which finds the object it created a moment ago — cannot turn "created by
 this deployment" into "was already there". Rollback deletes exactly the rows with `created`;
-drift can later compare the inventory of the live revision with what the cluster holds.
+`previous_objects` gives the preview (`lockstep plan`) what the live revision applied and Lockstep
+created, so an object a component dropped shows as `deleted`.
 
 `StoreInventory` implements `lockstep.delivery.kubernetes.InventoryJournal` for one (deployment,
 component), together with its steps, whose output it stores with known secrets masked.
@@ -24,6 +25,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.masking import Masker
 from lockstep.store.inserts import insert_or_get
+from lockstep.store.revisions import last_revisions
 from lockstep.store.steps import record_step
 from lockstep.store.tables import UTCDateTime, utcnow
 
@@ -206,3 +208,25 @@ class StoreInventory:
                 output=self._masker.mask(output),
                 attempt=attempt,
             )
+
+
+def previous_objects(
+    *, session: Session, application: str, environment: str, component: str
+) -> list[ObjectRef]:
+    """The objects the component's live revision applied (the latest succeeded deployment's
+    inventory) that Lockstep created, in that deployment or an earlier one: what a component that
+    no longer has them leaves behind. Objects that existed before Lockstep applied them are not."""
+    live = last_revisions(session=session, application=application, environment=environment).get(component)
+    if live is None:
+        return []
+    created = session.exec(
+        select(KubernetesInventoryRecord).where(
+            KubernetesInventoryRecord.application == application,
+            KubernetesInventoryRecord.environment == environment,
+            KubernetesInventoryRecord.component == component,
+            col(KubernetesInventoryRecord.created).is_(True),
+        )
+    ).all()
+    ours = {row.ref.key for row in created}
+    rows = inventory(session=session, deployment_id=live.deployment_id, component=component)
+    return [row.ref for row in rows if row.applied and row.ref.key in ours]

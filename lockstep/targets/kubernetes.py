@@ -3,7 +3,8 @@
 Owns the connection (a kubeconfig file and context, or the in-cluster service account), resource
 discovery (which tells whether a kind is namespaced, so objects without a namespace get the
 target's), server-side apply under field manager `lockstep` (conflicts forced when the target
-says so), and wrapping the client's errors into Lockstep errors that say whether retrying helps.
+says so) and its dry run (what an apply would leave, for previews), and wrapping the client's
+errors into Lockstep errors that say whether retrying helps.
 
 Deliberately does not: decide what to apply, wait for health (`lockstep.delivery.kubernetes`
 and `lockstep.health.kubernetes`) or remember what it applied (`lockstep.store.inventory`).
@@ -99,10 +100,24 @@ class KubernetesCluster:
         """Server-side apply `obj` (converges: applying the same object again changes nothing)."""
         ref = self.ref(obj)
         before = self.get(ref)
+        after = self._server_side_apply(ref, obj, dry_run=False)
+        action: ApplyAction = (
+            "created" if before is None else "unchanged" if _same(before, after) else "configured"
+        )
+        return Applied(ref, action, after)
+
+    def dry_run_apply(self, obj: KubeObject) -> KubeObject:
+        """The object as a server-side apply of `obj` would leave it (`dryRun=All`: admission and
+        defaulting run, nothing is stored). KubernetesApiError when the server refuses the dry
+        run (e.g. an admission webhook with side effects), as it would refuse the apply."""
+        return self._server_side_apply(self.ref(obj), obj, dry_run=True)
+
+    def _server_side_apply(self, ref: ObjectRef, obj: KubeObject, *, dry_run: bool) -> KubeObject:
         body = cast(dict[str, Any], copy.deepcopy(obj))
         if ref.namespace:
             body.setdefault("metadata", {})["namespace"] = ref.namespace
         resource = self._resource(ref.api_version, ref.kind)
+        extra: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
         live = self._call(
             lambda: self._client.server_side_apply(
                 resource,
@@ -112,14 +127,11 @@ class KubernetesCluster:
                 field_manager=FIELD_MANAGER,
                 force_conflicts=self._force,
                 _request_timeout=self._timeout,
+                **extra,
             ),
-            f"applying {ref}",
+            f"{'dry-run ' if dry_run else ''}applying {ref}",
         )
-        after = cast(KubeObject, live.to_dict())
-        action: ApplyAction = (
-            "created" if before is None else "unchanged" if _same(before, after) else "configured"
-        )
-        return Applied(ref, action, after)
+        return cast(KubeObject, live.to_dict())
 
     def delete(self, ref: ObjectRef) -> bool:
         """Delete the object (its dependents in the background); False when it was already gone."""

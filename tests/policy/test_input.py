@@ -30,6 +30,8 @@ def test_input_has_the_spec_shape() -> None:
         "target": "k8s-prod",
         "action": "update",
         "images": ["mongo:7"],
+        "changes": None,  # not looked at (conftest builds the plan by hand)
+        "unreachable": [],
         "target_namespace": None,  # a plan made without it (conftest builds components by hand)
         "objects": [],
     }
@@ -82,6 +84,8 @@ def test_components_show_their_objects_dests_and_commands() -> None:
         "target": "k8s-staging",
         "action": "create",
         "images": [],
+        "changes": None,
+        "unreachable": [],
         "target_namespace": "shop",
         "objects": [
             {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "catalogue"},
@@ -101,6 +105,8 @@ def test_components_show_their_objects_dests_and_commands() -> None:
         "target": "vms-staging",
         "action": "create",
         "images": [],
+        "changes": None,
+        "unreachable": [],
         "dests": ["/srv/staging"],
         "commands": ["systemctl restart web-staging", "curl -fsS http://localhost/staging"],
     }

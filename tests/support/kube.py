@@ -4,8 +4,11 @@ port in a thread of its own.
 kmock 0.8 stores objects as plain JSON and answers PATCH only for objects that exist. A real
 API server creates the object on an apply patch (`application/apply-patch+yaml`), so
 `ApplyingEmulator` turns an apply of a missing object into a create, keeps `metadata.generation`
-(bumped when `spec` changes, as the API server does) and gives new objects a `uid`. Everything
-else — discovery, GET, DELETE, LIST — is kmock's own. The emulator runs its event loop in a
+(bumped when `spec` changes, as the API server does) and gives new objects a `uid`. kmock also
+ignores `dryRun=All` and stores a dry-run apply for real; `ApplyingEmulator` answers it with the
+merged object and stores nothing, or, with `dry_run=False`, refuses it with 400 as a server whose
+admission webhooks have side effects does. Everything else — discovery, GET, DELETE, LIST — is
+kmock's own. The emulator runs its event loop in a
 background thread, because the `kubernetes` client is synchronous and is called from test code
 and from activity threads alike.
 
@@ -16,6 +19,7 @@ No kube-apiserver can be installed on this machine, so this is as real as the te
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -27,7 +31,7 @@ from typing import Any
 import aiohttp.web
 import yaml
 from kmock import KubernetesEmulator, Server
-from kmock._internal import rendering
+from kmock._internal import dicts, rendering
 
 from lockstep.domain.kube_objects import ObjectRef
 
@@ -45,6 +49,8 @@ EXTRA_RESOURCES: dict[str, Any] = {
 class ApplyingEmulator(KubernetesEmulator):
     """KubernetesEmulator with server-side apply creating missing objects and tracking generation."""
 
+    dry_run = True  # False: refuse dry-run requests (400), as some real servers do
+
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         is_apply = (
             request.method == "PATCH"
@@ -53,6 +59,8 @@ class ApplyingEmulator(KubernetesEmulator):
             and request.name is not None
             and isinstance(request.data, dict)
         )
+        if is_apply and "dryRun" in request.params:
+            return await self._dry_run_apply(request)
         if is_apply:
             key: Any = (request.resource, request.namespace, request.name)
             async with self._lock:
@@ -73,6 +81,22 @@ class ApplyingEmulator(KubernetesEmulator):
                     meta["generation"] = generation + 1 if changed else generation
                     meta["uid"] = live.get("metadata", {}).get("uid")
         return await super()._handle(request)
+
+    async def _dry_run_apply(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        """What the apply would leave (kmock's JSON merge onto the live object), stored nowhere."""
+        if not self.dry_run:
+            status = {"kind": "Status", "status": "Failure", "reason": "BadRequest", "code": 400}
+            message = "admission webhook does not support dry run"
+            return aiohttp.web.json_response({**status, "message": message}, status=400)
+        key: Any = (request.resource, request.namespace, request.name)
+        data: dict[str, Any] = copy.deepcopy(request.data)
+        async with self._lock:
+            found = self.objects[key] if key in self.objects else None  # noqa: SIM401 (no .get)
+            live = None if found is None or found.deleted else copy.deepcopy(dict(found.raw))
+        if live is None:
+            data.setdefault("metadata", {}).update(uid=str(uuid.uuid4()), generation=1)
+            return aiohttp.web.json_response(data, status=201)
+        return aiohttp.web.json_response(dict(dicts.patch_dict(live, data)))
 
 
 class EmulatedCluster:

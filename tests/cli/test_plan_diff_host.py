@@ -1,0 +1,56 @@
+"""`lockstep plan` on a host component: counts per host, `--diff` the files' unified diffs, through
+the same deliverer registry as kubernetes (tests/cli/test_plan_diff.py). Needs the host kind's
+observe/diff (`lockstep.delivery.host_live`), written separately: skipped until it lands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lockstep.settings import Settings
+from tests.cli.conftest import Cli
+from tests.support.apprepo import commit
+from tests.support.policies import open_window_bundle
+
+MANIFEST = """\
+application: shop
+environments:
+  - name: staging
+    branch: main
+    targets: {site: local-test}
+components:
+  - name: web
+    target: site
+    host: {files: [{src: web/, dest: /srv/web}]}
+"""
+
+
+@pytest.mark.skip(reason="needs host_live")
+async def test_plan_shows_a_host_components_files_to_create(
+    cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    commit(tmp_path / "shop", {"lockstep.yaml": MANIFEST, "web/index.html": "<h1>shop</h1>\n"}, "first")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        state_dir=str(tmp_path / "state"),
+        targets={"local-test": {"type": "local", "root": str(tmp_path / "target")}},
+        policy={"engine": "embedded", "path": str(open_window_bundle(tmp_path / "policies"))},
+    )
+    cli = cli_for(settings)
+
+    text = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--diff")
+    assert text.code == 0, text.stdout + text.stderr
+    [line] = [line.split() for line in text.stdout.splitlines() if line.strip().startswith("web  ")]
+    assert line[:2] == ["web", "host"] and "created" in line and "unreachable:" not in line
+    assert "+<h1>shop</h1>" in text.stdout.splitlines()
+
+    result = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--output", "json")
+    [staging] = json.loads(result.stdout)
+    [web] = staging["plan"]["components"]
+    assert web["change_counts"]["created"] >= 1 and web["unreachable"] == []
+    assert all(location["unreachable"] is None for location in web["changes"])
+    assert any(c["action"] == "created" for location in web["changes"] for c in location["changes"])
+    assert not (tmp_path / "target" / "srv" / "web").exists()  # planning wrote nothing
