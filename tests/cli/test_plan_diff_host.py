@@ -1,6 +1,6 @@
 """`lockstep plan` on a host component: counts per host, `--diff` the files' unified diffs, through
 the same deliverer registry as kubernetes (tests/cli/test_plan_diff.py). Needs the host kind's
-observe/diff (`lockstep.delivery.host_live`), written separately: skipped until it lands."""
+observe/diff (`lockstep.delivery.host_live`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ components:
 """
 
 
-@pytest.mark.skip(reason="needs host_live")
 async def test_plan_shows_a_host_components_files_to_create(
     cli_for: Callable[[Settings], Cli], tmp_path: Path
 ) -> None:
@@ -44,13 +43,15 @@ async def test_plan_shows_a_host_components_files_to_create(
     text = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--diff")
     assert text.code == 0, text.stdout + text.stderr
     [line] = [line.split() for line in text.stdout.splitlines() if line.strip().startswith("web  ")]
-    assert line[:2] == ["web", "host"] and "created" in line and "unreachable:" not in line
+    assert line == ["web", "host", "local", "1", "created"], text.stdout
     assert "+<h1>shop</h1>" in text.stdout.splitlines()
 
     result = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--output", "json")
     [staging] = json.loads(result.stdout)
     [web] = staging["plan"]["components"]
-    assert web["change_counts"]["created"] >= 1 and web["unreachable"] == []
-    assert all(location["unreachable"] is None for location in web["changes"])
-    assert any(c["action"] == "created" for location in web["changes"] for c in location["changes"])
+    assert web["change_counts"] == {"created": 1, "configured": 0, "unchanged": 0, "deleted": 0}
+    assert web["unreachable"] == []
+    [local] = web["changes"]
+    assert local["location"] == "local" and local["unreachable"] is None
+    assert [(c["subject"], c["action"]) for c in local["changes"]] == [("/srv/web/index.html", "created")]
     assert not (tmp_path / "target" / "srv" / "web").exists()  # planning wrote nothing
