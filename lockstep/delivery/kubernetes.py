@@ -80,6 +80,10 @@ class KubernetesDelivery:
     attempt: int = 1
     clock: Callable[[], float] = field(default=time.monotonic)
     limits: NamespaceLimits | None = None  # the target's; None: no limits
+    # Objects the live revision applied and Lockstep created: those the component no longer has
+    # are deleted after the apply (pruned), as Flux and Argo CD's prune do. Rollback re-applies
+    # the previous revision, which brings them back.
+    prune: Sequence[ObjectRef] = ()
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,11 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
             d.journal.step("deploy", StepStatus.SUCCEEDED, applied[-1].action, obj=str(applied[-1].ref))
             d.progress(f"objects applied {i + 1}/{len(objects)}")
         d.journal.applied(refs)
+        pruned = _prune(d, refs)
     except BaseException as err:
         d.journal.step("deploy", StepStatus.FAILED, _message(err))
         raise
-    changes = _changeset(applied)
+    changes = _changeset(applied, pruned)
     d.journal.step("deploy", StepStatus.SUCCEEDED, changes)
     d.journal.step("health", StepStatus.RUNNING, attempt=d.attempt)
     try:
@@ -128,10 +133,35 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
     d.journal.step("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [report, http])))
     return Outcome(
         [str(r) for r in refs],
-        any(a.action != "unchanged" for a in applied),
+        any(a.action != "unchanged" for a in applied) or bool(pruned),
         changes,
-        ChangeSet(changes=[Change(subject=str(a.ref), action=ChangeAction(a.action)) for a in applied]),
+        ChangeSet(
+            changes=[
+                *(Change(subject=str(a.ref), action=ChangeAction(a.action)) for a in applied),
+                *(Change(subject=str(r), action=ChangeAction.DELETED, summary=_PRUNED) for r in pruned),
+            ]
+        ),
     )
+
+
+_PRUNED = "no longer in the component (created by Lockstep)"
+
+
+def _prune(d: KubernetesDelivery, applied: Sequence[ObjectRef]) -> list[ObjectRef]:
+    """Delete the objects of `d.prune` the component no longer has (matched by group, kind,
+    namespace and name, so a new apiVersion is the same object); those that were there."""
+    keep = {ref.key for ref in applied}
+    gone = [ref for ref in d.prune if ref.key not in keep]
+    _check_limits(d, gone)
+    deleted: list[ObjectRef] = []
+    for ref in gone:
+        _check(d)
+        if d.cluster.delete(ref):
+            deleted.append(ref)
+            d.journal.step("deploy", StepStatus.SUCCEEDED, f"deleted: {_PRUNED}", obj=str(ref))
+    if deleted:
+        d.progress(f"pruned {len(deleted)} objects")
+    return deleted
 
 
 def wait_healthy(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> str:
@@ -244,13 +274,15 @@ def _record_health(d: KubernetesDelivery, found: Sequence[tuple[ObjectRef, Asses
         d.journal.step("health", status, f"{a.health.name.lower()}: {a.message}", obj=str(ref))
 
 
-def _changeset(applied: Sequence[Applied]) -> str:
+def _changeset(applied: Sequence[Applied], pruned: Sequence[ObjectRef] = ()) -> str:
     counts = {
         action: sum(1 for a in applied if a.action == action)
         for action in ("created", "configured", "unchanged")
     }
     summary = ", ".join(f"{n} {action}" for action, n in counts.items())
-    lines = [f"{a.action} {a.ref}" for a in applied]
+    if pruned:
+        summary += f", {len(pruned)} deleted"
+    lines = [f"{a.action} {a.ref}" for a in applied] + [f"deleted {ref}" for ref in pruned]
     return "\n".join([summary, *lines])
 
 

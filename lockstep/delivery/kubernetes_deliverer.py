@@ -45,7 +45,10 @@ class KubernetesDeliverer:
         return diff_kubernetes(desired, live, with_diff=with_diff)
 
     def apply(self, context: DeliveryContext, component: RenderedComponent) -> list[ChangeSet]:
+        """Apply the objects, prune those of the live revision the component no longer has
+        (only ones Lockstep created), then wait for health."""
         with self._delivery(context, component) as delivery:
+            delivery.prune = self._previous(component)
             return [deliver_kubernetes_component(delivery).changes]
 
     def verify(self, context: DeliveryContext, component: RenderedComponent) -> str:

@@ -8,8 +8,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from lockstep.settings import Settings
 from tests.cli.conftest import Cli
 from tests.support.apprepo import commit

@@ -190,3 +190,38 @@ def test_sock_shop_applies_and_rolls_out(emulated: EmulatedCluster, cluster: Kub
     assert emulated.live("networking.k8s.io/v1/ingresses", "sock-shop", "front-end") is not None or any(
         ref.kind == "Ingress" for ref in journal.created
     )
+
+
+def _config_map(name: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": name}}
+
+
+def test_objects_the_component_dropped_are_pruned_only_when_lockstep_created_them(
+    emulated: EmulatedCluster, cluster: KubernetesCluster
+) -> None:
+    first = deliver_kubernetes_component(
+        KubernetesDelivery(_component([_config_map("a"), _config_map("b")]), cluster, MemoryInventory())
+    )
+    assert [c.action for c in first.changes.changes] == ["created", "created"]
+    cluster.apply(cast(KubeObject, _config_map("theirs")))  # on the cluster, not Lockstep's
+    a, b, theirs = (ObjectRef("v1", "ConfigMap", "shop", n) for n in ("a", "b", "theirs"))
+
+    # The live revision created a and b; the next one has only a. `theirs` is not on the prune
+    # list (the inventory says Lockstep did not create it), so it stays whatever the component says.
+    journal = MemoryInventory()
+    delivery = KubernetesDelivery(_component([_config_map("a")]), cluster, journal, prune=[a, b])
+    outcome = deliver_kubernetes_component(delivery)
+
+    assert [(c.subject, c.action) for c in outcome.changes.changes] == [
+        ("ConfigMap/shop/a", "unchanged"),
+        ("ConfigMap/shop/b", "deleted"),
+    ]
+    assert outcome.changed and ", 1 deleted" in outcome.detail
+    assert cluster.get(b) is None and cluster.get(a) is not None and cluster.get(theirs) is not None
+    assert journal.steps["deploy"][0] == "succeeded"
+
+    # A retry finds b gone already: nothing more is deleted, nothing fails.
+    again = deliver_kubernetes_component(
+        KubernetesDelivery(_component([_config_map("a")]), cluster, MemoryInventory(), prune=[a, b])
+    )
+    assert [c.action for c in again.changes.changes] == ["unchanged"]
