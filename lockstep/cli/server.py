@@ -13,7 +13,7 @@ import socket
 import typer
 
 from lockstep.cli.common import console, fail, handles_errors, run_async, settings
-from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
+from lockstep.domain.temporal_names import SEARCH_ATTRIBUTES
 from lockstep.settings import ApiSettings
 
 

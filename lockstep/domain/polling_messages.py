@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-POLL_WORKFLOW = "PollRepository"
 POLL_SCHEDULE_PREFIX = "lockstep-poll-"
 DEFAULT_POLL_INTERVAL = "3m"
 

@@ -37,10 +37,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from lockstep.domain.polling_messages import (
     DEFAULT_POLL_INTERVAL,
     POLL_SCHEDULE_PREFIX,
-    POLL_WORKFLOW,
     PollInput,
 )
 from lockstep.domain.redaction import safe_url
+from lockstep.domain.temporal_names import POLL_WORKFLOW
 from lockstep.settings import RepositorySettings, Settings, parse_duration
 
 # A poll retries its activity a few times (see workflows/polling.py); past this it is stuck,
@@ -63,7 +63,7 @@ def poll_schedule(repository: RepositorySettings, *, task_queue: str) -> Schedul
     every = timedelta(seconds=parse_duration(repository.poll_interval or DEFAULT_POLL_INTERVAL))
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            POLL_WORKFLOW,  # workflows.polling.PollRepository, by name
+            POLL_WORKFLOW,
             PollInput(repository=safe_url(repository.url)),
             id=schedule_id,  # Temporal appends the scheduled time
             task_queue=task_queue,
