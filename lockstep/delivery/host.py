@@ -20,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lockstep.delivery.http_health import verify_http
-from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
+from lockstep.delivery.journal import DeliveryJournal
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
+from lockstep.domain.journal import PriorRelease, StepUpdate
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
