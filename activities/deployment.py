@@ -38,6 +38,7 @@ from lockstep.domain.messages import (
 )
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import DEPLOY_COMPONENT, PREPARE_DEPLOYMENT, ROLLBACK_COMPONENT
 from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.settings import KubernetesTargetSettings
@@ -84,7 +85,7 @@ class DeploymentActivities:
         self._targets = targets
         self._users = dict(users or {})  # name -> (groups, email): who may approve where
 
-    @activity.defn(name="prepare_deployment")
+    @activity.defn(name=PREPARE_DEPLOYMENT)
     async def prepare(self, request: DeploymentRequest) -> PrepareResult:
         """Check out and render the commit, then plan it against what is live."""
 
@@ -133,7 +134,7 @@ class DeploymentActivities:
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
-    @activity.defn(name="deploy_component")
+    @activity.defn(name=DEPLOY_COMPONENT)
     async def deploy_component(self, request: ComponentRequest) -> ComponentResult:
         """Deliver one component onto every host of its target, health verified."""
 
@@ -160,7 +161,7 @@ class DeploymentActivities:
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
-    @activity.defn(name="rollback_component")
+    @activity.defn(name=ROLLBACK_COMPONENT)
     async def rollback_component(self, request: ComponentRequest) -> ComponentResult:
         """Put every host this deployment touched back on the release that was live before."""
 
