@@ -31,7 +31,7 @@ from lockstep.domain.temporal_names import APPLICATION_ATTRIBUTE, DEPLOYMENT_WOR
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.orchestration.applications import find_application
-from lockstep.settings import Settings, parse_duration
+from lockstep.settings import Settings
 from lockstep.store.deployments import count_attempts, get_deployment
 from lockstep.store.engine import Store
 
@@ -50,11 +50,11 @@ class StartedDeployment:
 def timeouts_from(settings: Settings) -> DeploymentTimeouts:
     d = settings.deployment
     return DeploymentTimeouts(
-        activity_seconds=parse_duration(d.activity_timeout),
-        heartbeat_seconds=parse_duration(d.heartbeat_timeout),
-        command_seconds=parse_duration(d.command_timeout),
+        activity_seconds=d.activity_timeout.total_seconds(),
+        heartbeat_seconds=d.heartbeat_timeout.total_seconds(),
+        command_seconds=d.command_timeout.total_seconds(),
         max_output_bytes=d.max_output_bytes,
-        lane_check_seconds=parse_duration(d.lane_check_interval),
+        lane_check_seconds=d.lane_check_interval.total_seconds(),
     )
 
 
