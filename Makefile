@@ -31,12 +31,14 @@ dev: install
 system-deps:
 	bash scripts/system-deps.sh
 
-## lint: ruff (rules and formatting), mypy --strict, the import contract (workflows do no I/O), schemas/ up to date
+## lint: ruff (rules and formatting), mypy --strict, the import contracts (layers, workflows do no I/O),
+## no import cycle between packages (scripts/import_cycles.py), schemas/ up to date
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/import_cycles.py
 	$(BIN)/python scripts/gen_schemas.py --check
 
 ## schemas: regenerate schemas/*.json (the editors' JSON Schemas) from the models; commit them

@@ -30,6 +30,7 @@ from lockstep.domain.messages import (
 )
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import DEPLOY_COMPONENT, PREPARE_DEPLOYMENT, ROLLBACK_COMPONENT
 from lockstep.orchestration.admission import admit
 from lockstep.planning.plan import make_plan
 from lockstep.store.deployments import upsert_deployment
@@ -70,7 +71,7 @@ class DeploymentActivities:
         self._deliverers = deliverers
         self._users = dict(users or {})  # name -> (groups, email): who may approve where
 
-    @activity.defn(name="prepare_deployment")
+    @activity.defn(name=PREPARE_DEPLOYMENT)
     async def prepare(self, request: DeploymentRequest) -> PrepareResult:
         """Check out and render the commit, plan it against what is live and look at what the plan
         would change on its targets (counts for the policy; looking never fails the plan)."""
@@ -122,7 +123,7 @@ class DeploymentActivities:
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
-    @activity.defn(name="deploy_component")
+    @activity.defn(name=DEPLOY_COMPONENT)
     async def deploy_component(self, request: ComponentRequest) -> ComponentResult:
         """Deliver one component onto its target (every host, or the cluster), health verified."""
 
@@ -140,7 +141,7 @@ class DeploymentActivities:
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 
-    @activity.defn(name="rollback_component")
+    @activity.defn(name=ROLLBACK_COMPONENT)
     async def rollback_component(self, request: ComponentRequest) -> ComponentResult:
         """Put back what this deployment changed of one component, onto the revision live before."""
 

@@ -24,6 +24,7 @@ from lockstep.domain.approvals import ApprovalRecord, ApprovalSource
 from lockstep.domain.audit import ActorSource, AuditKind
 from lockstep.domain.messages import PolicyRequest
 from lockstep.domain.policy import PolicyDecision
+from lockstep.domain.temporal_names import EVALUATE_POLICY, RECORD_APPROVAL
 from lockstep.policy.engine import PolicyEngine
 from lockstep.policy.input import deploy_input, rfc3339
 from lockstep.security.approval_signing import ApprovalVerifier
@@ -59,7 +60,7 @@ class GovernanceActivities:
         self._proofs = proofs  # the API's public key; without one, every decision is a claim
         self._groups = {name: tuple(g) for name, g in (groups or {}).items()}  # user -> groups
 
-    @activity.defn(name="evaluate_policy")
+    @activity.defn(name=EVALUATE_POLICY)
     async def evaluate_policy(self, request: PolicyRequest) -> PolicyDecision:
         """Evaluate `data.lockstep.deploy` for the planned deployment; store and audit the decision."""
         info = activity.info()
@@ -136,7 +137,7 @@ class GovernanceActivities:
             at=row.decided_at.isoformat(),
         )
 
-    @activity.defn(name="record_approval")
+    @activity.defn(name=RECORD_APPROVAL)
     async def record_approval(self, record: ApprovalRecord) -> str:
         """Store and audit one approve/reject decision, counted or refused; return how the approver
         was known (`api-token` when the API's proof verifies, else `temporal-signal`)."""

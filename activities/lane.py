@@ -25,6 +25,14 @@ from lockstep.domain.lane_messages import (
 )
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.status import FINAL_STATUSES, DeploymentStatus
+from lockstep.domain.temporal_names import (
+    ACTIVE_DEPLOYMENT,
+    CLOSED_STATUS,
+    JOIN_LANE,
+    PICK_NEWEST,
+    PROMOTE,
+    REQUEUE,
+)
 from lockstep.orchestration.deployments import ended_outcome, timeouts_from
 from lockstep.orchestration.lane_recovery import Unfinished, running_turn
 from lockstep.orchestration.lanes import enqueue_deployment, join_lane, start_queued
@@ -51,7 +59,7 @@ class LaneActivities:
         self._store = store
         self._renderer = renderer
 
-    @activity.defn(name="join_lane")
+    @activity.defn(name=JOIN_LANE)
     async def join_lane(self, join: JoinLane) -> str:
         """Record the deployment as queued, then tell its lane (starting the lane if need be);
         the id of the lane it joined, which its `finished` signal goes to. Both are idempotent:
@@ -67,7 +75,7 @@ class LaneActivities:
         await self._threads.run(write_lane_records, self._store, [queued])
         return await join_lane(client=self._client, settings=self._settings, join=join)
 
-    @activity.defn(name="closed_status")
+    @activity.defn(name=CLOSED_STATUS)
     async def closed_status(self, deployment_id: str) -> DeploymentStatus | None:
         """None while the deployment's workflow runs; else its final status per the store.
 
@@ -112,7 +120,7 @@ class LaneActivities:
 
         return await self._threads.run(settle)
 
-    @activity.defn(name="active_deployment")
+    @activity.defn(name=ACTIVE_DEPLOYMENT)
     async def active_deployment(self, lane: LaneInput) -> LaneRequest | None:
         """A deployment of the lane's environment that got its turn from a lane that is gone
         (failed or terminated) and still runs: the new lane follows it before granting a turn,
@@ -142,7 +150,7 @@ class LaneActivities:
                 await self._settle_if_closed(candidate.request.deployment_id)
         return found
 
-    @activity.defn(name="requeue")
+    @activity.defn(name=REQUEUE)
     async def requeue(self, queued: LaneRecords) -> None:
         """Start, as deployments that join the lane, what an update-driven lane run had queued
         but not yet started (its deployments existed only in the lane's state)."""
@@ -164,7 +172,7 @@ class LaneActivities:
                 ),
             )
 
-    @activity.defn(name="promote")
+    @activity.defn(name=PROMOTE)
     async def promote(self, promotion: Promotion) -> Enqueued:
         """Enqueue the commit into the promoted environment's lane (idempotent: same id)."""
         try:
@@ -203,7 +211,7 @@ class LaneActivities:
             detail={"to": promotion.environment, "commit": promotion.commit, "error": str(err)[:2000]},
         )
 
-    @activity.defn(name="pick_newest")
+    @activity.defn(name=PICK_NEWEST)
     async def pick_newest(self, choice: NewestCommit) -> str:
         """Which queued commit deploys: the one the others are ancestors of (push order can be
         lost to retries on the way in)."""

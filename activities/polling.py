@@ -22,6 +22,7 @@ from activities.threads import ActivityThreads
 from lockstep.domain.errors import GitError, LockstepError, ManifestError
 from lockstep.domain.polling_messages import PollInput, PollResult
 from lockstep.domain.redaction import safe_url
+from lockstep.domain.temporal_names import POLL_REPOSITORY
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.gitrepo.tree import GitTree
 from lockstep.manifest.loader import load_manifest
@@ -44,7 +45,7 @@ class PollingActivities:
         # The workflow input carries the URL without credentials; the configured one is used here.
         self._configured = {safe_url(r.url): r.url for r in settings.repositories}
 
-    @activity.defn(name="poll_repository")
+    @activity.defn(name=POLL_REPOSITORY)
     async def poll_repository(self, poll: PollInput) -> PollResult:
         """Enqueue the head of every mapped branch of `poll.repository`; idempotent."""
         url = self._configured.get(poll.repository)

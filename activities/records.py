@@ -16,6 +16,7 @@ from lockstep.domain.audit import AuditKind
 from lockstep.domain.lane_messages import LaneRecord, LaneRecords
 from lockstep.domain.messages import OutcomeRecord, StatusChange
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import RECORD_LANE, RECORD_OUTCOME, RECORD_STATUS
 from lockstep.store.deployments import set_deployment_status, upsert_deployment
 from lockstep.store.engine import Store
 from lockstep.store.revisions import record_revisions
@@ -26,7 +27,7 @@ class RecordActivities:
         self._store = store
         self._threads = threads
 
-    @activity.defn(name="record_status")
+    @activity.defn(name=RECORD_STATUS)
     async def record_status(self, change: StatusChange) -> None:
         def write() -> None:
             with self._store.session() as session:
@@ -40,7 +41,7 @@ class RecordActivities:
 
         await self._threads.run(write)
 
-    @activity.defn(name="record_outcome")
+    @activity.defn(name=RECORD_OUTCOME)
     async def record_outcome(self, outcome: OutcomeRecord) -> None:
         info = activity.info()
 
@@ -86,7 +87,7 @@ class RecordActivities:
 
         await self._threads.run(write)
 
-    @activity.defn(name="record_lane")
+    @activity.defn(name=RECORD_LANE)
     async def record_lane(self, batch: LaneRecords) -> None:
         """Deployments the lane queued, superseded or saw fail: rows before (or without) a run."""
         await self._threads.run(write_lane_records, self._store, batch.records)

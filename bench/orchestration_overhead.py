@@ -33,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_waves import BareWaves, noop
+from lockstep import search_attributes as sa
 from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.domain.messages import DeploymentResult
 from lockstep.domain.status import DeploymentStatus
@@ -41,7 +42,6 @@ from lockstep.orchestration.deployments import start_deployment
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from workers.main import build_worker
-from workflows import search_attributes as sa
 
 WAVES, WIDTH = 5, 4
 TARGET_RATIO = 1.2

@@ -3,11 +3,11 @@
 The sandbox re-imports every module a workflow file imports outside
 `workflow.unsafe.imports_passed_through()`, once per run it instantiates (a new deployment, a
 lane's continue-as-new, a worker that takes over a run from its history). Since issue 13 the
-workflow modules (`workflows.deployment`, `workflows.governance`, `workflows.search_attributes`)
-are re-imported that way, so the sandbox checks them; activities and `lockstep.domain` stay
-passed through. This replays saved histories through `temporalio.worker.Replayer` (the same
-sandboxed runner a worker uses, no server) and prints the median time per replay: run it on two
-checkouts to compare. Asserts nothing.
+workflow modules (`workflows.deployment`, `workflows.governance`, `workflows.lane`)
+are re-imported that way, so the sandbox checks them; the activity interfaces and
+`lockstep.domain` stay passed through. This replays saved histories through
+`temporalio.worker.Replayer` (the same sandboxed runner a worker uses, no server) and prints the
+median time per replay: run it on two checkouts to compare. Asserts nothing.
 
 Run from the repository root: `.venv/bin/python bench/sandbox_imports.py [--runs N]`.
 """

@@ -38,6 +38,7 @@ import paramiko
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from lockstep import search_attributes as sa
 from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.domain.messages import DeploymentResult
 from lockstep.domain.status import DeploymentStatus
@@ -47,7 +48,6 @@ from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.sshd import SshFleet, missing_tools, running_fleet
 from workers.main import build_worker
-from workflows import search_attributes as sa
 
 SIZES = (1, 5, 10)
 FILES = 20

@@ -54,6 +54,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.load_phases import Round, Send, burst, pct, run_round
 from bench.loopback_http import HttpError, LoopbackClient
+from lockstep import search_attributes as sa
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.gitrepo.mirror import GitMirrors
@@ -63,7 +64,6 @@ from lockstep.store.engine import Store
 from lockstep.webhooks.limits import WebhookLimits
 from lockstep.webhooks.signatures import hmac_sha256_hex
 from workers.main import build_worker
-from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "webhooks" / "fixtures" / "github-push.json"

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -31,19 +31,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from lockstep.config_paths import absolute, absolute_repository, absolute_sqlite_url
 from lockstep.domain import bounds
-from lockstep.domain.durations import parse_duration as parse_duration  # where callers import it
+from lockstep.domain.durations import default_text
 from lockstep.domain.errors import ConfigError
 from lockstep.domain.host_addresses import check_hosts
 from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, NamespaceLimits
 
-
-def _duration_text(value: object) -> str:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d (e.g. 5m)")
-    return str(value)
-
-
-Duration = Annotated[str, BeforeValidator(_duration_text)]  # each field adds its bounds
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # what Kubernetes accepts as a namespace
 
 
@@ -61,7 +53,7 @@ def _host_port(v: str) -> str:
 class TemporalSettings(_Strict):
     """The Temporal cluster the worker, the API and the CLI use."""
 
-    model_config = ConfigDict(title="temporal")
+    model_config = ConfigDict(title="temporal", validate_default=True)  # text defaults parsed too
 
     address: str = Field("localhost:7233", description="The Temporal frontend, host:port.")
     namespace: str = Field("default", description="The Temporal namespace.")
@@ -71,8 +63,8 @@ class TemporalSettings(_Strict):
         description="Where the worker serves the Temporal SDK's Prometheus metrics, IP:port; "
         "empty or null: nowhere.",
     )
-    shutdown_timeout: Annotated[Duration, bounds.SHUTDOWN_TIMEOUT.validator()] = Field(
-        "10m",
+    shutdown_timeout: Annotated[timedelta, bounds.SHUTDOWN_TIMEOUT.as_timedelta()] = Field(
+        default_text("10m"),
         description="How long a stopping worker lets activities in flight finish before it cancels "
         "them (each is then retried on another worker). " + bounds.SHUTDOWN_TIMEOUT.described,
     )
@@ -140,33 +132,35 @@ class PolicySettings(_Strict):
 class DriftSettings(_Strict):
     """The drift sweep (Temporal Schedule `lockstep-drift-sweep`)."""
 
-    model_config = ConfigDict(title="drift")
+    model_config = ConfigDict(title="drift", validate_default=True)  # text defaults parsed too
 
-    interval: Annotated[Duration, bounds.DRIFT_INTERVAL.validator()] = Field(
-        "5m", description="How often live state is compared with Git. " + bounds.DRIFT_INTERVAL.described
+    interval: Annotated[timedelta, bounds.DRIFT_INTERVAL.as_timedelta()] = Field(
+        default_text("5m"),
+        description="How often live state is compared with Git. " + bounds.DRIFT_INTERVAL.described,
     )
 
 
 class DeploymentSettings(_Strict):
     """Timeouts the workflows use; configurable so tests and slow estates can tune them."""
 
-    model_config = ConfigDict(title="deployment")
+    model_config = ConfigDict(title="deployment", validate_default=True)  # text defaults parsed too
 
-    activity_timeout: Annotated[Duration, bounds.ACTIVITY_TIMEOUT.validator()] = Field(
-        "30m",
+    activity_timeout: Annotated[timedelta, bounds.ACTIVITY_TIMEOUT.as_timedelta()] = Field(
+        default_text("30m"),
         description="One deploy or rollback activity: delivery to a batch of hosts, commands and "
         "health. " + bounds.ACTIVITY_TIMEOUT.described,
     )
-    heartbeat_timeout: Annotated[Duration, bounds.HEARTBEAT_TIMEOUT.validator()] = Field(
-        "30s",
+    heartbeat_timeout: Annotated[timedelta, bounds.HEARTBEAT_TIMEOUT.as_timedelta()] = Field(
+        default_text("30s"),
         description="An activity silent this long is presumed lost and retried. "
         + bounds.HEARTBEAT_TIMEOUT.described,
     )
-    command_timeout: Annotated[Duration, bounds.COMMAND_TIMEOUT.validator()] = Field(
-        "10m", description="One deploy or health command. " + bounds.COMMAND_TIMEOUT.described
+    command_timeout: Annotated[timedelta, bounds.COMMAND_TIMEOUT.as_timedelta()] = Field(
+        default_text("10m"),
+        description="One deploy or health command. " + bounds.COMMAND_TIMEOUT.described,
     )
-    lane_check_interval: Annotated[Duration, bounds.LANE_CHECK_INTERVAL.validator()] = Field(
-        "5m",
+    lane_check_interval: Annotated[timedelta, bounds.LANE_CHECK_INTERVAL.as_timedelta()] = Field(
+        default_text("5m"),
         description="How often a lane checks that its running deployment still lives. "
         + bounds.LANE_CHECK_INTERVAL.described,
     )
@@ -197,7 +191,7 @@ class RepositorySettings(_Strict):
         description="The environment variable holding the webhook secret (never the secret itself).",
         examples=["SHOP_WEBHOOK_SECRET"],
     )
-    poll_interval: Annotated[Duration, bounds.POLL_INTERVAL.validator()] | None = Field(
+    poll_interval: Annotated[timedelta, bounds.POLL_INTERVAL.as_timedelta()] | None = Field(
         None,
         description="How often to poll for new commits. Default: every 3m without "
         "`webhook_secret_env`, never with it (set it as a safety net for missed deliveries). "
@@ -225,6 +219,7 @@ class SshTargetSettings(_Strict):
 
     model_config = ConfigDict(
         title="ssh target",
+        validate_default=True,  # text defaults parsed too
         json_schema_extra={
             "description": "A fleet of hosts reached over ssh; `host` components are "
             "delivered to every host, in batches. Host keys are checked against `known_hosts` only."
@@ -251,14 +246,16 @@ class SshTargetSettings(_Strict):
     keep_releases: int = Field(
         5, ge=1, le=bounds.MAX_KEEP_RELEASES, description="Releases kept per `dest`; older ones are pruned."
     )
-    connect_timeout: Annotated[Duration, bounds.SSH_CONNECT_TIMEOUT.validator()] = Field(
-        "10s", description="Connecting to one host. " + bounds.SSH_CONNECT_TIMEOUT.described
+    connect_timeout: Annotated[timedelta, bounds.SSH_CONNECT_TIMEOUT.as_timedelta()] = Field(
+        default_text("10s"),
+        description="Connecting to one host. " + bounds.SSH_CONNECT_TIMEOUT.described,
     )
-    keepalive: Annotated[Duration, bounds.SSH_KEEPALIVE.validator()] = Field(
-        "15s", description="Between keepalive messages. " + bounds.SSH_KEEPALIVE.described
+    keepalive: Annotated[timedelta, bounds.SSH_KEEPALIVE.as_timedelta()] = Field(
+        default_text("15s"),
+        description="Between keepalive messages. " + bounds.SSH_KEEPALIVE.described,
     )
-    io_timeout: Annotated[Duration, bounds.SSH_IO_TIMEOUT.validator()] = Field(
-        "60s", description="One SFTP operation. " + bounds.SSH_IO_TIMEOUT.described
+    io_timeout: Annotated[timedelta, bounds.SSH_IO_TIMEOUT.as_timedelta()] = Field(
+        default_text("60s"), description="One SFTP operation. " + bounds.SSH_IO_TIMEOUT.described
     )
 
     @model_validator(mode="after")

@@ -21,9 +21,9 @@ from typing import Any
 
 import typer.main
 
-from lockstep.cli.main import app
 from scripts.cli_docs_data import DEPLOYMENT, EXIT_ONE, EXIT_TWO, JSON_OUTPUT, Fields
 from scripts.generated_file import ROOT, write_or_check
+from workers.cli import app
 
 TARGET = ROOT / "docs" / "cli.md"
 COMMAND = "python -m scripts.gen_cli_docs"

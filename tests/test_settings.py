@@ -4,10 +4,13 @@ strictness, durations and where the file is looked for."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
+from lockstep.domain.durations import parse_duration
 from lockstep.domain.errors import ConfigError
 from lockstep.settings import (
     KubernetesTargetSettings,
@@ -15,7 +18,6 @@ from lockstep.settings import (
     SshTargetSettings,
     config_path,
     load_settings,
-    parse_duration,
 )
 
 SPEC_EXAMPLE = """\
@@ -66,7 +68,7 @@ def test_spec_example_loads_with_typed_targets(tmp_path: Path) -> None:
     assert settings.policy.engine == "embedded"
     # The default `policies` is found beside the config file, in the working folder, or shipped.
     assert Path(settings.policy.path).is_absolute() and Path(settings.policy.path).name == "policies"
-    assert settings.drift.interval == "5m"
+    assert settings.drift.interval == timedelta(minutes=5)
     [repo] = settings.repositories
     assert (repo.url, repo.name, repo.webhook_secret_env) == (
         "https://git.example.com/shop.git",
@@ -341,13 +343,32 @@ def test_worker_metrics_and_shutdown_defaults_and_overrides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     defaults = load_settings(write(tmp_path, "{}\n")).temporal
-    assert (defaults.metrics_listen, defaults.shutdown_timeout) == ("127.0.0.1:9464", "10m")
+    assert (defaults.metrics_listen, defaults.shutdown_timeout) == ("127.0.0.1:9464", timedelta(minutes=10))
     # An environment variable cannot say null: empty turns the metrics off.
     monkeypatch.setenv("LOCKSTEP_TEMPORAL__METRICS_LISTEN", "")
     monkeypatch.setenv("LOCKSTEP_TEMPORAL__SHUTDOWN_TIMEOUT", "0s")
     overridden = load_settings(write(tmp_path, "temporal: {metrics_listen: '[::]:9464'}\n")).temporal
-    assert (overridden.metrics_listen, overridden.shutdown_timeout) == (None, "0s")
+    assert (overridden.metrics_listen, overridden.shutdown_timeout) == (None, timedelta(0))
     monkeypatch.delenv("LOCKSTEP_TEMPORAL__METRICS_LISTEN")
     assert load_settings(
         write(tmp_path, "temporal: {metrics_listen: '[::]:9464'}\n")
     ).temporal.metrics_listen == ("[::]:9464")
+
+
+def test_durations_are_parsed_once_and_written_back_as_text(tmp_path: Path) -> None:
+    raw = (
+        "deployment: {activity_timeout: 90s, heartbeat_timeout: 45}\n"
+        "targets: {vms: {type: ssh, hosts: [a], user: u, io_timeout: 1.5}}\n"
+    )
+    settings = load_settings(write(tmp_path, raw))
+    assert settings.deployment.activity_timeout == timedelta(seconds=90)
+    assert settings.deployment.heartbeat_timeout == timedelta(seconds=45)
+    assert settings.deployment.command_timeout == timedelta(minutes=10)  # the default, parsed too
+    vms = settings.targets["vms"]
+    assert isinstance(vms, SshTargetSettings) and vms.io_timeout == timedelta(seconds=1.5)
+    dumped = settings.model_dump(mode="json")
+    assert dumped["deployment"]["activity_timeout"] == "90s"
+    assert dumped["targets"]["vms"]["io_timeout"] == "1500ms"
+    # What a configuration file written from the settings says reads back the same.
+    again = load_settings(write(tmp_path, yaml.safe_dump(dumped)))
+    assert again.deployment == settings.deployment and again.targets == settings.targets

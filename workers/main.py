@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import PatchActivationInput, Worker
@@ -26,6 +25,7 @@ from activities.records import RecordActivities
 from activities.threads import ActivityThreads
 from lockstep.delivery.kinds import deliverers
 from lockstep.delivery.rendering import CommitRenderer
+from lockstep.domain.durations import format_duration
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
 from lockstep.orchestration.handover import hand_over_lanes
@@ -34,7 +34,7 @@ from lockstep.orchestration.telemetry import metrics_runtime
 from lockstep.policy.engine import make_policy_engine
 from lockstep.security.approval_signing import ApprovalVerifier, key_files
 from lockstep.security.known_secrets import api_only_secrets_held, masker_for
-from lockstep.settings import Settings, parse_duration
+from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
 from workflows.deployment import DeploymentWorkflow
@@ -124,7 +124,7 @@ def build_worker(
         max_concurrent_local_activities=threads.local_activities,
         # Stopping (SIGTERM): no new tasks are taken, and activities in flight finish rather than
         # being cancelled at once, which would cost each of them an attempt and redo its work.
-        graceful_shutdown_timeout=timedelta(seconds=parse_duration(settings.temporal.shutdown_timeout)),
+        graceful_shutdown_timeout=settings.temporal.shutdown_timeout,
         patch_activation_callback=patch_activation_callback,
     )
 
@@ -179,7 +179,7 @@ async def serve(settings: Settings) -> None:
                 "%s: taking no new work; activities in flight have up to %s to finish before they are "
                 "cancelled (temporal.shutdown_timeout)",
                 stopped_by[0].name,
-                settings.temporal.shutdown_timeout,
+                format_duration(settings.temporal.shutdown_timeout.total_seconds()),
             )
     finally:
         threads.shutdown()

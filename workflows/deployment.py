@@ -23,8 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.deployment import DeploymentActivities
-    from activities.records import RecordActivities
+    from lockstep import search_attributes as sa
     from lockstep.domain import final_status
     from lockstep.domain.ids import legacy_lane_id
     from lockstep.domain.lane_choice import lanes_to_tell
@@ -49,10 +48,17 @@ with workflow.unsafe.imports_passed_through():
     from lockstep.domain.models import Plan
     from lockstep.domain.retryability import deployment_non_retryable
     from lockstep.domain.status import DeploymentStatus, StepStatus
+    from lockstep.domain.temporal_names import (
+        DEPLOYMENT_WORKFLOW,
+        FINISHED_SIGNAL,
+        JOIN_LANE,
+        STATUS_QUERY,
+        TURN_SIGNAL,
+    )
+    from workflows.activity_interfaces import DeploymentActivities, RecordActivities
 
 # Workflow modules are imported normally: the sandbox re-imports them with each run, so a
 # nondeterministic call in them is refused there rather than silently passed through.
-from workflows import search_attributes as sa
 from workflows.governance import GovernanceStage
 
 # Errors that no retry can fix: bad manifests, failed commands, unknown targets.
@@ -121,7 +127,7 @@ def _task_error(task: asyncio.Task[ComponentResult]) -> BaseException | None:
     return task.exception()
 
 
-@workflow.defn(name="Deployment")
+@workflow.defn(name=DEPLOYMENT_WORKFLOW)
 class DeploymentWorkflow(GovernanceStage):
     @workflow.init
     def __init__(self, request: DeploymentRequest) -> None:
@@ -142,12 +148,12 @@ class DeploymentWorkflow(GovernanceStage):
         self._finishing = False  # the outcome is being recorded: an error now is not retried here
         self._init_governance()
 
-    @workflow.signal(name="turn")
+    @workflow.signal(name=TURN_SIGNAL)
     def turn(self, turn: LaneTurn) -> None:
         """The lane's answer to a queued deployment: deploy now, or end superseded."""
         self._turn = turn
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> DeploymentView:
         approvals = [entry.to_dict() for entry in self._entries]  # the wire shape: strings only
         return self._view.model_copy(update={"steps": list(self._steps.values()), "approvals": approvals})
@@ -276,8 +282,8 @@ class DeploymentWorkflow(GovernanceStage):
         """Join (or join again) the environment's lane; remember which lane that is."""
         # Local: joining is two short writes, and a burst of pushes joins at once; a separate
         # activity task would cost each queued deployment another workflow task.
-        joined = await workflow.execute_local_activity(  # by name: activities.lane imports orchestration
-            "join_lane",
+        joined = await workflow.execute_local_activity(
+            JOIN_LANE,
             join,
             start_to_close_timeout=_RECORD_TIMEOUT,
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -517,7 +523,7 @@ class DeploymentWorkflow(GovernanceStage):
         )
         for lane in lanes:
             try:
-                await workflow.get_external_workflow_handle(lane).signal("finished", outcome)
+                await workflow.get_external_workflow_handle(lane).signal(FINISHED_SIGNAL, outcome)
             except asyncio.CancelledError:
                 raise
             except Exception:  # no lane to tell (terminated, or never joined): a successor checks on its own

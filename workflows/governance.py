@@ -20,7 +20,6 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.governance import GovernanceActivities
     from lockstep.domain import final_status
     from lockstep.domain.approvals import (
         ApprovalAnswer,
@@ -40,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from lockstep.domain.messages import DeploymentRequest, DeploymentView, PolicyRequest, PrepareResult
     from lockstep.domain.policy import PolicyDecision
     from lockstep.domain.status import DeploymentStatus
+    from lockstep.domain.temporal_names import APPROVE, REJECT
+    from workflows.activity_interfaces import GovernanceActivities
 
 _RECORD_TIMEOUT = timedelta(seconds=30)
 _MAX_ROUNDS = 5  # policy evaluations after approvals before a policy that keeps asking is a deny
@@ -76,16 +77,16 @@ class GovernanceStage:
     # The signals take the raw payload: the SDK drops a signal it cannot convert without a trace,
     # and an approval someone sent must leave one, in the audit trail.
 
-    @workflow.signal(name="approve")
+    @workflow.signal(name=APPROVE)
     async def approve_signal(self, request: RawValue) -> None:
         """`{"approver": "...", "comment": "..."}`, e.g. from the Temporal UI: the name is as claimed."""
         await self._signalled("approve", request)
 
-    @workflow.signal(name="reject")
+    @workflow.signal(name=REJECT)
     async def reject_signal(self, request: RawValue) -> None:
         await self._signalled("reject", request)
 
-    @workflow.update(name="approve")
+    @workflow.update(name=APPROVE)
     async def approve_update(self, request: ApprovalInput) -> ApprovalAnswer:
         """Approve; refused before it reaches history when it may not count (and says why)."""
         return await self._decide("approve", request)
@@ -94,7 +95,7 @@ class GovernanceStage:
     def _validate_approve(self, request: ApprovalInput) -> None:
         self._validate("approve", request)
 
-    @workflow.update(name="reject")
+    @workflow.update(name=REJECT)
     async def reject_update(self, request: ApprovalInput) -> ApprovalAnswer:
         """Reject: before any change the deployment ends `rejected`; while it deploys, what it
         changed is rolled back first."""

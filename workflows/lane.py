@@ -29,11 +29,9 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlr
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.lane import LaneActivities
-    from activities.records import RecordActivities
+    from lockstep import search_attributes as sa
     from lockstep.domain.lane_choice import choose_turn, known_status, newest_of, remember
     from lockstep.domain.lane_messages import (
-        LANE_WORKFLOW,
         Enqueued,
         LaneFinished,
         LaneInput,
@@ -48,10 +46,20 @@ with workflow.unsafe.imports_passed_through():
     from lockstep.domain.messages import DeploymentRequest, DeploymentResult
     from lockstep.domain.retryability import promotion_non_retryable
     from lockstep.domain.status import DeploymentStatus
+    from lockstep.domain.temporal_names import (
+        ARRIVE_SIGNAL,
+        ENQUEUE_UPDATE,
+        FINISHED_SIGNAL,
+        HANDOVER_SIGNAL,
+        LANE_WORKFLOW,
+        RETIRE_SIGNAL,
+        STATUS_QUERY,
+        TURN_SIGNAL,
+    )
+    from workflows.activity_interfaces import LaneActivities, RecordActivities
 
 # Workflow modules are imported normally: the sandbox re-imports them with each run, so a
 # nondeterministic call in them is refused there rather than silently passed through.
-from workflows import search_attributes as sa
 from workflows.deployment import DeploymentWorkflow
 
 SIGNALLED_LANE = "signalled-lane"  # patch: deployments join by signal instead of by update
@@ -81,7 +89,7 @@ class EnvironmentLane:
         self._retiring = lane.retiring  # end once idle (a lane under its older id; see `retire`)
         self._handover = False  # an update-driven run was asked to continue as a signalled one
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> LaneView:
         return LaneView(
             application=self._lane.application,
@@ -91,7 +99,7 @@ class EnvironmentLane:
             recent=self._recent,
         )
 
-    @workflow.update(name="enqueue")
+    @workflow.update(name=ENQUEUE_UPDATE)
     def enqueue(self, request: LaneRequest) -> Enqueued:
         """Queue a commit; a request for a deployment the lane knows answers with it instead.
 
@@ -121,7 +129,7 @@ class EnvironmentLane:
         if len(request.commit) != 40 or not request.deployment_id:
             raise ValueError(f"enqueue needs a full commit sha and a deployment id, got {request.commit!r}")
 
-    @workflow.signal(name="arrive")
+    @workflow.signal(name=ARRIVE_SIGNAL)
     def arrive(self, request: LaneRequest) -> None:
         """A queued deployment joins; a repeat (its join activity retried) changes nothing."""
         known = self._running is not None and self._running.deployment_id == request.deployment_id
@@ -131,7 +139,7 @@ class EnvironmentLane:
             self._waiting.append(request)
             self._describe()
 
-    @workflow.signal(name="finished")
+    @workflow.signal(name=FINISHED_SIGNAL)
     def finished(self, outcome: LaneFinished) -> None:
         """A deployment of this lane ended: the running one, or a waiting one that was cancelled."""
         self._remember(outcome.deployment_id, outcome.status)
@@ -141,7 +149,7 @@ class EnvironmentLane:
             self._unclaimed = outcome
         self._waiting = [r for r in self._waiting if r.deployment_id != outcome.deployment_id]
 
-    @workflow.signal(name="retire")
+    @workflow.signal(name=RETIRE_SIGNAL)
     def retire(self) -> None:
         """Sent to a lane still running under its id from before unambiguous ids, by each
         deployment that joins it: end once nothing runs or waits, so the lane under today's id
@@ -149,7 +157,7 @@ class EnvironmentLane:
         the signal, so they replay unchanged."""
         self._retiring = True
 
-    @workflow.signal(name="handover")
+    @workflow.signal(name=HANDOVER_SIGNAL)
     def handover(self) -> None:
         """Continue as new now if this run speaks the update-driven protocol; else nothing."""
         self._handover = not self._signalled
@@ -257,7 +265,7 @@ class EnvironmentLane:
     async def _signal_turn(self, request: LaneRequest, turn: LaneTurn) -> bool:
         """Tell a waiting deployment its turn; False when it no longer exists (terminated)."""
         try:
-            await workflow.get_external_workflow_handle(request.deployment_id).signal("turn", turn)
+            await workflow.get_external_workflow_handle(request.deployment_id).signal(TURN_SIGNAL, turn)
         except asyncio.CancelledError:
             raise
         except Exception:  # the deployment is gone: nothing waits for this turn

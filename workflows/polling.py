@@ -16,8 +16,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.polling import PollingActivities
-    from lockstep.domain.polling_messages import POLL_WORKFLOW, PollInput, PollResult
+    from lockstep.domain.polling_messages import PollInput, PollResult
+    from lockstep.domain.temporal_names import POLL_WORKFLOW
+    from workflows.activity_interfaces import PollingActivities
 
 # A fetch may be slow (GitMirrors gives up on a stalled one after 10 minutes). Retries are few:
 # the schedule starts another poll soon anyway, and overlapping polls are skipped meanwhile.

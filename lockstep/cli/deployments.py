@@ -64,6 +64,7 @@ async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bo
     from temporalio.service import RPCError, RPCStatusCode
 
     from lockstep.domain.messages import DeploymentView
+    from lockstep.domain.temporal_names import STATUS_QUERY
     from lockstep.orchestration.client import RPC_TIMEOUT
     from lockstep.orchestration.views import find_view
 
@@ -84,7 +85,7 @@ async def _follow(client: Client, store: Store, deployment_id: str, *, quiet: bo
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return
             with contextlib.suppress(Exception):  # the first workflow task may not have run yet
-                view = await handle.query("status", result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT)
+                view = await handle.query(STATUS_QUERY, result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT)
         if view is not None and not quiet:
             _print_changes(view, seen)
         await asyncio.sleep(0.5)
@@ -318,12 +319,13 @@ async def _with_live_gate(s: Settings, view: DeploymentView) -> DeploymentView:
     from temporalio.service import RPCError
 
     from lockstep.domain.messages import DeploymentView
+    from lockstep.domain.temporal_names import STATUS_QUERY
     from lockstep.orchestration.client import TemporalUnavailable, connect
 
     try:
         client = await connect(s.temporal)
         live: DeploymentView = await client.get_workflow_handle(view.id).query(
-            "status", result_type=DeploymentView, rpc_timeout=LIVE_GATE_TIMEOUT
+            STATUS_QUERY, result_type=DeploymentView, rpc_timeout=LIVE_GATE_TIMEOUT
         )
     except (TemporalUnavailable, RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
         return view  # Temporal unreachable or the workflow silent: the store's view is what it has
@@ -340,6 +342,7 @@ async def _query(s: Settings, deployment_id: str) -> DeploymentView:
 
     from lockstep.domain.ids import is_lane_id
     from lockstep.domain.messages import DeploymentView
+    from lockstep.domain.temporal_names import STATUS_QUERY
     from lockstep.orchestration.client import RPC_TIMEOUT, connect
 
     if is_lane_id(deployment_id):
@@ -350,7 +353,7 @@ async def _query(s: Settings, deployment_id: str) -> DeploymentView:
     client = await connect(s.temporal)
     try:
         view: DeploymentView = await client.get_workflow_handle(deployment_id).query(
-            "status", result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT
+            STATUS_QUERY, result_type=DeploymentView, rpc_timeout=RPC_TIMEOUT
         )
     except ValidationError:  # a workflow of another kind answered
         raise fail(f"no deployment {deployment_id!r}: that workflow is not a deployment") from None

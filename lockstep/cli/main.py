@@ -1,5 +1,9 @@
-"""The `lockstep` entry point: one typer app, commands registered from their modules, and the one
+"""The `lockstep` command line: one typer app, commands registered from their modules, and the one
 place a `lockstep` process ends.
+
+The app is built by the composition root (`workers.cli`, which the console script and
+`python -m lockstep` run): it supplies what the `worker` command serves, since nothing in
+`lockstep` imports the workers, workflows or activities.
 
 `run` turns whatever a command ends with into an exit code (0, 1, 2: docs/cli.md), with the net of
 `lockstep.cli.unexpected` under everything, and then leaves. A process that created a Temporal
@@ -19,23 +23,42 @@ import sys
 import typer
 
 from lockstep.cli import approvals, audit, deployments, dev, plan, policy, schema, server
+from lockstep.cli.server import WorkerServer
 from lockstep.cli.unexpected import enable_debug, report_unexpected
 
-app = typer.Typer(
-    name="lockstep",
-    help="GitOps deployments on Temporal: dependency-ordered, governed, self-healing.\n\n"
-    "Example: lockstep deploy shop --env staging --wait\n\n"
-    "Docs: docs/cli.md",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Help paragraphs are wrapped lines of a docstring: markdown joins them (rich keeps the breaks).
-    # So no `<placeholder>` in help text: markdown reads it as HTML and drops it.
-    rich_markup_mode="markdown",
-)
+
+def build_app(serve_worker: WorkerServer) -> typer.Typer:
+    """The `lockstep` app; its `worker` command runs `serve_worker` with the settings."""
+    app = typer.Typer(
+        name="lockstep",
+        help="GitOps deployments on Temporal: dependency-ordered, governed, self-healing.\n\n"
+        "Example: lockstep deploy shop --env staging --wait\n\n"
+        "Docs: docs/cli.md",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # Help paragraphs are wrapped lines of a docstring: markdown joins them (rich keeps the
+        # breaks). So no `<placeholder>` in help text: markdown reads it as HTML and drops it.
+        rich_markup_mode="markdown",
+    )
+    app.callback()(options)
+    app.command("dev")(dev.dev)
+    app.command("worker")(server.worker_command(serve_worker))
+    app.command("api")(server.api)
+    app.command("setup")(server.setup)
+    app.command("plan")(plan.plan)
+    app.command("deploy")(deployments.deploy)
+    app.command("status")(deployments.status)
+    app.command("list")(deployments.list_)
+    app.command("history")(deployments.history)
+    app.add_typer(policy.app, name="policy")
+    app.command("approve")(approvals.approve)
+    app.command("reject")(approvals.reject)
+    app.add_typer(audit.app, name="audit")
+    app.command("schema")(schema.schema)
+    return app
 
 
-@app.callback()
 def options(
     debug: bool = typer.Option(
         False, "--debug", envvar="LOCKSTEP_DEBUG", help="print the full trace of an unexpected error"
@@ -45,27 +68,11 @@ def options(
         enable_debug()
 
 
-app.command("dev")(dev.dev)
-app.command("worker")(server.worker)
-app.command("api")(server.api)
-app.command("setup")(server.setup)
-app.command("plan")(plan.plan)
-app.command("deploy")(deployments.deploy)
-app.command("status")(deployments.status)
-app.command("list")(deployments.list_)
-app.command("history")(deployments.history)
-app.add_typer(policy.app, name="policy")
-app.command("approve")(approvals.approve)
-app.command("reject")(approvals.reject)
-app.add_typer(audit.app, name="audit")
-app.command("schema")(schema.schema)
+def run(app: typer.Typer) -> None:
+    leave(exit_code(app))
 
 
-def run() -> None:
-    leave(exit_code())
-
-
-def exit_code() -> int:
+def exit_code(app: typer.Typer) -> int:
     """Run the command line's command; its exit code, whatever it ended with."""
     try:
         app()

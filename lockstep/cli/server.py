@@ -9,30 +9,37 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 
 import typer
 
 from lockstep.cli.common import console, fail, handles_errors, run_async, settings
-from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES
-from lockstep.settings import ApiSettings
+from lockstep.domain.temporal_names import SEARCH_ATTRIBUTES
+from lockstep.settings import ApiSettings, Settings
+
+WorkerServer = Callable[[Settings], None]  # runs a worker until it is stopped
 
 
-def worker() -> None:
-    """Run a worker: the deployment workflows and activities on the configured task queue.
+def worker_command(serve: WorkerServer) -> Callable[[], None]:
+    """The `worker` command, running `serve`. The composition root (`workers.cli`) supplies it:
+    the workflows and activities a worker runs are above everything in `lockstep`, which never
+    imports them."""
 
-    Example: LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml lockstep worker
+    def worker() -> None:
+        """Run a worker: the deployment workflows and activities on the configured task queue.
 
-    Docs: docs/operations.md, docs/cli.md#lockstep-worker
-    """
-    _worker()
+        Example: LOCKSTEP_CONFIG=/etc/lockstep/lockstep-server.yaml lockstep worker
+
+        Docs: docs/operations.md, docs/cli.md#lockstep-worker
+        """
+        _worker(serve)
+
+    return worker
 
 
 @handles_errors
-def _worker() -> None:
-    s = settings()  # a configuration error is reported before the worker's imports are paid for
-    from workers.main import run
-
-    run(s)
+def _worker(serve: WorkerServer) -> None:
+    serve(settings())  # a configuration error is reported before the worker's imports are paid for
 
 
 def api() -> None:

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lockstep.delivery.host_live import HostState, host_changes, read_host, unchanged_release
-from lockstep.delivery.journal import DeliveryJournal, PriorRelease, StepUpdate
+from lockstep.delivery.journal import DeliveryJournal
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
+from lockstep.domain.journal import PriorRelease, StepUpdate
 from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.health.commands import verify_health

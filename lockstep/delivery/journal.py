@@ -7,20 +7,10 @@ a crash, or a compensation after a failure, always finds the way back.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from lockstep.domain.journal import PriorRelease, StepUpdate
 from lockstep.domain.status import StepStatus
-
-
-@dataclass(frozen=True)
-class PriorRelease:
-    host: str
-    dest: str
-    previous: str | None
-
-
-StepUpdate = tuple[str, StepStatus, str | None]  # (action, status, output)
 
 
 class DeliveryJournal(Protocol):

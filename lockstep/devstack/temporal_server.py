@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from lockstep.domain.errors import LockstepError
-
-SEARCH_ATTRIBUTES = ("LockstepApplication", "LockstepEnvironment", "LockstepCommit", "LockstepStatus")
+from lockstep.domain.temporal_names import SEARCH_ATTRIBUTES
 
 
 class TemporalServerError(LockstepError):

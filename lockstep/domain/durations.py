@@ -6,7 +6,8 @@ so none can be negative, infinite or long enough to overflow `timedelta` or `dat
 in the workflows (`now + 3000000d` would).
 
 Also owns how a duration looks in the JSON Schemas editors read (`json_schema`): the same syntax
-as a pattern and the range in seconds, so an editor flags `timeout: soon` as the loader would.
+as a pattern and the range in seconds, so an editor flags `timeout: soon` as the loader would;
+and the `timedelta` a setting holds once parsed (`TimedeltaField`), written back as text.
 
 Deliberately does not: choose the range of any particular setting (`lockstep.domain.bounds`
 holds those), or know about pydantic beyond the validator and JSON Schema of one field.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -76,6 +78,10 @@ class DurationBounds:
         field's JSON Schema (`json_schema`)."""
         return BoundedDurationField(self)
 
+    def as_timedelta(self) -> TimedeltaField:
+        """For a pydantic `timedelta` field: parsed once, within these bounds (`TimedeltaField`)."""
+        return TimedeltaField(self)
+
     @property
     def described(self) -> str:
         """The range in words, for a field's description."""
@@ -109,6 +115,62 @@ class BoundedDurationField:
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return self.bounds.json_schema()
+
+
+@dataclass(frozen=True)
+class TimedeltaField:
+    """A pydantic annotation for a `timedelta` field (`Annotated[timedelta, bounds.as_timedelta()]`).
+
+    Takes what `BoundedDurationField` takes, exactly: text in the syntax above or a number of
+    seconds (read as its text), within `bounds`, or a `timedelta` from Python code. Holds the
+    `timedelta`, so no reader parses it again; JSON has it back as text (`format_duration`),
+    which reads back the same. Its JSON Schema is the text's (`DurationBounds.json_schema`).
+    A default is written as text too (`default_text`), and parsed: `validate_default=True`.
+    """
+
+    bounds: DurationBounds
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.parse,
+            serialization=core_schema.plain_serializer_function_ser_schema(_as_text, when_used="json"),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return self.bounds.json_schema()
+
+    def parse(self, value: object) -> timedelta:
+        if isinstance(value, timedelta):
+            return timedelta(seconds=parse_duration(value.total_seconds(), self.bounds))
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError(f"invalid duration {value!r}: {_HINT}")
+        return timedelta(seconds=parse_duration(str(value), self.bounds))
+
+
+def default_text(text: str) -> Any:
+    """The default of a `TimedeltaField`, written as a configuration writes it, which the JSON
+    Schema shows; the model parses it (`validate_default=True`). Typed Any: the type checker would
+    take the text for the field's value, which is the `timedelta` parsed from it."""
+    return text
+
+
+def _as_text(value: timedelta) -> str:
+    return format_duration(value.total_seconds())
+
+
+def format_duration(seconds: float) -> str:
+    """`seconds` in the syntax above, in the largest unit that writes it exactly ('10m', '36h',
+    '500ms'); a fraction of a second that is no whole number of ms in decimal seconds ('0.0005s')."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{int(seconds // size)}{unit}"
+    if seconds == 0:
+        return "0s"
+    if round(seconds * 1000, 6).is_integer():
+        return f"{round(seconds * 1000)}ms"
+    return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
 
 
 # Longer than any timeout or interval Lockstep has a use for, and far from what `timedelta` and a

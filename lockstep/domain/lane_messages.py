@@ -10,8 +10,6 @@ from pydantic import BaseModel, Field
 from lockstep.domain.messages import DeploymentTimeouts
 from lockstep.domain.status import DeploymentStatus
 
-LANE_WORKFLOW = "EnvironmentLane"
-
 
 class LaneRequest(BaseModel):
     """One commit asking to be deployed to the lane's environment."""

@@ -5,11 +5,12 @@ Fields are added with defaults only: schedules keep starting runs with these acr
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field
 
-POLL_WORKFLOW = "PollRepository"
 POLL_SCHEDULE_PREFIX = "lockstep-poll-"
-DEFAULT_POLL_INTERVAL = "3m"
+DEFAULT_POLL_INTERVAL = timedelta(minutes=3)  # without webhooks; RepositorySettings.poll_interval
 
 
 class PollInput(BaseModel):

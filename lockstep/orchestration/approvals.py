@@ -14,6 +14,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from lockstep.domain.approvals import ApprovalAnswer, ApprovalInput, ApprovalSource
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.ids import is_lane_id
+from lockstep.domain.temporal_names import APPROVE, REJECT
+
+_UPDATES = {"approve": APPROVE, "reject": REJECT}  # a decision -> the update that delivers it
 
 
 class DeploymentNotFound(LockstepError):
@@ -50,14 +53,14 @@ async def send_decision(
     decision as token-authenticated; without it the decision is recorded as a claim from the
     Temporal side.
     """
-    if decision not in ("approve", "reject"):
+    if decision not in _UPDATES:
         raise ValueError(decision)
     if is_lane_id(deployment_id):
         raise DeploymentNotFound(f"no running deployment {deployment_id!r}: that is an environment's lane")
     handle = client.get_workflow_handle(deployment_id)
     try:
         answer: ApprovalAnswer = await handle.execute_update(
-            decision,
+            _UPDATES[decision],
             ApprovalInput(approver=approver, comment=comment, source=source, proof=proof),
             result_type=ApprovalAnswer,
         )

@@ -21,19 +21,19 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from lockstep import search_attributes as sa
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.ids import attempt_id, deployment_id
-from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
+from lockstep.domain.messages import DeploymentRequest, DeploymentResult, DeploymentTimeouts
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import APPLICATION_ATTRIBUTE, DEPLOYMENT_WORKFLOW, ENVIRONMENT_ATTRIBUTE
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.manifest.loader import environment as manifest_environment
 from lockstep.orchestration.applications import find_application
-from lockstep.settings import Settings, parse_duration
+from lockstep.settings import Settings
 from lockstep.store.deployments import count_attempts, get_deployment
 from lockstep.store.engine import Store
-from workflows import search_attributes as sa
-from workflows.deployment import DeploymentWorkflow
 
 
 class DeploymentInProgress(LockstepError):
@@ -50,11 +50,11 @@ class StartedDeployment:
 def timeouts_from(settings: Settings) -> DeploymentTimeouts:
     d = settings.deployment
     return DeploymentTimeouts(
-        activity_seconds=parse_duration(d.activity_timeout),
-        heartbeat_seconds=parse_duration(d.heartbeat_timeout),
-        command_seconds=parse_duration(d.command_timeout),
+        activity_seconds=d.activity_timeout.total_seconds(),
+        heartbeat_seconds=d.heartbeat_timeout.total_seconds(),
+        command_seconds=d.command_timeout.total_seconds(),
         max_output_bytes=d.max_output_bytes,
-        lane_check_seconds=parse_duration(d.lane_check_interval),
+        lane_check_seconds=d.lane_check_interval.total_seconds(),
     )
 
 
@@ -143,7 +143,7 @@ def live_status(recorded: str | None) -> DeploymentStatus:
 async def _running_deployment(client: Client, application: str, environment: str) -> str | None:
     """A deployment of this environment still running, per Temporal's visibility."""
     query = (
-        f'LockstepApplication = "{application}" AND LockstepEnvironment = "{environment}" '
+        f'{APPLICATION_ATTRIBUTE} = "{application}" AND {ENVIRONMENT_ATTRIBUTE} = "{environment}" '
         'AND ExecutionStatus = "Running"'
     )
     async for execution in client.list_workflows(query, limit=1):
@@ -198,8 +198,9 @@ async def start_deployment(  # one Deployment workflow, no lane: for tests and b
     )
     try:
         handle = await client.start_workflow(
-            DeploymentWorkflow.run,
+            DEPLOYMENT_WORKFLOW,
             request,
+            result_type=DeploymentResult,
             id=deployment_id,
             task_queue=settings.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

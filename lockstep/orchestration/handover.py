@@ -18,9 +18,8 @@ import logging
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from lockstep.domain.lane_messages import LANE_WORKFLOW
+from lockstep.domain.temporal_names import HANDOVER_SIGNAL, LANE_WORKFLOW
 
-HANDOVER_SIGNAL = "handover"
 MAX_LANES = 10_000  # lanes signalled per worker start; more are signalled by the next start
 log = logging.getLogger("lockstep.handover")
 

@@ -19,9 +19,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from lockstep import search_attributes as sa
 from lockstep.domain.lane_messages import LaneRequest
 from lockstep.domain.status import DeploymentStatus
-from workflows import search_attributes as sa
+from lockstep.domain.temporal_names import TURN_SIGNAL
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ async def _last_turn_granted(client: Client, lane_workflow_id: str) -> str | Non
         if event.event_type != EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             continue
         attributes = event.signal_external_workflow_execution_initiated_event_attributes
-        if attributes.signal_name != "turn":
+        if attributes.signal_name != TURN_SIGNAL:
             continue
         payloads = attributes.input.payloads
         turn = json.loads(payloads[0].data) if payloads else {}

@@ -25,10 +25,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from lockstep.domain.audit import actor_source_for
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.ids import lane_id, legacy_lane_id
-from lockstep.domain.lane_messages import LANE_WORKFLOW, Enqueued, JoinLane, LaneInput
-from lockstep.domain.messages import DeploymentRequest
+from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneInput
+from lockstep.domain.messages import DeploymentRequest, DeploymentResult
 from lockstep.domain.redaction import safe_url
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import ARRIVE_SIGNAL, DEPLOYMENT_WORKFLOW, LANE_WORKFLOW, RETIRE_SIGNAL
 from lockstep.orchestration.deployments import (
     base_deployment_id,
     choose_deployment_id,
@@ -39,7 +40,6 @@ from lockstep.orchestration.older_ids import older_deployment
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 
-DEPLOYMENT_WORKFLOW = "Deployment"  # workflows.deployment.DeploymentWorkflow, by name
 _ATTEMPTS = 5  # concurrent callers racing for the same next attempt id
 # Who may start a commit again after its deployment ended without success: a person asking
 # (`lockstep deploy`, `POST /deployments`) and a promotion (the source environment succeeded again).
@@ -105,6 +105,7 @@ async def start_queued(client: Client, settings: Settings, request: DeploymentRe
         await client.start_workflow(
             DEPLOYMENT_WORKFLOW,
             request,
+            result_type=DeploymentResult,
             id=request.deployment_id,
             task_queue=settings.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -151,8 +152,8 @@ async def join_lane(*, client: Client, settings: Settings, join: JoinLane) -> st
         if not await _lane_running(legacy):
             return await _join_current(client, settings, join)
         try:
-            await legacy.signal("arrive", join.request)
-            await legacy.signal("retire")
+            await legacy.signal(ARRIVE_SIGNAL, join.request)
+            await legacy.signal(RETIRE_SIGNAL)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -180,11 +181,11 @@ async def _join_current(client: Client, settings: Settings, join: JoinLane) -> s
     """Signal-with-start the lane under today's id."""
     lane = join.lane
     handle = await client.start_workflow(
-        LANE_WORKFLOW,  # workflows.lane.EnvironmentLane, by name: workflows import this module
+        LANE_WORKFLOW,
         lane,
         id=lane_id(lane.application, lane.environment),
         task_queue=settings.temporal.task_queue,
-        start_signal="arrive",
+        start_signal=ARRIVE_SIGNAL,
         start_signal_args=[join.request],
         static_summary=f"Environment lane {lane.application}/{lane.environment}",
     )

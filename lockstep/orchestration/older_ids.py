@@ -18,6 +18,7 @@ from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from lockstep import search_attributes as sa
 from lockstep.domain.ids import legacy_deployment_id
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.domain.status import DeploymentStatus
@@ -25,7 +26,6 @@ from lockstep.orchestration.deployments import ended_outcome, live_status
 from lockstep.store.deployments import count_attempts, get_deployment
 from lockstep.store.engine import Store
 from lockstep.store.tables import DeploymentRecord
-from workflows import search_attributes as sa
 
 _MAX_ATTEMPTS = 1000  # of one commit under the older ids: a bound on the lookups, never reached
 

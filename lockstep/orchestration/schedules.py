@@ -37,11 +37,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from lockstep.domain.polling_messages import (
     DEFAULT_POLL_INTERVAL,
     POLL_SCHEDULE_PREFIX,
-    POLL_WORKFLOW,
     PollInput,
 )
 from lockstep.domain.redaction import safe_url
-from lockstep.settings import RepositorySettings, Settings, parse_duration
+from lockstep.domain.temporal_names import POLL_WORKFLOW
+from lockstep.settings import RepositorySettings, Settings
 
 # A poll retries its activity a few times (see workflows/polling.py); past this it is stuck,
 # and since overlapping runs are skipped it would hold back every later poll.
@@ -60,10 +60,10 @@ def poll_schedule_id(repository: RepositorySettings) -> str:
 def poll_schedule(repository: RepositorySettings, *, task_queue: str) -> Schedule:
     """The schedule that polls `repository` every `poll_interval`."""
     schedule_id = poll_schedule_id(repository)
-    every = timedelta(seconds=parse_duration(repository.poll_interval or DEFAULT_POLL_INTERVAL))
+    every = repository.poll_interval or DEFAULT_POLL_INTERVAL
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            POLL_WORKFLOW,  # workflows.polling.PollRepository, by name
+            POLL_WORKFLOW,
             PollInput(repository=safe_url(repository.url)),
             id=schedule_id,  # Temporal appends the scheduled time
             task_queue=task_queue,

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlmodel import Session
 
-from lockstep.delivery.journal import PriorRelease, StepUpdate
+from lockstep.domain.journal import PriorRelease, StepUpdate
 from lockstep.domain.masking import Masker
 from lockstep.domain.status import StepStatus
 from lockstep.store.engine import Store

@@ -36,7 +36,7 @@ import paramiko
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUnreachable
 from lockstep.domain.host_addresses import host_label as host_label
 from lockstep.domain.host_addresses import parse_address as parse_address
-from lockstep.settings import SshTargetSettings, parse_duration
+from lockstep.settings import SshTargetSettings
 from lockstep.targets.host import CommandResult, HostConnection, OutputTail
 from lockstep.targets.release_layout import free_space_hint
 from lockstep.targets.ssh_key_file import load_key_file
@@ -441,7 +441,7 @@ def connect_host(
     key = load_key_file(Path(settings.key_file).expanduser()) if settings.key_file else None
     client = paramiko.SSHClient()  # no host keys of its own: `CheckKnownHosts` decides every key
     client.set_missing_host_key_policy(CheckKnownHosts(known, host=host, port=port, label=name))
-    timeout = parse_duration(settings.connect_timeout)
+    timeout = settings.connect_timeout.total_seconds()
     try:
         client.connect(
             host,
@@ -471,9 +471,9 @@ def connect_host(
         raise TargetUnreachable(f"{name}: cannot connect: {e or type(e).__name__}") from e
     transport = client.get_transport()
     if transport is not None:
-        transport.set_keepalive(max(1, int(parse_duration(settings.keepalive))))
+        transport.set_keepalive(max(1, int(settings.keepalive.total_seconds())))
     return SshConnection(
-        client, name=name, io_timeout=parse_duration(settings.io_timeout), interrupt=interrupt
+        client, name=name, io_timeout=settings.io_timeout.total_seconds(), interrupt=interrupt
     )
 
 

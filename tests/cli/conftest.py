@@ -65,7 +65,7 @@ async def run_entry(*args: str, env: dict[str, str], cwd: Path, prelude: str = "
             f"atexit.register(lambda: sys.stderr.write({FINALISED!r} + chr(10)))",
             prelude,
             "sys.argv[0] = 'lockstep'",
-            "from lockstep.cli.main import run",
+            "from workers.cli import run",
             "run()",
         ]
     )

@@ -9,7 +9,8 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from lockstep.devstack.temporal_server import SEARCH_ATTRIBUTES, temporal_binary
+from lockstep.devstack.temporal_server import temporal_binary
+from lockstep.domain.temporal_names import SEARCH_ATTRIBUTES
 from lockstep.settings import Settings
 from tests.cli.conftest import Cli
 from tests.support.temporal import address

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from lockstep.cli.main import app
+from workers.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]

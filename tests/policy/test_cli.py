@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from lockstep.cli.main import app
 from tests.policy.conftest import DEFAULT_BUNDLE, SATURDAY, make_input
+from workers.cli import app
 
 runner = CliRunner()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from lockstep import search_attributes as sa
 from lockstep.devstack.temporal_server import temporal_binary
-from workflows import search_attributes as sa
 
 
 async def start_temporal() -> WorkflowEnvironment:

@@ -10,8 +10,8 @@ import sys
 
 from temporalio import workflow
 
-# Imported as a worker's workflow file is (lane imports deployment, which imports governance,
-# and both import search_attributes): the sandbox decides what each of those is.
+# Imported as a worker's workflow file is (lane imports deployment, which imports governance):
+# the sandbox decides what each of those is.
 from workflows import lane, polling
 
 IMPORTED = (lane, polling)  # what a worker registers
@@ -21,7 +21,6 @@ WORKFLOW_MODULES = (
     "workflows.governance",
     "workflows.lane",
     "workflows.polling",
-    "workflows.search_attributes",
 )
 
 

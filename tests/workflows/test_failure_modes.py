@@ -17,9 +17,9 @@ from activities.threads import ActivityThreads
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.messages import DeploymentRequest, DeploymentResult, DeploymentTimeouts, DeploymentView
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import DEPLOYMENT_WORKFLOW
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import deployment_search_attributes, start_deployment
-from lockstep.orchestration.lanes import DEPLOYMENT_WORKFLOW
 from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.audit import events_for

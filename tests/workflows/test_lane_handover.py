@@ -18,7 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PatchActivationInput, Worker
 
 from lockstep.domain.ids import legacy_lane_id
-from lockstep.domain.lane_messages import LANE_WORKFLOW, LaneInput, LaneRequest
+from lockstep.domain.lane_messages import LaneInput, LaneRequest
+from lockstep.domain.temporal_names import LANE_WORKFLOW
 from lockstep.orchestration.handover import hand_over_lanes
 from lockstep.settings import Settings
 from tests.support.fixtures import terminate_running

@@ -17,8 +17,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.ids import deployment_id, lane_id, legacy_lane_id
-from lockstep.domain.lane_messages import LANE_WORKFLOW, LaneInput
+from lockstep.domain.lane_messages import LaneInput
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import LANE_WORKFLOW
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from tests.support.fixtures import terminate_running

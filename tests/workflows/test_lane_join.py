@@ -26,9 +26,10 @@ from activities.records import RecordActivities
 from activities.threads import ActivityThreads
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.ids import deployment_id, lane_id, legacy_lane_id
-from lockstep.domain.lane_messages import LANE_WORKFLOW, JoinLane, LaneView
+from lockstep.domain.lane_messages import JoinLane, LaneView
 from lockstep.domain.messages import DeploymentRequest, DeploymentResult
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import LANE_WORKFLOW
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import timeouts_from
 from lockstep.orchestration.lanes import join_lane

@@ -21,9 +21,9 @@ from temporalio.worker import PatchActivationInput
 
 from lockstep.domain.messages import DeploymentRequest, DeploymentTimeouts
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.temporal_names import DEPLOYMENT_WORKFLOW
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.deployments import deployment_search_attributes
-from lockstep.orchestration.lanes import DEPLOYMENT_WORKFLOW
 from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.engine import Store

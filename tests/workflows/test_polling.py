@@ -109,7 +109,7 @@ async def test_poll_schedules_follow_the_configuration(
             assert action.id == schedule_id
             assert "secret" not in str(action.args)  # no credentials in what Temporal stores
 
-        changed = named.model_copy(update={"poll_interval": "1d"})
+        changed = named.model_copy(update={"poll_interval": timedelta(days=1)})
         assert (
             await ensure_poll_schedules(client, both.model_copy(update={"repositories": [changed]}))
             == ids[:1]

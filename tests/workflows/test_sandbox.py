@@ -1,8 +1,8 @@
 """Workflow code runs inside Temporal's sandbox (issue 13, item 5).
 
-Only activities and `lockstep.domain` are passed through; the workflow modules are re-imported
-by the sandbox with each run, so a nondeterministic call in them fails the workflow task there
-instead of running unchecked.
+Only the activity interfaces, the search attribute keys and `lockstep.domain` are passed
+through; the workflow modules are re-imported by the sandbox with each run, so a
+nondeterministic call in them fails the workflow task there instead of running unchecked.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ components:
 @pytest.fixture
 def settings(settings: Settings, fleet: SshFleet) -> Settings:
     # A rollback keeps trying a host it cannot reach for half the activity timeout: 20 s here.
-    deployment = settings.deployment.model_copy(update={"activity_timeout": "40s"})
+    deployment = settings.deployment.model_copy(update={"activity_timeout": timedelta(seconds=40)})
     targets = dict(settings.targets) | {"ssh-test": fleet.target(batch=1)}
     return settings.model_copy(update={"targets": targets, "deployment": deployment})
 
