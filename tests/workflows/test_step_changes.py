@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from lockstep.domain.kube_objects import KubeObject
 from lockstep.domain.messages import DeploymentView, StepChanges
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.settings import Settings
+from lockstep.settings import KubernetesTargetSettings, Settings
 from lockstep.store.engine import Store
+from lockstep.targets.kubernetes import connect_kubernetes
 from tests.support.apprepo import commit
 from tests.support.kube import EmulatedCluster, rolling_cluster
 from tests.workflows.helpers import deploy
@@ -134,3 +137,37 @@ async def test_deploy_and_rollback_steps_show_their_change_sets(
     web_back = _changes(second, "web", "local", "rollback")
     assert _actions(web_back) == {"/srv/web/current": "configured"}
     assert web_back is not None and web_back.items[0].summary == f"-> {first.commit}"
+
+
+async def test_a_deployment_prunes_an_object_its_component_dropped(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    emulated: EmulatedCluster,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    # Not Lockstep's: on the cluster before any deployment named it, so never pruned.
+    target = settings.targets["k8s-test"]
+    assert isinstance(target, KubernetesTargetSettings)
+    cluster = connect_kubernetes(target)
+    try:
+        theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs"}, "data": {"a": "b"}}
+        cluster.apply(cast(KubeObject, theirs))
+    finally:
+        cluster.close()
+
+    (app_repo / "k8s/service.yaml").unlink()
+    commit(app_repo, {"k8s/deployment.yaml": DEPLOYMENT.replace("REPLICAS", "3")}, "no service")
+    second = await deploy(temporal_env, settings, store, git)
+
+    assert second.status == DeploymentStatus.SUCCEEDED, second.error
+    assert _actions(_changes(second, "catalogue", "", "deploy")) == {
+        "Deployment/shop/catalogue": "configured",
+        "Service/shop/catalogue": "deleted",
+    }
+    assert emulated.live("v1/services", "shop", "catalogue") is None
+    assert emulated.live("v1/configmaps", "shop", "theirs") is not None
