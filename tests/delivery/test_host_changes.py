@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lockstep.delivery.host import (
-    DeliveryLimits,
-    HostDelivery,
-    deliver_host_component,
-    rollback_host_component,
-)
+from lockstep.delivery.host import DeliveryLimits, HostDelivery, deliver_host_component
 from lockstep.delivery.host_live import diff_host, observe_host
+from lockstep.delivery.host_rollback import rollback_host_component
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.changes import ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed
