@@ -97,44 +97,56 @@ def _work_dir(component: RenderedComponent) -> str | None:
 def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
     comp, host = d.component, conn.name
     live = {t.dest: current_release(conn, t.dest) for t in comp.releases}
-    before: HostState | None = None
-    # Only a retry can find its own work done; a first attempt skips the lookup.
-    if (
-        d.attempt > 1
-        and all(r == d.release for r in live.values())
-        and d.journal.step_status(host=host, action="deploy") == StepStatus.SUCCEEDED
-    ):
-        d.progress(f"{host}: already deployed, verifying health")
-        priors = {p.dest: p.previous for p in d.journal.priors() if p.host == host}
-        pending: list[StepUpdate] = []
-    else:
-        before = read_host(conn, comp, live)
-        changes = host_changes(comp, before)
-        if unchanged_release(before, changes) and not any(p.host == host for p in d.journal.priors()):
-            return _unchanged(d, conn, before, changes)  # (a host this deployment began is finished)
-        priors = d.journal.begin_host(host=host, live=live)  # write-ahead: before any change
-        pending = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn))]
+    # Only a retry can find its own work done; a first attempt skips the lookups.
+    if d.attempt > 1 and d.journal.step_status(host=host, action="deploy") == StepStatus.SUCCEEDED:
+        began = {p.dest: p.previous for p in d.journal.priors() if p.host == host}
+        if not began:  # delivered as unchanged: its deploy commands already ran in the live release
+            d.progress(f"{host}: already deployed (unchanged), verifying health")
+            d.journal.steps(host=host, updates=_verify_host(d, conn, []))
+            return host_changes(comp, read_host(conn, comp, live))
+        if all(r == d.release for r in live.values()):
+            d.progress(f"{host}: already deployed, verifying health")
+            return _finish(d, conn, began, [], None)
+    before = read_host(conn, comp, live)
+    changes = host_changes(comp, before)
+    if unchanged_release(before, changes) and not any(p.host == host for p in d.journal.priors()):
+        return _unchanged(d, conn, before, changes)  # (a host this deployment began is finished)
+    priors = d.journal.begin_host(host=host, live=live)  # write-ahead: before any change
+    pending: list[StepUpdate] = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn))]
+    return _finish(d, conn, priors, pending, before if priors == live else None)
+
+
+def _finish(
+    d: HostDelivery,
+    conn: HostConnection,
+    priors: Mapping[str, str | None],
+    pending: list[StepUpdate],
+    before: HostState | None,
+) -> ChangeSet:
+    """Verify health, record the steps, prune old releases and report the host's changes against
+    `before` (read again from the journaled priors when not given: a retry compares with what
+    was live before the deployment began)."""
+    comp, host = d.component, conn.name
     pending += _verify_host(d, conn, pending)
     d.journal.steps(host=host, updates=pending)
     for tree in comp.releases:
         prior = release_name(priors.get(tree.dest))
         prune_releases(conn, tree.dest, d.limits.keep_releases, protect=[d.release, prior])
-    if before is None or priors != live:  # a retry: compare with what was live before it began
-        before = read_host(conn, comp, priors)
-    return host_changes(comp, before)
+    return host_changes(comp, before if before is not None else read_host(conn, comp, priors))
 
 
 def _unchanged(d: HostDelivery, conn: HostConnection, live: HostState, changes: ChangeSet) -> ChangeSet:
-    """A host whose live release already holds every desired file: nothing is staged, switched
-    or run, and no prior release is journaled (there is nothing to roll back); health is still
-    verified."""
+    """A host whose live release already holds every desired file: nothing is staged or
+    switched and no prior release is journaled (a rollback leaves it as it is), but the deploy
+    commands run, in the live release (the plan put the component in for a reason: its commands
+    changed, or something it depends on did); then health is verified."""
     releases = ", ".join(sorted({(t.release or "")[:12] for t in live.trees}))
-    output = f"unchanged: files identical to the live release {releases}; nothing staged or switched"
+    ran = "deploy commands run in it" if d.component.deploy_commands else "no deploy commands"
+    output = f"unchanged: files identical to the live release {releases}; nothing staged or switched; {ran}"
     d.progress(f"{conn.name}: {output}")
-    pending: list[StepUpdate] = [
-        ("deploy", StepStatus.RUNNING, None),
-        ("deploy", StepStatus.SUCCEEDED, output),
-    ]
+    d.journal.steps(host=conn.name, updates=[("deploy", StepStatus.RUNNING, None)])
+    ran_output = "\n".join(filter(None, [output, _run_deploy_commands(d, conn)]))
+    pending: list[StepUpdate] = [("deploy", StepStatus.SUCCEEDED, ran_output)]
     pending += _verify_host(d, conn, pending)
     d.journal.steps(host=conn.name, updates=pending)
     return changes
@@ -153,21 +165,35 @@ def _deploy(d: HostDelivery, conn: HostConnection) -> str:
             )
         for tree in comp.releases:
             switch_current(conn, tree.dest, d.release)
+    except BaseException as err:
+        _deploy_failed(d, host, err)
+        raise
+    return _run_deploy_commands(d, conn)
+
+
+def _run_deploy_commands(d: HostDelivery, conn: HostConnection) -> str:
+    """Run the deploy commands in what `current` points at; their output. A failure is recorded
+    on the deploy step and raised."""
+    try:
         d.check_cancelled()
-        d.progress(f"{host}: running {len(comp.deploy_commands)} deploy commands")
+        d.progress(f"{conn.name}: running {len(d.component.deploy_commands)} deploy commands")
         results = run_commands(
             conn,
-            list(comp.deploy_commands),
-            cwd=_work_dir(comp),
+            list(d.component.deploy_commands),
+            cwd=_work_dir(d.component),
             env=d.env,
             timeout=d.limits.command_timeout,
             max_output=d.limits.max_output,
         )
     except BaseException as err:
-        output = "\n".join([str(err), command_outputs(getattr(err, "results", []))]).strip()
-        d.journal.steps(host=host, updates=[("deploy", StepStatus.FAILED, output)])
+        _deploy_failed(d, conn.name, err)
         raise
     return command_outputs(results)
+
+
+def _deploy_failed(d: HostDelivery, host: str, err: BaseException) -> None:
+    output = "\n".join([str(err), command_outputs(getattr(err, "results", []))]).strip()
+    d.journal.steps(host=host, updates=[("deploy", StepStatus.FAILED, output)])
 
 
 def verify_host_health(d: HostDelivery, conn: HostConnection) -> str:
