@@ -213,6 +213,60 @@ def test_failing_deploy_commands_on_an_unchanged_host_fail_it_and_a_retry_runs_t
     assert (set(actions(done).values()), current_release(hosts[0], DEST)) == ({"unchanged"}, A)
 
 
+WRITE_STATUS = "echo deployed > status && mkdir -p run && echo 1 > run/pid"  # into the release
+
+
+def test_files_a_deploy_command_wrote_are_not_lockstep_s(
+    hosts: list[LocalConnection], tmp_path: Path
+) -> None:
+    """A redeploy with identical files is unchanged although the deploy commands wrote files
+    into the release: those are not on the marker's list, so not `deleted`, in apply or a plan."""
+    comp = component(deploy=(LOG_COMMIT, WRITE_STATUS))
+    deliver(hosts, comp, A)
+    assert (hosts[0].root / "srv/web/current/status").read_text() == "deployed\n"
+
+    done = deliver(hosts, component(deploy=(LOG_COMMIT, WRITE_STATUS), content="2"), B)
+
+    for conn, change_set in zip(hosts, done, strict=True):
+        assert actions(change_set) == dict.fromkeys(
+            ["/srv/web/app.conf", "/srv/web/bin/start", "/srv/web/index.html"], "unchanged"
+        )
+        assert current_release(conn, DEST) == A  # unchanged: not staged nor switched
+        assert log(conn, "deploy.log") == [A, B]
+    [planned] = diff_host(comp, observe_host(registry(hosts[0].root), comp))
+    assert set(actions(planned).values()) == {"unchanged"} and len(planned.changes) == 3
+
+
+def test_a_listed_file_edited_by_hand_is_configured(hosts: list[LocalConnection]) -> None:
+    deliver(hosts, component(), A)
+    (hosts[0].root / "srv/web/current/app.conf").write_text("port=9\n")  # by hand, in the live release
+
+    done = deliver(hosts, component(content="2"), B)
+
+    assert actions(done[0])["/srv/web/app.conf"] == "configured"
+    assert set(actions(done[1]).values()) == {"unchanged"}
+    assert (current_release(hosts[0], DEST), current_release(hosts[1], DEST)) == (B, A)
+    assert (hosts[0].root / "srv/web/current/app.conf").read_text() == FILES["app.conf"]
+
+
+def test_a_release_without_a_list_is_compared_whole(hosts: list[LocalConnection]) -> None:
+    """A release staged before markers listed their files: everything in it counts, so a file a
+    deploy command wrote there is `deleted` (the behaviour before the list)."""
+    deliver(hosts[:1], component(deploy=(LOG_COMMIT, WRITE_STATUS)), A)
+    (hosts[0].root / "srv/web/releases" / A / ".lockstep-release").write_text("1" * 64 + "\n")
+
+    [done] = deliver(hosts[:1], component(deploy=(LOG_COMMIT, WRITE_STATUS), content="2"), B)
+
+    assert actions(done) == {
+        "/srv/web/app.conf": "unchanged",
+        "/srv/web/bin/start": "unchanged",
+        "/srv/web/index.html": "unchanged",
+        "/srv/web/run/pid": "deleted",
+        "/srv/web/status": "deleted",
+    }
+    assert current_release(hosts[0], DEST) == B
+
+
 def test_a_host_this_deployment_began_is_finished_not_skipped(hosts: list[LocalConnection]) -> None:
     """Attempt 1 switched h1 to B and then its deploy command failed: B's files are live, but
     attempt 2 must still run the deploy commands there and report the change against A."""
