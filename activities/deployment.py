@@ -137,7 +137,7 @@ class DeploymentActivities:
                 raise
             self._record_changes(request, "deploy", changes)
             audit_step(self._store, request, AuditKind.STEP_FINISHED, "succeeded", changes)
-            return _result(component.name, changes, changed=True)
+            return _result(component.name, changes, changed=any_changed(changes))
 
         return await self._run(work, request.timeouts.heartbeat_seconds)
 

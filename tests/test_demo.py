@@ -211,3 +211,16 @@ def test_demo_deploys_onto_its_local_target(dev_settings: Settings, tmp_path: Pa
     assert (shop / "db" / "current" / "migrated.txt").read_text().strip() == "1"
     assert (shop / "api" / "current" / "status").read_text().startswith("ok WORKERS=1")
     assert "Hello from staging" in (shop / "web" / "current" / "served.html").read_text()
+
+    # Redelivered under a new commit with the same files, every host is unchanged: the files the
+    # deploy commands wrote into the releases (migrated.txt, status, served.html) are not Lockstep's.
+    again = "d" * 40
+    for wave in plan.waves:
+        for name in wave:
+            env = {"LOCKSTEP_COMMIT": again, "LOCKSTEP_COMPONENT": name, "LOCKSTEP_ENVIRONMENT": "staging"}
+            d = HostDelivery(
+                components[name], again, env, MemoryJournal(), DeliveryLimits(command_timeout=10.0)
+            )
+            [changes] = deliver_host_component(d, [conn], batch=1)
+            assert changes.counts()["deleted"] == 0 and not changes.changed, (name, changes.summary())
+            assert current_release(conn, f"/srv/shop/{name}") == release

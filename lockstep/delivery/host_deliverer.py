@@ -2,8 +2,9 @@
 
 Wires the verbs of `lockstep.delivery.deliverer.Deliverer` to the host delivery
 (`lockstep.delivery.host`: staged releases, an atomic `current` switch, deploy commands, health
-per batch, a journal of what each host was on) and to the live comparison
-(`lockstep.delivery.host_live`). Connections come from the target registry and are closed here.
+per batch, a journal of what each host was on), to the rollback driven by that journal
+(`lockstep.delivery.host_rollback`) and to the live comparison (`lockstep.delivery.host_live`).
+Connections come from the target registry and are closed here.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from lockstep.delivery.host import (
     HostDelivery,
     deliver_host_component,
     require_every_host,
-    rollback_host_component,
     verify_host_health,
 )
 from lockstep.delivery.host_live import diff_host, observe_host
+from lockstep.delivery.host_rollback import rollback_host_component
 from lockstep.domain.changes import ChangeSet
 from lockstep.domain.masking import Masker
 from lockstep.domain.models import RenderedComponent

@@ -1,19 +1,23 @@
 """What a `host` component's files look like on each host, and what applying it would change.
 
-The live state of a host is, per release tree (`dest`), what `<dest>/current` holds (as the
-journal records it: a release name, `link:<target>`, or None) and the sha256 of every file of the
-Lockstep release it points at (its `.lockstep-release` marker left out). Files are compared by
-content only: `stage_release` writes the rendered bytes verbatim and derives a file's mode from
-its content (`#!` -> 0o755), so equal checksums mean equal files, modes included.
+The live state of a host is, per release tree (`dest`), what `<dest>/current` holds (as the journal
+records it: a release name, `link:<target>`, or None) and the sha256, as they are now on the host,
+of the files of the Lockstep release it points at that are Lockstep's: those its
+`.lockstep-release` marker lists as staged (`release_files`), and any desired file. A file a deploy
+command wrote into the release folder (a `status`, a `migrated.txt`) is not on the list: it is
+ignored, never reported. A release staged before markers carried the list is read whole (its every
+file but the marker). Files are compared by content only: `stage_release` writes the rendered bytes
+verbatim and derives a file's mode from its content (`#!` -> 0o755), so equal checksums mean equal
+files, modes included.
 
 Subjects are `<dest>/<path>`, the file as the manifest maps it (`api/app.conf` with `dest:
 /srv/api` is `/srv/api/app.conf`); on the host it is reached through `<dest>/current/<path>`.
-Against the live release each desired file is `created` (not in it), `configured` (content
-differs) or `unchanged`; a file of the live release the component no longer has is `deleted`
-(the new release will not hold it: a file a deploy command wrote into the release folder counts
-too). A `current` that is absent or not a Lockstep release makes every desired file `created`.
-A host is unchanged (`unchanged_release`) when every tree's `current` is a Lockstep release and
-no file of any tree changes: `apply` then neither stages nor switches it.
+Against the live release each desired file is `created` (not in it), `configured` (content differs,
+on the list or not: a listed file edited by hand counts) or `unchanged`; a listed file still in the
+live release that the component no longer has is `deleted` (the new release will not hold it). A
+`current` that is absent or not a Lockstep release makes every desired file `created`. A host is
+unchanged (`unchanged_release`) when every tree's `current` is a Lockstep release and no file of
+any tree changes: `apply` then neither stages nor switches it (its deploy commands still run).
 
 `observe_host` connects on its own (previews: `lockstep plan --diff`); `read_host` and
 `host_changes` work over a connection the caller holds, so `apply` compares over the connection
@@ -38,7 +42,7 @@ from lockstep.domain.models import ReleaseTree, RenderedComponent
 from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.registry import TargetRegistry
 from lockstep.targets.release_layout import MARKER, base, is_owned_release, release_name
-from lockstep.targets.releases import current_release, release_dir, release_file_path
+from lockstep.targets.releases import current_release, release_dir, release_file_path, release_files
 
 MAX_DIFF_FILE_BYTES = 256 * 1024  # live content fetched per differing file, for a diff
 MAX_DIFF_HOST_BYTES = 2 * 1024 * 1024  # live content fetched per host in all
@@ -129,8 +133,13 @@ def _read_tree(conn: HostConnection, tree: ReleaseTree, held: str | None, budget
     if name is None or not is_owned_release(conn, tree.dest, name):
         return LiveTree(dest=tree.dest, current=held)
     folder = release_dir(tree.dest, name)
-    digests = {rel: sha for rel, sha in conn.tree_sha256(folder).items() if rel != MARKER}
     desired = {rel: _sha256(data) for rel, data in desired_files(tree).items()}
+    listed = release_files(conn, tree.dest, name)  # None: an older release, read whole
+    digests = {
+        rel: sha
+        for rel, sha in conn.tree_sha256(folder).items()
+        if rel != MARKER and (listed is None or rel in listed or rel in desired)
+    }
     files: dict[str, LiveFile] = {}
     for rel, sha in sorted(digests.items()):
         if desired.get(rel) == sha:

@@ -3,7 +3,7 @@
 Layout under a component's `dest` (what of it Lockstep owns: `lockstep.targets.release_layout`):
 
     <dest>/releases/<release>/...            the files of one release (release = commit sha)
-    <dest>/releases/<release>/.lockstep-release   marker holding the content hash, written last
+    <dest>/releases/<release>/.lockstep-release   marker: the content hash and the files staged, last
     <dest>/releases/.staging-<release>/      a release being uploaded; renamed into place when whole
     <dest>/releases/.lockstep-history        release names, oldest first, one per line (for pruning)
     <dest>/current -> releases/<release>     relative symlink, switched atomically
@@ -14,6 +14,13 @@ already current changes nothing. Every staged file is checked on the host (size 
 before the marker is written, so a full disk never yields a release that looks complete. File
 modes follow one simple rule: content starting with `#!` is written 0o755, the rest 0o644.
 
+The marker of a complete release is text: the content hash on its first line, then `files <n>`
+and one line per staged file, `<sha256> <path as a JSON string>`, sorted by path. The list is
+what Lockstep put in the release (`release_files`): files a deploy command writes there later are
+not on it. A release staged before the list existed has a marker holding the hash alone; it is
+still taken as complete, and `release_files` gives None for it. So does a release whose list
+would pass `MAX_MARKER_BYTES` (its marker then holds the hash alone too).
+
 This module owns no connection; it does not decide which hosts or batches to deploy to, nor
 record steps (that is `lockstep.delivery.host`). Commands run through
 `lockstep.targets.host_commands`.
@@ -22,6 +29,7 @@ record steps (that is `lockstep.delivery.host`). Commands run through
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import uuid
 from collections.abc import Iterable, Mapping
@@ -52,11 +60,17 @@ __all__ = [
     "prune_releases",
     "release_dir",
     "release_file_path",
+    "release_files",
     "remember_release",
     "rollback_release",
     "stage_release",
     "switch_current",
 ]
+
+# A marker with its list is about 70 bytes plus the path per file: 4 MiB lists tens of thousands
+# of files (a release's files are bounded in bytes by the render's read bound, not in number).
+# It is read whole by every comparison with the live release, so a longer list is not written.
+MAX_MARKER_BYTES = 4 * 1024 * 1024
 
 
 def current_release(conn: HostConnection, dest: str) -> str | None:
@@ -80,11 +94,12 @@ def stage_release(
     paths = {_check_file_path(rel): data for rel, data in files.items()}
     digests = {rel: _sha256(data) for rel, data in paths.items()}
     final = release_dir(dest, release)
-    final_marker = f"{content_hash}\n".encode()
+    final_marker = _marker(content_hash, digests)
+    complete = {_sha256(final_marker), _sha256(f"{content_hash}\n".encode())}  # also a marker without list
     check_layout(conn, dest, release)  # also refuses a releases/<release> Lockstep did not stage
     final_kind = conn.kind(final)
     live = current_release(conn, dest)
-    if conn.file_sha256(f"{final}/{MARKER}") == _sha256(final_marker):
+    if conn.file_sha256(f"{final}/{MARKER}") in complete:
         if live == release:
             return False  # live: verified before its marker; its deploy commands may edit it since
         try:
@@ -127,6 +142,38 @@ def stage_release(
         _discard(conn, dest, final)  # Lockstep's own stale, damaged or superseded copy, not live
     conn.rename(staging, final)
     return True
+
+
+def release_files(conn: HostConnection, dest: str, release: str) -> dict[str, str] | None:
+    """The files Lockstep staged in `releases/<release>`, path -> sha256 as staged, from its
+    marker; None when the marker holds no list (an older release, or a list past the bound), is
+    larger than `MAX_MARKER_BYTES` or cannot be read as one."""
+    marker = f"{release_dir(dest, release)}/{MARKER}"
+    size = conn.file_size(marker)
+    if size is None or size > MAX_MARKER_BYTES:
+        return None
+    try:
+        lines = (conn.read_file(marker) or b"").decode("utf-8").splitlines()
+        if len(lines) < 2 or not lines[1].startswith("files "):
+            return None
+        count = int(lines[1].removeprefix("files "))
+        files: dict[str, str] = {}
+        for line in lines[2:]:
+            sha, quoted = line.split(" ", 1)
+            path = json.loads(quoted)
+            if len(sha) != 64 or not isinstance(path, str):
+                return None
+            files[path] = sha
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError too
+        return None
+    return files if len(files) == count else None
+
+
+def _marker(content_hash: str, digests: Mapping[str, str]) -> bytes:
+    """A complete release's marker (module docstring): the hash alone if the list is too long."""
+    listed = "".join(f"{digests[rel]} {json.dumps(rel)}\n" for rel in sorted(digests))
+    marker = f"{content_hash}\nfiles {len(digests)}\n{listed}".encode()
+    return marker if len(marker) <= MAX_MARKER_BYTES else f"{content_hash}\n".encode()
 
 
 def file_mode(data: bytes) -> int:

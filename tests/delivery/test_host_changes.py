@@ -1,4 +1,4 @@
-"""What a host delivery reports per file, and how it leaves hosts whose files did not change.
+"""What a host delivery reports per file, and how it treats hosts whose files did not change.
 
 Real `LocalConnection` "hosts" under tmp_path, as in test_host_delivery.py: deploy commands append
 `$LOCKSTEP_COMMIT` to `$LOCKSTEP_ROOT/deploy.log`, health commands append to `health.log`, so
@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lockstep.delivery.host import (
-    DeliveryLimits,
-    HostDelivery,
-    deliver_host_component,
-    rollback_host_component,
-)
+from lockstep.delivery.host import DeliveryLimits, HostDelivery, deliver_host_component
 from lockstep.delivery.host_live import diff_host, observe_host
+from lockstep.delivery.host_rollback import rollback_host_component
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.changes import ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed
@@ -142,12 +138,15 @@ def test_a_file_no_longer_in_the_component_is_deleted(hosts: list[LocalConnectio
     assert not (hosts[0].root / "srv/web/current/app.conf").exists()
 
 
-def test_identical_files_under_a_new_commit_leave_the_hosts_alone(hosts: list[LocalConnection]) -> None:
-    """Only the deploy command differs: nothing is staged, switched or run; health still runs,
-    and a rollback of the deployment finds nothing to put back."""
+def test_identical_files_under_a_new_commit_are_neither_staged_nor_switched(
+    hosts: list[LocalConnection],
+) -> None:
+    """Only the deploy command differs: nothing is staged or switched, but the deploy commands
+    run in the live release with the deployment's commit; health runs, and a rollback of the
+    deployment finds nothing to put back (no prior was journaled)."""
     deliver(hosts, component(), A)
     journal = MemoryJournal()
-    comp = component(deploy=(LOG_COMMIT, "echo changed"), content="2")
+    comp = component(deploy=(LOG_COMMIT, "echo changed; pwd -P"), content="2")
     done = deliver(hosts, comp, B, journal)
 
     for conn, change_set in zip(hosts, done, strict=True):
@@ -155,13 +154,17 @@ def test_identical_files_under_a_new_commit_leave_the_hosts_alone(hosts: list[Lo
         assert not change_set.changed
         assert current_release(conn, DEST) == A
         assert not (conn.root / "srv/web/releases" / B).exists()
-        assert log(conn, "deploy.log") == [A]
+        assert log(conn, "deploy.log") == [A, B]  # run again, with this deployment's commit
         assert log(conn, "health.log") == ["checked", "checked"]
         assert journal.step_status(host=conn.name, action="deploy") == StepStatus.SUCCEEDED
         assert journal.step_status(host=conn.name, action="health") == StepStatus.SUCCEEDED
-        assert journal.steps_by_key[(conn.name, "deploy")][1] == (
-            f"unchanged: files identical to the live release {A[:12]}; nothing staged or switched"
+        output = journal.steps_by_key[(conn.name, "deploy")][1] or ""
+        first, *commands = output.splitlines()
+        assert first == (
+            f"unchanged: files identical to the live release {A[:12]}; nothing staged or switched; "
+            "deploy commands run in it"
         )
+        assert "changed" in commands and commands[-1] == str((conn.root / "srv/web/releases" / A).resolve())
     assert journal.priors() == []
 
     def connect(labels: object) -> list[HostReach]:
@@ -171,6 +174,97 @@ def test_identical_files_under_a_new_commit_leave_the_hosts_alone(hosts: list[Lo
     assert (back.changed, back.hosts, back.changes) == (False, [], [])
     assert back.detail.startswith("nothing to roll back")
     assert all(current_release(conn, DEST) == A for conn in hosts)
+    assert all(log(conn, "deploy.log") == [A, B] for conn in hosts)  # left as it is
+
+
+def test_a_retry_after_an_unchanged_delivery_only_verifies(hosts: list[LocalConnection]) -> None:
+    deliver(hosts, component(), A)
+    journal = MemoryJournal()
+    comp = component(content="2")
+    deliver(hosts, comp, B, journal)
+
+    done = deliver_host_component(delivery(comp, B, journal, attempt=2), hosts, batch=2)
+
+    for conn, change_set in zip(hosts, done, strict=True):
+        assert log(conn, "deploy.log") == [A, B]  # converged: the commands did not run again
+        assert log(conn, "health.log") == ["checked"] * 3  # health verified again
+        assert set(actions(change_set).values()) == {"unchanged"}
+        assert current_release(conn, DEST) == A
+    assert journal.priors() == []
+
+
+def test_failing_deploy_commands_on_an_unchanged_host_fail_it_and_a_retry_runs_them_again(
+    hosts: list[LocalConnection],
+) -> None:
+    deliver(hosts, component(), A)
+    comp = component(deploy=(LOG_COMMIT, FAIL_ON_MARKED_HOST), content="2")
+    (hosts[0].root / "fail-here").touch()
+    journal = MemoryJournal()
+    with pytest.raises(DeploymentStepFailed):
+        deliver_host_component(delivery(comp, B, journal), hosts[:1], batch=1)
+    assert journal.step_status(host="h1", action="deploy") == StepStatus.FAILED
+    assert (journal.priors(), current_release(hosts[0], DEST)) == ([], A)
+    (hosts[0].root / "fail-here").unlink()
+
+    [done] = deliver_host_component(delivery(comp, B, journal, attempt=2), hosts[:1], batch=1)
+
+    assert log(hosts[0], "deploy.log") == [A, B, B]
+    assert journal.step_status(host="h1", action="deploy") == StepStatus.SUCCEEDED
+    assert (set(actions(done).values()), current_release(hosts[0], DEST)) == ({"unchanged"}, A)
+
+
+WRITE_STATUS = "echo deployed > status && mkdir -p run && echo 1 > run/pid"  # into the release
+
+
+def test_files_a_deploy_command_wrote_are_not_lockstep_s(
+    hosts: list[LocalConnection], tmp_path: Path
+) -> None:
+    """A redeploy with identical files is unchanged although the deploy commands wrote files
+    into the release: those are not on the marker's list, so not `deleted`, in apply or a plan."""
+    comp = component(deploy=(LOG_COMMIT, WRITE_STATUS))
+    deliver(hosts, comp, A)
+    assert (hosts[0].root / "srv/web/current/status").read_text() == "deployed\n"
+
+    done = deliver(hosts, component(deploy=(LOG_COMMIT, WRITE_STATUS), content="2"), B)
+
+    for conn, change_set in zip(hosts, done, strict=True):
+        assert actions(change_set) == dict.fromkeys(
+            ["/srv/web/app.conf", "/srv/web/bin/start", "/srv/web/index.html"], "unchanged"
+        )
+        assert current_release(conn, DEST) == A  # unchanged: not staged nor switched
+        assert log(conn, "deploy.log") == [A, B]
+    [planned] = diff_host(comp, observe_host(registry(hosts[0].root), comp))
+    assert set(actions(planned).values()) == {"unchanged"} and len(planned.changes) == 3
+
+
+def test_a_listed_file_edited_by_hand_is_configured(hosts: list[LocalConnection]) -> None:
+    deliver(hosts, component(), A)
+    (hosts[0].root / "srv/web/current/app.conf").write_text("port=9\n")  # by hand, in the live release
+
+    done = deliver(hosts, component(content="2"), B)
+
+    assert actions(done[0])["/srv/web/app.conf"] == "configured"
+    assert set(actions(done[1]).values()) == {"unchanged"}
+    assert (current_release(hosts[0], DEST), current_release(hosts[1], DEST)) == (B, A)
+    assert (hosts[0].root / "srv/web/current/app.conf").read_text() == FILES["app.conf"]
+
+
+def test_a_release_without_a_list_is_compared_whole(hosts: list[LocalConnection]) -> None:
+    """A release staged before markers listed their files: everything in it counts, so a file a
+    deploy command wrote there is `deleted` (the behaviour before the list)."""
+    deliver(hosts[:1], component(deploy=(LOG_COMMIT, WRITE_STATUS)), A)
+    (hosts[0].root / "srv/web/releases" / A / ".lockstep-release").write_text("1" * 64 + "\n")
+
+    [done] = deliver(hosts[:1], component(deploy=(LOG_COMMIT, WRITE_STATUS), content="2"), B)
+
+    assert actions(done) == {
+        "/srv/web/app.conf": "unchanged",
+        "/srv/web/bin/start": "unchanged",
+        "/srv/web/index.html": "unchanged",
+        "/srv/web/run/pid": "deleted",
+        "/srv/web/status": "deleted",
+    }
+    assert current_release(hosts[0], DEST) == B
 
 
 def test_a_host_this_deployment_began_is_finished_not_skipped(hosts: list[LocalConnection]) -> None:

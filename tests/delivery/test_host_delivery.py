@@ -19,8 +19,8 @@ from lockstep.delivery.host import (
     DeliveryLimits,
     HostDelivery,
     deliver_host_component,
-    rollback_host_component,
 )
+from lockstep.delivery.host_rollback import rollback_host_component
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.errors import DeploymentStepFailed, HealthCheckFailed
 from lockstep.domain.models import HealthSpec, ReleaseTree, RenderedComponent

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lockstep.delivery.host import deliver_host_component, rollback_host_component
+from lockstep.delivery.host import deliver_host_component
+from lockstep.delivery.host_rollback import rollback_host_component
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.errors import DeploymentStepFailed
 from lockstep.domain.status import StepStatus

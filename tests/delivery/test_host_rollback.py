@@ -14,12 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lockstep.delivery.host import (
-    RollbackIncomplete,
-    deliver_host_component,
-    require_every_host,
-    rollback_host_component,
-)
+from lockstep.delivery.host import deliver_host_component, require_every_host
+from lockstep.delivery.host_rollback import RollbackIncomplete, rollback_host_component
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.errors import DeploymentStepFailed, TargetUnreachable
 from lockstep.domain.status import StepStatus

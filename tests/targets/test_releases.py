@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from lockstep.targets.releases import (
     current_release,
     prune_releases,
     release_dir,
+    release_files,
     remember_release,
     rollback_release,
     stage_release,
@@ -72,7 +74,12 @@ def test_staging_writes_files_modes_and_marker(conn: RecordingConnection, root: 
         "index.html",
     ]
     assert (final / "index.html").read_bytes() == b"<h1>hi</h1>"
-    assert (final / ".lockstep-release").read_text() == "h1\n"
+    assert (final / ".lockstep-release").read_text() == "h1\nfiles 3\n" + "".join(
+        f'{hashlib.sha256(FILES[rel]).hexdigest()} "{rel}"\n' for rel in sorted(FILES)
+    )
+    assert release_files(conn, DEST, "c1") == {
+        rel: hashlib.sha256(data).hexdigest() for rel, data in FILES.items()
+    }
     assert (final / "bin/start.sh").stat().st_mode & 0o777 == 0o755
     assert (final / "index.html").stat().st_mode & 0o777 == 0o644
     assert conn.writes[-1].endswith("/.staging-c1/.lockstep-release")  # the marker comes last
@@ -84,6 +91,41 @@ def test_staging_twice_is_a_no_op(conn: RecordingConnection) -> None:
     conn.writes.clear()
     assert not stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
     assert conn.writes == []
+
+
+def test_a_release_staged_with_the_hash_alone_is_complete_without_a_list(
+    conn: RecordingConnection, root: Path
+) -> None:
+    """Releases staged before markers listed their files stay complete: not staged again, read
+    as having no list."""
+    stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    (root / "srv/web/releases/c1/.lockstep-release").write_text("h1\n")
+    conn.writes.clear()
+    assert not stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    assert conn.writes == []
+    assert release_files(conn, DEST, "c1") is None
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["h1\nfiles 2\n" + "0" * 64 + ' "a"\n', "h1\nfiles x\n", "h1\nfiles 1\nabc a\n", "h1\nfiles 1\n\xff\n"],
+)
+def test_a_marker_whose_list_cannot_be_read_gives_none(
+    conn: RecordingConnection, root: Path, marker: str
+) -> None:
+    stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    (root / "srv/web/releases/c1/.lockstep-release").write_text(marker)
+    assert release_files(conn, DEST, "c1") is None
+
+
+def test_a_list_past_the_bound_is_not_written(
+    conn: RecordingConnection, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lockstep.targets.releases.MAX_MARKER_BYTES", 100)
+    assert stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    assert (root / "srv/web/releases/c1/.lockstep-release").read_text() == "h1\n"
+    assert release_files(conn, DEST, "c1") is None
+    assert not stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
 
 
 def test_new_content_for_the_same_release_replaces_it(conn: RecordingConnection, root: Path) -> None:

@@ -66,20 +66,28 @@ async def test_first_change_and_failed_health(
     assert planned["api"].reason == f"changed since {first_sha[:7]}"
     assert planned["web"].reason == "depends on api, which changed"
     assert second.plan.unchanged == ["db"]
-    # web's files are identical to its live release: delivered as unchanged, neither staged,
-    # switched nor its deploy commands rerun; its health is still checked.
+    # web's files are identical to its live release: delivered as unchanged, neither staged nor
+    # switched, but its deploy command runs again (in the live release, with the new commit: the
+    # restart its dependency's change asks for); its health is checked.
     assert (current(target_root, "db"), current(target_root, "api"), current(target_root, "web")) == (
         first_sha,
         second_sha,
         first_sha,
     )
     assert runs(counters, "db") == [first_sha]
-    assert runs(counters, "web") == [first_sha]
+    assert runs(counters, "api") == [first_sha, second_sha]
+    assert runs(counters, "web") == [first_sha, second_sha]
+    assert not (target_root / "srv/web/releases" / second_sha).exists()
     web_steps = {s.action: s for s in second.steps if s.component == "web"}
-    assert (web_steps["deploy"].output or "").startswith("unchanged: files identical to the live release")
+    assert (web_steps["deploy"].output or "").startswith(
+        f"unchanged: files identical to the live release {first_sha[:12]}; nothing staged or switched; "
+        "deploy commands run in it"
+    )
     assert web_steps["health"].status == StepStatus.SUCCEEDED
 
-    commit(app_repo, {"api/api.conf": "version=3\n", "web/health.sh": "exit 1\n"}, "break web health")
+    third_sha = commit(
+        app_repo, {"api/api.conf": "version=3\n", "web/health.sh": "exit 1\n"}, "break web health"
+    )
     third = await deploy(temporal_env, settings, store, git)
     assert third.status == DeploymentStatus.ROLLED_BACK
     assert third.error is not None and third.error.startswith("web: ") and "health.sh" in third.error
@@ -88,9 +96,11 @@ async def test_first_change_and_failed_health(
         second_sha,
         first_sha,  # the release web was on: the second deployment left it there
     )
-    # Rollback ran the previous release's deploy commands again; db was never touched.
+    # Rollback ran the previous release's deploy commands again, with that release's commit; db
+    # was never touched.
     assert runs(counters, "db") == [first_sha]
-    assert runs(counters, "api")[-1] == second_sha
+    assert runs(counters, "api") == [first_sha, second_sha, third_sha, second_sha]
+    assert runs(counters, "web") == [first_sha, second_sha, third_sha, first_sha]
     statuses = {(s.component, s.action): s.status for s in third.steps}
     assert statuses[("web", "health")] == StepStatus.FAILED
     assert statuses[("api", "rollback")] == StepStatus.SUCCEEDED
@@ -149,12 +159,8 @@ async def test_cancellation_rolls_back_what_changed(
             f"echo $LOCKSTEP_COMMIT >> {counters}/web", f"echo $LOCKSTEP_COMMIT >> {counters}/web; sleep 30"
         )
     )
-    # web's files change too: a changed deploy command alone leaves identical files unchanged.
-    commit(
-        app_repo,
-        {"lockstep.yaml": manifest, "api/api.conf": "version=9\n", "web/index.html": "<h1>slow</h1>\n"},
-        "slow web",
-    )
+    # web's files do not change: its (slow) deploy command runs in its live release, unswitched.
+    slow_sha = commit(app_repo, {"lockstep.yaml": manifest, "api/api.conf": "version=9\n"}, "slow web")
     from lockstep.orchestration.deployments import start_deployment
 
     started = await start_deployment(
@@ -176,8 +182,15 @@ async def test_cancellation_rolls_back_what_changed(
     with store.session() as session:
         view = find_view(session, started.id)
     assert view is not None and view.status == DeploymentStatus.CANCELLED
-    assert current(target_root, "api") == first_sha
-    assert current(target_root, "web") == first_sha
+    assert current(target_root, "api") == first_sha  # switched, then rolled back
+    assert current(target_root, "web") == first_sha  # never switched: nothing to put back
+    assert runs(counters, "api") == [first_sha, slow_sha, first_sha]
+    assert runs(counters, "web") == [first_sha, slow_sha]  # cancelled while it ran; not run again
+    assert (target_root / "srv/api/releases" / slow_sha).is_dir()
+    assert not (target_root / "srv/web/releases" / slow_sha).exists()
+    steps = {(s.component, s.action): s.status for s in view.steps}
+    assert steps[("api", "rollback")] == StepStatus.SUCCEEDED
+    assert ("web", "rollback") not in steps
 
 
 async def _wait_for(condition: object, timeout: float = 30.0) -> None:

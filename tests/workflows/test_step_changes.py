@@ -107,7 +107,9 @@ async def test_deploy_and_rollback_steps_show_their_change_sets(
     }
     assert catalogue is not None and catalogue.summary == "2 created"
     # A host's change set lands on that host's deploy step (the local target's one host).
-    assert _changes(first, "web", "local", "deploy") is not None
+    web = _changes(first, "web", "local", "deploy")
+    assert _actions(web) == {"/srv/web/health.sh": "created", "/srv/web/index.html": "created"}
+    assert web is not None and web.summary == "2 created"
     assert _changes(first, "web", "local", "health") is None
     assert _changes(first, "catalogue", "", "health") is None
 

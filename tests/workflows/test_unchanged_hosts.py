@@ -1,7 +1,8 @@
 """A host component whose content hash changed but whose files did not, end to end: real
-Temporal, real Git, the local target. The plan still lists it (its deploy command changed), the
-delivery finds the live release's files identical and leaves the host alone: nothing staged or
-switched, no deploy command run, health checked, `unchanged` in its step and its audit entry.
+Temporal, real Git, the local target. The plan still lists it (its deploy command changed) and
+its dependent `web`; the delivery finds the live release's files identical: nothing staged or
+switched, but the deploy commands run in the live release with the new commit (a restart the plan
+asked for), health checked, `unchanged` in its step and its audit entry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.workflows.helpers import current, deploy, runs
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
 
 
-async def test_a_changed_deploy_command_alone_leaves_identical_files_unchanged(
+async def test_a_changed_deploy_command_alone_runs_in_the_unchanged_release(
     temporal_env: WorkflowEnvironment,
     worker: None,
     settings: Settings,
@@ -47,12 +48,13 @@ async def test_a_changed_deploy_command_alone_leaves_identical_files_unchanged(
     assert set(planned) == {"api", "web"}
     for component in ("api", "web"):
         assert current(target_root, component) == first_sha, f"{component} was switched"
-        assert runs(counters, component) == [first_sha], f"{component}'s deploy commands ran again"
+        assert runs(counters, component) == [first_sha, second.commit], f"{component}'s deploy commands"
         assert not (target_root / "srv" / component / "releases" / second.commit).exists()
         steps = {s.action: s for s in second.steps if s.component == component}
         assert steps["deploy"].status == StepStatus.SUCCEEDED
-        assert steps["deploy"].output == (
-            f"unchanged: files identical to the live release {first_sha[:12]}; nothing staged or switched"
+        assert (steps["deploy"].output or "").splitlines()[0] == (
+            f"unchanged: files identical to the live release {first_sha[:12]}; nothing staged or switched; "
+            "deploy commands run in it"
         )
         assert steps["health"].status == StepStatus.SUCCEEDED
 
