@@ -108,8 +108,9 @@ def test_always_500_fails_naming_url_status_and_attempts(serve: Any) -> None:
         verify_http(spec(HttpCheck(url=server.url), timeout=0.3), label="h1")
     message = str(info.value)
     assert message.startswith(f"h1: http check GET {server.url} did not answer 200 within 0.3s (")
-    assert message.endswith("attempts); last: status 500")
-    assert len(server.requests) >= 2
+    # How many attempts fit in 0.3 s depends on the machine's load: the message counts them all.
+    n = len(server.requests)
+    assert n >= 1 and message.endswith(f"({n} attempt{'s' if n != 1 else ''}); last: status 500")
     assert "not telling" not in message  # bodies stay out of messages
 
 
