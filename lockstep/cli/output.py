@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lockstep.cli.common import console
+from lockstep.cli.terminal import plain, printable
 from lockstep.domain.changes import ChangeAction
 from lockstep.domain.messages import DeploymentView, StepChanges
 from lockstep.domain.models import Plan
@@ -40,7 +41,7 @@ def print_plan(plan: Plan, *, title: str) -> None:
         table.add_column(column)
     wave_of = {name: i + 1 for i, wave in enumerate(plan.waves) for name in wave}
     for c in sorted(plan.components, key=lambda c: wave_of.get(c.name, 0)):
-        table.add_row(str(wave_of.get(c.name, "")), c.name, c.kind, c.target, c.action.value, c.reason)
+        table.add_row(str(wave_of.get(c.name, "")), c.name, c.kind, c.target, c.action.value, plain(c.reason))
     console.print(table)
     if plan.unchanged:
         console.print(f"unchanged: {', '.join(plan.unchanged)}")
@@ -58,9 +59,9 @@ def print_view(view: DeploymentView) -> None:
         + (f"  finished {view.finished_at}" if view.finished_at else "")
     )
     if view.error:
-        console.print(f"[red]reason:[/] {view.error}", highlight=False)
+        console.print(Text("reason: ", style="red") + plain(view.error), highlight=False)
     for warning in view.policy_warnings:
-        console.print(f"[yellow]policy warning:[/] {warning}", highlight=False)
+        console.print(Text("policy warning: ", style="yellow") + plain(warning), highlight=False)
     print_plan(view.plan, title="plan")
     print_approvals(view)
     if view.steps:
@@ -71,12 +72,12 @@ def print_view(view: DeploymentView) -> None:
             tail = (s.output or "").strip().splitlines()[-1:] if s.output else []
             table.add_row(
                 s.component,
-                s.host,
+                plain(s.host),
                 s.action,
                 s.status.value,
                 s.finished_at or "",
                 changes_cell(s.changes),
-                tail[0][:80] if tail else "",
+                plain(tail[0][:80] if tail else ""),
             )
         console.print(table)
 
@@ -88,7 +89,7 @@ def changes_cell(changes: StepChanges | None) -> Text:
         return Text("")
     changed = [i for i in changes.items if i.action != ChangeAction.UNCHANGED]
     lines = [changes.summary or "no changes"]
-    lines += [f"{i.action.value} {i.subject}" for i in changed[:SHOWN_CHANGES]]
+    lines += [f"{i.action.value} {printable(i.subject)}" for i in changed[:SHOWN_CHANGES]]
     listed = sum(n for action, n in changes.counts.items() if action != ChangeAction.UNCHANGED.value)
     more = max(listed, len(changed)) - min(len(changed), SHOWN_CHANGES)
     if more > 0:
@@ -129,11 +130,11 @@ def print_approvals(view: DeploymentView) -> None:
     for a in view.approvals:
         note = a.get("reason") or a.get("comment") or ""
         table.add_row(
-            a.get("approver", ""),
+            plain(a.get("approver", "")),
             a.get("decision", ""),
             a.get("counted", ""),
             a.get("source", ""),
             a.get("at", ""),
-            note[:80],
+            plain(note[:80]),
         )
     console.print(table)

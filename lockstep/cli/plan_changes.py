@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lockstep.cli.common import console
+from lockstep.cli.terminal import printable
 from lockstep.domain.changes import ChangeSet
 from lockstep.domain.models import Plan
 
@@ -63,6 +64,7 @@ def print_changes(plan: Plan, previews: Mapping[str, Sequence[ChangeSet]], *, wi
     console.print("changes on the targets:", highlight=False)
     for columns, diffs in rows:
         padded = [text.ljust(widths[i]) for i, text in enumerate(columns[:-1])]
-        console.print("  " + "  ".join([*padded, columns[-1]]), markup=False, highlight=False, soft_wrap=True)
+        line = "  " + "  ".join([*padded, columns[-1]])
+        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
         for diff in diffs:
-            console.print(diff.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+            console.print(printable(diff.rstrip("\n")), markup=False, highlight=False, soft_wrap=True)
