@@ -126,6 +126,7 @@ def audit_step(
         "component": request.component,
         "outcome": outcome,
         "hosts": covered(changes)[:_AUDITED_LOCATIONS],
+        "hosts_total": len(covered(changes)),
     }
     if changes:
         detail["changes"] = total_counts(changes)

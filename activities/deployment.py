@@ -19,7 +19,7 @@ from lockstep.delivery.deliverer import Deliverers, DeliveryContext
 from lockstep.delivery.preview import preview_plan, with_changes
 from lockstep.delivery.rendering import CommitRenderer, RenderedCommit
 from lockstep.domain.audit import AuditKind
-from lockstep.domain.changes import ChangeSet, any_changed
+from lockstep.domain.changes import ChangeSet, any_changed, summarize, total_counts
 from lockstep.domain.errors import ContentMismatch, LockstepError
 from lockstep.domain.masking import Masker
 from lockstep.domain.messages import (
@@ -279,15 +279,31 @@ class DeploymentActivities:
 
 
 def _result(name: str, changes: list[ChangeSet], *, changed: bool) -> ComponentResult:
-    """What the workflow gets back: the change sets (as stored: bounded, no diffs) and the
-    locations, hosts or objects, they cover."""
+    """What the workflow gets back: per location its counts only (the subjects are on the steps,
+    `record_step_changes`), so a result stays small on any fleet: it lands in the workflow's
+    history, where a payload may not pass 2 MB."""
     return ComponentResult(
         component=name,
-        hosts=covered(changes),
+        hosts=covered(changes)[:_RESULT_LOCATIONS],
         changed=changed,
-        detail="; ".join(f"{c.location + ': ' if c.location else ''}{c.summary()}" for c in changes),
-        changes=[c.bounded() for c in changes],
+        detail=_detail(changes),
+        changes=[
+            ChangeSet(location=c.location, unreachable=c.unreachable, totals=c.counts())
+            for c in changes[:_RESULT_LOCATIONS]
+        ],
     )
+
+
+_RESULT_LOCATIONS = 1000  # hosts (or objects) a result names; more are counted in its detail
+_DETAIL_CHARS = 4000
+
+
+def _detail(changes: list[ChangeSet]) -> str:
+    total = summarize(total_counts(changes))
+    shown = "; ".join(f"{c.location + ': ' if c.location else ''}{c.summary()}" for c in changes)
+    if len(shown) <= _DETAIL_CHARS:
+        return shown
+    return f"{len(changes)} locations: {total}"
 
 
 def _refused_by_targets(refused: list[str]) -> str | None:
