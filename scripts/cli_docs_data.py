@@ -33,7 +33,7 @@ DEPLOYMENT: Fields = (
         "`succeeded`, `failed`, `rolled_back`, `rollback_failed`, `rejected`, `denied`, "
         "`superseded`, `cancelled`",
     ),
-    ("trigger", "`webhook`, `manual`, `promotion` or `poll`"),
+    ("trigger", "`webhook`, `manual`, `promotion`, `poll` or `rollback`"),
     ("actor", "who asked for it (a configured user, the pusher, the local user), or null"),
     (
         "actor_source",
@@ -151,6 +151,11 @@ JSON_OUTPUT: dict[str, JsonShape] = {
         "`commit` and `status` (`queued`) carry values.",
         DEPLOYMENT,
     ),
+    "rollback": JsonShape(
+        "One deployment object, as `lockstep deploy` prints it: the rollback (trigger `rollback`), or, "
+        "when what the deployment named left is live already, the live deployment.",
+        DEPLOYMENT,
+    ),
     "status": JsonShape(
         "With an id, one deployment object; without, an array of the latest deployment of each "
         "application and environment, with empty `steps`.",
@@ -225,6 +230,9 @@ EXIT_ONE: dict[str, str] = {
     "setup": "Temporal cannot be reached or refused the registration",
     "plan": "the manifest is invalid, the policy denies an environment, or a target's limits refuse the plan",
     "deploy": "the deployment could not be queued; with `--wait`, it ended other than `succeeded`",
+    "rollback": "refused (no successful deployment before the live one, the one named did not succeed "
+    "or is of another environment, its commit can no longer be rendered) or could not be queued; with "
+    "`--wait`, it ended other than `succeeded`",
     "status": "no such deployment, or the database or Temporal cannot be read",
     "list": "the database cannot be read",
     "history": "the database cannot be read",

@@ -21,6 +21,7 @@ from lockstep.api.approvals import create_approval_router
 from lockstep.api.body_limit import BodyLimit
 from lockstep.api.identity import bearer_dependency, read_dependencies
 from lockstep.api.manual import create_manual_router
+from lockstep.api.rollback import create_rollback_router
 from lockstep.api.webhooks import TemporalEnqueuer, create_webhook_router
 from lockstep.domain.messages import DeploymentView
 from lockstep.domain.status import DeploymentStatus
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(create_webhook_router(settings, enqueuer, git))
     user = bearer_dependency(settings)
     app.include_router(create_manual_router(settings, enqueuer, git, user, store))
+    app.include_router(create_rollback_router(settings, enqueuer, git, user, store))
     app.include_router(create_approval_router(temporal, user, _lazy_signer(settings, signer)))
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,32 @@ def deploy(
 
 @handles_errors
 def _deploy(application: str, env: str, ref: str | None, wait: bool, output: OutputFormat) -> None:
+    def through_api(token: str) -> tuple[Enqueued, str]:
+        return _said(_deploy_through_api(token, application, env, ref))
+
+    async def as_local_user(client: Client, s: Settings, store: Store) -> tuple[Enqueued, str]:
+        return _said(await _deploy_as_local_user(client, s, store, application, env, ref))
+
+    start_and_follow(application, env, wait, output, through_api=through_api, as_local_user=as_local_user)
+
+
+def _said(started: Enqueued) -> tuple[Enqueued, str]:
+    verb = "already exists" if started.existing else "queued"
+    return started, f"deployment {verb} for commit {started.commit[:12]}:"
+
+
+def start_and_follow(
+    application: str,
+    env: str,
+    wait: bool,
+    output: OutputFormat,
+    *,
+    through_api: Callable[[str], tuple[Enqueued, str]],
+    as_local_user: Callable[[Client, Settings, Store], Awaitable[tuple[Enqueued, str]]],
+) -> None:
+    """Start a deployment (`deploy`, `rollback`) and print its id after the line saying what
+    started; with `wait` follow it to a final status, exit 1 unless it succeeded. With
+    LOCKSTEP_TOKEN through the API (`through_api`), else straight to Temporal (`as_local_user`)."""
     from lockstep.cli.output import print_view
     from lockstep.domain.messages import DeploymentView
 
@@ -120,8 +147,8 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     quiet = output == OutputFormat.json
     if token:  # the API decides who the token's user is, records it, and is where to follow it
-        started = _deploy_through_api(token, application, env, ref)
-        _announce(started, output)
+        started, said = through_api(token)
+        _announce(started, said, output)
         view = _follow_through_api(token, started.deployment_id, quiet=quiet, wait=wait)
     else:
         from lockstep.orchestration.client import connect
@@ -135,8 +162,8 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
 
         async def go() -> Enqueued:
             client = await connect(s.temporal)
-            started = await _deploy_as_local_user(client, s, store, application, env, ref)
-            _announce(started, output)
+            started, said = await as_local_user(client, s, store)
+            _announce(started, said, output)
             if wait:
                 await _follow(client, store, started.deployment_id, quiet=quiet)
             return started
@@ -162,10 +189,9 @@ def _deploy(application: str, env: str, ref: str | None, wait: bool, output: Out
         raise typer.Exit(1)
 
 
-def _announce(started: Enqueued, output: OutputFormat) -> None:
+def _announce(started: Enqueued, said: str, output: OutputFormat) -> None:
     if output == OutputFormat.text:
-        verb = "already exists" if started.existing else "queued"
-        err_console.print(f"deployment {verb} for commit {started.commit[:12]}:", highlight=False)
+        err_console.print(said, highlight=False)
         console.print(started.deployment_id, highlight=False)
 
 
@@ -176,7 +202,7 @@ def _follow_through_api(token: str, deployment_id: str, *, quiet: bool, wait: bo
 
     seen: dict[str, str] = {}
     while True:
-        response = _api_call("GET", f"/deployments/{deployment_id}", token)
+        response = api_call("GET", f"/deployments/{deployment_id}", token)
         view = DeploymentView.model_validate(response.json()) if response.status_code == 200 else None
         if response.status_code not in (200, 404):
             raise fail(refusal(f"reading {deployment_id}", response))
@@ -239,7 +265,7 @@ def _deploy_through_api(token: str, application: str, env: str, ref: str | None)
     """With LOCKSTEP_TOKEN: `POST /deployments` at LOCKSTEP_API_URL, as the token's user."""
     from lockstep.domain.lane_messages import Enqueued
 
-    response = _api_call(
+    response = api_call(
         "POST", "/deployments", token, json={"application": application, "environment": env, "ref": ref}
     )
     if response.status_code != 202:
@@ -253,7 +279,7 @@ def _deploy_through_api(token: str, application: str, env: str, ref: str | None)
     )
 
 
-def _api_call(method: str, path: str, token: str, json: object = None) -> httpx.Response:
+def api_call(method: str, path: str, token: str, json: object = None) -> httpx.Response:
     import httpx
 
     try:

@@ -22,7 +22,7 @@ import sys
 
 import typer
 
-from lockstep.cli import approvals, audit, deployments, dev, plan, policy, schema, server
+from lockstep.cli import approvals, audit, deployments, dev, plan, policy, rollback, schema, server
 from lockstep.cli.server import WorkerServer
 from lockstep.cli.unexpected import enable_debug, report_unexpected
 
@@ -48,6 +48,7 @@ def build_app(serve_worker: WorkerServer) -> typer.Typer:
     app.command("setup")(server.setup)
     app.command("plan")(plan.plan)
     app.command("deploy")(deployments.deploy)
+    app.command("rollback")(rollback.rollback)
     app.command("status")(deployments.status)
     app.command("list")(deployments.list_)
     app.command("history")(deployments.history)

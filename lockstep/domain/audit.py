@@ -44,16 +44,20 @@ class ActorSource(StrEnum):
     SYSTEM = "system"  # Lockstep itself (schedules, lanes, compensation)
 
 
+# Triggers only a person starts: `deploy` (`manual`) and `rollback`, by the CLI or the API.
+PERSON_TRIGGERS = frozenset({"manual", "rollback"})
+
+
 def actor_source_for(trigger: str, actor: str | None) -> str:
     """How a deployment's actor was established, for deployments that do not say it themselves:
     each trigger has one way in (`lockstep deploy` without a token says `cli-local` explicitly)."""
     if trigger == "webhook":
         return ActorSource.WEBHOOK_SIGNATURE.value
-    if trigger == "manual" and actor:
-        return ActorSource.API_TOKEN.value  # POST /deployments records the token's user only
-    if trigger == "manual":
-        return ActorSource.CLI_LOCAL.value  # `lockstep deploy` on a machine with access to Temporal
-    return ActorSource.SYSTEM.value  # promotion, polling, rollback, remediation
+    if trigger in PERSON_TRIGGERS and actor:
+        return ActorSource.API_TOKEN.value  # the API records the token's user only
+    if trigger in PERSON_TRIGGERS:
+        return ActorSource.CLI_LOCAL.value  # `lockstep deploy|rollback` on a machine with access to Temporal
+    return ActorSource.SYSTEM.value  # promotion, polling, remediation
 
 
 class AuditEntry(BaseModel):

@@ -3,7 +3,8 @@
 A deployment's id is its Temporal workflow id: `<application>.<environment>.<sha10>`
 (`lockstep.domain.ids`). Asking again for a commit whose deployment runs or succeeded returns that
 deployment (Temporal's id conflict policy, not a cache, enforces it); after a deployment of it
-ended otherwise, a new attempt gets a `.2`, `.3`, ... suffix.
+ended otherwise, a new attempt gets a `.2`, `.3`, ... suffix, and so does a rollback to a commit
+whose deployment succeeded before.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def base_deployment_id(application: str, environment: str, sha: str) -> str:
 
 
 async def choose_deployment_id(
-    client: Client, store: Store, base: str, *, retry_ended: bool = True
+    client: Client, store: Store, base: str, *, retry_ended: bool = True, again_after_success: bool = False
 ) -> tuple[str, DeploymentStatus | None]:
     """The id for a deployment of `base`'s commit, and the status it has if it exists already.
 
@@ -86,8 +87,10 @@ async def choose_deployment_id(
     (SUCCEEDED), so asking again returns it. Once it ended any other way: the next attempt's id
     (None) when `retry_ended` (someone asked for this commit again), else the ended attempt and
     its final status, so an automatic trigger (a redelivered webhook, the next poll) never starts
-    a commit again. Temporal says whether an id runs or exists: the store may not know an
-    attempt that ended before it recorded anything.
+    a commit again. `again_after_success` (a rollback to this commit, which newer deployments
+    replaced since it succeeded) treats a success as ended too: the next attempt's id. Temporal
+    says whether an id runs or exists: the store may not know an attempt that ended before it
+    recorded anything.
     """
     with store.session() as session:
         attempt = max(1, count_attempts(session=session, base=base))
@@ -105,7 +108,7 @@ async def choose_deployment_id(
         with store.session() as session:
             record = get_deployment(session=session, deployment_id=candidate)
         recorded = DeploymentStatus(record.status) if record is not None else None
-        if recorded == DeploymentStatus.SUCCEEDED:
+        if recorded == DeploymentStatus.SUCCEEDED and not again_after_success:
             return candidate, DeploymentStatus.SUCCEEDED
         ended = candidate, recorded or ended_outcome(description.status)[0]
         attempt += 1

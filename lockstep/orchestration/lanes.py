@@ -1,16 +1,17 @@
 """Enqueueing a commit into its environment's lane: the one way deployments start.
 
-Webhooks, polling, `POST /deployments`, `lockstep deploy` and promotions all come through here.
-Enqueueing is one workflow start: the Deployment workflow exists (status `queued`) from the
-moment the caller is answered, then joins its lane itself (`join_lane`, signal-with-start, so the
-lane needs no setup) and waits for its turn. No worker takes part in the answer, so a burst of
-webhooks costs what a burst of bare starts costs.
+Webhooks, polling, `POST /deployments`, `lockstep deploy`, rollbacks and promotions all come
+through here. Enqueueing is one workflow start: the Deployment workflow exists (status `queued`)
+from the moment the caller is answered, then joins its lane itself (`join_lane`, signal-with-start,
+so the lane needs no setup) and waits for its turn. No worker takes part in the answer, so a burst
+of webhooks costs what a burst of bare starts costs.
 
 Redelivery is harmless: the deployment id is derived from application, environment and commit,
 and Temporal's workflow id policies (fail on a running id, reject a used one) decide whether a
 start is new; only then do the store and `describe` find the existing deployment (or, for a
-person or a promotion asking again after a failure, the next attempt's id). A deployment of the
-commit under an id from before unambiguous ids answers first (`older_ids`).
+person or a promotion asking again after a failure, or a rollback to a commit that succeeded
+before, the next attempt's id). A deployment of the commit under an id from before unambiguous
+ids answers first (`older_ids`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lockstep.domain.ids import lane_id, legacy_lane_id
 from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneInput
 from lockstep.domain.messages import DeploymentRequest, DeploymentResult
 from lockstep.domain.redaction import safe_url
+from lockstep.domain.rollback_target import ROLLBACK_TRIGGER
 from lockstep.domain.status import DeploymentStatus
 from lockstep.domain.temporal_names import ARRIVE_SIGNAL, DEPLOYMENT_WORKFLOW, LANE_WORKFLOW, RETIRE_SIGNAL
 from lockstep.orchestration.deployments import (
@@ -46,7 +48,11 @@ _ATTEMPTS = 5  # concurrent callers racing for the same next attempt id
 # A redelivered webhook or the next poll answers with the ended deployment instead: a Git host
 # redelivering an old push must not deploy an old commit over a newer one, and a poll must not
 # redeploy a broken head every interval.
-RETRYING_TRIGGERS = frozenset({"manual", "promotion"})
+RETRYING_TRIGGERS = frozenset({"manual", "promotion", ROLLBACK_TRIGGER})
+# A rollback goes back to a commit that succeeded here before and was replaced since: it is a
+# new attempt of that commit, not an answer with the old deployment (one still queued or running
+# for the commit does answer).
+REDEPLOYING_TRIGGERS = frozenset({ROLLBACK_TRIGGER})
 
 
 async def enqueue_deployment(
@@ -80,16 +86,21 @@ async def enqueue_deployment(
         lane=True,
     )
     retry_ended = trigger in RETRYING_TRIGGERS
+    again_after_success = trigger in REDEPLOYING_TRIGGERS
     # A deployment of this commit from before unambiguous ids answers as its id policies promised.
     older = await older_deployment(client, store, request, retry_ended=retry_ended)
-    if older is not None:
+    if older is not None and not (again_after_success and older[1] == DeploymentStatus.SUCCEEDED):
         return _answer(request.model_copy(update={"deployment_id": older[0]}), existing=True, status=older[1])
     # The common case, a commit never deployed here, costs that one primary-key read and one start.
     if await start_queued(client, settings, request):
         return _answer(request, existing=False, status=DeploymentStatus.QUEUED)
     for _ in range(_ATTEMPTS):
         deployment_id, status = await choose_deployment_id(
-            client, store, request.deployment_id, retry_ended=retry_ended
+            client,
+            store,
+            request.deployment_id,
+            retry_ended=retry_ended,
+            again_after_success=again_after_success,
         )
         attempt = request.model_copy(update={"deployment_id": deployment_id})
         if status is not None:  # running or succeeded already: nothing new starts

@@ -1,6 +1,6 @@
-"""Recording a person's request to deploy in the audit trail, whichever way it came in.
+"""Recording a person's request to deploy or roll back in the audit trail, whichever way it came in.
 
-`POST /deployments` records the token's user (`api-token`); `lockstep deploy` without a token
+The API records the token's user (`api-token`); `lockstep deploy` or `rollback` without a token
 records the operating-system user who ran it (`cli-local`: whoever can run the CLI against the
 store and Temporal). Keyed by deployment and actor, so asking again adds nothing and another
 person asking for the same deployment is a fact of its own.
@@ -48,6 +48,34 @@ def record_deploy_request(
         application=application,
         environment=environment,
         detail={"action": "deploy", "ref": ref or "", "commit": commit},
+    )
+    with store.session() as session:
+        append_entry(session=session, entry=entry)
+
+
+def record_rollback_request(
+    store: Store,
+    *,
+    actor: str,
+    actor_source: str,
+    deployment_id: str,
+    application: str,
+    environment: str,
+    to: str,
+    commit: str,
+) -> None:
+    """A person asked to put the environment back on what deployment `to` left live; the rollback
+    deployment it queued (or that answered) is `deployment_id`."""
+    entry = AuditEntry(
+        key=f"{actor_source}/rollback/{deployment_id}/{actor}",
+        kind=AuditKind.MANUAL_ACTION,
+        at=datetime.now(UTC).isoformat(),
+        actor=actor,
+        actor_source=actor_source,
+        deployment_id=deployment_id,
+        application=application,
+        environment=environment,
+        detail={"action": "rollback", "to": to, "commit": commit},
     )
     with store.session() as session:
         append_entry(session=session, entry=entry)

@@ -264,6 +264,7 @@ def test_numbers_reach_the_policy_exactly(tmp_path: Path) -> None:
         ("manual", None, (), False),  # `lockstep deploy` as a local user: a name, no groups
         ("webhook", "octocat", (), False),
         ("rollback", "dave", (), False),
+        ("rollback", "alice", ("release-managers",), True),  # `lockstep rollback` with a token
     ],
 )
 def test_who_may_deploy_a_protected_environment(

@@ -24,6 +24,8 @@ def test_input_has_the_spec_shape() -> None:
     assert document["trigger"] == {"kind": "promotion", "actor": None, "groups": []}
     named = make_input(trigger="manual", actor="alice", groups=("release-managers", "admins"))
     assert named["trigger"] == {"kind": "manual", "actor": "alice", "groups": ["admins", "release-managers"]}
+    rollback = make_input(trigger="rollback", actor="alice", groups=("release-managers",))
+    assert rollback["trigger"] == {"kind": "rollback", "actor": "alice", "groups": ["release-managers"]}
     assert document["plan"]["components"][0] == {
         "name": "catalogue-db",
         "kind": "kubernetes",
