@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 
-console = Console()
+# Piped into a file or `less`, tables get room for ids and paths instead of rich's 80 columns
+# (COLUMNS, when set, still decides).
+_PIPED_WIDTH = 200
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else _PIPED_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 
 

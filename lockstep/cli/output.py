@@ -89,7 +89,7 @@ def changes_cell(changes: StepChanges | None) -> Text:
         return Text("")
     changed = [i for i in changes.items if i.action != ChangeAction.UNCHANGED]
     lines = [changes.summary or "no changes"]
-    lines += [f"{i.action.value} {printable(i.subject)}" for i in changed[:SHOWN_CHANGES]]
+    lines += [f"{i.action.value} {printable(i.subject, one_line=True)}" for i in changed[:SHOWN_CHANGES]]
     listed = sum(n for action, n in changes.counts.items() if action != ChangeAction.UNCHANGED.value)
     more = max(listed, len(changed)) - min(len(changed), SHOWN_CHANGES)
     if more > 0:

@@ -89,7 +89,7 @@ def plan(
 @handles_errors
 def _plan(repo: str, ref: str, env: str | None, output: OutputFormat, *, with_diff: bool = False) -> None:
     from lockstep.cli.output import print_plan
-    from lockstep.cli.plan_changes import print_changes
+    from lockstep.cli.plan_changes import masked, print_changes
     from lockstep.delivery.kinds import deliverers
     from lockstep.delivery.preview import preview_plan, with_changes
     from lockstep.delivery.rendering import CommitRenderer
@@ -99,6 +99,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat, *, with_di
     from lockstep.orchestration.admission import admit
     from lockstep.planning.plan import make_plan
     from lockstep.policy.engine import make_policy_engine
+    from lockstep.security.known_secrets import masker_for
     from lockstep.security.tokens import user_for_token
     from lockstep.store.revisions import last_revisions
     from lockstep.targets.registry import TargetRegistry
@@ -117,7 +118,8 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat, *, with_di
     users = {n: (list(u.groups), u.email) for n, u in s.users.items()}
     token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     caller = user_for_token(s, token) if token else None
-    delivery = deliverers(targets=targets, store=store)
+    masker = masker_for(s)
+    delivery = deliverers(targets=targets, store=store, masker=masker)
     results = []
     for name in names:
         rendered = renderer.render(url, sha, name)
@@ -125,7 +127,7 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat, *, with_di
             live = last_revisions(session=session, application=manifest.application, environment=name)
         planned = make_plan(list(rendered.components.values()), live)
         # What it would change on each host and cluster, as the deployment's planning looks.
-        previews = preview_plan(delivery, planned, rendered.components, with_diff=with_diff)
+        previews = masked(preview_plan(delivery, planned, rendered.components, with_diff=with_diff), masker)
         planned = with_changes(planned, previews)
         admission = admit(
             store=store,

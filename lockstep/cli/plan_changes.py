@@ -16,6 +16,7 @@ from typing import Any
 from lockstep.cli.common import console
 from lockstep.cli.terminal import printable
 from lockstep.domain.changes import ChangeSet
+from lockstep.domain.masking import Masker
 from lockstep.domain.models import Plan
 
 MAX_DIFF_LINES = 200  # per changed file or object
@@ -44,6 +45,33 @@ def changes_json(change_sets: Sequence[ChangeSet]) -> list[dict[str, Any]]:
         }
         for c in change_sets
     ]
+
+
+def masked(previews: Mapping[str, Sequence[ChangeSet]], masker: Masker) -> dict[str, list[ChangeSet]]:
+    """The previews with known secrets masked in every subject, summary, diff and reason: the
+    live side of a diff is target content, which may hold what Git never had."""
+    return {
+        name: [
+            c.model_copy(
+                update={
+                    "location": masker.mask(c.location),
+                    "unreachable": masker.mask(c.unreachable),
+                    "changes": [
+                        ch.model_copy(
+                            update={
+                                "subject": masker.mask(ch.subject),
+                                "summary": masker.mask(ch.summary),
+                                "diff": masker.mask(ch.diff),
+                            }
+                        )
+                        for ch in c.changes
+                    ],
+                }
+            )
+            for c in change_sets
+        ]
+        for name, change_sets in previews.items()
+    }
 
 
 def print_changes(plan: Plan, previews: Mapping[str, Sequence[ChangeSet]], *, with_diff: bool) -> None:

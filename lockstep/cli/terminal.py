@@ -16,11 +16,17 @@ from rich.text import Text
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
-    """`text` with every control character but newline and tab written as an escape."""
-    return _CONTROL.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
-    )
+def printable(text: str, *, one_line: bool = False) -> str:
+    """`text` with every control character but newline and tab written as an escape; with
+    `one_line` (a name: a file name may hold a newline, which would print a line of its own),
+    newline and tab too."""
+    shown = _CONTROL.sub(_escape, text)
+    return shown.replace("\n", "\\n").replace("\t", "\\t") if one_line else shown
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def plain(text: str) -> Text:

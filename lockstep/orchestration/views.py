@@ -43,7 +43,10 @@ def _changes(step: StepRecord, masker: Masker, *, items: bool) -> StepChanges | 
     shown = StepChanges.of(listed)
     return shown.model_copy(
         update={
-            "items": [i.model_copy(update={"summary": masker.mask(i.summary)}) for i in shown.items],
+            "items": [
+                i.model_copy(update={"subject": masker.mask(i.subject), "summary": masker.mask(i.summary)})
+                for i in shown.items
+            ],
             "unreachable": masker.mask(shown.unreachable),
         }
     )

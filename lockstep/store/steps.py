@@ -119,7 +119,10 @@ def record_step_changes(
         bounded = change_set.bounded()
         masked = bounded.model_copy(
             update={
-                "changes": [c.model_copy(update={"summary": mask.mask(c.summary)}) for c in bounded.changes],
+                "changes": [
+                    c.model_copy(update={"subject": mask.mask(c.subject), "summary": mask.mask(c.summary)})
+                    for c in bounded.changes
+                ],
                 "unreachable": mask.mask(bounded.unreachable),
             }
         )

@@ -53,3 +53,27 @@ async def test_plan_shows_a_host_components_files_to_create(
     assert local["location"] == "local" and local["unreachable"] is None
     assert [(c["subject"], c["action"]) for c in local["changes"]] == [("/srv/web/index.html", "created")]
     assert not (tmp_path / "target" / "srv" / "web").exists()  # planning wrote nothing
+
+
+async def test_plan_diff_masks_known_secrets_in_live_content_and_names(
+    cli_for: Callable[[Settings], Cli], tmp_path: Path
+) -> None:
+    secret = "s3cr3tValue-XYZ"
+    files = {"lockstep.yaml": MANIFEST, f"web/{secret}.txt": "token=none\n"}
+    commit(tmp_path / "shop", files, "first")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        state_dir=str(tmp_path / "state"),
+        targets={"local-test": {"type": "local", "root": str(tmp_path / "target")}},
+        policy={"engine": "embedded", "path": str(open_window_bundle(tmp_path / "policies"))},
+        secret_env=["REGISTRY_TOKEN"],
+    )
+    cli = cli_for(settings)
+    cli.env["REGISTRY_TOKEN"] = secret
+
+    text = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--diff")
+    result = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--output", "json")
+
+    assert text.code == 0 and result.code == 0, text.stderr + result.stderr
+    assert secret not in text.stdout and secret not in result.stdout
+    assert "/srv/web/***.txt" in result.stdout

@@ -45,3 +45,13 @@ def test_a_changed_subject_with_an_escape_is_listed_escaped() -> None:
     )
     shown = _rendered(changes_cell(changes))
     assert "\x1b[2J" not in shown and "\\x1b[2Jevil" in shown
+
+
+def test_a_name_with_a_newline_stays_on_its_line() -> None:
+    assert printable("new\nline.txt", one_line=True) == "new\\nline.txt"
+    changes = StepChanges(
+        counts={"created": 1, "configured": 0, "unchanged": 0, "deleted": 0},
+        summary="1 created",
+        items=[StepChange(subject="/srv/new\n  policy: allowed", action=ChangeAction.CREATED, summary="")],
+    )
+    assert "\\n  policy: allowed" in _rendered(changes_cell(changes))
