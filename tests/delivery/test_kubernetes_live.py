@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from lockstep.delivery.kinds import deliverers
+from lockstep.delivery.kube_owner import marked
 from lockstep.delivery.kubernetes_live import LEFT_BEHIND, diff_kubernetes, observe_kubernetes
 from lockstep.domain.changes import ChangeSet
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
@@ -90,6 +91,11 @@ def actions(change_set: ChangeSet) -> dict[str, tuple[str, str]]:
     return {c.subject: (c.action.value, c.summary) for c in change_set.changes}
 
 
+def apply_marked(cluster: KubernetesCluster, obj: dict[str, Any], *, owner: str = "//shop") -> None:
+    """Apply `obj` as a deployment of `component()` (or `owner`) does: marked as Lockstep's."""
+    cluster.apply(marked(obj, owner))
+
+
 def with_image(obj: dict[str, Any], image: str) -> dict[str, Any]:
     changed = copy.deepcopy(obj)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = image
@@ -119,7 +125,7 @@ def test_applied_objects_are_unchanged_whatever_the_server_adds(
     emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
 ) -> None:
     emulated.emulator.dry_run = dry_run
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     emulated.set_status(DEPLOYMENTS, "shop", "web", {"readyReplicas": 2})
     emulated.call(
         lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch(
@@ -136,7 +142,7 @@ def test_a_field_another_manager_changed_or_the_manifest_changes_is_configured(
     emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
 ) -> None:
     emulated.emulator.dry_run = dry_run
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     # What `kubectl scale` (another field manager) does to the live object:
     emulated.call(
         lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch({"spec": {"replicas": 5}})
@@ -154,7 +160,7 @@ def test_a_field_another_manager_changed_or_the_manifest_changes_is_configured(
 def test_a_changed_label_is_named_by_its_key(
     target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     relabelled = copy.deepcopy(WEB)
     relabelled["metadata"]["labels"]["app.kubernetes.io/name"] = "shop-web"
     assert actions(changes_of(target, component(relabelled))) == {
@@ -165,7 +171,7 @@ def test_a_changed_label_is_named_by_its_key(
 def test_diff_shows_the_changed_fields_as_yaml(
     emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     emulated.call(
         lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch({"spec": {"replicas": 5}})
     )
@@ -183,8 +189,8 @@ def test_diff_shows_the_changed_fields_as_yaml(
 def test_objects_lockstep_created_that_the_component_dropped_are_deleted(
     target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:
-    cluster.apply(cast(KubeObject, WEB))
-    cluster.apply(cast(KubeObject, FLAGS))
+    apply_marked(cluster, WEB)
+    apply_marked(cluster, FLAGS)
     flags = ObjectRef("v1", "ConfigMap", "shop", "flags")
     gone = ObjectRef("v1", "ConfigMap", "shop", "gone")
     web = ObjectRef("apps/v1", "Deployment", "shop", "web")
@@ -219,7 +225,7 @@ def test_the_deliverer_finds_what_the_live_revision_created_in_the_inventory(
     existing = ObjectRef("v1", "ConfigMap", "shop", "existing")  # there before Lockstep applied it
     flags = ObjectRef("v1", "ConfigMap", "shop", "flags")
     for obj in (WEB, FLAGS, {**FLAGS, "metadata": {"name": "existing"}}):
-        cluster.apply(cast(KubeObject, obj))
+        apply_marked(cluster, obj, owner="shop/staging/shop")
     with store.session() as session:
         for ref, existed in ((flags, False), (existing, True)):
             record_intent(
@@ -239,7 +245,8 @@ def test_the_deliverer_finds_what_the_live_revision_created_in_the_inventory(
         "Deployment/shop/web": ("unchanged", ""),
         "ConfigMap/shop/flags": ("deleted", LEFT_BEHIND),
     }
-    # Without a known application (nothing to look up), nothing is left behind.
+    # Without a known application (nothing to look up), nothing is left behind; its owner
+    # annotation would name another owner.
     anonymous = component(WEB)
     [change_set] = deliverer.diff(anonymous, deliverer.observe(anonymous))
-    assert actions(change_set) == {"Deployment/shop/web": ("unchanged", "")}
+    assert actions(change_set) == {"Deployment/shop/web": ("configured", 'metadata.annotations["lockstep.io/owner"]')}
