@@ -263,10 +263,7 @@ def rollback_kubernetes_component(
         detail += ": " + ", ".join(str(r) for r in deleted)
     if left:
         detail += f"; no previous revision to restore {', '.join(left)}"
-    change_set = _rollback_changes(restored, deleted, created if earlier else [])
-    if earlier and not change_set.changed:
-        change_set = _by_earlier_attempt(change_set)
-        detail += "; an earlier attempt of this rollback may have put them back"
+    change_set = _rollback_changes(restored, deleted, created if earlier else [], earlier=earlier)
     d.journal.step("rollback", StepStatus.SUCCEEDED, detail)
     return Outcome(
         [str(a.ref) for a in restored] + [str(r) for r in deleted], change_set.changed, detail, change_set
@@ -274,15 +271,23 @@ def rollback_kubernetes_component(
 
 
 def _rollback_changes(
-    restored: Sequence[Applied], deleted: Sequence[ObjectRef], to_delete: Sequence[ObjectRef]
+    restored: Sequence[Applied],
+    deleted: Sequence[ObjectRef],
+    to_delete: Sequence[ObjectRef],
+    *,
+    earlier: bool,
 ) -> ChangeSet:
-    """What this attempt re-applied and deleted; `to_delete` that were gone already, when an
-    earlier attempt of the rollback ran, count as deleted by it."""
+    """What this attempt re-applied and deleted. After an `earlier` attempt of this rollback, as
+    a host rollback's links: when this one re-applied nothing that differed, what it re-applied
+    counts as configured (that attempt may have), and `to_delete` already gone as deleted by it."""
+    put_back = earlier and all(a.action == "unchanged" for a in restored)
     gone = [ref for ref in to_delete if ref not in deleted]
     return ChangeSet(
         changes=[
             *(
-                Change(subject=str(a.ref), action=ChangeAction(a.action), summary="re-applied")
+                Change(subject=str(a.ref), action=ChangeAction.CONFIGURED, summary=_EARLIER)
+                if put_back
+                else Change(subject=str(a.ref), action=ChangeAction(a.action), summary="re-applied")
                 for a in restored
             ),
             *(
@@ -298,19 +303,6 @@ def _rollback_changes(
 
 
 _EARLIER = "put back by an earlier attempt"
-
-
-def _by_earlier_attempt(change_set: ChangeSet) -> ChangeSet:
-    """An earlier attempt of this rollback worked on the cluster and this one changed nothing:
-    what it re-applied counts as configured (that attempt may have), as a host rollback's links do."""
-    return ChangeSet(
-        changes=[
-            c.model_copy(update={"action": ChangeAction.CONFIGURED, "summary": _EARLIER})
-            if c.action == ChangeAction.UNCHANGED
-            else c
-            for c in change_set.changes
-        ]
-    )
 
 
 def _check_limits(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> None:

@@ -249,4 +249,44 @@ def test_the_deliverer_finds_what_the_live_revision_created_in_the_inventory(
     # annotation would name another owner.
     anonymous = component(WEB)
     [change_set] = deliverer.diff(anonymous, deliverer.observe(anonymous))
-    assert actions(change_set) == {"Deployment/shop/web": ("configured", 'metadata.annotations["lockstep.io/owner"]')}
+    assert actions(change_set) == {
+        "Deployment/shop/web": ("configured", 'metadata.annotations["lockstep.io/owner"]')
+    }
+
+
+def secret(**string_data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": string_data}
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "no-dry-run"])
+def test_a_secret_s_string_data_is_compared_with_its_live_data_and_never_shown(
+    emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
+) -> None:
+    emulated.emulator.dry_run = dry_run
+    apply_marked(cluster, secret(password="old-pw", user="shop"))
+    live = emulated.live("v1/secrets", "shop", "db")
+    assert live is not None and "stringData" not in live  # the server keeps only data (base64)
+
+    assert actions(changes_of(target, component(secret(password="old-pw", user="shop")))) == {
+        "Secret/shop/db": ("unchanged", "")
+    }
+    change_set = changes_of(target, component(secret(password="new-pw", user="shop")), with_diff=True)
+    [change] = change_set.changes
+    assert (change.action, change.summary.split(" (")[0]) == ("configured", "stringData.password")
+    lines = change.diff.splitlines()
+    assert "-  password: '***'" in lines and "+  password: '*** (changed)'" in lines
+    assert not any(line.startswith(("-", "+")) and "user" in line for line in lines)
+    for value in ("old-pw", "new-pw", "b2xkLXB3", "bmV3LXB3"):  # plain and base64
+        assert value not in change.diff
+
+
+def test_a_created_or_deleted_secret_s_values_are_masked(
+    target: KubernetesTargetSettings, cluster: KubernetesCluster
+) -> None:
+    created = changes_of(target, component(secret(password="pw-1")), with_diff=True).changes[0]
+    assert created.action == "created" and "+  password: '***'" in created.diff.splitlines()
+    apply_marked(cluster, secret(password="pw-1"))
+    gone = ObjectRef("v1", "Secret", "shop", "db")
+    [deleted] = changes_of(target, component(), previous_refs=[gone], with_diff=True).changes
+    assert deleted.action == "deleted" and "-  password: '***'" in deleted.diff.splitlines()
+    assert "pw-1" not in created.diff + deleted.diff and "cHctMQ==" not in created.diff + deleted.diff
