@@ -15,6 +15,7 @@ Pure: no client, no I/O. Deliberately does not decide what to prune.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, cast
 
 from lockstep.domain.kube_objects import KubeObject
@@ -30,7 +31,7 @@ def owner_of(component: RenderedComponent) -> str:
     return f"{component.application}/{component.environment}/{component.name}"
 
 
-def marked(obj: KubeObject | dict[str, Any], owner: str) -> KubeObject:
+def marked(obj: Mapping[str, object], owner: str) -> KubeObject:
     """A copy of `obj` carrying Lockstep's label and owner annotation (its own kept; ours win)."""
     body = cast(dict[str, Any], copy.deepcopy(obj))
     meta = body.setdefault("metadata", {})

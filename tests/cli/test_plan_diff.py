@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from lockstep.delivery.kube_owner import marked
-from lockstep.domain.kube_objects import KubeObject
 from lockstep.settings import KubernetesTargetSettings, Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import record_revisions
@@ -183,7 +182,7 @@ async def test_a_secret_s_values_are_never_printed_only_which_keys_change(
     k8s = emulated.target(tmp_path / "kubeconfig")
     cluster = connect_kubernetes(KubernetesTargetSettings.model_validate(k8s))
     try:
-        live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}
+        live: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}
         cluster.apply(
             marked({**live, "stringData": {"password": "old-pw", "user": "shop"}}, "shop/staging/catalogue")
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -14,7 +14,7 @@ from lockstep.delivery.kinds import deliverers
 from lockstep.delivery.kube_owner import marked
 from lockstep.delivery.kubernetes_live import LEFT_BEHIND, diff_kubernetes, observe_kubernetes
 from lockstep.domain.changes import ChangeSet
-from lockstep.domain.kube_objects import KubeObject, ObjectRef
+from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.models import HealthSpec, RenderedComponent
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store

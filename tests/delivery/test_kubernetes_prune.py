@@ -7,7 +7,7 @@ rollback retried after an earlier attempt."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,10 +24,12 @@ from lockstep.delivery.kubernetes_live import diff_kubernetes, observe_kubernete
 from lockstep.domain.errors import HealthCheckFailed
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
 from lockstep.domain.kube_scope import NamespaceLimits
+from lockstep.domain.masking import Masker
 from lockstep.domain.models import HealthSpec, RenderedComponent
+from lockstep.domain.status import StepStatus
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
-from lockstep.store.inventory import mark_applied, previous_objects, record_intent
+from lockstep.store.inventory import StoreInventory, mark_applied, previous_objects, record_intent
 from lockstep.store.revisions import record_revisions
 from lockstep.targets.kubernetes import KubernetesCluster, PreconditionFailed, connect_kubernetes
 from tests.support.kube import EmulatedCluster, MemoryInventory, emulated_cluster
@@ -86,7 +88,7 @@ def cluster(target: KubernetesTargetSettings) -> Iterator[KubernetesCluster]:
 
 
 def deliver(
-    cluster: KubernetesCluster, desired: RenderedComponent, prune: list[ObjectRef] = [], **kw: Any
+    cluster: KubernetesCluster, desired: RenderedComponent, prune: Sequence[ObjectRef] = (), **kw: Any
 ) -> tuple[Outcome, MemoryInventory, list[str]]:
     journal, progress = MemoryInventory(), cast(list[str], [])
     delivery = KubernetesDelivery(desired, cluster, journal, progress.append, prune=prune, **kw)
@@ -255,7 +257,8 @@ def test_a_delete_carries_preconditions_so_a_replaced_object_is_not_deleted(
     [change] = outcome.changes.changes
     assert (change.action, change.summary) == (
         "unchanged",
-        "no longer in the component; not pruned (no lockstep.io/owner annotation: not applied by this component)",
+        "no longer in the component; not pruned "
+        "(no lockstep.io/owner annotation: not applied by this component)",
     )
     after = emulated.live(CONFIGMAPS, "shop", "a")
     assert after is not None and after["metadata"]["uid"] != live["metadata"]["uid"]
@@ -294,7 +297,7 @@ def test_the_inventory_s_latest_record_decides_what_is_lockstep_s(tmp_path: Path
 def test_a_retried_rollback_counts_what_an_earlier_attempt_put_back(
     emulated: EmulatedCluster, cluster: KubernetesCluster
 ) -> None:
-    before = {
+    before: dict[str, object] = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
         "metadata": {"name": "w"},
@@ -330,3 +333,17 @@ def test_a_retried_rollback_counts_what_an_earlier_attempt_put_back(
     deliver_kubernetes_component(KubernetesDelivery(component(before), cluster, fresh))
     again = rollback_kubernetes_component(KubernetesDelivery(component(), cluster, fresh), [before])
     assert [c.action.value for c in again.changes.changes] == ["unchanged"] and not again.changes.changed
+
+
+def test_the_store_journal_tells_a_rollback_of_an_earlier_attempt(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    journal = StoreInventory(
+        store, deployment_id="d1", application="shop", environment="staging", component="catalogue",
+        commit="c1", masker=Masker(()),
+    )  # fmt: skip
+    assert journal.step_status("rollback") is None
+    journal.step("rollback", StepStatus.RUNNING, attempt=1)
+    journal.step("rollback", StepStatus.SUCCEEDED, "re-applied (configured)", obj="ConfigMap/shop/a")
+    assert journal.step_status("rollback") == "running"
+    assert journal.step_status("rollback", obj="ConfigMap/shop/a") == "succeeded"
+    assert journal.step_status("deploy") is None
