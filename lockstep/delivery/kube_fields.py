@@ -7,11 +7,19 @@ is never a difference. `changed_fields` names each differing field by its path
 `projected` keeps only the manifest's fields of an object, and `yaml_diff` is the unified diff of
 two such projections as YAML with sorted keys.
 
+Secrets: the API server writes `stringData` into `data` (base64) and never returns it, so a
+Secret is compared with its `stringData` folded into `data` (`folded`), and a changed value is
+named by the key the manifest used (`stringData.password`). `masked` replaces a Secret's values
+by `***` before anything is shown, the desired side saying per key whether it changed
+(`*** (changed)`).
+
 Pure: no client, no I/O. Deliberately does not decide created / deleted (`kubernetes_live`).
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import difflib
 import re
 from collections.abc import Mapping
@@ -41,10 +49,54 @@ def changed_fields(
 ) -> list[str]:
     """Paths of the manifest's fields where `live` differs from `expected` (what applying the
     manifest leaves: a dry-run's answer, or the manifest itself). A list whose length differs is
-    one changed field; a field `live` lacks is changed."""
+    one changed field; a field `live` lacks is changed. Secrets are compared folded."""
     found: list[str] = []
-    _walk(owned(manifest), expected, live, "", found)
+    _walk(owned(folded(manifest)), folded(expected), folded(live), "", found)
+    plain = manifest.get("stringData") if is_secret(manifest) else None
+    if isinstance(plain, Mapping):  # name a value by the key the manifest gave it
+        return [_string_data_path(path, plain) for path in found]
     return found
+
+
+def is_secret(obj: Mapping[str, Any] | None) -> bool:
+    return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def folded(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A Secret with its `stringData` written into `data`, base64-encoded, as the API server
+    stores it (`stringData` wins over `data`); any other object as it is."""
+    if not is_secret(obj) or not isinstance(obj.get("stringData"), Mapping):
+        return dict(obj)
+    body = {k: v for k, v in obj.items() if k != "stringData"}
+    encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in obj["stringData"].items()}
+    body["data"] = {**(obj.get("data") or {}), **encoded}
+    return body
+
+
+def _string_data_path(path: str, plain: Mapping[str, Any]) -> str:
+    for key in plain:
+        if path == _join("data", str(key)):
+            return _join("stringData", str(key))
+    return path
+
+
+def masked(obj: Mapping[str, Any], against: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`obj` with a Secret's `data` and `stringData` values replaced by `***`, or by
+    `*** (changed)` where `against` (the live side of a diff) has the key with another value, so
+    a diff shows which keys change and never a value. Any other kind is returned as it is."""
+    if not is_secret(obj):
+        return dict(obj)
+    body = copy.deepcopy(dict(obj))
+    theirs = (folded(against).get("data") or {}) if against is not None else {}
+    ours = folded(obj).get("data") or {}
+    for field in ("data", "stringData"):
+        values = body.get(field)
+        if isinstance(values, Mapping):
+            body[field] = {
+                key: "*** (changed)" if key in theirs and theirs[key] != ours.get(key) else "***"
+                for key in values
+            }
+    return body
 
 
 def _walk(shape: Any, expected: Any, live: Any, path: str, found: list[str]) -> None:
@@ -64,10 +116,11 @@ def _walk(shape: Any, expected: Any, live: Any, path: str, found: list[str]) -> 
 
 
 def projected(obj: Mapping[str, Any] | None, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """`obj` cut down to the manifest's fields (list items past the manifest's are kept whole)."""
+    """`obj` cut down to the manifest's fields (list items past the manifest's are kept whole);
+    a Secret folded, both of them, so its values appear under `data`."""
     if obj is None:
         return {}
-    result = _project(obj, owned(manifest))
+    result = _project(folded(obj), owned(folded(manifest)))
     return result if isinstance(result, dict) else {}
 
 

@@ -1,18 +1,24 @@
-"""Delivering a `kubernetes` component: apply every rendered object, wait for health, roll back.
+"""Delivering a `kubernetes` component: apply every rendered object, wait for health, prune, roll back.
 
 Deploy: check every object against the target's namespace limits (`namespaces`,
 `cluster_scoped`), with the cluster's own word on which kinds are namespaced, and refuse the whole
-component before anything is recorded or applied if one breaks them; record (write-ahead) which
-objects this revision is about to apply and whether each existed already, server-side apply them
-all, then poll their health until every one is healthy, one reaches a terminal failure, or the
-component's health timeout passes — the error then names each unhealthy object and why. Progress
-reads "objects healthy N/M"; cancellation is honoured between objects and between polls. Applying
-is convergent, so a retried activity is harmless.
+component before anything is recorded or applied if one breaks them; sort the objects the
+component dropped into prune candidates and those no rule lets it delete (`lockstep.delivery.
+kube_prune`, also before anything is applied); record (write-ahead) which objects this revision is
+about to apply, whether each existed already and whether it carried this component's owner mark;
+server-side apply them all, each marked as Lockstep's (`lockstep.delivery.kube_owner`), then poll
+their health until every one is healthy, one reaches a terminal failure, or the component's health
+timeout passes — the error then names each unhealthy object and why. Only a healthy component
+prunes (Argo CD's PruneLast): the candidates whose live object names this component as its owner
+are deleted. Progress reads "objects healthy N/M"; cancellation is honoured between objects and
+between polls. Applying is convergent, so a retried activity is harmless.
 
 Rollback: check the objects of the revision that was live before (the caller renders that commit)
 against the same limits, re-apply them, then delete the objects this deployment created that the
 previous revision does not have. Objects that existed before but had no previous revision to
-restore are left as they are.
+restore are left as they are. A rollback attempt that finds an earlier attempt of it in the
+journal counts what it re-applied as configured (that attempt may have changed it), as the host
+rollback does.
 
 Deliberately does not: talk to the API itself (`lockstep.targets.kubernetes`), judge health
 (`lockstep.health.kubernetes`) or know the store's schema (`InventoryJournal`).
@@ -26,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from lockstep.delivery import kube_prune
+from lockstep.delivery.kube_owner import marked, owner_of, owner_on
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import HealthCheckFailed, LockstepError, PlacementRefused
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
@@ -47,16 +55,25 @@ class Cluster(Protocol):
     def ref(self, obj: KubeObject) -> ObjectRef: ...
     def get(self, ref: ObjectRef) -> KubeObject | None: ...
     def apply(self, obj: KubeObject) -> Applied: ...
-    def delete(self, ref: ObjectRef) -> bool: ...
+    def delete(
+        self, ref: ObjectRef, *, uid: str | None = None, resource_version: str | None = None
+    ) -> bool: ...
 
 
 class InventoryJournal(Protocol):
-    def remember(self, entries: Sequence[tuple[ObjectRef, bool]]) -> dict[ObjectRef, bool]:
-        """Write-ahead (ref, existed) per object; returns ref -> created as first recorded."""
+    def remember(
+        self, entries: Sequence[tuple[ObjectRef, bool]], *, owned: Sequence[ObjectRef] = ()
+    ) -> dict[ObjectRef, bool]:
+        """Write-ahead (ref, existed) per object, and which existing ones carried this
+        component's owner mark (`owned`); returns ref -> created as first recorded."""
         ...
 
     def applied(self, refs: Sequence[ObjectRef]) -> None: ...
     def entries(self) -> list[tuple[ObjectRef, bool]]: ...
+    def step_status(self, action: str, *, obj: str = "") -> str | None:
+        """The component's step (`obj` empty) or one object's last status, None if never written."""
+        ...
+
     def step(
         self,
         action: str,
@@ -80,9 +97,9 @@ class KubernetesDelivery:
     attempt: int = 1
     clock: Callable[[], float] = field(default=time.monotonic)
     limits: NamespaceLimits | None = None  # the target's; None: no limits
-    # Objects the live revision applied and Lockstep created: those the component no longer has
-    # are deleted after the apply (pruned), as Flux and Argo CD's prune do. Rollback re-applies
-    # the previous revision, which brings them back.
+    # Objects the live revision applied that are Lockstep's (the inventory): those the component
+    # no longer has are deleted once it is healthy (pruned, `kube_prune` says which), as Flux and
+    # Argo CD's prune do. Rollback re-applies the previous revision, which brings them back.
     prune: Sequence[ObjectRef] = ()
 
 
@@ -97,13 +114,20 @@ class Outcome:
 
 
 def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
-    """Apply the component's objects and wait until they are healthy (HealthCheckFailed if not)."""
-    objects = [cast(KubeObject, o) for o in d.component.objects]
+    """Apply the component's objects, wait until they are healthy (HealthCheckFailed if not),
+    then prune what it dropped."""
+    owner = owner_of(d.component)
+    objects = [marked(cast(KubeObject, o), owner) for o in d.component.objects]
     d.journal.step("deploy", StepStatus.RUNNING, attempt=d.attempt)
     try:
         refs = [d.cluster.ref(o) for o in objects]
         _check_limits(d, refs)  # before the inventory or the cluster is written to
-        d.journal.remember([(ref, d.cluster.get(ref) is not None) for ref in refs])
+        candidates = kube_prune.candidates(d.prune, refs, limits=d.limits, component=d.component.name)
+        live = [(ref, d.cluster.get(ref)) for ref in refs]
+        d.journal.remember(
+            [(ref, found is not None) for ref, found in live],
+            owned=[ref for ref, found in live if found is not None and owner_on(found) == owner],
+        )
         applied: list[Applied] = []
         for i, obj in enumerate(objects):
             _check(d)
@@ -111,12 +135,10 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
             d.journal.step("deploy", StepStatus.SUCCEEDED, applied[-1].action, obj=str(applied[-1].ref))
             d.progress(f"objects applied {i + 1}/{len(objects)}")
         d.journal.applied(refs)
-        pruned = _prune(d, refs)
     except BaseException as err:
         d.journal.step("deploy", StepStatus.FAILED, _message(err))
         raise
-    changes = _changeset(applied, pruned)
-    d.journal.step("deploy", StepStatus.SUCCEEDED, changes)
+    d.journal.step("deploy", StepStatus.SUCCEEDED, _changeset(applied))
     d.journal.step("health", StepStatus.RUNNING, attempt=d.attempt)
     try:
         report = wait_healthy(d, refs)
@@ -131,37 +153,39 @@ def deliver_kubernetes_component(d: KubernetesDelivery) -> Outcome:
         d.journal.step("health", StepStatus.FAILED, _message(err))
         raise
     d.journal.step("health", StepStatus.SUCCEEDED, "\n".join(filter(None, [report, http])))
+    pruned = _prune(d, candidates, owner)
+    changes = _changeset(applied, pruned)
+    d.journal.step("deploy", StepStatus.SUCCEEDED, changes)
     return Outcome(
         [str(r) for r in refs],
-        any(a.action != "unchanged" for a in applied) or bool(pruned),
+        any(a.action != "unchanged" for a in applied) or bool(pruned.deleted),
         changes,
         ChangeSet(
             changes=[
                 *(Change(subject=str(a.ref), action=ChangeAction(a.action)) for a in applied),
-                *(Change(subject=str(r), action=ChangeAction.DELETED, summary=_PRUNED) for r in pruned),
+                *kube_prune.changes(pruned),
             ]
         ),
     )
 
 
-_PRUNED = "no longer in the component (created by Lockstep)"
-
-
-def _prune(d: KubernetesDelivery, applied: Sequence[ObjectRef]) -> list[ObjectRef]:
-    """Delete the objects of `d.prune` the component no longer has (matched by group, kind,
-    namespace and name, so a new apiVersion is the same object); those that were there."""
-    keep = {ref.key for ref in applied}
-    gone = [ref for ref in d.prune if ref.key not in keep]
-    _check_limits(d, gone)
-    deleted: list[ObjectRef] = []
-    for ref in gone:
-        _check(d)
-        if d.cluster.delete(ref):
-            deleted.append(ref)
-            d.journal.step("deploy", StepStatus.SUCCEEDED, f"deleted: {_PRUNED}", obj=str(ref))
-    if deleted:
-        d.progress(f"pruned {len(deleted)} objects")
-    return deleted
+def _prune(d: KubernetesDelivery, candidates: kube_prune.Candidates, owner: str) -> kube_prune.Pruned:
+    """Delete the candidates that are provably this component's; each deleted or kept object gets
+    its own deploy step saying so. A failure here fails the deploy step (the component is healthy)."""
+    try:
+        pruned = kube_prune.prune(d.cluster, candidates, owner, check=lambda: _check(d))
+    except BaseException as err:
+        d.journal.step("deploy", StepStatus.FAILED, f"pruning: {_message(err)}")
+        raise
+    for ref in pruned.deleted:
+        d.journal.step("deploy", StepStatus.SUCCEEDED, f"deleted: {kube_prune.PRUNED}", obj=str(ref))
+    for skipped in pruned.skipped:
+        d.journal.step("deploy", StepStatus.SUCCEEDED, f"not pruned: {skipped.reason}", obj=str(skipped.ref))
+    for gone in pruned.gone:
+        d.progress(f"warning: {gone.ref} {gone.reason}")
+    if pruned.deleted or pruned.skipped:
+        d.progress(f"pruned {len(pruned.deleted)} objects, kept {len(pruned.skipped)}")
+    return pruned
 
 
 def wait_healthy(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> str:
@@ -210,17 +234,19 @@ def rollback_kubernetes_component(
     entries = d.journal.entries()
     if not entries:
         return Outcome([], False, "nothing was applied")
+    # Read before this attempt writes: an earlier attempt of this rollback may have put things back.
+    earlier = d.journal.step_status("rollback") is not None
     d.journal.step("rollback", StepStatus.RUNNING, attempt=d.attempt)
     try:
-        restoring = [cast(KubeObject, obj) for obj in previous or ()]
+        owner = owner_of(d.component)
+        restoring = [marked(cast(KubeObject, obj), owner) for obj in previous or ()]
         _check_limits(d, [d.cluster.ref(obj) for obj in restoring])
         restored = [d.cluster.apply(obj) for obj in restoring]
         for a in restored:
             d.journal.step("rollback", StepStatus.SUCCEEDED, f"re-applied ({a.action})", obj=str(a.ref))
         keep = {a.ref.key for a in restored}
-        deleted = [
-            ref for ref, created in entries if created and ref.key not in keep and d.cluster.delete(ref)
-        ]
+        created = [ref for ref, created in entries if created and ref.key not in keep]
+        deleted = [ref for ref in created if d.cluster.delete(ref)]
         for ref in deleted:
             d.journal.step(
                 "rollback", StepStatus.SUCCEEDED, "deleted (created by this deployment)", obj=str(ref)
@@ -237,20 +263,46 @@ def rollback_kubernetes_component(
         detail += ": " + ", ".join(str(r) for r in deleted)
     if left:
         detail += f"; no previous revision to restore {', '.join(left)}"
+    change_set = _rollback_changes(restored, deleted, created if earlier else [], earlier=earlier)
     d.journal.step("rollback", StepStatus.SUCCEEDED, detail)
-    change_set = ChangeSet(
+    return Outcome(
+        [str(a.ref) for a in restored] + [str(r) for r in deleted], change_set.changed, detail, change_set
+    )
+
+
+def _rollback_changes(
+    restored: Sequence[Applied],
+    deleted: Sequence[ObjectRef],
+    to_delete: Sequence[ObjectRef],
+    *,
+    earlier: bool,
+) -> ChangeSet:
+    """What this attempt re-applied and deleted. After an `earlier` attempt of this rollback, as
+    a host rollback's links: when this one re-applied nothing that differed, what it re-applied
+    counts as configured (that attempt may have), and `to_delete` already gone as deleted by it."""
+    put_back = earlier and all(a.action == "unchanged" for a in restored)
+    gone = [ref for ref in to_delete if ref not in deleted]
+    return ChangeSet(
         changes=[
             *(
-                Change(subject=str(a.ref), action=ChangeAction(a.action), summary="re-applied")
+                Change(subject=str(a.ref), action=ChangeAction.CONFIGURED, summary=_EARLIER)
+                if put_back
+                else Change(subject=str(a.ref), action=ChangeAction(a.action), summary="re-applied")
                 for a in restored
             ),
             *(
                 Change(subject=str(r), action=ChangeAction.DELETED, summary="created by this deployment")
                 for r in deleted
             ),
+            *(
+                Change(subject=str(r), action=ChangeAction.DELETED, summary="deleted by an earlier attempt")
+                for r in gone
+            ),
         ]
     )
-    return Outcome([str(a.ref) for a in restored] + [str(r) for r in deleted], True, detail, change_set)
+
+
+_EARLIER = "put back by an earlier attempt"
 
 
 def _check_limits(d: KubernetesDelivery, refs: Sequence[ObjectRef]) -> None:
@@ -274,15 +326,17 @@ def _record_health(d: KubernetesDelivery, found: Sequence[tuple[ObjectRef, Asses
         d.journal.step("health", status, f"{a.health.name.lower()}: {a.message}", obj=str(ref))
 
 
-def _changeset(applied: Sequence[Applied], pruned: Sequence[ObjectRef] = ()) -> str:
+def _changeset(applied: Sequence[Applied], pruned: kube_prune.Pruned | None = None) -> str:
     counts = {
         action: sum(1 for a in applied if a.action == action)
         for action in ("created", "configured", "unchanged")
     }
     summary = ", ".join(f"{n} {action}" for action, n in counts.items())
-    if pruned:
-        summary += f", {len(pruned)} deleted"
-    lines = [f"{a.action} {a.ref}" for a in applied] + [f"deleted {ref}" for ref in pruned]
+    if pruned is not None and pruned.deleted:
+        summary += f", {len(pruned.deleted)} deleted"
+    if pruned is not None and pruned.skipped:
+        summary += f", {len(pruned.skipped)} not pruned"
+    lines = [f"{a.action} {a.ref}" for a in applied] + (kube_prune.report(pruned) if pruned else [])
     return "\n".join([summary, *lines])
 
 

@@ -1,7 +1,7 @@
 """The `kubernetes` kind's deliverer: server-side applied objects on one cluster.
 
 Wires the verbs of `lockstep.delivery.deliverer.Deliverer` to the Kubernetes delivery
-(`lockstep.delivery.kubernetes`: namespace limits, a write-ahead inventory, apply, health) and to
+(`lockstep.delivery.kubernetes`: namespace limits, a write-ahead inventory, apply, health, prune) and to
 the live comparison (`lockstep.delivery.kubernetes_live`, given what the component's live revision
 created from the inventory). One client per call, closed here.
 """
@@ -39,14 +39,20 @@ class KubernetesDeliverer:
         self._masker = masker
 
     def observe(self, component: RenderedComponent) -> Any:
-        return observe_kubernetes(self._target(component), component, previous_refs=self._previous(component))
+        target = self._target(component)
+        return observe_kubernetes(
+            target,
+            component,
+            previous_refs=self._previous(component),
+            limits=target.limits(component.target_name),
+        )
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
         return diff_kubernetes(desired, live, with_diff=with_diff)
 
     def apply(self, context: DeliveryContext, component: RenderedComponent) -> list[ChangeSet]:
-        """Apply the objects, prune those of the live revision the component no longer has
-        (only ones Lockstep created), then wait for health."""
+        """Apply the objects, wait for health, then prune those of the live revision the
+        component no longer has (only ones provably its own: `lockstep.delivery.kube_prune`)."""
         with self._delivery(context, component) as delivery:
             delivery.prune = self._previous(component)
             return [deliver_kubernetes_component(delivery).changes]
@@ -68,7 +74,7 @@ class KubernetesDeliverer:
             return [rollback_kubernetes_component(delivery, previous.objects if previous else None).changes]
 
     def _previous(self, component: RenderedComponent) -> list[ObjectRef]:
-        """What the component's live revision applied and Lockstep created (the inventory)."""
+        """What the component's live revision applied that is Lockstep's (the inventory)."""
         if not component.application:
             return []
         with self._store.read_session() as session:

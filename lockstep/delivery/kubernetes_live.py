@@ -3,16 +3,20 @@ change.
 
 `observe_kubernetes` reads, per object of the component, the live object and what a server-side
 apply under field manager `lockstep` would leave (`dryRun=All`: the API server's admission and
-defaulting run, nothing is stored). Where the server refuses the dry run (an admission webhook
-with side effects, an API that does not offer it) the object is compared with the manifest
-itself instead. It also reads the objects the component's live revision applied and Lockstep
-created that the component no longer has (`previous_refs`, from the inventory).
+defaulting run, nothing is stored), the object marked as Lockstep's as a deployment applies it
+(`lockstep.delivery.kube_owner`). Where the server refuses the dry run (an admission webhook
+with side effects, an API that does not offer it) the object is compared with the marked manifest
+itself instead. It also looks at the objects the component's live revision applied that are
+Lockstep's but that the component no longer has (`previous_refs`, from the inventory), and sorts
+them as a deployment's pruning would (`lockstep.delivery.kube_prune`): deleted, or kept and why.
 
 `diff_kubernetes` turns that into one change set for the cluster (location ""), per object
 `Kind/namespace/name`: `created` (not on the cluster), `configured` (the summary names the
 fields that differ, compared over the fields the manifest sets: `lockstep.delivery.kube_fields`),
-`unchanged`, or `deleted` (left behind, see above). A cluster that cannot be reached or read is
-one change set with `unreachable` and the reason, never an error.
+`unchanged`, `deleted` (left behind and pruned, see above), or `unchanged` with
+`not pruned (…)` (left behind, kept). A Secret's values are never shown: `***` in every diff. A
+cluster that cannot be reached or read is one change set with `unreachable` and the reason, never
+an error.
 
 Deliberately does not: apply or delete anything, nor know the store (the deliverer hands over
 `previous_refs`).
@@ -24,16 +28,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from lockstep.delivery.kube_fields import changed_fields, owned, projected, yaml_diff
+from lockstep.delivery import kube_prune
+from lockstep.delivery.kube_fields import changed_fields, masked, owned, projected, yaml_diff
+from lockstep.delivery.kube_owner import marked, owner_of
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
+from lockstep.domain.kube_scope import NamespaceLimits
 from lockstep.domain.models import RenderedComponent
 from lockstep.settings import KubernetesTargetSettings
-from lockstep.targets.kubernetes import KubernetesApiError, KubernetesCluster, connect_kubernetes
+from lockstep.targets.kubernetes import (
+    KubernetesApiError,
+    KubernetesCluster,
+    UnservedKind,
+    connect_kubernetes,
+)
 
 REQUEST_TIMEOUT = 10.0  # seconds per API request while looking: a preview should not hang
 LEFT_BEHIND = "no longer in the component's manifests (created by Lockstep)"
+KEPT = "no longer in the component's manifests; not pruned"
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class KubeLive:
 
     objects: list[ObservedObject] = field(default_factory=list)
     left_behind: list[tuple[ObjectRef, KubeObject]] = field(default_factory=list)
+    kept: list[kube_prune.Skipped] = field(default_factory=list)  # left behind, not pruned
     unreachable: str | None = None
 
 
@@ -62,37 +76,54 @@ def observe_kubernetes(
     component: RenderedComponent,
     *,
     previous_refs: Sequence[ObjectRef] = (),
+    limits: NamespaceLimits | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
 ) -> KubeLive:
     """Read the component's objects, their dry-run applies and the objects in `previous_refs`
-    (what the live revision applied and Lockstep created) that the component no longer has."""
+    (what the live revision applied that is Lockstep's) that the component no longer has, sorted
+    as a deployment with the target's `limits` would prune them."""
     try:
         cluster = connect_kubernetes(target, request_timeout=request_timeout)
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
+    owner = owner_of(component)
     try:
-        objects = [_observe(cluster, cast(KubeObject, obj)) for obj in component.objects]
-        wanted = {o.ref.key for o in objects}
-        left = [
-            (ref, live)
-            for ref in previous_refs
-            if ref.key not in wanted and (live := cluster.get(ref)) is not None
-        ]
+        objects = [_observe(cluster, cast(KubeObject, obj), owner) for obj in component.objects]
+        found = kube_prune.candidates(
+            previous_refs, [o.ref for o in objects], limits=limits, component=component.name
+        )
+        left: list[tuple[ObjectRef, KubeObject]] = []
+        kept = list(found.skipped)
+        for ref in found.delete:
+            live = _live_or_gone(cluster, ref)
+            reason = None if live is None else kube_prune.judge(live, owner)
+            if live is not None and reason is None:
+                left.append((ref, live))
+            elif reason is not None:
+                kept.append(kube_prune.Skipped(ref, reason))
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
     finally:
         cluster.close()
-    return KubeLive(objects=objects, left_behind=left)
+    return KubeLive(objects=objects, left_behind=left, kept=kept)
 
 
-def _observe(cluster: KubernetesCluster, obj: KubeObject) -> ObservedObject:
+def _live_or_gone(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | None:
+    """The live object; None when it is gone, or its kind is no longer served (as pruning does)."""
+    try:
+        return cluster.get(ref)
+    except UnservedKind:
+        return None
+
+
+def _observe(cluster: KubernetesCluster, obj: KubeObject, owner: str) -> ObservedObject:
     ref = cluster.ref(obj)
-    desired = cast(KubeObject, {**obj, "metadata": {**obj.get("metadata", {})}})
+    desired = marked(obj, owner)  # as a deployment applies it: its marks are compared too
     if ref.namespace:
         desired["metadata"]["namespace"] = ref.namespace
     live = cluster.get(ref)
     try:
-        return ObservedObject(_key(obj), ref, desired, live, cluster.dry_run_apply(obj))
+        return ObservedObject(_key(obj), ref, desired, live, cluster.dry_run_apply(desired))
     except KubernetesApiError as err:
         if err.status is None:
             raise
@@ -112,8 +143,12 @@ def diff_kubernetes(desired: RenderedComponent, live: Any, *, with_diff: bool = 
             raise LockstepError(f"{desired.name}: {_key(cast(KubeObject, manifest))} was not observed")
         changes.append(_change(found, with_diff))
     for ref, left in observed.left_behind:
-        diff = yaml_diff(owned(cast(dict[str, Any], left)), {}, subject=str(ref)) if with_diff else ""
+        shown = masked(owned(cast(dict[str, Any], left)))
+        diff = yaml_diff(shown, {}, subject=str(ref)) if with_diff else ""
         changes.append(Change(subject=str(ref), action=ChangeAction.DELETED, summary=LEFT_BEHIND, diff=diff))
+    for kept in observed.kept:
+        summary = f"{KEPT} ({kept.reason})"
+        changes.append(Change(subject=str(kept.ref), action=ChangeAction.UNCHANGED, summary=summary))
     return [ChangeSet(location="", changes=changes)]
 
 
@@ -122,7 +157,7 @@ def _change(o: ObservedObject, with_diff: bool) -> Change:
     expected = cast(dict[str, Any], o.would_be if o.would_be is not None else o.desired)
     subject = str(o.ref)
     if o.live is None:
-        diff = yaml_diff({}, projected(expected, manifest), subject=subject) if with_diff else ""
+        diff = yaml_diff({}, masked(projected(expected, manifest)), subject=subject) if with_diff else ""
         return Change(subject=subject, action=ChangeAction.CREATED, diff=diff)
     live = cast(dict[str, Any], o.live)
     fields = changed_fields(manifest, expected, live)
@@ -131,11 +166,8 @@ def _change(o: ObservedObject, with_diff: bool) -> Change:
     summary = ", ".join(fields)
     if o.dry_run_refused is not None:
         summary += f" (compared with the manifest: dry run refused, {o.dry_run_refused})"
-    diff = (
-        yaml_diff(projected(live, manifest), projected(expected, manifest), subject=subject)
-        if with_diff
-        else ""
-    )
+    before, after = projected(live, manifest), projected(expected, manifest)
+    diff = yaml_diff(masked(before), masked(after, against=before), subject=subject) if with_diff else ""
     return Change(subject=subject, action=ChangeAction.CONFIGURED, summary=summary, diff=diff)
 
 

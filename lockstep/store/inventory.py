@@ -1,11 +1,13 @@
 """The inventory of Kubernetes objects each deployment applied, per component.
 
 Owns the `kubernetes_inventory` table and its repository functions. A row is written BEFORE its
-object is applied (write-ahead) and says whether the object existed then; the first write wins,
-so a retried activity — which finds the object it created a moment ago — cannot turn "created by
-this deployment" into "was already there". Rollback deletes exactly the rows with `created`;
-`previous_objects` gives the preview (`lockstep plan`) what the live revision applied and Lockstep
-created, so an object a component dropped shows as `deleted`.
+object is applied (write-ahead) and says whether the object existed then (`created`: it did not),
+and whether an existing one carried this component's owner mark (`found_owned`); the first write
+wins, so a retried activity — which finds the object it created a moment ago — cannot turn
+"created by this deployment" into "was already there". Rollback deletes exactly the rows with
+`created`; `previous_objects` gives pruning and the preview (`lockstep plan`) what the live
+revision applied that is Lockstep's, so an object a component dropped is deleted and shows as
+`deleted`.
 
 `StoreInventory` implements `lockstep.delivery.kubernetes.InventoryJournal` for one (deployment,
 component), together with its steps, whose output it stores with known secrets masked.
@@ -26,7 +28,7 @@ from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.masking import Masker
 from lockstep.store.inserts import insert_or_get
 from lockstep.store.revisions import last_revisions
-from lockstep.store.steps import record_step
+from lockstep.store.steps import record_step, steps_for
 from lockstep.store.tables import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -61,6 +63,9 @@ class KubernetesInventoryRecord(SQLModel, table=True):
     namespace: str = ""  # "" for cluster-scoped objects
     name: str
     created: bool  # it did not exist before this deployment applied it
+    # It existed, carrying this component's owner annotation (Lockstep's from an earlier
+    # deployment); None in rows written before Lockstep marked its objects.
+    found_owned: bool | None = None
     applied: bool = False
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -79,6 +84,7 @@ def record_intent(
     commit: str,
     ref: ObjectRef,
     existed: bool,
+    owned: bool = False,
 ) -> KubernetesInventoryRecord:
     """Record that `ref` is about to be applied; an existing row is kept as it is (first write wins)."""
     key = (deployment_id, component, ref)
@@ -96,6 +102,7 @@ def record_intent(
             namespace=ref.namespace,
             name=ref.name,
             created=not existed,
+            found_owned=existed and owned,
         )
         row = insert_or_get(session, candidate, partial(_find, session, *key))
     return row
@@ -158,8 +165,12 @@ class StoreInventory:
         self._component = component
         self._commit = commit
 
-    def remember(self, entries: Sequence[tuple[ObjectRef, bool]]) -> dict[ObjectRef, bool]:
-        """Write-ahead: (ref, existed now) per object; returns ref -> created, as first recorded."""
+    def remember(
+        self, entries: Sequence[tuple[ObjectRef, bool]], *, owned: Sequence[ObjectRef] = ()
+    ) -> dict[ObjectRef, bool]:
+        """Write-ahead: (ref, existed now) per object, `owned` those found carrying this
+        component's owner mark; returns ref -> created, as first recorded."""
+        marked = set(owned)
         with self._store.session() as session:
             rows = [
                 record_intent(
@@ -171,6 +182,7 @@ class StoreInventory:
                     commit=self._commit,
                     ref=ref,
                     existed=existed,
+                    owned=ref in marked,
                 )
                 for ref, existed in entries
             ]
@@ -187,6 +199,14 @@ class StoreInventory:
         with self._store.session() as session:
             rows = inventory(session=session, deployment_id=self._deployment_id, component=self._component)
             return [(row.ref, row.created) for row in rows]
+
+    def step_status(self, action: str, *, obj: str = "") -> str | None:
+        """The last status of the component's step (`obj` empty) or one object's, None if none."""
+        with self._store.session() as session:
+            for row in steps_for(session=session, deployment_id=self._deployment_id):
+                if (row.component, row.host, row.action) == (self._component, obj, action):
+                    return row.status
+        return None
 
     def step(
         self,
@@ -214,19 +234,24 @@ def previous_objects(
     *, session: Session, application: str, environment: str, component: str
 ) -> list[ObjectRef]:
     """The objects the component's live revision applied (the latest succeeded deployment's
-    inventory) that Lockstep created, in that deployment or an earlier one: what a component that
-    no longer has them leaves behind. Objects that existed before Lockstep applied them are not."""
+    inventory) that are Lockstep's: the latest record of each in this application, environment
+    and component says Lockstep created it, or found it carrying this component's owner mark.
+    A later record that found it present unmarked (someone deleted and recreated it, or it was
+    there before Lockstep) makes it not Lockstep's: what a component that no longer has such an
+    object leaves behind is never pruned."""
     live = last_revisions(session=session, application=application, environment=environment).get(component)
     if live is None:
         return []
-    created = session.exec(
-        select(KubernetesInventoryRecord).where(
+    rows = session.exec(
+        select(KubernetesInventoryRecord)
+        .where(
             KubernetesInventoryRecord.application == application,
             KubernetesInventoryRecord.environment == environment,
             KubernetesInventoryRecord.component == component,
-            col(KubernetesInventoryRecord.created).is_(True),
         )
+        .order_by(col(KubernetesInventoryRecord.id))
     ).all()
-    ours = {row.ref.key for row in created}
-    rows = inventory(session=session, deployment_id=live.deployment_id, component=component)
-    return [row.ref for row in rows if row.applied and row.ref.key in ours]
+    latest = {row.ref.key: row for row in rows}  # recording order: the last one wins
+    ours = {key for key, row in latest.items() if row.created or row.found_owned}
+    applied = inventory(session=session, deployment_id=live.deployment_id, component=component)
+    return [row.ref for row in applied if row.applied and row.ref.key in ours]

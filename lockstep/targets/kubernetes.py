@@ -2,9 +2,10 @@
 
 Owns the connection (a kubeconfig file and context, or the in-cluster service account), resource
 discovery (which tells whether a kind is namespaced, so objects without a namespace get the
-target's), server-side apply under field manager `lockstep` (conflicts forced when the target
-says so) and its dry run (what an apply would leave, for previews), and wrapping the client's
-errors into Lockstep errors that say whether retrying helps.
+target's; `UnservedKind` when the cluster serves no such kind), server-side apply under field
+manager `lockstep` (conflicts forced when the target says so) and its dry run (what an apply would
+leave, for previews), deleting with preconditions (`uid`, `resourceVersion`), and wrapping the
+client's errors into Lockstep errors that say whether retrying helps.
 
 Deliberately does not: decide what to apply, wait for health (`lockstep.delivery.kubernetes`
 and `lockstep.health.kubernetes`) or remember what it applied (`lockstep.store.inventory`).
@@ -49,6 +50,14 @@ class KubernetesApiError(LockstepError):
 
 class ApplyConflict(KubernetesApiError):
     """Another field manager owns fields Lockstep applies (set `force_conflicts` to take them)."""
+
+
+class PreconditionFailed(KubernetesApiError):
+    """A delete's preconditions no longer hold: the object was replaced or changed since it was read."""
+
+
+class UnservedKind(KubernetesApiError):
+    """The cluster serves no such kind in that apiVersion (a CRD removed, an API version retired)."""
 
 
 @dataclass(frozen=True)
@@ -133,15 +142,22 @@ class KubernetesCluster:
         )
         return cast(KubeObject, live.to_dict())
 
-    def delete(self, ref: ObjectRef) -> bool:
-        """Delete the object (its dependents in the background); False when it was already gone."""
+    def delete(self, ref: ObjectRef, *, uid: str | None = None, resource_version: str | None = None) -> bool:
+        """Delete the object (its dependents in the background); False when it was already gone.
+        With `uid` / `resource_version` the API server deletes only the object that still has
+        them (preconditions): one replaced or changed since it was read answers 409 (ApplyConflict)."""
         resource = self._resource(ref.api_version, ref.kind)
+        preconditions = {
+            k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v is not None
+        }
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions}
         try:
             self._call(
                 lambda: self._client.delete(
                     resource,
                     name=ref.name,
                     namespace=ref.namespace or None,
+                    body=body if preconditions else None,
                     propagation_policy="Background",
                     _request_timeout=self._timeout,
                 ),
@@ -150,6 +166,8 @@ class KubernetesCluster:
         except KubernetesApiError as err:
             if err.status == 404:
                 return False
+            if err.status == 409 and preconditions:
+                raise PreconditionFailed(f"{ref} changed since it was read: not deleted", status=409) from err
             raise
         return True
 
@@ -166,7 +184,7 @@ class KubernetesCluster:
                 f"looking up {kind} in {api_version}",
             )
         except (dynamic_errors.ResourceNotFoundError, dynamic_errors.ResourceNotUniqueError) as err:
-            raise KubernetesApiError(
+            raise UnservedKind(
                 f"the cluster serves no {kind} in {api_version} (is its CRD installed?): {err}"
             ) from None
 

@@ -6,15 +6,15 @@ failed plan. Real Git, a real store, kmock's emulated cluster (tests/support/kub
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
 from activities.deployment import DeploymentActivities
 from activities.threads import ActivityThreads
 from lockstep.delivery.kinds import deliverers
+from lockstep.delivery.kube_owner import marked
 from lockstep.delivery.rendering import CommitRenderer
-from lockstep.domain.kube_objects import KubeObject
 from lockstep.domain.messages import DeploymentRequest
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.policy.input import deploy_input
@@ -70,7 +70,7 @@ async def test_prepare_puts_change_counts_on_the_plan_and_in_the_policy_input(tm
         )
         targets = TargetRegistry(settings.targets)
         live = connect_kubernetes(targets.settings("k8s-test"))  # type: ignore[arg-type]
-        live.apply(cast(KubeObject, FLAGS_OBJECT))
+        live.apply(marked(FLAGS_OBJECT, "shop/staging/catalogue"))  # as a deployment applied it
         live.close()
         store = Store.from_url(settings.database_url)
         activities = DeploymentActivities(

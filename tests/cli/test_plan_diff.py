@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from lockstep.domain.kube_objects import KubeObject
+from lockstep.delivery.kube_owner import marked
 from lockstep.settings import KubernetesTargetSettings, Settings
 from lockstep.store.engine import Store
 from lockstep.store.revisions import record_revisions
@@ -67,7 +67,7 @@ def _settings(tmp_path: Path, k8s: dict[str, str]) -> Settings:
 def _apply_live(k8s: dict[str, str]) -> None:
     cluster = connect_kubernetes(KubernetesTargetSettings.model_validate(k8s))
     try:
-        cluster.apply(cast(KubeObject, LIVE_DEPLOYMENT))
+        cluster.apply(marked(LIVE_DEPLOYMENT, "shop/staging/catalogue"))  # as a deployment did
     finally:
         cluster.close()
 
@@ -156,7 +156,7 @@ async def test_a_long_diff_is_cut_and_an_unchanged_component_says_so(
     assert text.code == 0, text.stdout + text.stderr
     out = text.stdout.splitlines()
     assert "+  key194: v194" in out and "+  key195: v195" not in out
-    assert out[out.index("+  key194: v194") + 1] == "… 109 more lines"
+    assert out[out.index("+  key194: v194") + 1] == "… 113 more lines"  # its owner marks among them
 
     [staging] = json.loads((await cli("plan", str(tmp_path / "shop"), "--output", "json")).stdout)
     store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -171,3 +171,38 @@ async def test_a_long_diff_is_cut_and_an_unchanged_component_says_so(
     assert [line.split() for line in again.stdout.splitlines() if "catalogue" in line] == [
         ["catalogue", "unchanged"]
     ]
+
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: %s, user: shop}\n"
+
+
+async def test_a_secret_s_values_are_never_printed_only_which_keys_change(
+    cli_for: Callable[[Settings], Cli], tmp_path: Path, emulated: EmulatedCluster
+) -> None:
+    k8s = emulated.target(tmp_path / "kubeconfig")
+    cluster = connect_kubernetes(KubernetesTargetSettings.model_validate(k8s))
+    try:
+        live: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}
+        cluster.apply(
+            marked({**live, "stringData": {"password": "old-pw", "user": "shop"}}, "shop/staging/catalogue")
+        )
+    finally:
+        cluster.close()
+    commit(tmp_path / "shop", {"lockstep.yaml": MANIFEST, "k8s/db.yaml": SECRET % "new-pw"}, "rotate")
+    cli = cli_for(_settings(tmp_path, k8s))
+
+    text = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--diff")
+    assert text.code == 0, text.stdout + text.stderr
+    out = text.stdout.splitlines()
+    assert ["catalogue", "kubernetes", "k8s-test", "1", "configured"] in [line.split() for line in out]
+    assert "-  password: '***'" in out and "+  password: '*** (changed)'" in out
+    assert not any("user" in line and line[:1] in "+-" for line in out)  # unchanged: no diff line
+    result = await cli("plan", str(tmp_path / "shop"), "--env", "staging", "--output", "json", "--diff")
+    assert result.code == 0, result.stderr
+    [staging] = json.loads(result.stdout)
+    [change] = staging["plan"]["components"][0]["changes"][0]["changes"]
+    assert (change["action"], change["summary"]) == ("configured", "stringData.password")
+    assert "+  password: '*** (changed)'" in change["diff"]
+    for printed in (text.stdout, result.stdout):
+        for value in ("old-pw", "new-pw", "b2xkLXB3", "bmV3LXB3", "c2hvcA=="):  # plain and base64
+            assert value not in printed

@@ -6,14 +6,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from lockstep.delivery.kinds import deliverers
+from lockstep.delivery.kube_owner import marked
 from lockstep.delivery.kubernetes_live import LEFT_BEHIND, diff_kubernetes, observe_kubernetes
 from lockstep.domain.changes import ChangeSet
-from lockstep.domain.kube_objects import KubeObject, ObjectRef
+from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.models import HealthSpec, RenderedComponent
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
@@ -90,6 +91,11 @@ def actions(change_set: ChangeSet) -> dict[str, tuple[str, str]]:
     return {c.subject: (c.action.value, c.summary) for c in change_set.changes}
 
 
+def apply_marked(cluster: KubernetesCluster, obj: dict[str, Any], *, owner: str = "//shop") -> None:
+    """Apply `obj` as a deployment of `component()` (or `owner`) does: marked as Lockstep's."""
+    cluster.apply(marked(obj, owner))
+
+
 def with_image(obj: dict[str, Any], image: str) -> dict[str, Any]:
     changed = copy.deepcopy(obj)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = image
@@ -119,7 +125,7 @@ def test_applied_objects_are_unchanged_whatever_the_server_adds(
     emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
 ) -> None:
     emulated.emulator.dry_run = dry_run
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     emulated.set_status(DEPLOYMENTS, "shop", "web", {"readyReplicas": 2})
     emulated.call(
         lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch(
@@ -136,7 +142,7 @@ def test_a_field_another_manager_changed_or_the_manifest_changes_is_configured(
     emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
 ) -> None:
     emulated.emulator.dry_run = dry_run
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     # What `kubectl scale` (another field manager) does to the live object:
     emulated.call(
         lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch({"spec": {"replicas": 5}})
@@ -154,7 +160,7 @@ def test_a_field_another_manager_changed_or_the_manifest_changes_is_configured(
 def test_a_changed_label_is_named_by_its_key(
     target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     relabelled = copy.deepcopy(WEB)
     relabelled["metadata"]["labels"]["app.kubernetes.io/name"] = "shop-web"
     assert actions(changes_of(target, component(relabelled))) == {
@@ -165,7 +171,7 @@ def test_a_changed_label_is_named_by_its_key(
 def test_diff_shows_the_changed_fields_as_yaml(
     emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:
-    cluster.apply(cast(KubeObject, WEB))
+    apply_marked(cluster, WEB)
     emulated.call(
         lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch({"spec": {"replicas": 5}})
     )
@@ -183,8 +189,8 @@ def test_diff_shows_the_changed_fields_as_yaml(
 def test_objects_lockstep_created_that_the_component_dropped_are_deleted(
     target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:
-    cluster.apply(cast(KubeObject, WEB))
-    cluster.apply(cast(KubeObject, FLAGS))
+    apply_marked(cluster, WEB)
+    apply_marked(cluster, FLAGS)
     flags = ObjectRef("v1", "ConfigMap", "shop", "flags")
     gone = ObjectRef("v1", "ConfigMap", "shop", "gone")
     web = ObjectRef("apps/v1", "Deployment", "shop", "web")
@@ -219,7 +225,7 @@ def test_the_deliverer_finds_what_the_live_revision_created_in_the_inventory(
     existing = ObjectRef("v1", "ConfigMap", "shop", "existing")  # there before Lockstep applied it
     flags = ObjectRef("v1", "ConfigMap", "shop", "flags")
     for obj in (WEB, FLAGS, {**FLAGS, "metadata": {"name": "existing"}}):
-        cluster.apply(cast(KubeObject, obj))
+        apply_marked(cluster, obj, owner="shop/staging/shop")
     with store.session() as session:
         for ref, existed in ((flags, False), (existing, True)):
             record_intent(
@@ -239,7 +245,48 @@ def test_the_deliverer_finds_what_the_live_revision_created_in_the_inventory(
         "Deployment/shop/web": ("unchanged", ""),
         "ConfigMap/shop/flags": ("deleted", LEFT_BEHIND),
     }
-    # Without a known application (nothing to look up), nothing is left behind.
+    # Without a known application (nothing to look up), nothing is left behind; its owner
+    # annotation would name another owner.
     anonymous = component(WEB)
     [change_set] = deliverer.diff(anonymous, deliverer.observe(anonymous))
-    assert actions(change_set) == {"Deployment/shop/web": ("unchanged", "")}
+    assert actions(change_set) == {
+        "Deployment/shop/web": ("configured", 'metadata.annotations["lockstep.io/owner"]')
+    }
+
+
+def secret(**string_data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": string_data}
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "no-dry-run"])
+def test_a_secret_s_string_data_is_compared_with_its_live_data_and_never_shown(
+    emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
+) -> None:
+    emulated.emulator.dry_run = dry_run
+    apply_marked(cluster, secret(password="old-pw", user="shop"))
+    live = emulated.live("v1/secrets", "shop", "db")
+    assert live is not None and "stringData" not in live  # the server keeps only data (base64)
+
+    assert actions(changes_of(target, component(secret(password="old-pw", user="shop")))) == {
+        "Secret/shop/db": ("unchanged", "")
+    }
+    change_set = changes_of(target, component(secret(password="new-pw", user="shop")), with_diff=True)
+    [change] = change_set.changes
+    assert (change.action, change.summary.split(" (")[0]) == ("configured", "stringData.password")
+    lines = change.diff.splitlines()
+    assert "-  password: '***'" in lines and "+  password: '*** (changed)'" in lines
+    assert not any(line.startswith(("-", "+")) and "user" in line for line in lines)
+    for value in ("old-pw", "new-pw", "b2xkLXB3", "bmV3LXB3"):  # plain and base64
+        assert value not in change.diff
+
+
+def test_a_created_or_deleted_secret_s_values_are_masked(
+    target: KubernetesTargetSettings, cluster: KubernetesCluster
+) -> None:
+    created = changes_of(target, component(secret(password="pw-1")), with_diff=True).changes[0]
+    assert created.action == "created" and "+  password: '***'" in created.diff.splitlines()
+    apply_marked(cluster, secret(password="pw-1"))
+    gone = ObjectRef("v1", "Secret", "shop", "db")
+    [deleted] = changes_of(target, component(), previous_refs=[gone], with_diff=True).changes
+    assert deleted.action == "deleted" and "-  password: '***'" in deleted.diff.splitlines()
+    assert "pw-1" not in created.diff + deleted.diff and "cHctMQ==" not in created.diff + deleted.diff

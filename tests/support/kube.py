@@ -7,7 +7,9 @@ API server creates the object on an apply patch (`application/apply-patch+yaml`)
 (bumped when `spec` changes, as the API server does) and gives new objects a `uid`. kmock also
 ignores `dryRun=All` and stores a dry-run apply for real; `ApplyingEmulator` answers it with the
 merged object and stores nothing, or, with `dry_run=False`, refuses it with 400 as a server whose
-admission webhooks have side effects does. Everything else — discovery, GET, DELETE, LIST — is
+admission webhooks have side effects does. Like the API server, it folds a Secret's `stringData`
+into `data` (base64) and refuses a DELETE whose preconditions (`uid`, `resourceVersion`) do not
+match the live object with 409. Everything else — discovery, GET, DELETE, LIST — is
 kmock's own. The emulator runs its event loop in a
 background thread, because the `kubernetes` client is synchronous and is called from test code
 and from activity threads alike.
@@ -19,6 +21,7 @@ No kube-apiserver can be installed on this machine, so this is as real as the te
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import threading
 import uuid
@@ -59,8 +62,14 @@ class ApplyingEmulator(KubernetesEmulator):
             and request.name is not None
             and isinstance(request.data, dict)
         )
+        if is_apply and request.resource is not None and request.resource.plural == "secrets":
+            _fold_string_data(request.data)
         if is_apply and "dryRun" in request.params:
             return await self._dry_run_apply(request)
+        if request.method == "DELETE" and request.name is not None and isinstance(request.data, dict):
+            refused = await self._refused_delete(request)
+            if refused is not None:
+                return refused
         if is_apply:
             key: Any = (request.resource, request.namespace, request.name)
             async with self._lock:
@@ -82,6 +91,20 @@ class ApplyingEmulator(KubernetesEmulator):
                     meta["uid"] = live.get("metadata", {}).get("uid")
         return await super()._handle(request)
 
+    async def _refused_delete(self, request: rendering.Request) -> aiohttp.web.StreamResponse | None:
+        """409, as the API server answers, when a delete's preconditions (`uid`,
+        `resourceVersion`) do not match the live object; None to let the delete go on."""
+        wanted = (request.data or {}).get("preconditions") or {}
+        key: Any = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            found = self.objects[key] if key in self.objects else None  # noqa: SIM401 (no .get)
+            meta = {} if found is None or found.deleted else dict(found.raw.get("metadata", {}))
+        if not meta or all(meta.get(field) == value for field, value in wanted.items()):
+            return None
+        status = {"kind": "Status", "status": "Failure", "reason": "Conflict", "code": 409}
+        message = f"Precondition failed: {wanted} does not match the object"
+        return aiohttp.web.json_response({**status, "message": message}, status=409)
+
     async def _dry_run_apply(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         """What the apply would leave (kmock's JSON merge onto the live object), stored nowhere."""
         if not self.dry_run:
@@ -97,6 +120,15 @@ class ApplyingEmulator(KubernetesEmulator):
             data.setdefault("metadata", {}).update(uid=str(uuid.uuid4()), generation=1)
             return aiohttp.web.json_response(data, status=201)
         return aiohttp.web.json_response(dict(dicts.patch_dict(live, data)))
+
+
+def _fold_string_data(secret: dict[str, Any]) -> None:
+    """What the API server does to a Secret it is given: `stringData` is written into `data`,
+    base64-encoded, and never stored itself."""
+    plain = secret.pop("stringData", None) or {}
+    if plain:
+        encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in plain.items()}
+        secret["data"] = {**(secret.get("data") or {}), **encoded}
 
 
 class EmulatedCluster:
@@ -203,8 +235,16 @@ class MemoryInventory:
         self.created: dict[ObjectRef, bool] = {}
         self.applied_refs: list[ObjectRef] = []
         self.steps: dict[str, tuple[str, str | None]] = {}
+        self.owned: set[ObjectRef] = set()
 
-    def remember(self, entries: Sequence[tuple[ObjectRef, bool]]) -> dict[ObjectRef, bool]:
+    def step_status(self, action: str, *, obj: str = "") -> str | None:
+        found = self.steps.get(f"{action} {obj}" if obj else action)
+        return found[0] if found else None
+
+    def remember(
+        self, entries: Sequence[tuple[ObjectRef, bool]], *, owned: Sequence[ObjectRef] = ()
+    ) -> dict[ObjectRef, bool]:
+        self.owned.update(r for r in owned if r not in self.created)
         return {ref: self.created.setdefault(ref, not existed) for ref, existed in entries}
 
     def applied(self, refs: Sequence[ObjectRef]) -> None:

@@ -150,8 +150,19 @@ async def test_a_deployment_prunes_an_object_its_component_dropped(
     app_repo: Path,
     emulated: EmulatedCluster,
 ) -> None:
+    commit(app_repo, {"k8s/flags.yaml": CONFIGMAP}, "catalogue flags")
     first = await deploy(temporal_env, settings, store, git)
     assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    flags = emulated.live("v1/configmaps", "shop", "catalogue-flags")
+    assert flags is not None
+    assert flags["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "lockstep"}
+    assert flags["metadata"]["annotations"] == {"lockstep.io/owner": "shop/staging/catalogue"}
+    # Another component took the flags over (its owner annotation names it): not catalogue's to prune.
+    emulated.call(
+        lambda: emulated.emulator.objects["v1/configmaps", "shop", "catalogue-flags"].patch(
+            {"metadata": {"annotations": {"lockstep.io/owner": "shop/staging/web"}}}
+        )
+    )
     # Not Lockstep's: on the cluster before any deployment named it, so never pruned.
     target = settings.targets["k8s-test"]
     assert isinstance(target, KubernetesTargetSettings)
@@ -163,13 +174,22 @@ async def test_a_deployment_prunes_an_object_its_component_dropped(
         cluster.close()
 
     (app_repo / "k8s/service.yaml").unlink()
-    commit(app_repo, {"k8s/deployment.yaml": DEPLOYMENT.replace("REPLICAS", "3")}, "no service")
+    (app_repo / "k8s/flags.yaml").unlink()
+    commit(app_repo, {"k8s/deployment.yaml": DEPLOYMENT.replace("REPLICAS", "3")}, "no service, no flags")
     second = await deploy(temporal_env, settings, store, git)
 
     assert second.status == DeploymentStatus.SUCCEEDED, second.error
-    assert _actions(_changes(second, "catalogue", "", "deploy")) == {
+    changes = _changes(second, "catalogue", "", "deploy")
+    assert _actions(changes) == {
         "Deployment/shop/catalogue": "configured",
         "Service/shop/catalogue": "deleted",
+        "ConfigMap/shop/catalogue-flags": "unchanged",
     }
+    assert changes is not None and changes.items[-1].summary == (
+        "no longer in the component; not pruned (lockstep.io/owner names shop/staging/web)"
+    )
+    [kept] = [s for s in second.steps if s.host == "ConfigMap/shop/catalogue-flags" and s.action == "deploy"]
+    assert kept.output == "not pruned: lockstep.io/owner names shop/staging/web"
     assert emulated.live("v1/services", "shop", "catalogue") is None
+    assert emulated.live("v1/configmaps", "shop", "catalogue-flags") is not None
     assert emulated.live("v1/configmaps", "shop", "theirs") is not None
