@@ -23,6 +23,7 @@ from lockstep.domain.errors import LockstepError
 from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.masking import Masker
 from lockstep.domain.models import RenderedComponent
+from lockstep.domain.status import StepStatus
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
 from lockstep.store.inventory import StoreInventory, previous_objects
@@ -53,12 +54,12 @@ class KubernetesDeliverer:
     def apply(self, context: DeliveryContext, component: RenderedComponent) -> list[ChangeSet]:
         """Apply the objects, wait for health, then prune those of the live revision the
         component no longer has (only ones provably its own: `lockstep.delivery.kube_prune`)."""
-        with self._delivery(context, component) as delivery:
+        with self._delivery(context, component, action="deploy") as delivery:
             delivery.prune = self._previous(component)
             return [deliver_kubernetes_component(delivery).changes]
 
     def verify(self, context: DeliveryContext, component: RenderedComponent) -> str:
-        with self._delivery(context, component) as delivery:
+        with self._delivery(context, component, action=None) as delivery:
             refs = [delivery.cluster.ref(obj) for obj in component.objects]  # type: ignore[arg-type]
             return wait_healthy(delivery, refs)
 
@@ -67,9 +68,11 @@ class KubernetesDeliverer:
     ) -> list[ChangeSet]:
         """Re-apply the objects of the revision live before (rendered only when this deployment
         applied something) and delete what it created that the revision does not have."""
-        with self._delivery(context, component, interruptible=False) as delivery:
-            if not delivery.journal.entries():
-                return []
+        # Nothing recorded as applied: nothing to put back, and no cluster to reach for it (one
+        # that could not be reached for the deploy makes no rollback fail).
+        if not self._journal(context, component).entries():
+            return []
+        with self._delivery(context, component, action="rollback", interruptible=False) as delivery:
             previous = revision()
             return [rollback_kubernetes_component(delivery, previous.objects if previous else None).changes]
 
@@ -93,11 +96,8 @@ class KubernetesDeliverer:
             )
         return target
 
-    def _delivery(
-        self, context: DeliveryContext, component: RenderedComponent, *, interruptible: bool = True
-    ) -> _OpenDelivery:
-        target = self._target(component)
-        journal = StoreInventory(
+    def _journal(self, context: DeliveryContext, component: RenderedComponent) -> StoreInventory:
+        return StoreInventory(
             self._store,
             deployment_id=context.deployment_id,
             application=context.application,
@@ -106,7 +106,25 @@ class KubernetesDeliverer:
             commit=context.commit,
             masker=self._masker,
         )
-        cluster = connect_kubernetes(target)
+
+    def _delivery(
+        self,
+        context: DeliveryContext,
+        component: RenderedComponent,
+        *,
+        action: str | None,
+        interruptible: bool = True,
+    ) -> _OpenDelivery:
+        """The delivery of `component`, connected; a cluster that cannot be reached fails the
+        component's `action` step (deploy or rollback) with the reason before raising."""
+        target = self._target(component)
+        journal = self._journal(context, component)
+        try:
+            cluster = connect_kubernetes(target)
+        except Exception as err:  # the step says why, as a deploy that got further would
+            if action is not None:
+                journal.step(action, StepStatus.FAILED, str(err)[:4000] or type(err).__name__)
+            raise
         return _OpenDelivery(
             cluster,
             KubernetesDelivery(

@@ -193,3 +193,25 @@ async def test_a_deployment_prunes_an_object_its_component_dropped(
     assert emulated.live("v1/services", "shop", "catalogue") is None
     assert emulated.live("v1/configmaps", "shop", "catalogue-flags") is not None
     assert emulated.live("v1/configmaps", "shop", "theirs") is not None
+
+
+async def test_a_cluster_that_cannot_be_reached_fails_the_step_and_needs_no_rollback(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    tmp_path: Path,
+) -> None:
+    # The worker reads this same configuration object: the cluster's kubeconfig is not there.
+    target = settings.targets["k8s-test"]
+    assert isinstance(target, KubernetesTargetSettings)
+    object.__setattr__(target, "kubeconfig", str(tmp_path / "no-such-kubeconfig"))
+
+    view = await deploy(temporal_env, settings, store, git)
+
+    assert view.status == DeploymentStatus.FAILED, view.error  # nothing changed: nothing to undo
+    [step] = [s for s in view.steps if (s.component, s.host, s.action) == ("catalogue", "", "deploy")]
+    assert step.status.value == "failed" and "no-such-kubeconfig" in (step.output or "")
+    assert not [s for s in view.steps if s.action == "rollback" and s.status.value == "failed"]
