@@ -38,7 +38,8 @@ class KubernetesDeliverer:
         self._store = store
         self._masker = masker
 
-    def observe(self, component: RenderedComponent) -> Any:
+    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
+        """Objects are compared whole whatever `with_content` says (a diff needs nothing more)."""
         return observe_kubernetes(self._target(component), component, previous_refs=self._previous(component))
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
