@@ -50,6 +50,16 @@ def _patience() -> float:
     return budget.total_seconds() / 2 if budget is not None else 0.0
 
 
+def _preview_seconds() -> float:
+    """How long planning looks at what the plan would change on its targets: a quarter of the
+    prepare activity's start-to-close time, at most two minutes (a hung host must not use it up)."""
+    budget = activity.info().start_to_close_timeout
+    return min(_PREVIEW_MAX_SECONDS, budget.total_seconds() / 4) if budget else _PREVIEW_MAX_SECONDS
+
+
+_PREVIEW_MAX_SECONDS = 120.0
+
+
 class DeploymentActivities:
     def __init__(
         self,
@@ -76,7 +86,9 @@ class DeploymentActivities:
         """Check out and render the commit, plan it against what is live and look at what the plan
         would change on its targets (counts for the policy; looking never fails the plan)."""
 
-        def work(progress: Callable[[str], None], _cancelled: threading.Event) -> PrepareResult:
+        looking = _preview_seconds()
+
+        def work(progress: Callable[[str], None], cancelled: threading.Event) -> PrepareResult:
             self._record_planning(request)
             progress(f"rendering {request.commit[:12]} for {request.environment}")
             rendered = self._render(request.repository, request.commit, request.environment)
@@ -91,7 +103,14 @@ class DeploymentActivities:
                 )
             plan = make_plan(list(rendered.components.values()), live)
             progress("looking at what the plan would change on its targets")
-            plan = with_changes(plan, preview_plan(self._deliverers, plan, rendered.components))
+            previews = preview_plan(
+                self._deliverers,
+                plan,
+                rendered.components,
+                deadline_seconds=looking,
+                cancelled=cancelled,
+            )
+            plan = with_changes(plan, previews)
             admission = admit(
                 store=self._store,
                 renderer=self._renderer,
