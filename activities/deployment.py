@@ -219,19 +219,29 @@ class DeploymentActivities:
             attempt=activity.info().attempt,
             patience=patience,
             deploy_commands_for=self._deploy_commands_for(request),
+            previous_commit=lambda: self._previous_commit(request),
         )
 
-    def _previous(self, request: ComponentRequest, component: RenderedComponent) -> RenderedComponent | None:
-        """The component as its last deployed revision left it, rendered from that commit (None:
-        there was none; no objects or files: that commit did not have the component)."""
+    def _previous_commit(self, request: ComponentRequest) -> str | None:
+        """The commit of the component's last deployed revision before this deployment (None:
+        there was none). Revisions are recorded once a deployment succeeded, so this one's own
+        is not among them while it is rolled back; if it were, it is skipped."""
         with self._store.session() as session:
             live = last_revisions(
                 session=session, application=request.application, environment=request.environment
             )
         revision = live.get(request.component)
-        if revision is None:
+        if revision is None or revision.deployment_id == request.deployment_id:
             return None
-        previous = self._render(request.repository, revision.commit, request.environment).components
+        return revision.commit
+
+    def _previous(self, request: ComponentRequest, component: RenderedComponent) -> RenderedComponent | None:
+        """The component as its last deployed revision left it, rendered from that commit (None:
+        there was none; no objects or files: that commit did not have the component)."""
+        commit = self._previous_commit(request)
+        if commit is None:
+            return None
+        previous = self._render(request.repository, commit, request.environment).components
         if request.component in previous:
             return previous[request.component]
         return dataclasses.replace(component, objects=(), releases=())
@@ -287,10 +297,11 @@ class DeploymentActivities:
         return component
 
     def _deploy_commands_for(self, request: ComponentRequest) -> Callable[[str], tuple[str, ...]]:
-        """The deploy commands of the release being switched back to, as that commit defined them."""
+        """The component's deploy commands as a commit defined them (a rollback's: the previous
+        revision's, or the release's switched back to)."""
 
-        def commands(release: str) -> tuple[str, ...]:
-            previous = self._render(request.repository, release, request.environment)
+        def commands(commit: str) -> tuple[str, ...]:
+            previous = self._render(request.repository, commit, request.environment)
             component = previous.components.get(request.component)
             return tuple(component.deploy_commands) if component else ()
 

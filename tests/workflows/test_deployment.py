@@ -96,11 +96,12 @@ async def test_first_change_and_failed_health(
         second_sha,
         first_sha,  # the release web was on: the second deployment left it there
     )
-    # Rollback ran the previous release's deploy commands again, with that release's commit; db
-    # was never touched.
+    # Rollback ran the deploy commands of each component's previous live revision again, with
+    # its commit: web's is the second deployment's, although its files are the first's release
+    # (the second delivered web as unchanged); db was never touched.
     assert runs(counters, "db") == [first_sha]
     assert runs(counters, "api") == [first_sha, second_sha, third_sha, second_sha]
-    assert runs(counters, "web") == [first_sha, second_sha, third_sha, first_sha]
+    assert runs(counters, "web") == [first_sha, second_sha, third_sha, second_sha]
     statuses = {(s.component, s.action): s.status for s in third.steps}
     assert statuses[("web", "health")] == StepStatus.FAILED
     assert statuses[("api", "rollback")] == StepStatus.SUCCEEDED
