@@ -186,3 +186,23 @@ def test_a_host_whose_staging_failed_runs_no_deploy_commands_on_rollback(tmp_pat
     assert log(host, "which.log") == ["zero"]
     [change] = back.changes[0].changes
     assert (change.action, change.summary) == (ChangeAction.UNCHANGED, f"{A} kept")
+
+
+def test_a_retry_after_a_failed_staging_stages_and_switches(tmp_path: Path) -> None:
+    """Its prior equals the live release, as an unchanged host's does; its files still differ,
+    so the retry delivers it as the changed host it is."""
+    (tmp_path / "h1").mkdir()
+    host = NoStaging(root=tmp_path / "h1", name="h1")
+    deliver([host], C0, A)
+    host.full = True
+    journal = MemoryJournal()
+    with pytest.raises(OSError, match="No space"):
+        deliver_host_component(delivery(D2, C, journal), [host], batch=1)
+    host.full = False
+
+    [done] = deliver_host_component(delivery(D2, C, journal, attempt=2), [host], batch=1)
+
+    assert current_release(host, DEST) == C
+    assert log(host, "which.log") == ["zero", "two"]
+    assert {c.subject: c.action for c in done.changes}[f"{DEST}/app.conf"] == ChangeAction.CONFIGURED
+    assert journal.step_status(host="h1", action="deploy") == StepStatus.SUCCEEDED
