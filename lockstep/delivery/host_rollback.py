@@ -211,8 +211,11 @@ class _HostsRollback:
         self.begun.add(host)
         d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
         changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
+        if anchor and anchor.previous and any(changed) and not commit:  # switched after all
+            commit = self.previous_commit() or anchor.previous
+            commands = list(self.deploy_commands_for(commit))
         rerun = bool(commit) and (any(changed) or unfinished or kept)
-        self.changed = self.changed or any(changed) or (kept and rerun)
+        self.changed = self.changed or any(changed) or rerun
         self.changes[host] = [
             _change(p, c, rerun and (c or p is anchor), commit) for p, c in zip(priors, changed, strict=True)
         ]
