@@ -50,6 +50,16 @@ def _patience() -> float:
     return budget.total_seconds() / 2 if budget is not None else 0.0
 
 
+def _preview_seconds() -> float:
+    """How long planning looks at what the plan would change on its targets: a quarter of the
+    prepare activity's start-to-close time, at most two minutes (a hung host must not use it up)."""
+    budget = activity.info().start_to_close_timeout
+    return min(_PREVIEW_MAX_SECONDS, budget.total_seconds() / 4) if budget else _PREVIEW_MAX_SECONDS
+
+
+_PREVIEW_MAX_SECONDS = 120.0
+
+
 class DeploymentActivities:
     def __init__(
         self,
@@ -76,7 +86,9 @@ class DeploymentActivities:
         """Check out and render the commit, plan it against what is live and look at what the plan
         would change on its targets (counts for the policy; looking never fails the plan)."""
 
-        def work(progress: Callable[[str], None], _cancelled: threading.Event) -> PrepareResult:
+        looking = _preview_seconds()
+
+        def work(progress: Callable[[str], None], cancelled: threading.Event) -> PrepareResult:
             self._record_planning(request)
             progress(f"rendering {request.commit[:12]} for {request.environment}")
             rendered = self._render(request.repository, request.commit, request.environment)
@@ -91,7 +103,14 @@ class DeploymentActivities:
                 )
             plan = make_plan(list(rendered.components.values()), live)
             progress("looking at what the plan would change on its targets")
-            plan = with_changes(plan, preview_plan(self._deliverers, plan, rendered.components))
+            previews = preview_plan(
+                self._deliverers,
+                plan,
+                rendered.components,
+                deadline_seconds=looking,
+                cancelled=cancelled,
+            )
+            plan = with_changes(plan, previews)
             admission = admit(
                 store=self._store,
                 renderer=self._renderer,
@@ -200,19 +219,29 @@ class DeploymentActivities:
             attempt=activity.info().attempt,
             patience=patience,
             deploy_commands_for=self._deploy_commands_for(request),
+            previous_commit=lambda: self._previous_commit(request),
         )
 
-    def _previous(self, request: ComponentRequest, component: RenderedComponent) -> RenderedComponent | None:
-        """The component as its last deployed revision left it, rendered from that commit (None:
-        there was none; no objects or files: that commit did not have the component)."""
+    def _previous_commit(self, request: ComponentRequest) -> str | None:
+        """The commit of the component's last deployed revision before this deployment (None:
+        there was none). Revisions are recorded once a deployment succeeded, so this one's own
+        is not among them while it is rolled back; if it were, it is skipped."""
         with self._store.session() as session:
             live = last_revisions(
                 session=session, application=request.application, environment=request.environment
             )
         revision = live.get(request.component)
-        if revision is None:
+        if revision is None or revision.deployment_id == request.deployment_id:
             return None
-        previous = self._render(request.repository, revision.commit, request.environment).components
+        return revision.commit
+
+    def _previous(self, request: ComponentRequest, component: RenderedComponent) -> RenderedComponent | None:
+        """The component as its last deployed revision left it, rendered from that commit (None:
+        there was none; no objects or files: that commit did not have the component)."""
+        commit = self._previous_commit(request)
+        if commit is None:
+            return None
+        previous = self._render(request.repository, commit, request.environment).components
         if request.component in previous:
             return previous[request.component]
         return dataclasses.replace(component, objects=(), releases=())
@@ -268,10 +297,11 @@ class DeploymentActivities:
         return component
 
     def _deploy_commands_for(self, request: ComponentRequest) -> Callable[[str], tuple[str, ...]]:
-        """The deploy commands of the release being switched back to, as that commit defined them."""
+        """The component's deploy commands as a commit defined them (a rollback's: the previous
+        revision's, or the release's switched back to)."""
 
-        def commands(release: str) -> tuple[str, ...]:
-            previous = self._render(request.repository, release, request.environment)
+        def commands(commit: str) -> tuple[str, ...]:
+            previous = self._render(request.repository, commit, request.environment)
             component = previous.components.get(request.component)
             return tuple(component.deploy_commands) if component else ()
 

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from lockstep.settings import Settings
     from lockstep.store.engine import Store
 
+PREVIEW_SECONDS = 60.0  # looking at every target of one environment; a host not done by then is shown
+# as `unreachable: timed out after 60 s`
+
 
 def _repository_url(s: Settings, repo: str) -> str:
     """A configured repository's name or URL, else the path or URL as given."""
@@ -77,7 +80,7 @@ def plan(
     (created, configured, unchanged, deleted; looked at live, nothing is changed), and the policy
     decision each environment would get. --diff also prints the unified diffs. Deploys nothing;
     exit 1 when the policy denies or a target's limits refuse the plan (a target that cannot be
-    reached is shown as such).
+    reached, or not looked at within 60 s, is shown as such).
 
     Example: lockstep plan .lockstep/demo/shop --env staging --diff
 
@@ -127,7 +130,12 @@ def _plan(repo: str, ref: str, env: str | None, output: OutputFormat, *, with_di
             live = last_revisions(session=session, application=manifest.application, environment=name)
         planned = make_plan(list(rendered.components.values()), live)
         # What it would change on each host and cluster, as the deployment's planning looks.
-        previews = masked(preview_plan(delivery, planned, rendered.components, with_diff=with_diff), masker)
+        previews = masked(
+            preview_plan(
+                delivery, planned, rendered.components, with_diff=with_diff, deadline_seconds=PREVIEW_SECONDS
+            ),
+            masker,
+        )
         planned = with_changes(planned, previews)
         admission = admit(
             store=store,

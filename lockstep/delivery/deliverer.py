@@ -48,8 +48,11 @@ class DeliveryContext:
     cancelled: threading.Event | None = None  # set: stop between hosts, objects or polls
     attempt: int = 1  # the activity's attempt: only a retry looks for its own work done
     patience: float = 0.0  # restore: how long to keep trying hosts that cannot be reached
-    # The release's deploy commands as an earlier commit defined them (host restore).
+    # The component's deploy commands as an earlier commit defined them (host restore).
     deploy_commands_for: Callable[[str], tuple[str, ...]] = lambda _commit: ()
+    # The commit of the component's live revision before this deployment, None without one
+    # (host restore: whose deploy commands run again). Asked only when needed.
+    previous_commit: Callable[[], str | None] = lambda: None
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -67,8 +70,10 @@ class Deliverer(Protocol):
 
     kind: str
 
-    def observe(self, component: RenderedComponent) -> Any:
-        """The live state of what `component` owns on its target (kind-specific)."""
+    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
+        """The live state of what `component` owns on its target (kind-specific).
+        `with_content`: enough of it for `diff(..., with_diff=True)` (a kind that can count
+        changes from less, as hosts from checksums, reads content only then)."""
         ...
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:

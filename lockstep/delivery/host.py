@@ -2,8 +2,9 @@
 
 Per host: record what `current` points at (write-ahead, first write wins), stage the files under
 `releases/<commit>`, switch `current` atomically, run `deploy` in the new release, then verify
-health. A host whose files are identical to its live release is neither staged nor switched (and
-no prior is recorded for it), but its deploy commands still run, in the live release. A host
+health. A host whose files are identical to its live release is neither staged nor switched, but
+its deploy commands still run, in the live release (recorded as its prior first, so that a
+rollback runs the previous revision's deploy commands there again). A host
 whose deploy step already succeeded for this deployment is not redeployed (a retried activity
 converges). A failing host stops the rollout after its batch; a deploy needs every host
 (`require_every_host`).
@@ -98,10 +99,13 @@ def _work_dir(component: RenderedComponent) -> str | None:
 def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
     comp, host = d.component, conn.name
     live = {t.dest: current_release(conn, t.dest) for t in comp.releases}
-    # Only a retry can find its own work done; a first attempt skips the lookups.
+    began = {p.dest: p.previous for p in d.journal.priors() if p.host == host}
+    # A prior equal to what is live: delivered as unchanged, its deploy commands run (or nothing
+    # was switched yet; then its files still differ and it is delivered as any changed host).
+    kept = not began or began == live
+    # Only a retry can find its own work done; a first attempt skips the lookup.
     if d.attempt > 1 and d.journal.step_status(host=host, action="deploy") == StepStatus.SUCCEEDED:
-        began = {p.dest: p.previous for p in d.journal.priors() if p.host == host}
-        if not began:  # delivered as unchanged: its deploy commands already ran in the live release
+        if kept:  # delivered as unchanged: its deploy commands already ran in the live release
             d.progress(f"{host}: already deployed (unchanged), verifying health")
             d.journal.steps(host=host, updates=_verify_host(d, conn, []))
             return host_changes(comp, read_host(conn, comp, live))
@@ -110,8 +114,8 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
             return _finish(d, conn, began, [], None)
     before = read_host(conn, comp, live)
     changes = host_changes(comp, before)
-    if unchanged_release(before, changes) and not any(p.host == host for p in d.journal.priors()):
-        return _unchanged(d, conn, before, changes)  # (a host this deployment began is finished)
+    if unchanged_release(before, changes) and kept:
+        return _unchanged(d, conn, before, changes)  # (a host this deployment switched is finished)
     priors = d.journal.begin_host(host=host, live=live)  # write-ahead: before any change
     pending: list[StepUpdate] = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn))]
     return _finish(d, conn, priors, pending, before if priors == live else None)
@@ -138,14 +142,19 @@ def _finish(
 
 def _unchanged(d: HostDelivery, conn: HostConnection, live: HostState, changes: ChangeSet) -> ChangeSet:
     """A host whose live release already holds every desired file: nothing is staged or
-    switched and no prior release is journaled (a rollback leaves it as it is), but the deploy
-    commands run, in the live release (the plan put the component in for a reason: its commands
-    changed, or something it depends on did); then health is verified."""
+    switched, but the deploy commands run, in the live release (the plan put the component in
+    for a reason: its commands changed, or something it depends on did); then health is verified.
+    With deploy commands, the live release is journaled as the prior first (the same release): a
+    rollback then runs the previous revision's deploy commands there again. Without, nothing is
+    journaled and a rollback leaves the host as it is."""
     releases = ", ".join(sorted({(t.release or "")[:12] for t in live.trees}))
     ran = "deploy commands run in it" if d.component.deploy_commands else "no deploy commands"
     output = f"unchanged: files identical to the live release {releases}; nothing staged or switched; {ran}"
     d.progress(f"{conn.name}: {output}")
-    d.journal.steps(host=conn.name, updates=[("deploy", StepStatus.RUNNING, None)])
+    if d.component.deploy_commands:  # write-ahead, as for a switch: the commands change the host
+        d.journal.begin_host(host=conn.name, live={t.dest: t.current for t in live.trees})
+    else:
+        d.journal.steps(host=conn.name, updates=[("deploy", StepStatus.RUNNING, None)])
     ran_output = "\n".join(filter(None, [output, _run_deploy_commands(d, conn)]))
     pending: list[StepUpdate] = [("deploy", StepStatus.SUCCEEDED, ran_output)]
     pending += _verify_host(d, conn, pending)

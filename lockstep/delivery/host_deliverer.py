@@ -37,8 +37,8 @@ class HostDeliverer:
         self._store = store
         self._masker = masker
 
-    def observe(self, component: RenderedComponent) -> Any:
-        return observe_host(self._targets, component)
+    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
+        return observe_host(self._targets, component, with_content=with_content)
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
         return diff_host(desired, live, with_diff=with_diff)
@@ -70,7 +70,8 @@ class HostDeliverer:
         self, context: DeliveryContext, component: RenderedComponent, revision: Revision
     ) -> list[ChangeSet]:
         """Every host this deployment touched back on the release the journal recorded before
-        it (`revision` is not needed: each host's own way back is in the journal). Not
+        it (`revision` is not needed: each host's own way back is in the journal), running the
+        deploy commands of the previous live revision (`context.previous_commit`) there. Not
         interruptible (a half-done rollback is worse than a slow one): `cancelled` only ends
         the waiting for hosts that cannot be reached."""
         target = component.target_name
@@ -81,6 +82,7 @@ class HostDeliverer:
             batch=self._targets.batch_size(target),
             patience=context.patience,
             stop=context.cancelled,
+            previous_commit=context.previous_commit,
         )
         return done.changes
 

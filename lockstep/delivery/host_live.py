@@ -2,13 +2,13 @@
 
 The live state of a host is, per release tree (`dest`), what `<dest>/current` holds (as the journal
 records it: a release name, `link:<target>`, or None) and the sha256, as they are now on the host,
-of the files of the Lockstep release it points at that are Lockstep's: those its
-`.lockstep-release` marker lists as staged (`release_files`), and any desired file. A file a deploy
-command wrote into the release folder (a `status`, a `migrated.txt`) is not on the list: it is
-ignored, never reported. A release staged before markers carried the list is read whole (its every
-file but the marker). Files are compared by content only: `stage_release` writes the rendered bytes
-verbatim and derives a file's mode from its content (`#!` -> 0o755), so equal checksums mean equal
-files, modes included.
+of the files of the Lockstep release it points at that are Lockstep's: those its `.lockstep-files`
+lists as staged (`release_files`), and any desired file; only these are hashed. A file a deploy
+command wrote into the release folder (a `status`, a `migrated.txt`), or one put there by hand, is
+not on the list: it is ignored, never reported. A release staged before releases carried the list
+is read whole (its every file but Lockstep's own). Files are compared by content only:
+`stage_release` writes the rendered bytes verbatim and derives a file's mode from its content
+(`#!` -> 0o755), so equal checksums mean equal files, modes included.
 
 Subjects are `<dest>/<path>`, the file as the manifest maps it (`api/app.conf` with `dest:
 /srv/api` is `/srv/api/app.conf`); on the host it is reached through `<dest>/current/<path>`.
@@ -22,8 +22,9 @@ any tree changes: `apply` then neither stages nor switches it (its deploy comman
 `observe_host` connects on its own (previews: `lockstep plan --diff`); `read_host` and
 `host_changes` work over a connection the caller holds, so `apply` compares over the connection
 it deploys with. Reading is bounded: checksums are computed on the host, and live content is
-fetched only for files that differ, at most `MAX_DIFF_FILE_BYTES` each and `MAX_DIFF_HOST_BYTES`
-per host; a binary or larger file gets a summary instead of a diff.
+fetched only when a diff is to be shown (`with_content`), only for files that differ, at most
+`MAX_DIFF_FILE_BYTES` each and `MAX_DIFF_HOST_BYTES` per host; a binary or larger file gets a
+summary instead of a diff.
 
 Deliberately does not change anything on a host, nor record steps (`lockstep.delivery.host`).
 """
@@ -41,12 +42,13 @@ from lockstep.domain.errors import LockstepError
 from lockstep.domain.models import ReleaseTree, RenderedComponent
 from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.registry import TargetRegistry
-from lockstep.targets.release_layout import MARKER, base, is_owned_release, release_name
+from lockstep.targets.release_layout import FILES_LIST, MARKER, base, is_owned_release, release_name
 from lockstep.targets.releases import current_release, release_dir, release_file_path, release_files
 
 MAX_DIFF_FILE_BYTES = 256 * 1024  # live content fetched per differing file, for a diff
 MAX_DIFF_HOST_BYTES = 2 * 1024 * 1024  # live content fetched per host in all
 _MAX_PARALLEL_HOSTS = 16
+_OWN_FILES = (MARKER, FILES_LIST)  # Lockstep's bookkeeping in a release, never compared
 
 
 @dataclass(frozen=True)
@@ -135,11 +137,10 @@ def _read_tree(conn: HostConnection, tree: ReleaseTree, held: str | None, budget
     folder = release_dir(tree.dest, name)
     desired = {rel: _sha256(data) for rel, data in desired_files(tree).items()}
     listed = release_files(conn, tree.dest, name)  # None: an older release, read whole
-    digests = {
-        rel: sha
-        for rel, sha in conn.tree_sha256(folder).items()
-        if rel != MARKER and (listed is None or rel in listed or rel in desired)
-    }
+    if listed is None:
+        digests = {rel: sha for rel, sha in conn.tree_sha256(folder).items() if rel not in _OWN_FILES}
+    else:  # only the paths that matter: what Lockstep staged there and what is desired
+        digests = conn.files_sha256(folder, sorted(set(listed) | set(desired)))
     files: dict[str, LiveFile] = {}
     for rel, sha in sorted(digests.items()):
         if desired.get(rel) == sha:
@@ -174,9 +175,13 @@ def unchanged_release(state: HostState, changes: ChangeSet) -> bool:
     )
 
 
-def observe_host(targets: TargetRegistry, component: RenderedComponent) -> HostLive:
+def observe_host(
+    targets: TargetRegistry, component: RenderedComponent, *, with_content: bool = False
+) -> HostLive:
     """Every host of the component's target, each on its own: a host that cannot be reached,
-    or whose dest cannot be read, is an entry saying why. Connections are closed here."""
+    or whose dest cannot be read, is an entry saying why. `with_content` also fetches the live
+    content of differing files (for diffs; counts need checksums only). Connections are closed
+    here."""
     reaches = targets.connect_each(component.target_name)
 
     def look(reach: HostReach) -> HostState:
@@ -184,7 +189,7 @@ def observe_host(targets: TargetRegistry, component: RenderedComponent) -> HostL
         if conn is None:
             return HostState(host=reach.name, unreachable=_why(reach.name, reach.error))
         try:
-            return read_host(conn, component, fetch=True)
+            return read_host(conn, component, fetch=with_content)
         except (LockstepError, OSError) as err:
             return HostState(host=reach.name, unreachable=_why(reach.name, err))
         finally:

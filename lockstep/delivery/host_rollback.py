@@ -3,9 +3,12 @@
 Driven by the journal that `lockstep.delivery.host` writes ahead of any change: only hosts with a
 prior release are connected, each on its own, so one that is down or hung keeps no other on the
 failed release; it is tried again, after growing pauses, within the rollback's patience. Each
-host's `current` is put back exactly as recorded and the deploy commands of the release switched
-back to run there again. A host delivered as unchanged (its files identical to its live release)
-has no prior: a rollback leaves it as it is.
+host's `current` is put back exactly as recorded, and the deploy commands of the component's
+previous live revision (the store's, before this deployment; else those of the release switched
+back to) run there again. A host delivered as unchanged whose deploy commands ran has its live
+release as its prior: nothing is switched back, but those commands run again there too (the
+deployment's own commands changed the host). Without deploy commands, such a host has no prior
+and a rollback leaves it as it is.
 
 Deliberately does not deliver, stage releases or verify health (`lockstep.delivery.host`), nor
 decide whether a deployment is rolled back (the workflow does).
@@ -21,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lockstep.delivery.host import HostDelivery, command_outputs, failure_reason
+from lockstep.delivery.host_live import host_changes, read_host, unchanged_release
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed, LockstepError
 from lockstep.domain.journal import PriorRelease
@@ -28,7 +32,7 @@ from lockstep.domain.status import StepStatus
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
 from lockstep.targets.host_commands import run_commands
 from lockstep.targets.release_layout import FOREIGN_LINK, release_name
-from lockstep.targets.releases import current_link, rollback_release
+from lockstep.targets.releases import current_link, current_release, rollback_release
 
 
 class RollbackIncomplete(DeploymentStepFailed):
@@ -62,6 +66,7 @@ def rollback_host_component(
     batch: int = 1,
     patience: float = 0.0,
     stop: threading.Event | None = None,
+    previous_commit: Callable[[], str | None] = lambda: None,
 ) -> HostRollback:
     """Put every host this deployment touched back on the release recorded before it.
 
@@ -73,10 +78,14 @@ def rollback_host_component(
     were deployed. A host an earlier attempt of this rollback already put back is left alone:
     it converged. Raises RollbackIncomplete naming every host it could not put back.
 
-    `deploy_commands_for(release)` gives the deploy commands of the release switched back to;
-    they run again there, once per host, as after any deploy. They are worked out before any
-    switch, and run when this attempt switched something or an earlier attempt of the rollback
-    on that host did not finish (it may have switched, then died before the commands).
+    `deploy_commands_for(commit)` gives the deploy commands of a commit; those of
+    `previous_commit()` (the component's live revision before this deployment, None: there is
+    none) run again on a host put back, else those of the release switched back to; once per
+    host, with that commit as LOCKSTEP_COMMIT, as after any deploy. Both are asked only when a
+    host is to run them, and before it is switched. They run when this attempt switches
+    something, when an earlier attempt of the rollback on that host did not finish (it may have
+    switched, then died before the commands), or when the host was delivered as unchanged (its
+    prior is its live release and holds the desired files: the deployment's commands ran there).
     """
     priors: dict[str, list[PriorRelease]] = {}
     for prior in d.journal.priors():
@@ -86,7 +95,7 @@ def rollback_host_component(
         return HostRollback(
             hosts=[], changed=False, detail="nothing to roll back: no host was changed", changes=[]
         )
-    run = _HostsRollback(d, priors, deploy_commands_for)
+    run = _HostsRollback(d, priors, deploy_commands_for, previous_commit)
     pending = [host for host in priors if run.before[host] != StepStatus.SUCCEEDED]
     deadline = time.monotonic() + max(0.0, patience)
     pause = _RETRY_FIRST
@@ -121,10 +130,12 @@ class _HostsRollback:
         d: HostDelivery,
         priors: dict[str, list[PriorRelease]],
         deploy_commands_for: Callable[[str], Sequence[str]],
+        previous_commit: Callable[[], str | None],
     ) -> None:
         self.d = d
         self.priors = priors
-        self.deploy_commands_for = functools.cache(deploy_commands_for)  # one rendering per release
+        self.deploy_commands_for = functools.cache(deploy_commands_for)  # one rendering per commit
+        self.previous_commit = functools.cache(previous_commit)  # one look at the store
         # Read before this attempt writes anything: what an earlier attempt left on each host.
         self.before = {host: d.journal.step_status(host=host, action="rollback") for host in priors}
         self.begun: set[str] = set()
@@ -191,27 +202,33 @@ class _HostsRollback:
         unfinished = self.before[host] in (StepStatus.RUNNING, StepStatus.FAILED) or host in self.begun
         # Deploy commands rerun only for a Lockstep release: a foreign link is restored as it was.
         anchor = next((p for p in priors if release_name(p.previous) is not None), None)
-        commands = list(self.deploy_commands_for(anchor.previous)) if anchor and anchor.previous else []
+        to_switch = any(current_release(conn, p.dest) != p.previous for p in priors)
+        kept = anchor is not None and not to_switch and not unfinished and self._kept(conn, priors)
+        commit, commands = "", []
+        if anchor and anchor.previous and (to_switch or unfinished or kept):  # before any switch
+            commit = self.previous_commit() or anchor.previous
+            commands = list(self.deploy_commands_for(commit))
         self.begun.add(host)
         d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
         changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
-        self.changed = self.changed or any(changed)
+        if anchor and anchor.previous and any(changed) and not commit:  # switched after all
+            commit = self.previous_commit() or anchor.previous
+            commands = list(self.deploy_commands_for(commit))
+        rerun = bool(commit) and (any(changed) or unfinished or kept)
+        self.changed = self.changed or any(changed) or rerun
         self.changes[host] = [
-            Change(
-                subject=f"{p.dest}/current",
-                action=ChangeAction.CONFIGURED if c else ChangeAction.UNCHANGED,
-                summary=f"-> {_shown(p.previous)}",
-            )
-            for p, c in zip(priors, changed, strict=True)
+            _change(p, c, rerun and (c or p is anchor), commit) for p, c in zip(priors, changed, strict=True)
         ]
         results: list[CommandResult] = []
-        if anchor and anchor.previous and (any(changed) or unfinished):
-            d.progress(f"{host}: back on {anchor.previous[:12]}, running deploy commands")
+        if anchor and rerun:
+            d.progress(
+                f"{host}: on {_shown(anchor.previous)[:12]}, running the deploy commands of {commit[:12]}"
+            )
             results = run_commands(
                 conn,
                 commands,
                 cwd=current_link(anchor.dest),
-                env={**d.env, "LOCKSTEP_COMMIT": anchor.previous},
+                env={**d.env, "LOCKSTEP_COMMIT": commit},
                 timeout=d.limits.command_timeout,
                 max_output=d.limits.max_output,
             )
@@ -219,8 +236,27 @@ class _HostsRollback:
             f"{p.dest}/current -> {_shown(p.previous)}" if c else f"{p.dest}: unchanged"
             for p, c in zip(priors, changed, strict=True)
         )
+        if rerun:
+            detail += f"; deploy commands of {commit[:12]} run again"
         output = "\n".join([detail, command_outputs(results)]).strip()
         d.journal.steps(host=host, updates=[("rollback", StepStatus.SUCCEEDED, output)])
+
+    def _kept(self, conn: HostConnection, priors: Sequence[PriorRelease]) -> bool:
+        """Whether the host was delivered as unchanged: nothing to switch back, and the release it
+        is on already holds the desired files (else its staging failed before any switch, and no
+        deploy command of this deployment ran there)."""
+        state = read_host(conn, self.d.component, {p.dest: p.previous for p in priors})
+        return unchanged_release(state, host_changes(self.d.component, state))
+
+
+def _change(prior: PriorRelease, switched: bool, reran: bool, commit: str) -> Change:
+    """A host's `<dest>/current` after the rollback: configured if switched back or if the deploy
+    commands ran again in it (the release it never left)."""
+    summary = f"-> {_shown(prior.previous)}" if switched else f"{_shown(prior.previous)} kept"
+    if reran:
+        summary += f"; deploy commands of {commit[:12]} run again"
+    action = ChangeAction.CONFIGURED if switched or reran else ChangeAction.UNCHANGED
+    return Change(subject=f"{prior.dest}/current", action=action, summary=summary)
 
 
 def _each(hosts: Sequence[str], work: Callable[[str], None]) -> list[tuple[str, Exception | None]]:

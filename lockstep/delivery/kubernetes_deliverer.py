@@ -39,7 +39,8 @@ class KubernetesDeliverer:
         self._store = store
         self._masker = masker
 
-    def observe(self, component: RenderedComponent) -> Any:
+    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
+        """Objects are compared whole whatever `with_content` says (a diff needs nothing more)."""
         target = self._target(component)
         return observe_kubernetes(
             target,

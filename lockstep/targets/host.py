@@ -11,7 +11,7 @@ only has to implement the connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -109,6 +109,12 @@ class HostConnection(Protocol):
     def tree_sha256(self, path: str) -> dict[str, str]:
         """Hex sha256 of every regular file under the folder `path`, keyed by its path relative
         to it (`a/b.txt`); symlinks are not followed. {} if the folder does not exist."""
+        ...
+
+    def files_sha256(self, path: str, files: Sequence[str]) -> dict[str, str]:
+        """Hex sha256 of those of `files` (paths relative to the folder `path`) that are regular
+        files there, symlinks not followed, keyed as given; the others are left out. As few
+        round trips as the connection can (one command for many files over ssh)."""
         ...
 
     def exists(self, path: str) -> bool:

@@ -24,7 +24,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -123,6 +123,14 @@ class LocalConnection(HostConnection):
                 p = Path(folder) / name
                 if p.is_file() and not p.is_symlink():
                     digests[p.relative_to(top).as_posix()] = _sha256_file(p)
+        return digests
+
+    def files_sha256(self, path: str, files: Sequence[str]) -> dict[str, str]:
+        digests = {}
+        for rel in files:
+            p = self.local_path(f"{path.rstrip('/')}/{rel}")
+            if p.is_file() and not p.is_symlink():
+                digests[rel] = _sha256_file(p)
         return digests
 
     def exists(self, path: str) -> bool:

@@ -33,6 +33,7 @@ from lockstep.domain.errors import DeploymentStepFailed
 from lockstep.targets.host import HostConnection
 
 MARKER = ".lockstep-release"
+FILES_LIST = ".lockstep-files"  # in a release: the files Lockstep staged there (`releases.release_files`)
 HISTORY = ".lockstep-history"
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"  # a folder of Lockstep's renamed aside, being deleted

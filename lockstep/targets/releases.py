@@ -3,7 +3,8 @@
 Layout under a component's `dest` (what of it Lockstep owns: `lockstep.targets.release_layout`):
 
     <dest>/releases/<release>/...            the files of one release (release = commit sha)
-    <dest>/releases/<release>/.lockstep-release   marker: the content hash and the files staged, last
+    <dest>/releases/<release>/.lockstep-files     the files staged, with their sha256
+    <dest>/releases/<release>/.lockstep-release   marker: the content hash, written last
     <dest>/releases/.staging-<release>/      a release being uploaded; renamed into place when whole
     <dest>/releases/.lockstep-history        release names, oldest first, one per line (for pruning)
     <dest>/current -> releases/<release>     relative symlink, switched atomically
@@ -14,12 +15,15 @@ already current changes nothing. Every staged file is checked on the host (size 
 before the marker is written, so a full disk never yields a release that looks complete. File
 modes follow one simple rule: content starting with `#!` is written 0o755, the rest 0o644.
 
-The marker of a complete release is text: the content hash on its first line, then `files <n>`
-and one line per staged file, `<sha256> <path as a JSON string>`, sorted by path. The list is
-what Lockstep put in the release (`release_files`): files a deploy command writes there later are
-not on it. A release staged before the list existed has a marker holding the hash alone; it is
-still taken as complete, and `release_files` gives None for it. So does a release whose list
-would pass `MAX_MARKER_BYTES` (its marker then holds the hash alone too).
+The marker of a complete release is the content hash and a newline, as it has always been (a
+worker of an older version, mixed in during an upgrade, takes a release as complete by exactly
+that). The files staged are listed beside it in `.lockstep-files`, written and verified before
+the marker: `files <n>`, then one line per staged file, `<sha256> <path as a JSON string>`,
+sorted by path. The list is what Lockstep put in the release (`release_files`): files a deploy
+command writes there later are not on it. A release staged before the list existed has none;
+`release_files` gives None for it, and for a release whose list would pass `MAX_LIST_BYTES`
+(not written). A marker holding the list after its hash (written by a development version for a
+while) is read too.
 
 This module owns no connection; it does not decide which hosts or batches to deploy to, nor
 record steps (that is `lockstep.delivery.host`). Commands run through
@@ -37,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from lockstep.domain.errors import DeploymentStepFailed
 from lockstep.targets.host import HostConnection
 from lockstep.targets.release_layout import (
+    FILES_LIST,
     FOREIGN_LINK,
     HISTORY,
     MARKER,
@@ -67,10 +72,10 @@ __all__ = [
     "switch_current",
 ]
 
-# A marker with its list is about 70 bytes plus the path per file: 4 MiB lists tens of thousands
-# of files (a release's files are bounded in bytes by the render's read bound, not in number).
-# It is read whole by every comparison with the live release, so a longer list is not written.
-MAX_MARKER_BYTES = 4 * 1024 * 1024
+# The list is about 70 bytes plus the path per file: 4 MiB lists tens of thousands of files (a
+# release's files are bounded in bytes by the render's read bound, not in number). It is read
+# whole by every comparison with the live release, so a longer list is not written.
+MAX_LIST_BYTES = 4 * 1024 * 1024
 
 
 def current_release(conn: HostConnection, dest: str) -> str | None:
@@ -87,15 +92,18 @@ def stage_release(
     Uploads go to `.staging-<release>` first, which carries the marker as "staging <hash>" from
     its start: a retry with the same hash resumes (files whose sha256 already matches are not
     sent again), a different or unknown staging dir is wiped. Every file is then verified on the
-    host; the final marker is written last, verified too, and the staging dir replaces a stale
-    final dir that Lockstep made. A complete release is verified again before it is reused.
+    host; the list of files is written and verified, then the final marker, verified too, and
+    the staging dir replaces a stale final dir that Lockstep made. A complete release is verified
+    again before it is reused.
     """
     _check_release(release)
     paths = {_check_file_path(rel): data for rel, data in files.items()}
     digests = {rel: _sha256(data) for rel, data in paths.items()}
     final = release_dir(dest, release)
-    final_marker = _marker(content_hash, digests)
-    complete = {_sha256(final_marker), _sha256(f"{content_hash}\n".encode())}  # also a marker without list
+    final_marker = f"{content_hash}\n".encode()
+    listed = _file_list(digests)
+    # Also complete: a marker holding the list after the hash (a development version wrote it).
+    complete = {_sha256(final_marker), _sha256(final_marker + (listed or b""))}
     check_layout(conn, dest, release)  # also refuses a releases/<release> Lockstep did not stage
     final_kind = conn.kind(final)
     live = current_release(conn, dest)
@@ -135,9 +143,11 @@ def stage_release(
                 made.add(parent)
             conn.write_file(path, data, mode=file_mode(data))
         verify_tree(conn, staging, paths, digests)
-        conn.write_file(f"{staging}/{MARKER}", final_marker)
-        if conn.file_sha256(f"{staging}/{MARKER}") != _sha256(final_marker):
-            raise DeploymentStepFailed(f"{conn.name}: the marker {staging}/{MARKER} did not arrive whole")
+        if listed is None:
+            conn.remove(f"{staging}/{FILES_LIST}")  # (none is written for a list past the bound)
+        else:
+            _write_verified(conn, f"{staging}/{FILES_LIST}", listed, "the list of files")
+        _write_verified(conn, f"{staging}/{MARKER}", final_marker, "the marker")
     if final_kind is not None:
         _discard(conn, dest, final)  # Lockstep's own stale, damaged or superseded copy, not live
     conn.rename(staging, final)
@@ -146,19 +156,30 @@ def stage_release(
 
 def release_files(conn: HostConnection, dest: str, release: str) -> dict[str, str] | None:
     """The files Lockstep staged in `releases/<release>`, path -> sha256 as staged, from its
-    marker; None when the marker holds no list (an older release, or a list past the bound), is
-    larger than `MAX_MARKER_BYTES` or cannot be read as one."""
-    marker = f"{release_dir(dest, release)}/{MARKER}"
-    size = conn.file_size(marker)
-    if size is None or size > MAX_MARKER_BYTES:
-        return None
-    try:
-        lines = (conn.read_file(marker) or b"").decode("utf-8").splitlines()
-        if len(lines) < 2 or not lines[1].startswith("files "):
+    `.lockstep-files` (or a marker holding the list after its hash); None when there is no list
+    (an older release, or a list past the bound), or it is larger than `MAX_LIST_BYTES` or cannot
+    be read as one."""
+    folder = release_dir(dest, release)
+    for path, skip in ((f"{folder}/{FILES_LIST}", 0), (f"{folder}/{MARKER}", 1)):
+        size = conn.file_size(path)
+        if size is None:
+            continue
+        if size > MAX_LIST_BYTES + 4096:
             return None
-        count = int(lines[1].removeprefix("files "))
+        return _parse_list((conn.read_file(path) or b""), skip)
+    return None
+
+
+def _parse_list(data: bytes, skip: int) -> dict[str, str] | None:
+    """The list after `skip` lines (the hash, in a marker holding one): `files <n>`, then
+    `<sha256> <JSON path>` per file; None unless it reads whole."""
+    try:
+        lines = data.decode("utf-8").splitlines()[skip:]
+        if not lines or not lines[0].startswith("files "):
+            return None
+        count = int(lines[0].removeprefix("files "))
         files: dict[str, str] = {}
-        for line in lines[2:]:
+        for line in lines[1:]:
             sha, quoted = line.split(" ", 1)
             path = json.loads(quoted)
             if len(sha) != 64 or not isinstance(path, str):
@@ -169,11 +190,17 @@ def release_files(conn: HostConnection, dest: str, release: str) -> dict[str, st
     return files if len(files) == count else None
 
 
-def _marker(content_hash: str, digests: Mapping[str, str]) -> bytes:
-    """A complete release's marker (module docstring): the hash alone if the list is too long."""
+def _file_list(digests: Mapping[str, str]) -> bytes | None:
+    """The `.lockstep-files` of a release (module docstring); None past `MAX_LIST_BYTES`."""
     listed = "".join(f"{digests[rel]} {json.dumps(rel)}\n" for rel in sorted(digests))
-    marker = f"{content_hash}\nfiles {len(digests)}\n{listed}".encode()
-    return marker if len(marker) <= MAX_MARKER_BYTES else f"{content_hash}\n".encode()
+    data = f"files {len(digests)}\n{listed}".encode()
+    return data if len(data) <= MAX_LIST_BYTES else None
+
+
+def _write_verified(conn: HostConnection, path: str, data: bytes, what: str) -> None:
+    conn.write_file(path, data)
+    if conn.file_sha256(path) != _sha256(data):
+        raise DeploymentStepFailed(f"{conn.name}: {what} {path} did not arrive whole")
 
 
 def file_mode(data: bytes) -> int:
@@ -313,6 +340,6 @@ def release_file_path(rel: str) -> str:
 
 def _check_file_path(rel: str) -> str:
     parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if not parts or rel.startswith("/") or ".." in parts or parts == [MARKER]:
+    if not parts or rel.startswith("/") or ".." in parts or parts in ([MARKER], [FILES_LIST]):
         raise ValueError(f"invalid release file path {rel!r}: must be relative, inside the release")
     return "/".join(parts)

@@ -27,7 +27,7 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +47,7 @@ _PGID_MARK = b"lockstep-pgid "
 _DRAIN_SECONDS = 2.0  # after exit, how long a background child holding stdout may delay `run`
 _REMOTE_HASH_BYTES = 1 << 20  # larger files are hashed on the host instead of downloaded
 _TREE_LISTING_BYTES = 64 << 20  # sha256 listing of a release: ~100 bytes a file
+_PATHS_PER_COMMAND_BYTES = 64 << 10  # paths named in one hashing command
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NETWORK_ERRORS = (paramiko.SSHException, EOFError, TimeoutError, ConnectionError)
 
@@ -219,14 +220,42 @@ class SshConnection(HostConnection):
             timeout=600,
             max_output=_TREE_LISTING_BYTES,
         )
-        digests: dict[str, str] = {}
         if listing.ok and not listing.output.startswith("[..."):
-            for record in listing.output.split("\0"):
-                digest, sep, rel = record.partition("  ")
-                if sep and re.fullmatch(r"[0-9a-f]{64}", digest):
-                    digests[rel.removeprefix("./")] = digest
-            return digests
+            return _sha256_records(listing.output)
         return self._tree_sha256_by_file(path)
+
+    def files_sha256(self, path: str, files: Sequence[str]) -> dict[str, str]:
+        # One round trip per ~64 KiB of paths: `find` keeps regular files (no symlinks), one
+        # `sha256sum -z` hashes them; a path that is not there is simply not listed.
+        digests: dict[str, str] = {}
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for rel in files:
+            quoted = shlex.quote(f"./{rel}")
+            if size + len(quoted) > _PATHS_PER_COMMAND_BYTES and chunks[-1]:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(quoted)
+            size += len(quoted) + 1
+        for chunk in (c for c in chunks if c):
+            listing = self.run(
+                f"cd -- {shlex.quote(path)} && find {' '.join(chunk)} -maxdepth 0 -type f -print0 "
+                "2>/dev/null | xargs -0 -r sha256sum -z --",
+                cwd=None,
+                env={},
+                timeout=600,
+                max_output=_TREE_LISTING_BYTES,
+            )
+            if not listing.ok or listing.output.startswith("[..."):
+                return self._files_sha256_by_file(path, files)
+            digests.update(_sha256_records(listing.output))
+        return {rel: digests[rel] for rel in files if rel in digests}
+
+    def _files_sha256_by_file(self, path: str, files: Sequence[str]) -> dict[str, str]:
+        """The slow way, one file at a time, for hosts without GNU `sha256sum -z`."""
+        found = {rel: f"{path}/{rel}" for rel in files if self.kind(f"{path}/{rel}") == "file"}
+        digests = {rel: self.file_sha256(full) for rel, full in found.items()}
+        return {rel: digest for rel, digest in digests.items() if digest is not None}
 
     def _tree_sha256_by_file(self, path: str) -> dict[str, str]:
         """The slow way, one file at a time, for hosts without GNU `sha256sum -z`."""
@@ -491,3 +520,13 @@ def connect_ssh(
         # A permanent problem outranks a host that is merely down: it is what the user must fix.
         raise next((e for e in errors if not getattr(e, "retryable", True)), errors[0])
     return [f.result() for f in futures]
+
+
+def _sha256_records(output: str) -> dict[str, str]:
+    """NUL-separated `<sha256>  ./<path>` records (`sha256sum -z`), keyed by path."""
+    digests: dict[str, str] = {}
+    for record in output.split("\0"):
+        digest, sep, rel = record.partition("  ")
+        if sep and re.fullmatch(r"[0-9a-f]{64}", digest):
+            digests[rel.removeprefix("./")] = digest
+    return digests

@@ -19,6 +19,7 @@ from lockstep.delivery.host_rollback import rollback_host_component
 from lockstep.delivery.journal import MemoryJournal
 from lockstep.domain.changes import ChangeAction, ChangeSet
 from lockstep.domain.errors import DeploymentStepFailed
+from lockstep.domain.journal import PriorRelease
 from lockstep.domain.models import HealthSpec, ReleaseTree, RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.settings import LocalTargetSettings
@@ -142,8 +143,8 @@ def test_identical_files_under_a_new_commit_are_neither_staged_nor_switched(
     hosts: list[LocalConnection],
 ) -> None:
     """Only the deploy command differs: nothing is staged or switched, but the deploy commands
-    run in the live release with the deployment's commit; health runs, and a rollback of the
-    deployment finds nothing to put back (no prior was journaled)."""
+    run in the live release with the deployment's commit; health runs. The live release is
+    journaled as the prior (what a rollback reruns commands in: test_host_unchanged_rollback.py)."""
     deliver(hosts, component(), A)
     journal = MemoryJournal()
     comp = component(deploy=(LOG_COMMIT, "echo changed; pwd -P"), content="2")
@@ -165,6 +166,17 @@ def test_identical_files_under_a_new_commit_are_neither_staged_nor_switched(
             "deploy commands run in it"
         )
         assert "changed" in commands and commands[-1] == str((conn.root / "srv/web/releases" / A).resolve())
+    assert sorted(journal.priors(), key=lambda p: p.host) == [PriorRelease(h, DEST, A) for h in ("h1", "h2")]
+
+
+def test_an_unchanged_host_without_deploy_commands_journals_nothing_to_undo(
+    hosts: list[LocalConnection],
+) -> None:
+    deliver(hosts, component(deploy=()), A)
+    journal = MemoryJournal()
+    comp = component(deploy=(), content="2")
+    done = deliver(hosts, comp, B, journal)
+    assert all(set(actions(c).values()) == {"unchanged"} for c in done)
     assert journal.priors() == []
 
     def connect(labels: object) -> list[HostReach]:
@@ -174,7 +186,6 @@ def test_identical_files_under_a_new_commit_are_neither_staged_nor_switched(
     assert (back.changed, back.hosts, back.changes) == (False, [], [])
     assert back.detail.startswith("nothing to roll back")
     assert all(current_release(conn, DEST) == A for conn in hosts)
-    assert all(log(conn, "deploy.log") == [A, B] for conn in hosts)  # left as it is
 
 
 def test_a_retry_after_an_unchanged_delivery_only_verifies(hosts: list[LocalConnection]) -> None:
@@ -190,7 +201,8 @@ def test_a_retry_after_an_unchanged_delivery_only_verifies(hosts: list[LocalConn
         assert log(conn, "health.log") == ["checked"] * 3  # health verified again
         assert set(actions(change_set).values()) == {"unchanged"}
         assert current_release(conn, DEST) == A
-    assert journal.priors() == []
+        assert not (conn.root / "srv/web/releases" / B).exists()  # its prior did not make it staged
+    assert sorted(journal.priors(), key=lambda p: p.host) == [PriorRelease(h, DEST, A) for h in ("h1", "h2")]
 
 
 def test_failing_deploy_commands_on_an_unchanged_host_fail_it_and_a_retry_runs_them_again(
@@ -203,7 +215,7 @@ def test_failing_deploy_commands_on_an_unchanged_host_fail_it_and_a_retry_runs_t
     with pytest.raises(DeploymentStepFailed):
         deliver_host_component(delivery(comp, B, journal), hosts[:1], batch=1)
     assert journal.step_status(host="h1", action="deploy") == StepStatus.FAILED
-    assert (journal.priors(), current_release(hosts[0], DEST)) == ([], A)
+    assert (journal.priors(), current_release(hosts[0], DEST)) == ([PriorRelease("h1", DEST, A)], A)
     (hosts[0].root / "fail-here").unlink()
 
     [done] = deliver_host_component(delivery(comp, B, journal, attempt=2), hosts[:1], batch=1)
@@ -211,6 +223,7 @@ def test_failing_deploy_commands_on_an_unchanged_host_fail_it_and_a_retry_runs_t
     assert log(hosts[0], "deploy.log") == [A, B, B]
     assert journal.step_status(host="h1", action="deploy") == StepStatus.SUCCEEDED
     assert (set(actions(done).values()), current_release(hosts[0], DEST)) == ({"unchanged"}, A)
+    assert not (hosts[0].root / "srv/web/releases" / B).exists()  # still not staged
 
 
 WRITE_STATUS = "echo deployed > status && mkdir -p run && echo 1 > run/pid"  # into the release
@@ -250,10 +263,10 @@ def test_a_listed_file_edited_by_hand_is_configured(hosts: list[LocalConnection]
 
 
 def test_a_release_without_a_list_is_compared_whole(hosts: list[LocalConnection]) -> None:
-    """A release staged before markers listed their files: everything in it counts, so a file a
-    deploy command wrote there is `deleted` (the behaviour before the list)."""
+    """A release staged before releases listed their files: everything in it counts, so a file
+    a deploy command wrote there is `deleted` (the behaviour before the list)."""
     deliver(hosts[:1], component(deploy=(LOG_COMMIT, WRITE_STATUS)), A)
-    (hosts[0].root / "srv/web/releases" / A / ".lockstep-release").write_text("1" * 64 + "\n")
+    (hosts[0].root / "srv/web/releases" / A / ".lockstep-files").unlink()
 
     [done] = deliver(hosts[:1], component(deploy=(LOG_COMMIT, WRITE_STATUS), content="2"), B)
 
@@ -319,7 +332,9 @@ def test_observe_and_diff_with_a_diff_name_the_changed_line(tmp_path: Path) -> N
     deliver([conn], component({**FILES, "logo.png": b"\x89PNG\0\1"}), A)
     desired = component({**FILES, "app.conf": "port=2\nname=web\n", "logo.png": b"\x89PNG\0\2"}, content="2")
 
-    [change_set] = diff_host(desired, observe_host(registry(tmp_path), desired), with_diff=True)
+    [change_set] = diff_host(
+        desired, observe_host(registry(tmp_path), desired, with_content=True), with_diff=True
+    )
 
     assert change_set.location == "local"
     changes = {c.subject: c for c in change_set.changes}
@@ -331,8 +346,12 @@ def test_observe_and_diff_with_a_diff_name_the_changed_line(tmp_path: Path) -> N
     assert (logo.action, logo.summary) == (ChangeAction.CONFIGURED, "6 → 6 bytes")
     assert logo.diff == "(binary file: 6 -> 6 bytes)"
     assert changes["/srv/web/index.html"].diff == ""  # unchanged: no diff
-    [plain] = diff_host(desired, observe_host(registry(tmp_path), desired))
+    counted = observe_host(registry(tmp_path), desired)  # counts only: no live content fetched
+    [tree] = counted.hosts[0].trees
+    assert tree.files["app.conf"].sha256 and all(f.content is None for f in tree.files.values())
+    [plain] = diff_host(desired, counted)
     assert len(plain.changes) == 4 and all(c.diff == "" for c in plain.changes)
+    assert {c.subject: c.summary for c in plain.changes}["/srv/web/app.conf"] == "16 → 16 bytes"
 
 
 def test_observe_reports_a_host_that_cannot_be_reached(tmp_path: Path) -> None:

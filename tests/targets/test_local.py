@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -207,3 +208,14 @@ def test_a_background_child_holding_stdout_does_not_hang_run(conn: LocalConnecti
         assert r.duration_seconds < 10
     finally:
         os.kill(int(pidfile.read_text()), 9)
+
+
+def test_files_sha256_hashes_the_named_regular_files(conn: LocalConnection) -> None:
+    conn.ensure_dir("/r/a")
+    conn.write_file("/r/a/b.txt", b"b")
+    conn.write_file("/r/other", b"o")
+    conn.replace_symlink("/r/link", "other")
+    assert conn.files_sha256("/r", ["a/b.txt", "link", "a", "missing"]) == {
+        "a/b.txt": hashlib.sha256(b"b").hexdigest()
+    }
+    assert conn.files_sha256("/nowhere", ["a/b.txt"]) == {}

@@ -64,17 +64,20 @@ def test_paths() -> None:
     assert current_link("/srv/web") == "/srv/web/current"
 
 
-def test_staging_writes_files_modes_and_marker(conn: RecordingConnection, root: Path) -> None:
+def test_staging_writes_files_modes_the_list_and_the_marker(conn: RecordingConnection, root: Path) -> None:
     assert stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
     final = root / "srv/web/releases/c1"
     assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_file()) == [
+        ".lockstep-files",
         ".lockstep-release",
         "bin/start.sh",
         "conf/a/b.conf",
         "index.html",
     ]
     assert (final / "index.html").read_bytes() == b"<h1>hi</h1>"
-    assert (final / ".lockstep-release").read_text() == "h1\nfiles 3\n" + "".join(
+    # The marker is the hash alone, as older workers expect; the list is beside it.
+    assert (final / ".lockstep-release").read_text() == "h1\n"
+    assert (final / ".lockstep-files").read_text() == "files 3\n" + "".join(
         f'{hashlib.sha256(FILES[rel]).hexdigest()} "{rel}"\n' for rel in sorted(FILES)
     )
     assert release_files(conn, DEST, "c1") == {
@@ -82,8 +85,16 @@ def test_staging_writes_files_modes_and_marker(conn: RecordingConnection, root: 
     }
     assert (final / "bin/start.sh").stat().st_mode & 0o777 == 0o755
     assert (final / "index.html").stat().st_mode & 0o777 == 0o644
-    assert conn.writes[-1].endswith("/.staging-c1/.lockstep-release")  # the marker comes last
+    # The list before the marker, the marker last: a release that looks complete has its list.
+    assert [w.rsplit("/", 1)[1] for w in conn.writes[-2:]] == [".lockstep-files", ".lockstep-release"]
     assert conn.list_dir(f"{DEST}/releases") == ["c1"]
+
+
+def test_an_older_worker_takes_the_release_as_complete(conn: RecordingConnection, root: Path) -> None:
+    """A worker of an earlier version (mixed in during an upgrade) compares the marker's sha256
+    with that of `<hash>\\n`: it must match, so it neither refuses nor restages the release."""
+    stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    assert conn.file_sha256(f"{DEST}/releases/c1/.lockstep-release") == hashlib.sha256(b"h1\n").hexdigest()
 
 
 def test_staging_twice_is_a_no_op(conn: RecordingConnection) -> None:
@@ -93,37 +104,51 @@ def test_staging_twice_is_a_no_op(conn: RecordingConnection) -> None:
     assert conn.writes == []
 
 
-def test_a_release_staged_with_the_hash_alone_is_complete_without_a_list(
+def test_a_release_staged_without_a_list_is_complete_and_has_none(
     conn: RecordingConnection, root: Path
 ) -> None:
-    """Releases staged before markers listed their files stay complete: not staged again, read
+    """Releases staged before releases listed their files stay complete: not staged again, read
     as having no list."""
     stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
-    (root / "srv/web/releases/c1/.lockstep-release").write_text("h1\n")
+    (root / "srv/web/releases/c1/.lockstep-files").unlink()
     conn.writes.clear()
     assert not stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
     assert conn.writes == []
     assert release_files(conn, DEST, "c1") is None
 
 
-@pytest.mark.parametrize(
-    "marker",
-    ["h1\nfiles 2\n" + "0" * 64 + ' "a"\n', "h1\nfiles x\n", "h1\nfiles 1\nabc a\n", "h1\nfiles 1\n\xff\n"],
-)
-def test_a_marker_whose_list_cannot_be_read_gives_none(
-    conn: RecordingConnection, root: Path, marker: str
-) -> None:
+def test_a_marker_holding_the_list_is_complete_and_read(conn: RecordingConnection, root: Path) -> None:
+    """A development version wrote the list into the marker, after the hash: still complete."""
     stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
-    (root / "srv/web/releases/c1/.lockstep-release").write_text(marker)
+    final = root / "srv/web/releases/c1"
+    listed = (final / ".lockstep-files").read_text()
+    (final / ".lockstep-files").unlink()
+    (final / ".lockstep-release").write_text("h1\n" + listed)
+    conn.writes.clear()
+    assert not stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    assert conn.writes == []
+    assert release_files(conn, DEST, "c1") == {
+        rel: hashlib.sha256(data).hexdigest() for rel, data in FILES.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "listed",
+    ["files 2\n" + "0" * 64 + ' "a"\n', "files x\n", "files 1\nabc a\n", "files 1\n\xff\n", "h1\n"],
+)
+def test_a_list_that_cannot_be_read_gives_none(conn: RecordingConnection, root: Path, listed: str) -> None:
+    stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
+    (root / "srv/web/releases/c1/.lockstep-files").write_text(listed)
     assert release_files(conn, DEST, "c1") is None
 
 
 def test_a_list_past_the_bound_is_not_written(
     conn: RecordingConnection, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("lockstep.targets.releases.MAX_MARKER_BYTES", 100)
+    monkeypatch.setattr("lockstep.targets.releases.MAX_LIST_BYTES", 100)
     assert stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
     assert (root / "srv/web/releases/c1/.lockstep-release").read_text() == "h1\n"
+    assert not (root / "srv/web/releases/c1/.lockstep-files").exists()
     assert release_files(conn, DEST, "c1") is None
     assert not stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
 
@@ -132,7 +157,7 @@ def test_new_content_for_the_same_release_replaces_it(conn: RecordingConnection,
     stage_release(conn, dest=DEST, release="c1", files=FILES, content_hash="h1")
     assert stage_release(conn, dest=DEST, release="c1", files={"index.html": b"v2"}, content_hash="h2")
     final = root / "srv/web/releases/c1"
-    assert sorted(p.name for p in final.iterdir()) == [".lockstep-release", "index.html"]
+    assert sorted(p.name for p in final.iterdir()) == [".lockstep-files", ".lockstep-release", "index.html"]
     assert (final / "index.html").read_bytes() == b"v2"
 
 
@@ -149,7 +174,12 @@ def test_interrupted_staging_is_resumed(root: Path) -> None:
     assert stage_release(retry, dest=DEST, release="c1", files=FILES, content_hash="h1")
     base = f"{DEST}/releases/.staging-c1"
     # conf/a/b.conf was sent before the drop and is not sent again; the torn file is rewritten.
-    assert retry.writes == [f"{base}/bin/start.sh", f"{base}/index.html", f"{base}/.lockstep-release"]
+    assert retry.writes == [
+        f"{base}/bin/start.sh",
+        f"{base}/index.html",
+        f"{base}/.lockstep-files",
+        f"{base}/.lockstep-release",
+    ]
     final = root / "srv/web/releases/c1"
     assert {k: (final / k).read_bytes() for k in FILES} == FILES
     assert not staging.exists()
@@ -164,7 +194,9 @@ def test_staging_left_by_other_content_is_wiped(conn: RecordingConnection, root:
     assert not (root / "srv/web/releases/c1/leftover.txt").exists()
 
 
-@pytest.mark.parametrize("bad", ["/etc/passwd", "../x", "a/../../x", "", ".lockstep-release"])
+@pytest.mark.parametrize(
+    "bad", ["/etc/passwd", "../x", "a/../../x", "", ".lockstep-release", "./.lockstep-files"]
+)
 def test_file_paths_outside_the_release_are_rejected(conn: RecordingConnection, bad: str) -> None:
     with pytest.raises(ValueError, match="invalid release file path"):
         stage_release(conn, dest=DEST, release="c1", files={bad: b"x"}, content_hash="h1")

@@ -347,3 +347,33 @@ def test_tree_sha256_and_kinds(conn: SshConnection, base: str) -> None:
     assert conn.file_size(f"{base}/a/b.txt") == 1 and conn.file_size(f"{base}/a") is None
     free = conn.free_bytes(f"{base}/not/yet/made")
     assert free is not None and free > 0
+
+
+def test_files_sha256_hashes_the_named_files_in_one_command(
+    conn: SshConnection, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only regular files among those named (no symlink, folder or missing one), keyed as named,
+    odd names included; one command for them all, more only past the bound on a command's paths."""
+    conn.ensure_dir(f"{base}/a")
+    for name, data in {"a/b.txt": b"b", "-dash": b"d", "sp ace's": b"s", "other": b"o"}.items():
+        conn.write_file(f"{base}/{name}", data)
+    conn.replace_symlink(f"{base}/link", "other")
+    commands: list[str] = []
+    real_run = conn.run
+
+    def counting(command: str, **kw: object) -> object:
+        commands.append(command)
+        return real_run(command, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(conn, "run", counting)
+    named = ["a/b.txt", "-dash", "sp ace's", "link", "a", "missing"]
+    expected = {
+        n: hashlib.sha256(d).hexdigest() for n, d in [("a/b.txt", b"b"), ("-dash", b"d"), ("sp ace's", b"s")]
+    }
+
+    assert conn.files_sha256(base, named) == expected
+    assert len(commands) == 1
+    monkeypatch.setattr("lockstep.targets.ssh._PATHS_PER_COMMAND_BYTES", 12)
+    assert conn.files_sha256(base, named) == expected
+    assert len(commands) > 2
+    assert conn.files_sha256(f"{base}/missing", named) == {}

@@ -96,11 +96,12 @@ async def test_first_change_and_failed_health(
         second_sha,
         first_sha,  # the release web was on: the second deployment left it there
     )
-    # Rollback ran the previous release's deploy commands again, with that release's commit; db
-    # was never touched.
+    # Rollback ran the deploy commands of each component's previous live revision again, with
+    # its commit: web's is the second deployment's, although its files are the first's release
+    # (the second delivered web as unchanged); db was never touched.
     assert runs(counters, "db") == [first_sha]
     assert runs(counters, "api") == [first_sha, second_sha, third_sha, second_sha]
-    assert runs(counters, "web") == [first_sha, second_sha, third_sha, first_sha]
+    assert runs(counters, "web") == [first_sha, second_sha, third_sha, second_sha]
     statuses = {(s.component, s.action): s.status for s in third.steps}
     assert statuses[("web", "health")] == StepStatus.FAILED
     assert statuses[("api", "rollback")] == StepStatus.SUCCEEDED
@@ -183,14 +184,16 @@ async def test_cancellation_rolls_back_what_changed(
         view = find_view(session, started.id)
     assert view is not None and view.status == DeploymentStatus.CANCELLED
     assert current(target_root, "api") == first_sha  # switched, then rolled back
-    assert current(target_root, "web") == first_sha  # never switched: nothing to put back
+    assert current(target_root, "web") == first_sha  # never switched
     assert runs(counters, "api") == [first_sha, slow_sha, first_sha]
-    assert runs(counters, "web") == [first_sha, slow_sha]  # cancelled while it ran; not run again
+    # web's slow deploy command was cancelled while it ran in the unswitched release: it changed
+    # the host, so the rollback runs the previous revision's command there again.
+    assert runs(counters, "web") == [first_sha, slow_sha, first_sha]
     assert (target_root / "srv/api/releases" / slow_sha).is_dir()
     assert not (target_root / "srv/web/releases" / slow_sha).exists()
     steps = {(s.component, s.action): s.status for s in view.steps}
     assert steps[("api", "rollback")] == StepStatus.SUCCEEDED
-    assert ("web", "rollback") not in steps
+    assert steps[("web", "rollback")] == StepStatus.SUCCEEDED
 
 
 async def _wait_for(condition: object, timeout: float = 30.0) -> None:

@@ -138,7 +138,8 @@ async def test_deploy_and_rollback_steps_show_their_change_sets(
     assert _changes(second, "web", "local", "deploy") is None, "its deploy failed: nothing returned"
     web_back = _changes(second, "web", "local", "rollback")
     assert _actions(web_back) == {"/srv/web/current": "configured"}
-    assert web_back is not None and web_back.items[0].summary == f"-> {first.commit}"
+    assert web_back is not None
+    assert web_back.items[0].summary == f"-> {first.commit}; deploy commands of {first.commit[:12]} run again"
 
 
 async def test_a_deployment_prunes_an_object_its_component_dropped(
