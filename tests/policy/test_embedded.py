@@ -106,7 +106,13 @@ def test_unprotected_environment_allows_everything(engine: EmbeddedPolicyEngine)
 
 
 def test_drift_remediates_nothing_by_default(engine: EmbeddedPolicyEngine) -> None:
-    decision = engine.evaluate_drift({"application": "shop", "environment": "staging", "differences": [{}]})
+    decision = engine.evaluate_drift(
+        {
+            "application": "shop",
+            "environment": "staging",
+            "item": {"component": "web", "kind": "modified", "path": "/srv/web/app.conf"},
+        }
+    )
     assert decision.remediate is False
     assert decision.reasons and "remediation is not enabled for staging" in decision.reasons[0]
 
@@ -130,7 +136,13 @@ def test_data_json_configures_the_rules(bundle_copy: Callable[..., Path]) -> Non
         "(2026-11-23T17:00:00Z)"
     ]
     assert engine.evaluate_deploy(make_input(environment="production", images={"a": ["mongo"]})).deny == []
-    drift = engine.evaluate_drift({"application": "shop", "environment": "staging", "differences": [{}]})
+    drift = engine.evaluate_drift(
+        {
+            "application": "shop",
+            "environment": "staging",
+            "item": {"component": "web", "kind": "modified", "path": "/srv/web/app.conf"},
+        }
+    )
     assert drift.remediate is True
 
 
