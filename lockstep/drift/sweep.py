@@ -8,6 +8,9 @@ turns the differences into drift items (`lockstep.drift.items`), decides each (t
 else flag; a failed evaluation flags), and records the sweep with its audit entries
 (`drift_detected` for new items, `drift_resolved` for items no longer seen).
 
+`pending` lists the commits on the environment's branch that are not live yet (Git ahead of
+live is not drift).
+
 Deliberately does not: start remediation deployments, schedule sweeps, or print. A target that
 cannot be read makes the environment `unknown`, never `in_sync`, and resolves none of that
 component's items.
@@ -35,10 +38,12 @@ from lockstep.drift.items import Difference, differences, unreachable
 from lockstep.policy.engine import PolicyEngine
 from lockstep.store import drift as drift_store
 from lockstep.store.audit import append_entry
+from lockstep.store.deployments import live_deployment
 from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
 
 Progress = Callable[[str], None]
+MAX_PENDING = 50
 
 
 def environments_to_sweep(store: Store) -> list[tuple[str, str, str]]:
@@ -73,6 +78,7 @@ def sweep_environment(
         deployments = drift_store.last_deployments(
             session=session, deployment_ids=[r.deployment_id for r in revisions.values()]
         )
+        live = live_deployment(session=session, application=application, environment=environment)
     stamp = drift_store.iso(now)
     seen: list[DriftItem] = []
     reasons: list[str] = []
@@ -114,7 +120,7 @@ def sweep_environment(
             seen=seen,
             state=state,
             reason=reason,
-            pending=[],
+            pending=_pending(renderer, repository, environment, live[0] if live else None),
             now=now,
             unread=unread,
         )
@@ -123,6 +129,24 @@ def sweep_environment(
         views = drift_store.drift_views(session=session, application=application, environment=environment)
     progress(f"{application}/{environment}: {state}" + (f" ({len(seen)} difference(s))" if seen else ""))
     return views[0]
+
+
+def _pending(renderer: CommitRenderer, repository: str, environment: str, live: str | None) -> list[str]:
+    """Commits on the environment's branch (as the live commit's lockstep.yaml names it) that
+    are not live yet, newest first, at most MAX_PENDING. Git ahead of live is not drift; a
+    branch that cannot be read now shows none (the sweep is about the targets)."""
+    if live is None:
+        return []
+    try:
+        manifest = renderer.render(repository, live, environment).manifest
+        branch = next(e.branch for e in manifest.environments if e.name == environment)
+        head = renderer.resolve(repository, branch)
+        if head == live or renderer.newest(repository, [head, live]) == live:
+            return []
+        commits, _more = renderer.change_authors(repository, live, head, limit=MAX_PENDING)
+    except Exception:  # pending is a courtesy: it never fails a sweep
+        return []
+    return [sha for sha, _author, _committer in commits]
 
 
 def _look(

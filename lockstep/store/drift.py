@@ -20,7 +20,14 @@ from datetime import datetime
 from sqlalchemy import Index, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from lockstep.domain.drift import DriftItem, DriftState, EnvironmentDrift, LastDeployment, item_key
+from lockstep.domain.drift import (
+    DriftItem,
+    DriftState,
+    EnvironmentDrift,
+    LastDeployment,
+    item_key,
+    resolution_for,
+)
 from lockstep.store.tables import ComponentRevisionRecord, DeploymentRecord, UTCDateTime, as_utc
 
 
@@ -147,7 +154,11 @@ def record_sweep(
     skip = set(unread)
     open_rows = {_key(r): r for r in _open_rows(session, application, environment)}
     new: list[DriftItem] = []
+    done: set[tuple[str, str, str, str, str]] = set()
     for item in seen:
+        if item.key in done:  # one difference reported twice is one item
+            continue
+        done.add(item.key)
         row = open_rows.pop(item.key, None)
         if row is None:
             row = DriftItemRecord(
@@ -174,9 +185,7 @@ def record_sweep(
         if row.component in skip:
             continue
         at = delivered.get(row.component)
-        row.resolution = (
-            "redeployed" if at is not None and at > as_utc(row.first_seen) else "reverted_by_hand"
-        )
+        row.resolution = resolution_for(iso(row.first_seen), iso(at) if at is not None else None)
         row.resolved_at = now
         session.add(row)
         resolved.append(_item(row))

@@ -97,10 +97,14 @@ async def test_a_redeployment_resolves_what_it_put_back(
     (live(target_root, "api") / "api.conf").write_text("version=hand-made\n")
     assert [i.kind for i in sweep().items] == ["modified"]
 
-    commit(app_repo, {"api/api.conf": "version=2\n"}, "api: version 2")
+    sha = commit(app_repo, {"api/api.conf": "version=2\n"}, "api: version 2")
+    ahead = sweep()  # Git ahead of live is pending, not drift
+    assert ahead.pending == [sha]
+    assert [(i.kind, i.path) for i in ahead.items] == [("modified", "/srv/api/api.conf")]
     second = await deploy(temporal_env, settings, store, git)
     assert second.status == DeploymentStatus.SUCCEEDED, second.error
-    assert sweep().state == "in_sync"
+    synced = sweep()
+    assert (synced.state, synced.pending, synced.items) == ("in_sync", [], [])
     resolved = [d for kind, d in audit_kinds(store) if kind == "drift_resolved"]
     assert [(d["component"], d["path"], d["resolution"]) for d in resolved] == [
         ("api", "/srv/api/api.conf", "redeployed")
