@@ -178,6 +178,25 @@ def test_concurrent_evaluations_agree(engine: EmbeddedPolicyEngine) -> None:
     assert errors == []
 
 
+def test_drift_ignore_is_read_and_a_malformed_one_fails_closed(bundle_copy: Callable[..., Path]) -> None:
+    root = bundle_copy({"drift": {"remediate_environments": ["staging"]}})
+    rules = root / "lockstep" / "drift.rego"
+    rules.write_text(rules.read_text() + '\nignore if input.item.path == "/srv/web/cache.json"\n')
+    engine = EmbeddedPolicyEngine(root, recheck_seconds=0)
+    item = {"component": "web", "kind": "modified", "path": "/srv/web/cache.json"}
+    known = engine.evaluate_drift({"application": "shop", "environment": "staging", "item": item})
+    assert (known.ignore, known.remediate) == (True, True)
+    other = engine.evaluate_drift(
+        {"application": "shop", "environment": "staging", "item": {**item, "path": "/srv/web/app.conf"}}
+    )
+    assert (other.ignore, other.remediate) == (False, True)
+
+    rules.write_text(rules.read_text().replace("\nignore if", '\nignore := "yes" if'))
+    malformed = engine.evaluate_drift({"application": "shop", "environment": "staging", "item": item})
+    assert (malformed.ignore, malformed.remediate) == (False, False)  # flagged, never remediated
+    assert "'ignore' is not a boolean" in malformed.reasons[0]
+
+
 # --- failing closed -----------------------------------------------------------------------------
 
 
