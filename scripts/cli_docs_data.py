@@ -224,7 +224,7 @@ JSON_OUTPUT: dict[str, JsonShape] = {
     ),
     "policy eval": JsonShape(
         "With `--query deploy`, the decision and `denied`; with `--query drift`, "
-        "`remediate`, `reasons`, `engine`, `bundle_revision`, `input_sha256`.",
+        "`remediate`, `ignore`, `reasons`, `engine`, `bundle_revision`, `input_sha256`.",
         (*POLICY_DECISION, ("denied", "true when `deny` holds a reason")),
     ),
     "audit verify": JsonShape(
