@@ -170,6 +170,40 @@ JSON_OUTPUT: dict[str, JsonShape] = {
             ("deployments[]", "the environment's deployments, newest first (as `lockstep status`)"),
         ),
     ),
+    "drift": JsonShape(
+        "An array, one object per environment a sweep has looked at (as `GET /drift` answers); "
+        "docs/drift.md says what each field means.",
+        (
+            ("application, environment", "which environment"),
+            (
+                "state",
+                "`in_sync`, `drifted` (an open item not ignored) or `unknown` (a target could not be read)",
+            ),
+            ("reason", "why `unknown`: each target or host that could not be read, and why; else null"),
+            (
+                "pending",
+                "commits on the environment's branch that are not live yet (Git ahead of live is not drift)",
+            ),
+            ("checked_at", "when the last sweep looked (RFC 3339, UTC)"),
+            ("items[]", "each difference still open"),
+            ("items[].component, items[].target", "the component and the target it is bound to"),
+            ("items[].host", "the host's label, or empty for kubernetes"),
+            ("items[].object", "`Kind/namespace/name` for kubernetes, or empty"),
+            ("items[].kind", "`modified`, `missing` or `unexpected`"),
+            (
+                "items[].path",
+                "the file on the host (`<dest>/<file>`, `<dest>/current`), or the object's field path",
+            ),
+            ("items[].first_seen, items[].last_seen", "the first and the latest sweep that saw it"),
+            (
+                "items[].last_deployment",
+                "the deployment that set the component live: `id`, `commit`, `at`, `actor`",
+            ),
+            ("items[].decision", "`remediate`, `flag` or `ignore`"),
+            ("items[].remediation", "the remediation deployment's id, or null"),
+            ("items[].resolved_at, items[].resolution", "null while open"),
+        ),
+    ),
     "approve": JsonShape(
         'The API\'s answer. A refusal prints `{"error": "…", "status_code": 403}` instead, and exits 1.',
         (
@@ -190,7 +224,7 @@ JSON_OUTPUT: dict[str, JsonShape] = {
     ),
     "policy eval": JsonShape(
         "With `--query deploy`, the decision and `denied`; with `--query drift`, "
-        "`remediate`, `reasons`, `engine`, `bundle_revision`, `input_sha256`.",
+        "`remediate`, `ignore`, `reasons`, `engine`, `bundle_revision`, `input_sha256`.",
         (*POLICY_DECISION, ("denied", "true when `deny` holds a reason")),
     ),
     "audit verify": JsonShape(
@@ -210,7 +244,8 @@ JSON_OUTPUT: dict[str, JsonShape] = {
             (
                 "kind",
                 "`started`, `planned`, `policy_decision`, `approval`, `rejection`, `step_finished`, "
-                "`rollback`, `manual_action`, `drift_detected`, `promotion_failed`, `finished`",
+                "`rollback`, `manual_action`, `drift_detected`, `drift_resolved`, `promotion_failed`, "
+                "`finished`",
             ),
             ("actor, actor_source", "who, and how that was known"),
             ("deployment_id, application, environment", "what it concerns, or null"),
@@ -236,6 +271,7 @@ EXIT_ONE: dict[str, str] = {
     "status": "no such deployment, or the database or Temporal cannot be read",
     "list": "the database cannot be read",
     "history": "the database cannot be read",
+    "drift": "the database cannot be read",
     "approve": "LOCKSTEP_TOKEN is unset, the API cannot be reached, or it refused the decision",
     "reject": "LOCKSTEP_TOKEN is unset, the API cannot be reached, or it refused the decision",
     "policy test": "a test failed or erred, or the bundle has no tests",

@@ -1,4 +1,4 @@
-"""FastAPI app factory: health, readiness, read-only deployment endpoints and the webhooks.
+"""FastAPI app factory: health, readiness, read-only deployment and drift endpoints and the webhooks.
 
 Webhooks authenticate by their signature (`lockstep.api.webhooks`); every other endpoint but the
 health probes needs a bearer token (`lockstep.api.identity`), reads included unless
@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from lockstep import __version__
 from lockstep.api.approvals import create_approval_router
 from lockstep.api.body_limit import BodyLimit
+from lockstep.api.drift import create_drift_router
 from lockstep.api.identity import bearer_dependency, read_dependencies
 from lockstep.api.manual import create_manual_router
 from lockstep.api.rollback import create_rollback_router
@@ -128,6 +129,8 @@ def create_app(
         if view is None:
             raise HTTPException(status_code=404, detail=f"no deployment {deployment_id!r}")
         return view
+
+    app.include_router(create_drift_router(store, readers, read_responses))
 
     enqueuer = enqueuer or TemporalEnqueuer(settings=settings, store=store)
     app.include_router(create_webhook_router(settings, enqueuer, git))

@@ -22,7 +22,7 @@ import sys
 
 import typer
 
-from lockstep.cli import approvals, audit, deployments, dev, plan, policy, rollback, schema, server
+from lockstep.cli import approvals, audit, deployments, dev, drift, plan, policy, rollback, schema, server
 from lockstep.cli.server import WorkerServer
 from lockstep.cli.unexpected import enable_debug, report_unexpected
 
@@ -52,6 +52,7 @@ def build_app(serve_worker: WorkerServer) -> typer.Typer:
     app.command("status")(deployments.status)
     app.command("list")(deployments.list_)
     app.command("history")(deployments.history)
+    app.command("drift")(drift.drift)
     app.add_typer(policy.app, name="policy")
     app.command("approve")(approvals.approve)
     app.command("reject")(approvals.reject)

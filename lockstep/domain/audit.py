@@ -28,6 +28,7 @@ class AuditKind(StrEnum):
     ROLLBACK = "rollback"
     MANUAL_ACTION = "manual_action"
     DRIFT_DETECTED = "drift_detected"
+    DRIFT_RESOLVED = "drift_resolved"
     PROMOTION_FAILED = "promotion_failed"
     FINISHED = "finished"
 

@@ -28,9 +28,11 @@ class PolicyDecision(BaseModel):
 
 
 class DriftDecision(BaseModel):
-    """The outcome of `data.lockstep.drift` for one drift report: remediate or only flag it."""
+    """The outcome of `data.lockstep.drift` for one drift item: remediate it, ignore it, or (both
+    false) only flag it."""
 
     remediate: bool
+    ignore: bool = False
     reasons: list[str]
     engine: str
     bundle_revision: str

@@ -391,6 +391,22 @@ def _one_kind_section(schema: dict[str, Any]) -> None:
     schema["oneOf"] = [{"required": [k], "properties": {k: {"type": "object"}}} for k in KIND_SECTIONS]
 
 
+class DriftSpec(_Strict):
+    """What the drift sweep leaves alone for this component."""
+
+    model_config = ConfigDict(title="drift")
+
+    ignore: list[NonEmpty] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Differences the drift sweep records as ignored: a host file's path on the host "
+        "(`/srv/web/status.txt`), a Kubernetes object (`Deployment/shop/web`) or one field of it "
+        "(`Deployment/shop/web:spec.replicas`), or the field alone (`spec.replicas`); globs (`*`, `?`, "
+        "`[...]`) match too.",
+        examples=[["/srv/web/cache/*", "spec.replicas"]],
+    )
+
+
 class ComponentSpec(_Strict):
     """One deployable part of the application, of exactly one kind: `kubernetes` or `host`."""
 
@@ -415,6 +431,9 @@ class ComponentSpec(_Strict):
     )
     host: HostSpec | None = Field(default=None, description="Makes this a `host` component.")
     health: HealthModel | None = Field(default=None, description="Health checks after each deploy.")
+    drift: DriftSpec | None = Field(
+        default=None, description="What the drift sweep ignores for this component (docs/drift.md)."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> ComponentSpec:

@@ -73,8 +73,12 @@ def drift_decision(result: Any, *, engine: str, revision: str, input_sha256: str
         raise PolicyFailure(
             f"returned a malformed decision: 'remediate' is not a boolean: {remediate!r:.200}"
         )
+    ignore = doc.get("ignore", False)
+    if not isinstance(ignore, bool):
+        raise PolicyFailure(f"returned a malformed decision: 'ignore' is not a boolean: {ignore!r:.200}")
     return DriftDecision(
         remediate=remediate,
+        ignore=ignore,
         reasons=_strings(doc, "reasons", required=False),
         engine=engine,
         bundle_revision=revision,

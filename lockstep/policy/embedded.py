@@ -36,7 +36,7 @@ from lockstep.policy.input import canonical_json
 # helper rules out of the result and makes evaluation cheaper.
 RULES = {
     "lockstep/deploy": ("deny", "warn", "approvals_required"),
-    "lockstep/drift": ("remediate", "reasons"),
+    "lockstep/drift": ("remediate", "ignore", "reasons"),
 }
 ENTRYPOINTS = tuple(f"{package}/{rule}" for package, rules in RULES.items() for rule in rules)
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, create_engine
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.redaction import safe_url
 from lockstep.store import audit as _audit  # noqa: F401  (registers the audit tables)
+from lockstep.store import drift as _drift  # noqa: F401  (registers the drift tables)
 from lockstep.store import inventory as _inventory  # noqa: F401  (registers the Kubernetes inventory)
 from lockstep.store import tables as _tables  # noqa: F401  (registers the tables on the metadata)
 from lockstep.store.migrations import add_missing_columns, upgrade_schema

@@ -1,10 +1,14 @@
-# Drift policy, evaluated as data.lockstep.drift for one drift report:
+# Drift policy, evaluated as data.lockstep.drift for each drift item the sweep finds:
 #
 #   {"application": "shop", "environment": "staging", "now": "…",
-#    "differences": [{"component": "web", "kind": "modified|missing|unexpected", "object": "…"}]}
+#    "item": {"component": "web", "target": "vms-staging", "host": "10.0.0.5", "object": "",
+#             "kind": "modified|missing|unexpected", "path": "/srv/web/app.conf",
+#             "first_seen": "…", "last_seen": "…",
+#             "last_deployment": {"id": "…", "commit": "…", "at": "…", "actor": "…"}}}
 #
-# remediate (boolean) starts a remediation deployment when true; reasons says why or why not.
-# By default nothing is remediated: drift is flagged and recorded. List environments in
+# remediate (boolean): re-deliver the live revision to the item's component; ignore (boolean):
+# record the item as ignored (the environment stays in_sync for it); both false: flag it.
+# By default every item is flagged. List environments in
 # data.lockstep.config.drift.remediate_environments to remediate them automatically.
 package lockstep.drift
 
@@ -16,14 +20,16 @@ default remediate := false
 
 remediate if {
 	input.environment in environments
-	count(input.differences) > 0
+	is_object(input.item)
 }
+
+default ignore := false
 
 reasons contains msg if {
 	remediate
 	msg := concat("", [
-		format_int(count(input.differences), 10), " difference(s) in ", input.application, "/",
-		input.environment, "; remediation is enabled for ", input.environment,
+		input.item.kind, " ", _where, " in ", input.application, "/", input.environment,
+		"; remediation is enabled for ", input.environment,
 	])
 }
 
@@ -35,7 +41,4 @@ reasons contains msg if {
 	])
 }
 
-reasons contains "no differences to remediate" if {
-	input.environment in environments
-	count(input.differences) == 0
-}
+_where := concat(":", [x | some x in [object.get(input.item, "object", ""), object.get(input.item, "path", "")]; x != ""])

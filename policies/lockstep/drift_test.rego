@@ -6,12 +6,18 @@ import rego.v1
 
 import data.lockstep.drift
 
-differences := [{"component": "web", "kind": "modified", "object": "Deployment/web"}]
+item := {
+	"component": "web", "target": "vms-staging", "host": "10.0.0.5", "object": "",
+	"kind": "modified", "path": "/srv/web/app.conf",
+}
 
-test_remediates_nothing_by_default if {
+test_flags_by_default if {
 	not drift.remediate with input.environment as "production"
 		with input.application as "shop"
-		with input.differences as differences
+		with input.item as item
+	not drift.ignore with input.environment as "production"
+		with input.application as "shop"
+		with input.item as item
 }
 
 test_reason_says_remediation_is_off if {
@@ -20,5 +26,5 @@ test_reason_says_remediation_is_off if {
 		"(data.lockstep.config.drift.remediate_environments); drift is only flagged",
 	])} with input.environment as "staging"
 		with input.application as "shop"
-		with input.differences as differences
+		with input.item as item
 }

@@ -65,7 +65,15 @@ def test_policy_eval_allowed_and_denied(tmp_path: Path) -> None:
 
 def test_policy_eval_drift(tmp_path: Path) -> None:
     report = tmp_path / "drift.json"
-    report.write_text(json.dumps({"application": "shop", "environment": "staging", "differences": [{}]}))
+    report.write_text(
+        json.dumps(
+            {
+                "application": "shop",
+                "environment": "staging",
+                "item": {"component": "web", "kind": "modified", "path": "/srv/web/app.conf"},
+            }
+        )
+    )
     result = runner.invoke(
         app,
         [

@@ -106,7 +106,13 @@ def test_unprotected_environment_allows_everything(engine: EmbeddedPolicyEngine)
 
 
 def test_drift_remediates_nothing_by_default(engine: EmbeddedPolicyEngine) -> None:
-    decision = engine.evaluate_drift({"application": "shop", "environment": "staging", "differences": [{}]})
+    decision = engine.evaluate_drift(
+        {
+            "application": "shop",
+            "environment": "staging",
+            "item": {"component": "web", "kind": "modified", "path": "/srv/web/app.conf"},
+        }
+    )
     assert decision.remediate is False
     assert decision.reasons and "remediation is not enabled for staging" in decision.reasons[0]
 
@@ -130,7 +136,13 @@ def test_data_json_configures_the_rules(bundle_copy: Callable[..., Path]) -> Non
         "(2026-11-23T17:00:00Z)"
     ]
     assert engine.evaluate_deploy(make_input(environment="production", images={"a": ["mongo"]})).deny == []
-    drift = engine.evaluate_drift({"application": "shop", "environment": "staging", "differences": [{}]})
+    drift = engine.evaluate_drift(
+        {
+            "application": "shop",
+            "environment": "staging",
+            "item": {"component": "web", "kind": "modified", "path": "/srv/web/app.conf"},
+        }
+    )
     assert drift.remediate is True
 
 
@@ -164,6 +176,25 @@ def test_concurrent_evaluations_agree(engine: EmbeddedPolicyEngine) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_drift_ignore_is_read_and_a_malformed_one_fails_closed(bundle_copy: Callable[..., Path]) -> None:
+    root = bundle_copy({"drift": {"remediate_environments": ["staging"]}})
+    rules = root / "lockstep" / "drift.rego"
+    rules.write_text(rules.read_text() + '\nignore if input.item.path == "/srv/web/cache.json"\n')
+    engine = EmbeddedPolicyEngine(root, recheck_seconds=0)
+    item = {"component": "web", "kind": "modified", "path": "/srv/web/cache.json"}
+    known = engine.evaluate_drift({"application": "shop", "environment": "staging", "item": item})
+    assert (known.ignore, known.remediate) == (True, True)
+    other = engine.evaluate_drift(
+        {"application": "shop", "environment": "staging", "item": {**item, "path": "/srv/web/app.conf"}}
+    )
+    assert (other.ignore, other.remediate) == (False, True)
+
+    rules.write_text(rules.read_text().replace("\nignore if", '\nignore := "yes" if'))
+    malformed = engine.evaluate_drift({"application": "shop", "environment": "staging", "item": item})
+    assert (malformed.ignore, malformed.remediate) == (False, False)  # flagged, never remediated
+    assert "'ignore' is not a boolean" in malformed.reasons[0]
 
 
 # --- failing closed -----------------------------------------------------------------------------

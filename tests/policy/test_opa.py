@@ -41,7 +41,7 @@ def test_denied_decision_round_trips(data_api: DataApiServer) -> None:
 
 def test_drift_round_trips(data_api: DataApiServer) -> None:
     decision = engine_for(data_api).evaluate_drift(
-        {"application": "a", "environment": "dev", "differences": []}
+        {"application": "a", "environment": "dev", "item": {"component": "web", "kind": "missing"}}
     )
     assert decision.remediate is False and decision.reasons
     assert data_api.requests[-1][0] == "/v1/data/lockstep/drift"

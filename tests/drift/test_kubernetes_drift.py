@@ -1,0 +1,123 @@
+"""Drift on a cluster (kmock's emulator, taught server-side apply) after a real deployment:
+replicas scaled by another field manager are modified, a deleted ConfigMap is missing, and the
+kubernetes items carry the object and the field, not a host."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from lockstep.domain.kube_objects import ObjectRef
+from lockstep.domain.status import DeploymentStatus
+from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.settings import KubernetesTargetSettings, Settings
+from lockstep.store.engine import Store
+from lockstep.targets.kubernetes import connect_kubernetes
+from tests.drift.conftest import Sweep
+from tests.support.apprepo import commit
+from tests.support.kube import EmulatedCluster, rolling_cluster
+from tests.workflows.helpers import deploy
+
+pytestmark = [pytest.mark.temporal, pytest.mark.store]
+
+MANIFEST = """\
+application: shop
+environments:
+  - name: staging
+    branch: main
+    targets: {cluster: k8s-test}
+components:
+  - name: catalogue
+    target: cluster
+    kubernetes: {manifests: k8s/}
+    health: {timeout: 10s, interval: 100ms}
+"""
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: catalogue}
+spec:
+  replicas: 2
+  template: {spec: {containers: [{name: c, image: "weaveworksdemos/catalogue:0.3.5"}]}}
+"""
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: catalogue-flags}\ndata: {beta: 'on'}\n"
+
+
+@pytest.fixture
+def emulated() -> Iterator[EmulatedCluster]:
+    with rolling_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "shop"
+    files = {"lockstep.yaml": MANIFEST, "k8s/deployment.yaml": DEPLOYMENT, "k8s/flags.yaml": CONFIGMAP}
+    commit(repo, files, "first version")
+    return repo
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, emulated: EmulatedCluster) -> Settings:
+    raw = settings.model_dump()  # validated again: the new target is a plain mapping
+    raw["targets"] |= {"k8s-test": emulated.target(tmp_path / "kubeconfig")}
+    return Settings(**raw)
+
+
+async def test_scaled_and_deleted_objects_are_drift(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    emulated: EmulatedCluster,
+    sweep: Sweep,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    assert sweep().state == "in_sync"
+
+    # `kubectl scale` (another field manager) and `kubectl delete configmap`:
+    emulated.call(
+        lambda: emulated.emulator.objects["apps/v1/deployments", "shop", "catalogue"].patch(
+            {"spec": {"replicas": 5}}
+        )
+    )
+    target = settings.targets["k8s-test"]
+    assert isinstance(target, KubernetesTargetSettings)
+    assert connect_kubernetes(target).delete(ObjectRef("v1", "ConfigMap", "shop", "catalogue-flags"))
+    drifted = sweep()
+
+    assert drifted.state == "drifted"
+    found = {(i.kind, i.object, i.path) for i in drifted.items}
+    assert found == {
+        ("modified", "Deployment/shop/catalogue", "spec.replicas"),
+        ("missing", "ConfigMap/shop/catalogue-flags", ""),
+    }
+    for item in drifted.items:
+        assert (item.component, item.target, item.host) == ("catalogue", "k8s-test", "")
+        assert item.last_deployment is not None and item.last_deployment.id == first.id
+    live = emulated.live("apps/v1/deployments", "shop", "catalogue")
+    assert live is not None and live["spec"]["replicas"] == 5  # the sweep only looks
+
+
+async def test_an_unreachable_cluster_is_unknown_never_in_sync(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    tmp_path: Path,
+    emulated: EmulatedCluster,
+    sweep: Sweep,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    kubeconfig = tmp_path / "kubeconfig"  # the cluster moves away: nothing listens there
+    kubeconfig.write_text(kubeconfig.read_text().replace(emulated.url, "http://127.0.0.1:9"))
+    unknown = sweep()
+    assert unknown.state == "unknown" and unknown.items == []
+    assert unknown.reason is not None and unknown.reason.startswith("catalogue: k8s-test")
