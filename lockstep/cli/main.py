@@ -22,7 +22,18 @@ import sys
 
 import typer
 
-from lockstep.cli import approvals, audit, deployments, dev, plan, policy, rollback, schema, server
+from lockstep.cli import (
+    approvals,
+    audit,
+    deployments,
+    dev,
+    drift_sweep,
+    plan,
+    policy,
+    rollback,
+    schema,
+    server,
+)
 from lockstep.cli.server import WorkerServer
 from lockstep.cli.unexpected import enable_debug, report_unexpected
 
@@ -57,6 +68,8 @@ def build_app(serve_worker: WorkerServer) -> typer.Typer:
     app.command("reject")(approvals.reject)
     app.add_typer(audit.app, name="audit")
     app.command("schema")(schema.schema)
+    # `lockstep drift --sweep-now` once the drift command lands; hidden until then.
+    app.command("drift-sweep", hidden=True)(drift_sweep.drift_sweep)
     return app
 
 

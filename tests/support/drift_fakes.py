@@ -7,16 +7,20 @@ concurrency the workflow allows from counts, never from timings.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 from activities.drift import DriftActivities
 from activities.threads import ActivityThreads
 from lockstep.store.engine import Store
+from workflows.drift import DriftSweep
 
 
 class FakeDrift(BaseModel):
@@ -75,3 +79,22 @@ class FakeComparison:
         return DriftActivities(
             store=store, sweep_one=self.sweep_one, list_environments=self.list_environments, threads=threads
         )
+
+
+@contextlib.asynccontextmanager
+async def sweep_worker(
+    client: Client, task_queue: str, store: Store, comparison: FakeComparison
+) -> AsyncIterator[None]:
+    """A worker running DriftSweep on `comparison` (the real worker wires `lockstep.drift`)."""
+    threads = ActivityThreads(activities=16, local_activities=4)
+    drift = comparison.activities(store, threads)
+    try:
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[DriftSweep],
+            activities=[drift.list_environments, drift.sweep_environment],
+        ):
+            yield
+    finally:
+        threads.shutdown()

@@ -11,7 +11,6 @@ import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.threads import ActivityThreads
 from lockstep.domain.sweep_messages import LANE_BUSY, SweepInput, SweepResult
@@ -19,6 +18,7 @@ from lockstep.settings import Settings
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
 from tests.support.drift_fakes import FakeComparison
+from tests.support.drift_fakes import sweep_worker as fake_sweep_worker
 from tests.support.fixtures import terminate_running
 from tests.workflows.history_versions import record_history
 from workflows.drift import DriftSweep
@@ -37,16 +37,8 @@ def comparison() -> FakeComparison:
 async def sweep_worker(
     temporal_env: WorkflowEnvironment, settings: Settings, store: Store, comparison: FakeComparison
 ) -> AsyncIterator[None]:
-    threads = ActivityThreads(activities=16, local_activities=4)
-    drift = comparison.activities(store, threads)
-    async with Worker(
-        temporal_env.client,
-        task_queue=settings.temporal.task_queue,
-        workflows=[DriftSweep],
-        activities=[drift.list_environments, drift.sweep_environment],
-    ):
+    async with fake_sweep_worker(temporal_env.client, settings.temporal.task_queue, store, comparison):
         yield
-    threads.shutdown()
     await terminate_running(temporal_env, settings.temporal.task_queue)
 
 
