@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.sweep_messages import SweepInput, SweepResult
@@ -33,6 +34,17 @@ _CHECKOUT = str(Path(__file__).resolve().parents[2])
 async def _completed(handle: WorkflowHandle[DriftSweep, SweepResult]) -> int:
     history = await handle.fetch_history()
     return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
+
+
+async def _heartbeat(handle: WorkflowHandle[DriftSweep, SweepResult]) -> str:
+    """The running activity's latest heartbeat, once it has sent one."""
+    for _ in range(300):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if pending and pending[0].heartbeat_details.payloads:
+            [details] = await pydantic_data_converter.decode(pending[0].heartbeat_details.payloads)
+            return str(details)
+        await asyncio.sleep(0.1)
+    pytest.fail("no heartbeat from the running comparison")
 
 
 async def test_a_sweep_survives_its_worker_being_killed(
@@ -61,6 +73,7 @@ async def test_a_sweep_survives_its_worker_being_killed(
             await asyncio.sleep(0.1)
         else:
             pytest.fail(f"the first worker did not get that far: {calls.read_text()!r}")
+        assert "reading env1" in await _heartbeat(handle)  # its progress is what it heartbeats
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
