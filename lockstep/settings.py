@@ -138,6 +138,17 @@ class DriftSettings(_Strict):
         default_text("5m"),
         description="How often live state is compared with Git. " + bounds.DRIFT_INTERVAL.described,
     )
+    enabled: bool = Field(
+        True,
+        description="false: the schedule is kept but paused, so no sweep runs on its own "
+        "(`lockstep drift --sweep-now` and `POST /drift/sweep` still sweep when asked).",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=bounds.MAX_DRIFT_CONCURRENCY,
+        description="Environments one sweep compares at once (each reads all its targets).",
+    )
 
 
 class DeploymentSettings(_Strict):

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import PatchActivationInput, Worker
@@ -28,6 +29,7 @@ from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.durations import format_duration
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.client import connect
+from lockstep.orchestration.drift_sweep import ensure_drift_schedule
 from lockstep.orchestration.handover import hand_over_lanes
 from lockstep.orchestration.schedules import ensure_poll_schedules
 from lockstep.orchestration.telemetry import metrics_runtime
@@ -37,7 +39,9 @@ from lockstep.security.known_secrets import api_only_secrets_held, masker_for
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
 from lockstep.targets.registry import TargetRegistry
+from workers.drift import drift_activities
 from workflows.deployment import DeploymentWorkflow
+from workflows.drift import DriftSweep
 from workflows.lane import EnvironmentLane
 from workflows.polling import PollRepository
 
@@ -80,11 +84,13 @@ def build_worker(
         configured_only=True,
     )
     users = {name: (list(u.groups), u.email) for name, u in settings.users.items()}
+    delivery = deliverers(targets=targets, store=store, masker=masker_for(settings))
+    policy = make_policy_engine(settings.policy)
     deployment = DeploymentActivities(
         store=store,
         renderer=renderer,
         targets=targets,
-        deliverers=deliverers(targets=targets, store=store, masker=masker_for(settings)),
+        deliverers=delivery,
         threads=threads,
         users=users,
         masker=masker_for(settings),
@@ -92,17 +98,20 @@ def build_worker(
     governance = GovernanceActivities(
         store=store,
         threads=threads,
-        engine=make_policy_engine(settings.policy),
+        engine=policy,
         proofs=ApprovalVerifier(key_files(settings)[1]),
         groups={name: u.groups for name, u in settings.users.items()},
     )
     records = RecordActivities(store=store, threads=threads)
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer, threads=threads)
     polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors, threads=threads)
+    workflows: list[type] = [DeploymentWorkflow, EnvironmentLane, PollRepository, DriftSweep]
+    drift = drift_activities(settings, store, renderer, delivery, policy, threads)
+    sweeping: list[Callable[..., Any]] = [drift.list_environments, drift.sweep_environment]
     return Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[DeploymentWorkflow, EnvironmentLane, PollRepository],
+        workflows=workflows,
         activities=[
             deployment.prepare,
             deployment.deploy_component,
@@ -119,6 +128,7 @@ def build_worker(
             lanes.promote,
             lanes.pick_newest,
             polling.poll_repository,
+            *sweeping,
         ],
         max_concurrent_activities=threads.activities,
         max_concurrent_local_activities=threads.local_activities,
@@ -143,6 +153,10 @@ async def serve(settings: Settings) -> None:
         log.info("poll schedules: %s", ", ".join(schedules) or "none")
     except Exception:  # polling is an extra: deployments from webhooks and the API still work
         log.exception("could not create or update the poll schedules")
+    try:
+        log.info("drift sweep schedule: %s", await ensure_drift_schedule(client, settings))
+    except Exception:  # the sweep is an extra too: deployments do not depend on it
+        log.exception("could not create or update the drift sweep schedule")
     try:  # lanes still on the update-driven protocol continue as signalled ones
         handed = await hand_over_lanes(client, settings.temporal.task_queue)
         log.info("handover signalled to %d running lane(s)", handed)

@@ -35,12 +35,14 @@ from lockstep.domain.messages import (
 from lockstep.domain.policy import PolicyDecision
 from lockstep.domain.polling_messages import PollInput, PollResult
 from lockstep.domain.status import DeploymentStatus
+from lockstep.domain.sweep_messages import SweepRequest, SweepTargets, SweptEnvironment
 from lockstep.domain.temporal_names import (
     ACTIVE_DEPLOYMENT,
     CLOSED_STATUS,
     DEPLOY_COMPONENT,
     EVALUATE_POLICY,
     JOIN_LANE,
+    LIST_DRIFT_ENVIRONMENTS,
     PICK_NEWEST,
     POLL_REPOSITORY,
     PREPARE_DEPLOYMENT,
@@ -51,6 +53,7 @@ from lockstep.domain.temporal_names import (
     RECORD_STATUS,
     REQUEUE,
     ROLLBACK_COMPONENT,
+    SWEEP_DRIFT_ENVIRONMENT,
 )
 
 
@@ -135,4 +138,16 @@ class PollingActivities:
 
     @activity.defn(name=POLL_REPOSITORY)
     async def poll_repository(self, poll: PollInput) -> PollResult:
+        raise _stub()
+
+
+class DriftActivities:
+    """`activities.drift.DriftActivities`"""
+
+    @activity.defn(name=LIST_DRIFT_ENVIRONMENTS)
+    async def list_environments(self, limit: int) -> SweepTargets:
+        raise _stub()
+
+    @activity.defn(name=SWEEP_DRIFT_ENVIRONMENT)
+    async def sweep_environment(self, request: SweepRequest) -> SweptEnvironment:
         raise _stub()

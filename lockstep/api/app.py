@@ -20,6 +20,7 @@ from lockstep import __version__
 from lockstep.api.approvals import create_approval_router
 from lockstep.api.body_limit import BodyLimit
 from lockstep.api.drift import create_drift_router
+from lockstep.api.drift_sweep import create_drift_sweep_router
 from lockstep.api.identity import bearer_dependency, read_dependencies
 from lockstep.api.manual import create_manual_router
 from lockstep.api.rollback import create_rollback_router
@@ -138,6 +139,7 @@ def create_app(
     app.include_router(create_manual_router(settings, enqueuer, git, user, store))
     app.include_router(create_rollback_router(settings, enqueuer, git, user, store))
     app.include_router(create_approval_router(temporal, user, _lazy_signer(settings, signer)))
+    app.include_router(create_drift_sweep_router(settings, temporal, user))
     return app
 
 

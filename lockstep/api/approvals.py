@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from lockstep.api.identity import MALFORMED_BODY, UNAUTHORIZED, User
-from lockstep.domain.approvals import ApprovalAnswer, ApprovalSource
+from lockstep.domain.approvals import COMMENT_PATTERN, ApprovalAnswer, ApprovalSource
 from lockstep.orchestration.approvals import (
     DecisionNotDelivered,
     DecisionRefused,
@@ -39,7 +39,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Decision(BaseModel):
-    comment: str = Field(default="", max_length=4096)
+    # As the decision itself will check it: a refused comment is a 422 here, not a 500 later.
+    comment: str = Field(default="", max_length=4096, pattern=COMMENT_PATTERN)
 
 
 def create_approval_router(

@@ -1,9 +1,9 @@
 """`lockstep drift`: what the last drift sweep found per environment (docs/drift.md).
 
-Reads the system of record only (`lockstep.drift.sweep.drift_views`); starting a sweep is not
-this module's. Text output is a line per environment and a table of its open items; `--output
-json` is one object per environment (`application`, `environment`, `state`, `reason`, `pending`,
-`items`, `checked_at`).
+Reads the system of record (`lockstep.drift.sweep.drift_views`); `--sweep-now` first runs a
+sweep through `lockstep.cli.drift_sweep`. Text output is a line per environment and a table of
+its open items; `--output json` is one object per environment (`application`, `environment`,
+`state`, `reason`, `pending`, `items`, `checked_at`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ _STATE_STYLE = {"in_sync": "green", "drifted": "yellow", "unknown": "red"}
 def drift(
     application: str | None = typer.Argument(None, help="application name from lockstep.yaml (default: all)"),
     env: str | None = typer.Option(None, "--env", "-e", help="only this environment"),
+    sweep_now: bool = typer.Option(
+        False, "--sweep-now", help="run a sweep of every deployed environment first and wait for it"
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Show what the last drift sweep found per environment.
@@ -27,17 +30,27 @@ def drift(
     reason); every difference still open (modified, missing, unexpected) is listed with the
     deployment that set its component live and what was decided (remediate, flag, ignore).
 
-    Example: lockstep drift shop --env production --output json
+    --sweep-now runs a sweep first (the one the schedule lockstep-drift-sweep runs every
+    drift.interval), waits for it, then shows what it recorded.
+
+    Example: lockstep drift shop --env production --sweep-now --output json
 
     Docs: docs/drift.md, docs/cli.md#lockstep-drift
     """
-    _drift(application, env, output)
+    _drift(application, env, output, sweep_now=sweep_now)
 
 
 @handles_errors
-def _drift(application: str | None, env: str | None, output: OutputFormat) -> None:
+def _drift(
+    application: str | None, env: str | None, output: OutputFormat, *, sweep_now: bool = False
+) -> None:
     from lockstep.drift.sweep import drift_views
     from lockstep.store.engine import Store
+
+    if sweep_now:
+        from lockstep.cli.drift_sweep import sweep_and_wait
+
+        sweep_and_wait(quiet=output == OutputFormat.json)
 
     views = drift_views(
         Store.open_existing(settings().database_url), application=application, environment=env

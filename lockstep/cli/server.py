@@ -87,7 +87,7 @@ def _listen(api: ApiSettings) -> socket.socket:
 
 
 def setup() -> None:
-    """Register Lockstep's search attributes and poll schedules on an existing Temporal cluster.
+    """Register Lockstep's search attributes, poll schedules and drift sweep schedule on a cluster.
 
     Run it once per cluster, and again after adding a repository with poll_interval; running it
     again changes nothing else.
@@ -105,6 +105,7 @@ def _setup() -> None:
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 
     from lockstep.orchestration.client import RPC_TIMEOUT, connect
+    from lockstep.orchestration.drift_sweep import ensure_drift_schedule
     from lockstep.orchestration.schedules import ensure_poll_schedules
 
     s = settings()
@@ -123,12 +124,15 @@ def _setup() -> None:
                 ),
                 timeout=RPC_TIMEOUT,
             )
-        return missing, await ensure_poll_schedules(client, s)
+        polls = await ensure_poll_schedules(client, s)
+        return missing, [*polls, await ensure_drift_schedule(client, s)]
 
     added, schedules = run_async(go())
     if added:
         console.print(f"registered search attributes: {', '.join(added)}")
     else:
         console.print("search attributes already registered")
-    console.print(f"poll schedules: {', '.join(schedules) or 'none'}")
+    console.print(f"poll schedules: {', '.join(schedules[:-1]) or 'none'}")
+    paused = " (paused: drift.enabled is false)" if not s.drift.enabled else ""
+    console.print(f"drift sweep schedule: {schedules[-1]}{paused}")
     raise typer.Exit(0)

@@ -59,13 +59,17 @@ class ApprovalGate(BaseModel):
     authors_note: str = ""  # how the change was delimited, e.g. capped on a first deployment
 
 
+# A comment may span lines, but holds no other control character (PostgreSQL text cannot hold NUL).
+COMMENT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
 class ApprovalInput(BaseModel):
     """Payload of the `approve`/`reject` signals and updates: `{"approver": ..., "comment": ...}`."""
 
     # No control characters: a name is shown in terminals and tables, and stored (PostgreSQL text
     # cannot hold NUL); a comment may span lines.
     approver: str = Field("", max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")
-    comment: str = Field("", max_length=4096, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+    comment: str = Field("", max_length=4096, pattern=COMMENT_PATTERN)
     source: ApprovalSource = ApprovalSource.TEMPORAL
     # The API's signature over (deployment, decision, approver), so the worker can tell a decision
     # that came through the API from one sent straight to Temporal that merely claims to (see

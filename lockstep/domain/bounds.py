@@ -62,6 +62,12 @@ LANE_CHECK_INTERVAL = DurationBounds("1s", "1d")
 # How long a stopping worker lets activities in flight finish (as long as one activity may run).
 SHUTDOWN_TIMEOUT = DurationBounds("0s", "12h")
 DRIFT_INTERVAL = DurationBounds("30s", "7d")  # a sweep reads every target: not more often
+# Environments one drift sweep compares at once: each reads all its targets (SSH, Kubernetes).
+MAX_DRIFT_CONCURRENCY = 32
+# Environments one drift sweep covers: three history events and one summary line each keep the
+# sweep's history far below Temporal's 50,000 events and its result below the 2 MB payload limit
+# (1000 x ~300 bytes), so it needs no continue-as-new. Past it, the rest are left out and counted.
+MAX_DRIFT_ENVIRONMENTS = 1000
 POLL_INTERVAL = DurationBounds("30s", "7d")
 SSH_CONNECT_TIMEOUT = DurationBounds("1s", "5m")
 SSH_KEEPALIVE = DurationBounds("1s", "10m")

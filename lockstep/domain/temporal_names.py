@@ -18,6 +18,7 @@ from typing import Final
 DEPLOYMENT_WORKFLOW: Final = "Deployment"
 LANE_WORKFLOW: Final = "EnvironmentLane"
 POLL_WORKFLOW: Final = "PollRepository"
+DRIFT_SWEEP_WORKFLOW: Final = "DriftSweep"
 
 # -- signals, queries and updates -------------------------------------------------------------
 STATUS_QUERY: Final = "status"  # a Deployment's DeploymentView, a lane's LaneView
@@ -50,6 +51,8 @@ REQUEUE: Final = "requeue"
 PROMOTE: Final = "promote"
 PICK_NEWEST: Final = "pick_newest"
 POLL_REPOSITORY: Final = "poll_repository"
+LIST_DRIFT_ENVIRONMENTS: Final = "list_drift_environments"
+SWEEP_DRIFT_ENVIRONMENT: Final = "sweep_drift_environment"
 
 # -- search attributes (all of type keyword) --------------------------------------------------
 APPLICATION_ATTRIBUTE: Final = "LockstepApplication"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,9 @@ async def test_setup_registers_search_attributes(cli_for: Callable[[Settings], C
             ListSearchAttributesRequest(namespace="default")
         )
         assert set(SEARCH_ATTRIBUTES) <= set(listed.custom_attributes)
+        assert "drift sweep schedule: lockstep-drift-sweep" in first.stdout
+        drift = (await bare.client.get_schedule_handle("lockstep-drift-sweep").describe()).schedule
+        assert [i.every for i in drift.spec.intervals] == [timedelta(minutes=5)] and not drift.state.paused
         again = await cli("setup")
         assert again.code == 0 and "already registered" in again.stdout
     finally:

@@ -96,6 +96,10 @@ def _exercise(strategy: SearchStrategy[Case[Any]], token: str | None) -> None:
     @fuzz(max_examples=12)
     @given(case=strategy)
     def one(case: Case[Any]) -> None:
+        if case.path == "/drift/sweep" and case.query:
+            # Waiting for a sweep needs a worker running it, which this API has not: each such
+            # case would only time out (tests/api/test_drift_sweep_api.py waits with one).
+            case.query = {k: v for k, v in case.query.items() if k != "wait"}
         case.call_and_validate(
             headers={"Authorization": f"Bearer {token}"} if token else None,
             # A valid-looking order for an application nobody configured is rightly a 422, and

@@ -19,7 +19,7 @@ from temporalio.client import WorkflowHandle
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 # Workflow type -> directory under tests/histories.
-DIRECTORIES = {"Deployment": "deployment", "EnvironmentLane": "lane"}
+DIRECTORIES = {"Deployment": "deployment", "EnvironmentLane": "lane", "DriftSweep": "drift"}
 
 # Workflow type -> its patch ids in the order they shipped (docs/operations.md says what each
 # guards and when it retires). tests/workflows/test_replay.py checks this against the code.
@@ -37,6 +37,7 @@ PATCHES: dict[str, tuple[str, ...]] = {
         "count-when-recorded",
     ),
     "EnvironmentLane": ("signalled-lane", "lane-survives"),
+    "DriftSweep": (),
 }
 
 

@@ -12,12 +12,13 @@ from temporalio import workflow
 
 # Imported as a worker's workflow file is (lane imports deployment, which imports governance):
 # the sandbox decides what each of those is.
-from workflows import lane, polling
+from workflows import drift, lane, polling
 
-IMPORTED = (lane, polling)  # what a worker registers
+IMPORTED = (drift, lane, polling)  # what a worker registers
 
 WORKFLOW_MODULES = (
     "workflows.deployment",
+    "workflows.drift",
     "workflows.governance",
     "workflows.lane",
     "workflows.polling",

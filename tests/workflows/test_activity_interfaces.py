@@ -9,6 +9,7 @@ import pytest
 from temporalio import activity
 
 from activities.deployment import DeploymentActivities
+from activities.drift import DriftActivities
 from activities.governance import GovernanceActivities
 from activities.lane import LaneActivities
 from activities.polling import PollingActivities
@@ -18,6 +19,7 @@ from workflows import activity_interfaces
 
 IMPLEMENTATIONS: list[type] = [
     DeploymentActivities,
+    DriftActivities,
     GovernanceActivities,
     LaneActivities,
     PollingActivities,

@@ -28,6 +28,7 @@ from temporalio.worker._workflow_instance import _WorkflowInstanceImpl
 import workflows
 from tests.workflows.history_versions import DIRECTORIES, HISTORIES, PATCHES, version
 from workflows.deployment import DeploymentWorkflow
+from workflows.drift import DriftSweep
 from workflows.lane import EnvironmentLane
 
 SAVED = sorted(HISTORIES.rglob("*.json"))
@@ -73,7 +74,7 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, bool]]:
 
 async def _replay(path: Path) -> None:
     replayer = Replayer(
-        workflows=[DeploymentWorkflow, EnvironmentLane], data_converter=pydantic_data_converter
+        workflows=[DeploymentWorkflow, EnvironmentLane, DriftSweep], data_converter=pydantic_data_converter
     )
     history = WorkflowHistory.from_json(_name(path), path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

@@ -14,6 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import workflows.drift
 import workflows.lane
 import workflows.polling  # noqa: F401
 from tests.workflows.sandbox_probe import WORKFLOW_MODULES, SandboxProbe

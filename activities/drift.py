@@ -1,0 +1,152 @@
+"""The activities behind the DriftSweep workflow: which environments to sweep, and one sweep.
+
+The comparison itself is not here: it is injected (`sweep_one`, `list_environments`), so this
+module owns only what the sweep needs around it. An environment whose lane is deploying (a
+deployment of it not in a final status, queued included) is skipped, not compared, since its live
+state is moving on purpose; it is checked again after the comparison, and a deployment that began
+meanwhile makes the result `skipped` too. Progress of a comparison becomes the activity's heartbeat.
+
+Errors: a Lockstep error becomes a Temporal error that says whether a retry helps; anything else is
+retried by the workflow's policy, after which the workflow reports the environment `unknown`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from temporalio import activity
+
+from activities.errors import to_application_error
+from activities.heartbeat import run_with_heartbeat
+from activities.threads import ActivityThreads
+from lockstep.domain.errors import LockstepError
+from lockstep.domain.sweep_messages import (
+    LANE_BUSY,
+    SweepRequest,
+    SweepState,
+    SweepTarget,
+    SweepTargets,
+    SweptEnvironment,
+    short_reason,
+)
+from lockstep.domain.temporal_names import LIST_DRIFT_ENVIRONMENTS, SWEEP_DRIFT_ENVIRONMENT
+from lockstep.store.deployments import unfinished_deployments
+from lockstep.store.engine import Store
+
+
+class EnvironmentOutcome(Protocol):
+    """What one comparison returns (`lockstep.domain.drift.EnvironmentDrift` has these)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def items(self) -> Sequence[object]: ...
+    @property
+    def pending(self) -> Sequence[str]: ...
+
+
+class SweepOne(Protocol):
+    """Compare one environment's live state with what Lockstep deployed there and store what
+    differs (`lockstep.drift.sweep.sweep_environment` with its adapters bound)."""
+
+    def __call__(
+        self,
+        *,
+        application: str,
+        environment: str,
+        repository: str,
+        now: datetime,
+        progress: Callable[[str], None],
+    ) -> EnvironmentOutcome: ...
+
+
+ListEnvironments = Callable[[], list[tuple[str, str, str]]]  # (application, environment, repository)
+
+_STATES: tuple[SweepState, ...] = ("in_sync", "drifted", "unknown", "skipped")
+
+
+class DriftActivities:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        sweep_one: SweepOne,
+        list_environments: ListEnvironments,
+        threads: ActivityThreads,
+    ) -> None:
+        self._store = store
+        self._sweep_one = sweep_one
+        self._list = list_environments
+        self._threads = threads
+
+    @activity.defn(name=LIST_DRIFT_ENVIRONMENTS)
+    async def list_environments(self, limit: int) -> SweepTargets:
+        """Every deployed (application, environment) with its repository, in name order; at most
+        `limit`, the rest counted."""
+        try:
+            found = sorted(set(await self._threads.run(self._list)))
+        except LockstepError as err:
+            raise to_application_error(err) from err
+        targets = [SweepTarget(application=a, environment=e, repository=r) for a, e, r in found[:limit]]
+        return SweepTargets(environments=targets, omitted=max(0, len(found) - limit))
+
+    @activity.defn(name=SWEEP_DRIFT_ENVIRONMENT)
+    async def sweep_environment(self, request: SweepRequest) -> SweptEnvironment:
+        """Compare one environment, unless a deployment of it is running."""
+        target = request.target
+
+        def work(progress: Callable[[str], None], cancelled: threading.Event) -> SweptEnvironment:
+            busy = self._running_deployment(target)
+            if busy is not None:
+                return _skipped(target, busy)
+            progress(f"comparing {target.application}/{target.environment}")
+            outcome = self._sweep_one(
+                application=target.application,
+                environment=target.environment,
+                repository=target.repository,
+                now=datetime.now(UTC),
+                progress=progress,
+            )
+            busy = self._running_deployment(target)  # one began meanwhile: live was moving
+            if busy is not None:
+                return _skipped(target, busy)
+            return SweptEnvironment(
+                application=target.application,
+                environment=target.environment,
+                state=_state(outcome.state),
+                reason=short_reason(outcome.reason),
+                items=len(outcome.items),
+                pending=len(outcome.pending),
+            )
+
+        try:
+            return await run_with_heartbeat(
+                work, threads=self._threads, interval=max(0.5, request.heartbeat_seconds / 3)
+            )
+        except LockstepError as err:
+            raise to_application_error(err) from err
+
+    def _running_deployment(self, target: SweepTarget) -> str | None:
+        with self._store.session() as session:
+            unfinished = unfinished_deployments(
+                session=session, application=target.application, environment=target.environment, limit=1
+            )
+        return unfinished[0].id if unfinished else None
+
+
+def _skipped(target: SweepTarget, deployment_id: str) -> SweptEnvironment:
+    return SweptEnvironment(
+        application=target.application,
+        environment=target.environment,
+        state="skipped",
+        reason=f"{LANE_BUSY} ({deployment_id})",
+    )
+
+
+def _state(state: str) -> SweepState:
+    return next((s for s in _STATES if s == state), "unknown")
