@@ -48,30 +48,9 @@ def changes_json(change_sets: Sequence[ChangeSet]) -> list[dict[str, Any]]:
 
 
 def masked(previews: Mapping[str, Sequence[ChangeSet]], masker: Masker) -> dict[str, list[ChangeSet]]:
-    """The previews with known secrets masked in every subject, summary, diff and reason: the
-    live side of a diff is target content, which may hold what Git never had."""
-    return {
-        name: [
-            c.model_copy(
-                update={
-                    "location": masker.mask(c.location),
-                    "unreachable": masker.mask(c.unreachable),
-                    "changes": [
-                        ch.model_copy(
-                            update={
-                                "subject": masker.mask(ch.subject),
-                                "summary": masker.mask(ch.summary),
-                                "diff": masker.mask(ch.diff),
-                            }
-                        )
-                        for ch in c.changes
-                    ],
-                }
-            )
-            for c in change_sets
-        ]
-        for name, change_sets in previews.items()
-    }
+    """The previews with known secrets masked (`ChangeSet.masked`): the live side of a diff is
+    target content, which may hold what Git never had."""
+    return {name: [c.masked(masker) for c in change_sets] for name, change_sets in previews.items()}
 
 
 def print_changes(plan: Plan, previews: Mapping[str, Sequence[ChangeSet]], *, with_diff: bool) -> None:

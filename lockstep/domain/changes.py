@@ -20,6 +20,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from lockstep.domain.masking import Masker
+
 MAX_CHANGES = 500  # subjects listed per change set in what is stored; the counts stay exact
 MAX_SUMMARY = 200  # characters of one change's summary
 
@@ -73,6 +75,26 @@ class ChangeSet(BaseModel):
         if self.unreachable is not None:
             return f"unreachable: {self.unreachable}"
         return summarize(self.counts())
+
+    def masked(self, masker: Masker) -> ChangeSet:
+        """This change set with `masker`'s secrets masked in every place text from a target or a
+        commit lands: location, subjects, summaries, diffs and the unreachable reason."""
+        return self.model_copy(
+            update={
+                "location": masker.mask(self.location),
+                "unreachable": masker.mask(self.unreachable),
+                "changes": [
+                    c.model_copy(
+                        update={
+                            "subject": masker.mask(c.subject),
+                            "summary": masker.mask(c.summary),
+                            "diff": masker.mask(c.diff),
+                        }
+                    )
+                    for c in self.changes
+                ],
+            }
+        )
 
     def bounded(self) -> ChangeSet:
         """This change set as stored: diffs dropped, at most MAX_CHANGES subjects, exact counts."""

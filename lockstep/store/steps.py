@@ -116,17 +116,7 @@ def record_step_changes(
         if row is None:
             skipped.append(change_set.location)
             continue
-        bounded = change_set.bounded()
-        masked = bounded.model_copy(
-            update={
-                "changes": [
-                    c.model_copy(update={"subject": mask.mask(c.subject), "summary": mask.mask(c.summary)})
-                    for c in bounded.changes
-                ],
-                "unreachable": mask.mask(bounded.unreachable),
-            }
-        )
-        stored = masked.model_dump_json(exclude_defaults=True)
+        stored = change_set.bounded().masked(mask).model_dump_json(exclude_defaults=True)
         if row.changes != stored:
             row.changes = stored
     session.flush()
