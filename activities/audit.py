@@ -122,11 +122,12 @@ def audit_step(
 ) -> None:
     """One attempt's outcome for one component (each attempt is its own fact), with what it
     changed: counts per action in all, and per host (or for the cluster)."""
+    hosts = covered(changes)
     detail: dict[str, object] = {
         "component": request.component,
         "outcome": outcome,
-        "hosts": covered(changes)[:_AUDITED_LOCATIONS],
-        "hosts_total": len(covered(changes)),
+        "hosts": hosts[:_AUDITED_LOCATIONS],
+        "hosts_total": len(hosts),
     }
     if changes:
         detail["changes"] = total_counts(changes)
