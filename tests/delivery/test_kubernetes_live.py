@@ -4,7 +4,6 @@ server-side apply and dry runs, tests/support/kube.py) through the real `kuberne
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
 from lockstep.store.inventory import mark_applied, record_intent
 from lockstep.store.revisions import record_revisions
-from lockstep.targets.kubernetes import KubernetesCluster, connect_kubernetes
+from lockstep.targets.kubernetes import KubernetesCluster
 from lockstep.targets.registry import TargetRegistry
 from tests.support.kube import EmulatedCluster, emulated_cluster
 
@@ -37,31 +36,6 @@ FLAGS: dict[str, Any] = {
     "metadata": {"name": "flags"},
     "data": {"a": "1"},
 }
-
-
-@pytest.fixture
-def emulated() -> Iterator[EmulatedCluster]:
-    with emulated_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def target(emulated: EmulatedCluster, tmp_path: Path) -> KubernetesTargetSettings:
-    kubeconfig = emulated.kubeconfig(tmp_path / "kubeconfig")
-    return KubernetesTargetSettings(
-        type="kubernetes",
-        kubeconfig=str(kubeconfig),
-        context="emulated",
-        namespace="shop",
-        force_conflicts=True,
-    )
-
-
-@pytest.fixture
-def cluster(target: KubernetesTargetSettings) -> Iterator[KubernetesCluster]:
-    connected = connect_kubernetes(target)
-    yield connected
-    connected.close()
 
 
 def component(*objects: dict[str, Any], application: str = "") -> RenderedComponent:

@@ -7,7 +7,7 @@ rollback retried after an earlier attempt."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,8 +31,8 @@ from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
 from lockstep.store.inventory import StoreInventory, mark_applied, previous_objects, record_intent
 from lockstep.store.revisions import record_revisions
-from lockstep.targets.kubernetes import KubernetesCluster, PreconditionFailed, connect_kubernetes
-from tests.support.kube import EmulatedCluster, MemoryInventory, emulated_cluster
+from lockstep.targets.kubernetes import KubernetesCluster, PreconditionFailed
+from tests.support.kube import EmulatedCluster, MemoryInventory
 
 OWNER = "shop/staging/catalogue"
 CONFIGMAPS = "v1/configmaps"
@@ -60,31 +60,6 @@ def component(*objects: dict[str, Any], timeout: float = 10.0, name: str = "cata
         application="shop",
         environment="staging",
     )
-
-
-@pytest.fixture
-def emulated() -> Iterator[EmulatedCluster]:
-    with emulated_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def target(emulated: EmulatedCluster, tmp_path: Path) -> KubernetesTargetSettings:
-    kubeconfig = emulated.kubeconfig(tmp_path / "kubeconfig")
-    return KubernetesTargetSettings(
-        type="kubernetes",
-        kubeconfig=str(kubeconfig),
-        context="emulated",
-        namespace="shop",
-        force_conflicts=True,
-    )
-
-
-@pytest.fixture
-def cluster(target: KubernetesTargetSettings) -> Iterator[KubernetesCluster]:
-    connected = connect_kubernetes(target)
-    yield connected
-    connected.close()
 
 
 def deliver(
