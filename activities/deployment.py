@@ -29,6 +29,7 @@ from lockstep.domain.messages import (
     PrepareResult,
 )
 from lockstep.domain.models import RenderedComponent
+from lockstep.domain.rollback_target import RESTORING_TRIGGERS
 from lockstep.domain.status import DeploymentStatus
 from lockstep.domain.temporal_names import DEPLOY_COMPONENT, PREPARE_DEPLOYMENT, ROLLBACK_COMPONENT
 from lockstep.orchestration.admission import admit
@@ -101,7 +102,7 @@ class DeploymentActivities:
                 live = last_revisions(
                     session=session, application=request.application, environment=request.environment
                 )
-            plan = make_plan(list(rendered.components.values()), live)
+            plan = make_plan(list(rendered.components.values()), live, remediate=request.components)
             progress("looking at what the plan would change on its targets")
             previews = preview_plan(
                 self._deliverers,
@@ -128,7 +129,9 @@ class DeploymentActivities:
                 rules_json=admission.rules.to_json(),
             )
             promotions = [
-                e.name for e in rendered.manifest.environments if e.promote_from == request.environment
+                e.name
+                for e in rendered.manifest.environments
+                if e.promote_from == request.environment and request.trigger not in RESTORING_TRIGGERS
             ]
             audit_planned(self._store, request, rendered, plan, admission)
             return PrepareResult(

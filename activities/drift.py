@@ -5,6 +5,8 @@ module owns only what the sweep needs around it. An environment whose lane is de
 deployment of it not in a final status, queued included) is skipped, not compared, since its live
 state is moving on purpose; it is checked again after the comparison, and a deployment that began
 meanwhile makes the result `skipped` too. Progress of a comparison becomes the activity's heartbeat.
+After a comparison, the remediation the policy's decisions call for is started (injected:
+`remediate`), through the environment's lane like any deployment.
 
 Errors: a Lockstep error becomes a Temporal error that says whether a retry helps; anything else is
 retried by the workflow's policy, after which the workflow reports the environment `unknown`.
@@ -67,6 +69,14 @@ class SweepOne(Protocol):
 
 ListEnvironments = Callable[[], list[tuple[str, str, str]]]  # (application, environment, repository)
 
+
+class Remediate(Protocol):
+    """Start the remediation deployment a compared environment calls for, if any; its id
+    (`lockstep.orchestration.remediations`, bound in `workers.drift`)."""
+
+    async def __call__(self, outcome: EnvironmentOutcome) -> str | None: ...
+
+
 _STATES: tuple[SweepState, ...] = ("in_sync", "drifted", "unknown", "skipped")
 
 
@@ -78,8 +88,10 @@ class DriftActivities:
         sweep_one: SweepOne,
         list_environments: ListEnvironments,
         threads: ActivityThreads,
+        remediate: Remediate | None = None,
     ) -> None:
         self._store = store
+        self._remediate = remediate
         self._sweep_one = sweep_one
         self._list = list_environments
         self._threads = threads
@@ -100,10 +112,12 @@ class DriftActivities:
         """Compare one environment, unless a deployment of it is running."""
         target = request.target
 
-        def work(progress: Callable[[str], None], cancelled: threading.Event) -> SweptEnvironment:
+        def work(
+            progress: Callable[[str], None], cancelled: threading.Event
+        ) -> tuple[SweptEnvironment, EnvironmentOutcome | None]:
             busy = self._running_deployment(target)
             if busy is not None:
-                return _skipped(target, busy)
+                return _skipped(target, busy), None
             progress(f"comparing {target.application}/{target.environment}")
             outcome = self._sweep_one(
                 application=target.application,
@@ -114,8 +128,8 @@ class DriftActivities:
             )
             busy = self._running_deployment(target)  # one began meanwhile: live was moving
             if busy is not None:
-                return _skipped(target, busy)
-            return SweptEnvironment(
+                return _skipped(target, busy), None
+            swept = SweptEnvironment(
                 application=target.application,
                 environment=target.environment,
                 state=_state(outcome.state),
@@ -123,11 +137,16 @@ class DriftActivities:
                 items=len(outcome.items),
                 pending=len(outcome.pending),
             )
+            return swept, outcome
 
         try:
-            return await run_with_heartbeat(
+            swept, outcome = await run_with_heartbeat(
                 work, threads=self._threads, interval=max(0.5, request.heartbeat_seconds / 3)
             )
+            if outcome is None or self._remediate is None:
+                return swept
+            # Idempotent on a retry: a remediation already queued or running answers again.
+            return swept.model_copy(update={"remediation": await self._remediate(outcome)})
         except LockstepError as err:
             raise to_application_error(err) from err
 

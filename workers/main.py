@@ -106,7 +106,7 @@ def build_worker(
     lanes = LaneActivities(client=client, settings=settings, store=store, renderer=renderer, threads=threads)
     polling = PollingActivities(client=client, settings=settings, store=store, git=mirrors, threads=threads)
     workflows: list[type] = [DeploymentWorkflow, EnvironmentLane, PollRepository, DriftSweep]
-    drift = drift_activities(settings, store, renderer, delivery, policy, threads)
+    drift = drift_activities(client, settings, store, renderer, delivery, policy, threads)
     sweeping: list[Callable[..., Any]] = [drift.list_environments, drift.sweep_environment]
     return Worker(
         client,

@@ -16,13 +16,21 @@ files (`lockstep.delivery.host_live`) or manage the release layout (`lockstep.ta
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from lockstep.delivery.host_live import HostState, host_changes, read_host, unchanged_release
+from lockstep.delivery.host_live import (
+    HostState,
+    host_changes,
+    read_host,
+    read_release,
+    tree_matches,
+    unchanged_release,
+)
 from lockstep.delivery.journal import DeliveryJournal
 from lockstep.domain.changes import ChangeSet
 from lockstep.domain.errors import LockstepError, TargetUnreachable
@@ -33,7 +41,8 @@ from lockstep.health.commands import verify_health
 from lockstep.health.http import verify_http
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
 from lockstep.targets.host_commands import run_commands
-from lockstep.targets.release_layout import LayoutRefused, layout_problems, release_name
+from lockstep.targets.release_layout import LayoutRefused, is_owned_release, layout_problems, release_name
+from lockstep.targets.release_written import record_written_in_current
 from lockstep.targets.releases import (
     current_link,
     current_release,
@@ -70,6 +79,10 @@ class HostDelivery:
     progress: Progress = lambda _msg: None
     cancelled: threading.Event | None = None
     attempt: int = 1  # the activity's attempt: only a retry looks for work already done
+
+    @property
+    def deployment_id(self) -> str:
+        return self.env.get("LOCKSTEP_DEPLOYMENT", "")
 
     def wait(self, seconds: float) -> None:
         """Sleep between health attempts, waking early when cancelled."""
@@ -109,16 +122,42 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
             d.progress(f"{host}: already deployed (unchanged), verifying health")
             d.journal.steps(host=host, updates=_verify_host(d, conn, []))
             return host_changes(comp, read_host(conn, comp, live))
-        if all(r == d.release for r in live.values()):
+        names = _release_names(d, conn, read_host(conn, comp, live))
+        if all(r == names[dest] for dest, r in live.items()):
             d.progress(f"{host}: already deployed, verifying health")
-            return _finish(d, conn, began, [], None)
+            return _finish(d, conn, began, [], None, names)
     before = read_host(conn, comp, live)
     changes = host_changes(comp, before)
     if unchanged_release(before, changes) and kept:
         return _unchanged(d, conn, before, changes)  # (a host this deployment switched is finished)
+    names = _release_names(d, conn, before)
     priors = d.journal.begin_host(host=host, live=live)  # write-ahead: before any change
-    pending: list[StepUpdate] = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn))]
-    return _finish(d, conn, priors, pending, before if priors == live else None)
+    pending: list[StepUpdate] = [("deploy", StepStatus.SUCCEEDED, _deploy(d, conn, names))]
+    return _finish(d, conn, priors, pending, before if priors == live else None, names)
+
+
+def _release_names(d: HostDelivery, conn: HostConnection, live: HostState) -> dict[str, str]:
+    """Per dest, the release folder this delivery stages into: `releases/<commit>`, unless that
+    folder exists and holds other files (edited or added by hand since it was staged, live or
+    not): then a fresh `releases/<commit>.<deployment>` beside it, so the changed folder stays as
+    it is, the way back for a rollback (a remediation of a hand-edited live release is the case).
+    The same for every attempt of the deployment, so a retry finds its own folder."""
+    trees = {t.dest: t for t in live.trees}
+    names = {}
+    for tree in d.component.releases:
+        held = trees.get(tree.dest)
+        found = None
+        if held is not None and held.release == d.release:
+            found = held
+        elif is_owned_release(conn, tree.dest, d.release):
+            found = read_release(conn, tree, d.release)
+        fresh = found is None or tree_matches(tree, found)
+        names[tree.dest] = d.release if fresh else f"{d.release}.{_short(d.deployment_id)}"
+    return names
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _finish(
@@ -127,6 +166,7 @@ def _finish(
     priors: Mapping[str, str | None],
     pending: list[StepUpdate],
     before: HostState | None,
+    names: Mapping[str, str],
 ) -> ChangeSet:
     """Verify health, record the steps, prune old releases and report the host's changes against
     `before` (read again from the journaled priors when not given: a retry compares with what
@@ -136,7 +176,7 @@ def _finish(
     d.journal.steps(host=host, updates=pending)
     for tree in comp.releases:
         prior = release_name(priors.get(tree.dest))
-        prune_releases(conn, tree.dest, d.limits.keep_releases, protect=[d.release, prior])
+        prune_releases(conn, tree.dest, d.limits.keep_releases, protect=[names[tree.dest], prior])
     return host_changes(comp, before if before is not None else read_host(conn, comp, priors))
 
 
@@ -162,19 +202,20 @@ def _unchanged(d: HostDelivery, conn: HostConnection, live: HostState, changes: 
     return changes
 
 
-def _deploy(d: HostDelivery, conn: HostConnection) -> str:
+def _deploy(d: HostDelivery, conn: HostConnection, names: Mapping[str, str]) -> str:
     """Stage, switch and run the deploy commands on one host; return their output."""
     comp, host = d.component, conn.name
     try:
         for tree in comp.releases:
             d.check_cancelled()
-            d.progress(f"{host}: staging {len(tree.files)} files in {release_dir(tree.dest, d.release)}")
-            remember_release(conn, tree.dest, d.release)  # first: every staged release is in history
+            name = names[tree.dest]
+            d.progress(f"{host}: staging {len(tree.files)} files in {release_dir(tree.dest, name)}")
+            remember_release(conn, tree.dest, name)  # first: every staged release is in history
             stage_release(
-                conn, dest=tree.dest, release=d.release, files=tree.files, content_hash=comp.content_hash
+                conn, dest=tree.dest, release=name, files=tree.files, content_hash=comp.content_hash
             )
         for tree in comp.releases:
-            switch_current(conn, tree.dest, d.release)
+            switch_current(conn, tree.dest, names[tree.dest])
     except BaseException as err:
         _deploy_failed(d, host, err)
         raise
@@ -195,6 +236,8 @@ def _run_deploy_commands(d: HostDelivery, conn: HostConnection) -> str:
             timeout=d.limits.command_timeout,
             max_output=d.limits.max_output,
         )
+        for tree in d.component.releases:  # what they wrote is theirs; anything added later is not
+            record_written_in_current(conn, tree.dest)
     except BaseException as err:
         _deploy_failed(d, conn.name, err)
         raise

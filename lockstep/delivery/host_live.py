@@ -3,12 +3,14 @@
 The live state of a host is, per release tree (`dest`), what `<dest>/current` holds (as the journal
 records it: a release name, `link:<target>`, or None) and the sha256, as they are now on the host,
 of the files of the Lockstep release it points at that are Lockstep's: those its `.lockstep-files`
-lists as staged (`release_files`), and any desired file; only these are hashed. A file a deploy
-command wrote into the release folder (a `status`, a `migrated.txt`), or one put there by hand, is
-not on the list: it is ignored, never reported. A release staged before releases carried the list
-is read whole (its every file but Lockstep's own). Files are compared by content only:
-`stage_release` writes the rendered bytes verbatim and derives a file's mode from its content
-(`#!` -> 0o755), so equal checksums mean equal files, modes included.
+lists as staged (`release_files`), and any desired file. A file a deploy command wrote into the
+release folder (a `status`, a `migrated.txt`) is not Lockstep's: it is ignored, never reported,
+as `.lockstep-written` lists it (`lockstep.targets.release_written`); any other file found there
+was added afterwards, by hand: it is reported `deleted` (the next release will not hold it; drift
+calls it `unexpected`). A release without that record is not searched for added files, and one
+staged before releases carried the list is read whole (its every file but Lockstep's own).
+Files are compared by content only: `stage_release` writes the rendered bytes verbatim and
+derives a file's mode from its content (`#!` -> 0o755), so equal checksums mean equal files, modes included.
 
 Subjects are `<dest>/<path>`, the file as the manifest maps it (`api/app.conf` with `dest:
 /srv/api` is `/srv/api/app.conf`); on the host it is reached through `<dest>/current/<path>`.
@@ -42,13 +44,13 @@ from lockstep.domain.errors import LockstepError
 from lockstep.domain.models import ReleaseTree, RenderedComponent
 from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.registry import TargetRegistry
-from lockstep.targets.release_layout import FILES_LIST, MARKER, base, is_owned_release, release_name
+from lockstep.targets.release_layout import base, is_owned_release, release_name
+from lockstep.targets.release_written import OWN_FILES, written_files
 from lockstep.targets.releases import current_release, release_dir, release_file_path, release_files
 
 MAX_DIFF_FILE_BYTES = 256 * 1024  # live content fetched per differing file, for a diff
 MAX_DIFF_HOST_BYTES = 2 * 1024 * 1024  # live content fetched per host in all
 _MAX_PARALLEL_HOSTS = 16
-_OWN_FILES = (MARKER, FILES_LIST)  # Lockstep's bookkeeping in a release, never compared
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,17 @@ def read_host(
     return HostState(host=conn.name, trees=tuple(trees))
 
 
+def read_release(conn: HostConnection, tree: ReleaseTree, release: str) -> LiveTree:
+    """One tree's files as the release `release` holds them (none when it is not Lockstep's)."""
+    return _read_tree(conn, tree, release, None)
+
+
+def tree_matches(tree: ReleaseTree, live: LiveTree) -> bool:
+    """Whether a live tree holds exactly the tree's desired files (nothing added by hand)."""
+    desired = {rel: _sha256(data) for rel, data in desired_files(tree).items()}
+    return live.release is not None and {rel: f.sha256 for rel, f in live.files.items()} == desired
+
+
 def _read_tree(conn: HostConnection, tree: ReleaseTree, held: str | None, budget: _Budget | None) -> LiveTree:
     name = release_name(held)
     if name is None or not is_owned_release(conn, tree.dest, name):
@@ -137,10 +150,10 @@ def _read_tree(conn: HostConnection, tree: ReleaseTree, held: str | None, budget
     folder = release_dir(tree.dest, name)
     desired = {rel: _sha256(data) for rel, data in desired_files(tree).items()}
     listed = release_files(conn, tree.dest, name)  # None: an older release, read whole
-    if listed is None:
-        digests = {rel: sha for rel, sha in conn.tree_sha256(folder).items() if rel not in _OWN_FILES}
-    else:  # only the paths that matter: what Lockstep staged there and what is desired
-        digests = conn.files_sha256(folder, sorted(set(listed) | set(desired)))
+    if listed is None:  # an older release: read whole, nothing in it is told apart as added
+        digests = {rel: sha for rel, sha in conn.tree_sha256(folder).items() if rel not in OWN_FILES}
+    else:
+        digests = _lockstep_files(conn, folder, set(listed) | set(desired))
     files: dict[str, LiveFile] = {}
     for rel, sha in sorted(digests.items()):
         if desired.get(rel) == sha:
@@ -152,6 +165,20 @@ def _read_tree(conn: HostConnection, tree: ReleaseTree, held: str | None, budget
             content = conn.read_file(f"{folder}/{rel}")
         files[rel] = LiveFile(sha256=sha, size=size, content=content)
     return LiveTree(dest=tree.dest, current=held, files=files)
+
+
+def _lockstep_files(conn: HostConnection, folder: str, known: set[str]) -> dict[str, str]:
+    """The checksums of the `known` files (staged or desired) in a release, and of any file
+    added since its deploy commands ran (`release_written`); without that record, only the
+    known ones (hashed by name: a file the commands wrote is never read)."""
+    written = written_files(conn, folder)
+    if written is None:
+        return conn.files_sha256(folder, sorted(known))
+    return {
+        rel: sha
+        for rel, sha in conn.tree_sha256(folder).items()
+        if rel not in OWN_FILES and (rel in known or rel not in written)
+    }
 
 
 def host_changes(desired: RenderedComponent, state: HostState, *, with_diff: bool = False) -> ChangeSet:

@@ -32,6 +32,7 @@ from lockstep.domain.status import StepStatus
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
 from lockstep.targets.host_commands import run_commands
 from lockstep.targets.release_layout import FOREIGN_LINK, release_name
+from lockstep.targets.release_written import record_written_in_current
 from lockstep.targets.releases import current_link, current_release, rollback_release
 
 
@@ -232,6 +233,9 @@ class _HostsRollback:
                 timeout=d.limits.command_timeout,
                 max_output=d.limits.max_output,
             )
+            for prior in priors:  # the rerun commands' files are theirs (`release_written`)
+                if release_name(prior.previous) is not None:
+                    record_written_in_current(conn, prior.dest)
         detail = "; ".join(
             f"{p.dest}/current -> {_shown(p.previous)}" if c else f"{p.dest}: unchanged"
             for p, c in zip(priors, changed, strict=True)

@@ -90,9 +90,14 @@ def environment_state(items: Sequence[DriftItem], unreachable: Sequence[str]) ->
     return "drifted" if open_items else "in_sync"
 
 
-def resolution_for(first_seen: str, redeployed_at: str | None) -> Resolution:
-    """How an item no longer seen was resolved: by a deployment of its component that finished
-    after the item was first seen, or else by someone putting it back by hand."""
+def resolution_for(
+    first_seen: str, redeployed_at: str | None, remediated_at: str | None = None
+) -> Resolution:
+    """How an item no longer seen was resolved: by its remediation deployment, when that
+    succeeded after the item was first seen; else by a deployment of its component that finished
+    after the item was first seen; else by someone putting it back by hand."""
+    if remediated_at is not None and remediated_at > first_seen:
+        return "remediated"
     if redeployed_at is not None and redeployed_at > first_seen:
         return "redeployed"
     return "reverted_by_hand"

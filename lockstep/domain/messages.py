@@ -40,6 +40,9 @@ class DeploymentRequest(BaseModel):
     # Queued in the environment's lane: join it and wait for a turn before planning. False for
     # deployments a lane started as its children (the update-driven lanes) and direct starts.
     lane: bool = False
+    # A remediation (trigger `remediation`): these components of the commit are delivered again
+    # even where their content is unchanged, and only these (the drifted ones). Empty otherwise.
+    components: list[str] = Field(default_factory=list)
 
 
 class PrepareResult(BaseModel):

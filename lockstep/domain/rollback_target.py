@@ -18,6 +18,11 @@ from lockstep.domain.errors import LockstepError
 from lockstep.domain.status import DeploymentStatus
 
 ROLLBACK_TRIGGER = "rollback"  # the trigger of a deployment a rollback starts (policy: trigger.kind)
+# The trigger of a deployment the drift sweep starts to put drifted components back.
+REMEDIATION_TRIGGER = "remediation"
+# Deployments that put back what was live before: they promote nothing (a promotion would carry
+# an older commit forward into the environments that follow this one).
+RESTORING_TRIGGERS = frozenset({ROLLBACK_TRIGGER, REMEDIATION_TRIGGER})
 
 
 class RollbackRefused(LockstepError):

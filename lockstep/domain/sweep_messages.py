@@ -61,6 +61,7 @@ class SweptEnvironment(BaseModel):
     reason: str | None = None
     items: int = 0  # drift items found
     pending: int = 0  # commits on its branch not live yet (not drift)
+    remediation: str | None = None  # the remediation deployment this sweep started (or found queued)
 
 
 class SweepResult(BaseModel):

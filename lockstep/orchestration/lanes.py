@@ -16,6 +16,7 @@ ids answers first (`older_ids`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -29,7 +30,7 @@ from lockstep.domain.ids import lane_id, legacy_lane_id
 from lockstep.domain.lane_messages import Enqueued, JoinLane, LaneInput
 from lockstep.domain.messages import DeploymentRequest, DeploymentResult
 from lockstep.domain.redaction import safe_url
-from lockstep.domain.rollback_target import ROLLBACK_TRIGGER
+from lockstep.domain.rollback_target import REMEDIATION_TRIGGER, ROLLBACK_TRIGGER
 from lockstep.domain.status import DeploymentStatus
 from lockstep.domain.temporal_names import ARRIVE_SIGNAL, DEPLOYMENT_WORKFLOW, LANE_WORKFLOW, RETIRE_SIGNAL
 from lockstep.orchestration.deployments import (
@@ -48,11 +49,11 @@ _ATTEMPTS = 5  # concurrent callers racing for the same next attempt id
 # A redelivered webhook or the next poll answers with the ended deployment instead: a Git host
 # redelivering an old push must not deploy an old commit over a newer one, and a poll must not
 # redeploy a broken head every interval.
-RETRYING_TRIGGERS = frozenset({"manual", "promotion", ROLLBACK_TRIGGER})
-# A rollback goes back to a commit that succeeded here before and was replaced since: it is a
-# new attempt of that commit, not an answer with the old deployment (one still queued or running
-# for the commit does answer).
-REDEPLOYING_TRIGGERS = frozenset({ROLLBACK_TRIGGER})
+RETRYING_TRIGGERS = frozenset({"manual", "promotion", ROLLBACK_TRIGGER, REMEDIATION_TRIGGER})
+# A rollback goes back to a commit that succeeded here before and was replaced since, and a
+# remediation delivers the live commit again: each is a new attempt of that commit, not an answer
+# with the old deployment (one still queued or running for the commit does answer).
+REDEPLOYING_TRIGGERS = frozenset({ROLLBACK_TRIGGER, REMEDIATION_TRIGGER})
 
 
 async def enqueue_deployment(
@@ -67,11 +68,13 @@ async def enqueue_deployment(
     trigger: str,
     actor: str | None,
     actor_source: str | None = None,
+    components: Sequence[str] = (),
 ) -> Enqueued:
     """Queue `commit` (a full sha of `repository`) for `environment`; return its deployment.
 
     `actor_source` says how `actor` was established; by default it follows from the trigger
-    (`lockstep.domain.audit.actor_source_for`).
+    (`lockstep.domain.audit.actor_source_for`). `components` (a remediation) are delivered
+    again even where unchanged, and nothing else is.
     """
     request = DeploymentRequest(
         deployment_id=base_deployment_id(application, environment, commit),
@@ -84,6 +87,7 @@ async def enqueue_deployment(
         actor_source=actor_source or actor_source_for(trigger, actor),
         timeouts=timeouts_from(settings),
         lane=True,
+        components=sorted(set(components)),
     )
     retry_ended = trigger in RETRYING_TRIGGERS
     again_after_success = trigger in REDEPLOYING_TRIGGERS

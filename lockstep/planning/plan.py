@@ -12,7 +12,7 @@ layer's to report, and are ignored here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from lockstep.domain.errors import CycleError
 from lockstep.domain.models import DeployedRevision, Plan, PlannedComponent, RenderedComponent
@@ -24,7 +24,12 @@ __all__ = ["describe_plan", "make_plan"]
 _SHORT_SHA = 7
 
 
-def make_plan(components: Sequence[RenderedComponent], deployed: Mapping[str, DeployedRevision]) -> Plan:
+def make_plan(
+    components: Sequence[RenderedComponent],
+    deployed: Mapping[str, DeployedRevision],
+    *,
+    remediate: Collection[str] = (),
+) -> Plan:
     """Plan a deployment of `components` over what is `deployed` (component name -> live revision).
 
     A component is planned when it was never deployed here (create), when its content hash differs
@@ -32,6 +37,10 @@ def make_plan(components: Sequence[RenderedComponent], deployed: Mapping[str, De
     (redeploy). Components and `unchanged` keep manifest order; waves cover planned components
     only, since dependencies outside the plan are already live. Raises `CycleError` if the
     dependency graph has a cycle, whether or not the cycle touches the plan.
+
+    A remediation names the components to `remediate` (their live state drifted): only those
+    are planned, as `redeploy`, whatever their content hash; nothing that depends on them is
+    (their own live state did not move), and a named component the commit lacks is left out.
     """
     # Entries in `deployed` for components no longer in the manifest are ignored on purpose:
     # removing them from their targets is future work, and they cannot affect what is planned.
@@ -43,6 +52,14 @@ def make_plan(components: Sequence[RenderedComponent], deployed: Mapping[str, De
 
     actions: dict[str, ComponentAction] = {}
     reasons: dict[str, str] = {}
+    if remediate:
+        for component in components:
+            if component.name in remediate:
+                actions[component.name] = ComponentAction.REDEPLOY
+                live = deployed.get(component.name)
+                since = f" {live.commit[:_SHORT_SHA]}" if live is not None else ""
+                reasons[component.name] = f"remediation: live differs from its deployed revision{since}"
+        return _plan(components, deployed, actions, reasons)
     for component in components:
         live = deployed.get(component.name)
         if live is None:
@@ -59,7 +76,16 @@ def make_plan(components: Sequence[RenderedComponent], deployed: Mapping[str, De
     for component in components:
         if actions.get(component.name) is ComponentAction.REDEPLOY:
             reasons[component.name] = _redeploy_reason(component, actions)
+    return _plan(components, deployed, actions, reasons)
 
+
+def _plan(
+    components: Sequence[RenderedComponent],
+    deployed: Mapping[str, DeployedRevision],
+    actions: Mapping[str, ComponentAction],
+    reasons: Mapping[str, str],
+) -> Plan:
+    """The plan of the components given an action, in manifest order, with their waves."""
     planned_components: list[PlannedComponent] = []
     unchanged: list[str] = []
     for component in components:

@@ -28,6 +28,7 @@ from lockstep.domain.drift import (
     item_key,
     resolution_for,
 )
+from lockstep.domain.status import DeploymentStatus
 from lockstep.store.tables import ComponentRevisionRecord, DeploymentRecord, UTCDateTime, as_utc
 
 
@@ -100,6 +101,21 @@ def live_environments(*, session: Session) -> list[tuple[str, str, str]]:
     return [(a, e, r) for (a, e), r in sorted(newest.items())]
 
 
+def repository_of(*, session: Session, application: str, environment: str, commit: str) -> str | None:
+    """The repository of the environment's newest deployment of `commit`, or None."""
+    query = (
+        select(DeploymentRecord.repository)
+        .where(
+            DeploymentRecord.application == application,
+            DeploymentRecord.environment == environment,
+            DeploymentRecord.commit == commit,
+        )
+        .order_by(col(DeploymentRecord.created_at).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
 def last_deployments(*, session: Session, deployment_ids: Iterable[str]) -> dict[str, LastDeployment]:
     """The deployments that set components live, by id."""
     ids = sorted(set(deployment_ids))
@@ -149,8 +165,8 @@ def record_sweep(
     """Record one sweep of an environment: open items seen again move `last_seen` (and take the
     new decision and last deployment), new ones are added, and open items not seen are resolved
     unless their component is in `unread` (its target could not be read: absence means nothing).
-    A resolved item is `redeployed` when its component was delivered after it was first seen,
-    else `reverted_by_hand`."""
+    A resolved item is `remediated` when its remediation deployment succeeded after it was first
+    seen, `redeployed` when its component was delivered after that, else `reverted_by_hand`."""
     skip = set(unread)
     open_rows = {_key(r): r for r in _open_rows(session, application, environment)}
     new: list[DriftItem] = []
@@ -185,7 +201,12 @@ def record_sweep(
         if row.component in skip:
             continue
         at = delivered.get(row.component)
-        row.resolution = resolution_for(iso(row.first_seen), iso(at) if at is not None else None)
+        fixed = _succeeded_at(session, row.remediation)
+        row.resolution = resolution_for(
+            iso(row.first_seen),
+            iso(at) if at is not None else None,
+            iso(fixed) if fixed is not None else None,
+        )
         row.resolved_at = now
         session.add(row)
         resolved.append(_item(row))
@@ -201,6 +222,16 @@ def record_sweep(
     return SweepOutcome(
         new=[_item(r) for r in _rows_for(session, application, environment, new)], resolved=resolved
     )
+
+
+def _succeeded_at(session: Session, deployment_id: str | None) -> datetime | None:
+    """When a deployment finished, if it succeeded."""
+    if deployment_id is None:
+        return None
+    record = session.get(DeploymentRecord, deployment_id)
+    if record is None or record.status != DeploymentStatus.SUCCEEDED.value or record.finished_at is None:
+        return None
+    return as_utc(record.finished_at)
 
 
 def resolve_items(

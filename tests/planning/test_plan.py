@@ -75,6 +75,16 @@ def test_nothing_changed_gives_an_empty_plan() -> None:
     assert plan.unchanged == ["db", "api", "web"]
 
 
+def test_a_remediation_plans_the_named_components_only() -> None:
+    plan = make_plan(SHOP, live_all(SHOP), remediate={"api", "gone"})
+    [api] = plan.components  # not web, which depends on it: its own live state did not move
+    assert (api.name, api.action) == ("api", ComponentAction.REDEPLOY)
+    assert api.reason == "remediation: live differs from its deployed revision 0123456"
+    assert plan.waves == [["api"]] and plan.unchanged == ["db", "web"]
+    both = make_plan(SHOP, live_all(SHOP), remediate=["web", "db"])
+    assert [c.name for c in both.components] == ["db", "web"] and both.waves == [["db", "web"]]
+
+
 def test_transitive_reasons_name_the_direct_dependency() -> None:
     components = [rendered("db"), rendered("api", "db"), rendered("web", "api"), rendered("cdn", "web")]
     changed = [rendered("db", content="v2"), *components[1:]]

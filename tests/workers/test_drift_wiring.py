@@ -37,7 +37,8 @@ async def test_the_comparison_gets_the_workers_adapters(
     threads = ActivityThreads(activities=2, local_activities=1)
     renderer, deliverers, policy = object(), object(), object()
     try:
-        drift = drift_activities(settings, store, renderer, deliverers, policy, threads)  # type: ignore[arg-type]
+        client = object()  # a FakeDrift is no EnvironmentDrift: no remediation is looked for
+        drift = drift_activities(client, settings, store, renderer, deliverers, policy, threads)  # type: ignore[arg-type]
         listed = await ActivityEnvironment().run(drift.list_environments, 10)
         request = SweepRequest(target=listed.environments[0], heartbeat_seconds=5)
         swept = await ActivityEnvironment().run(drift.sweep_environment, request)
