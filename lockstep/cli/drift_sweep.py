@@ -76,6 +76,8 @@ def _print(result: SweepResult) -> None:
             line += f", {swept.pending} commits pending"
         if swept.reason:
             line += f"  ({swept.reason})"
+        if swept.remediation:
+            line += f"; remediation {swept.remediation}"
         console.print(plain(line))
     counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts().items()))
     console.print(plain(f"swept {len(result.environments)} environments: {counts or 'none deployed'}"))

@@ -4,6 +4,8 @@ kubernetes items carry the object and the field, not a host."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,13 +15,15 @@ from temporalio.testing import WorkflowEnvironment
 from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
+from lockstep.orchestration.drift_sweep import start_sweep
 from lockstep.settings import KubernetesTargetSettings, Settings
+from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
 from lockstep.targets.kubernetes import connect_kubernetes
 from tests.drift.conftest import Sweep
 from tests.support.apprepo import commit
 from tests.support.kube import EmulatedCluster, rolling_cluster
-from tests.workflows.helpers import deploy
+from tests.workflows.helpers import deploy, deployment_result
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
 
@@ -121,3 +125,48 @@ async def test_an_unreachable_cluster_is_unknown_never_in_sync(
     unknown = sweep()
     assert unknown.state == "unknown" and unknown.items == []
     assert unknown.reason is not None and unknown.reason.startswith("catalogue: k8s-test")
+
+
+async def test_a_remediation_takes_back_the_fields_and_recreates_the_object(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    emulated: EmulatedCluster,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    emulated.call(
+        lambda: emulated.emulator.objects["apps/v1/deployments", "shop", "catalogue"].patch(
+            {"spec": {"replicas": 5}}
+        )
+    )
+    target = settings.targets["k8s-test"]
+    assert isinstance(target, KubernetesTargetSettings)
+    assert connect_kubernetes(target).delete(ObjectRef("v1", "ConfigMap", "shop", "catalogue-flags"))
+    bundle = Path(settings.policy.path)
+    data = json.loads((bundle / "data.json").read_text())
+    data["lockstep"]["config"]["drift"]["remediate_environments"] = ["staging"]
+    (bundle / "data.json").write_text(json.dumps(data))
+    await asyncio.sleep(1.2)  # the worker's engine looks for an edited bundle once a second
+
+    handle = await start_sweep(temporal_env.client, settings)
+    [swept] = (await handle.result()).environments
+    assert (swept.state, swept.items) == ("drifted", 2) and swept.remediation is not None
+    result = await deployment_result(temporal_env, swept.remediation)
+    assert result.status == DeploymentStatus.SUCCEEDED, result.error
+
+    live = emulated.live("apps/v1/deployments", "shop", "catalogue")
+    assert live is not None and live["spec"]["replicas"] == 2
+    assert emulated.live("v1/configmaps", "shop", "catalogue-flags") is not None
+    handle = await start_sweep(temporal_env.client, settings)
+    [synced] = (await handle.result()).environments
+    assert (synced.state, synced.items) == ("in_sync", 0)
+    with store.session() as session:
+        rows = events_for(session=session, deployment_id=None)
+    resolved = [json.loads(r.detail_json) for r in rows if r.kind == "drift_resolved"]
+    assert sorted((d["kind"], d["resolution"], d["remediation"]) for d in resolved) == [
+        ("missing", "remediated", swept.remediation),
+        ("modified", "remediated", swept.remediation),
+    ]
