@@ -109,8 +109,11 @@ def test_dev_config_loads_with_absolute_paths(tmp_path: Path, monkeypatch: pytes
     [repo] = settings.repositories
     assert Path(repo.url) == root / "demo" / "shop"
     assert set(settings.targets) == {"local-staging", "local-production", "k8s-staging", "k8s-production"}
-    assert (
-        Path(settings.policy.path) == DEFAULT_POLICY_BUNDLE and (DEFAULT_POLICY_BUNDLE / "data.json").exists()
+    # A copy of the shipped bundle to edit, its tests left out.
+    assert Path(settings.policy.path) == root / "policies"
+    assert (root / "policies" / "data.json").read_text() == (DEFAULT_POLICY_BUNDLE / "data.json").read_text()
+    assert sorted(p.name for p in (root / "policies" / "lockstep").iterdir()) == sorted(
+        p.name for p in (DEFAULT_POLICY_BUNDLE / "lockstep").iterdir() if not p.name.endswith("_test.rego")
     )
     for name, env in (("local-staging", "staging"), ("local-production", "production")):
         target = settings.targets[name]

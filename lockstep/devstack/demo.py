@@ -10,13 +10,16 @@ folders 0700, tightened on every start where an older version left them looser. 
 binding to unreachable Kubernetes targets exists only so a `kubernetes` component can be
 planned (and denied by policy) in the demo. The repository carries the manifest's JSON Schema
 beside `lockstep.yaml`, named by the file's first line, so an editor with yaml-language-server
-completes and checks it as soon as the demo is opened (docs/editor-setup.md).
+completes and checks it as soon as the demo is opened (docs/editor-setup.md). The policy
+bundle is a copy of the shipped one in `.lockstep/policies/`, to edit (say, to let the drift
+sweep remediate staging).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +174,9 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
         tighten(path)  # it names the users' token hashes and the secrets' variables
         return path
     root = state_dir.resolve()
+    policies = root / "policies"
+    if not policies.exists():  # a copy of the shipped bundle to edit (remediation, approvals)
+        shutil.copytree(DEFAULT_POLICY_BUNDLE, policies, ignore=shutil.ignore_patterns("*_test.rego"))
     config = {
         "temporal": {
             "address": f"127.0.0.1:{temporal_port}",
@@ -180,7 +186,7 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
         "database_url": f"sqlite:///{root / 'lockstep.db'}",
         "state_dir": str(root),
         "api": {"listen": api_listen},
-        "policy": {"engine": "embedded", "path": str(DEFAULT_POLICY_BUNDLE)},
+        "policy": {"engine": "embedded", "path": str(policies)},
         "repositories": [
             {"url": str(root / "demo" / "shop"), "name": "demo/shop", "webhook_secret_env": DEMO_SECRET_ENV}
         ],
