@@ -29,10 +29,11 @@ from lockstep.domain.messages import (
     PrepareResult,
 )
 from lockstep.domain.models import RenderedComponent
-from lockstep.domain.rollback_target import RESTORING_TRIGGERS
+from lockstep.domain.rollback_target import NON_PROMOTING_TRIGGERS, REMEDIATION_TRIGGER
 from lockstep.domain.status import DeploymentStatus
 from lockstep.domain.temporal_names import DEPLOY_COMPONENT, PREPARE_DEPLOYMENT, ROLLBACK_COMPONENT
 from lockstep.orchestration.admission import admit
+from lockstep.orchestration.remediations import stale_remediation
 from lockstep.planning.plan import make_plan
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
@@ -131,7 +132,7 @@ class DeploymentActivities:
             promotions = [
                 e.name
                 for e in rendered.manifest.environments
-                if e.promote_from == request.environment and request.trigger not in RESTORING_TRIGGERS
+                if e.promote_from == request.environment and request.trigger not in NON_PROMOTING_TRIGGERS
             ]
             audit_planned(self._store, request, rendered, plan, admission)
             return PrepareResult(
@@ -139,7 +140,9 @@ class DeploymentActivities:
                 plan=plan,
                 promotions=promotions,
                 gate=admission.gate,
-                denied=admission.denied or _refused_by_targets(self._targets.refusals(plan)),
+                denied=_stale(self._store, request)
+                or admission.denied
+                or _refused_by_targets(self._targets.refusals(plan)),
                 rules_changed=admission.rules_changed,
             )
 
@@ -343,3 +346,10 @@ def _refused_by_targets(refused: list[str]) -> str | None:
     """Why the targets' own limits refuse the plan (ends the deployment `denied` before approvals
     are awaited; the delivery checks again before applying anything), or None."""
     return f"the targets refuse it: {'; '.join(refused)}" if refused else None
+
+
+def _stale(store: Store, request: DeploymentRequest) -> str | None:
+    """A remediation whose commit is no longer live delivers nothing (it ends `denied`, saying why)."""
+    if request.trigger != REMEDIATION_TRIGGER:
+        return None
+    return stale_remediation(store, request.application, request.environment, request.commit)

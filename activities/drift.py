@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -71,10 +72,15 @@ ListEnvironments = Callable[[], list[tuple[str, str, str]]]  # (application, env
 
 
 class Remediate(Protocol):
-    """Start the remediation deployment a compared environment calls for, if any; its id
-    (`lockstep.orchestration.remediations`, bound in `workers.drift`)."""
+    """Remediation deployments (`lockstep.orchestration.remediations`, bound in `workers.drift`)."""
 
-    async def __call__(self, outcome: EnvironmentOutcome) -> str | None: ...
+    async def start(self, outcome: EnvironmentOutcome) -> str | None:
+        """Start the remediation a compared environment calls for, if any; its id."""
+        ...
+
+    async def adopt(self, target: SweepTarget, deployment_id: str) -> str | None:
+        """Name a running remediation on its items if a failed attempt left them without; its id."""
+        ...
 
 
 _STATES: tuple[SweepState, ...] = ("in_sync", "drifted", "unknown", "skipped")
@@ -112,12 +118,10 @@ class DriftActivities:
         """Compare one environment, unless a deployment of it is running."""
         target = request.target
 
-        def work(
-            progress: Callable[[str], None], cancelled: threading.Event
-        ) -> tuple[SweptEnvironment, EnvironmentOutcome | None]:
+        def work(progress: Callable[[str], None], cancelled: threading.Event) -> _Compared:
             busy = self._running_deployment(target)
             if busy is not None:
-                return _skipped(target, busy), None
+                return _Compared(_skipped(target, busy), busy=busy)
             progress(f"comparing {target.application}/{target.environment}")
             outcome = self._sweep_one(
                 application=target.application,
@@ -128,7 +132,7 @@ class DriftActivities:
             )
             busy = self._running_deployment(target)  # one began meanwhile: live was moving
             if busy is not None:
-                return _skipped(target, busy), None
+                return _Compared(_skipped(target, busy), busy=busy)
             swept = SweptEnvironment(
                 application=target.application,
                 environment=target.environment,
@@ -137,16 +141,23 @@ class DriftActivities:
                 items=len(outcome.items),
                 pending=len(outcome.pending),
             )
-            return swept, outcome
+            return _Compared(swept, outcome=outcome)
 
         try:
-            swept, outcome = await run_with_heartbeat(
+            compared = await run_with_heartbeat(
                 work, threads=self._threads, interval=max(0.5, request.heartbeat_seconds / 3)
             )
-            if outcome is None or self._remediate is None:
-                return swept
-            # Idempotent on a retry: a remediation already queued or running answers again.
-            return swept.model_copy(update={"remediation": await self._remediate(outcome)})
+            if self._remediate is None:
+                return compared.swept
+            activity.heartbeat("remediation")
+            if compared.outcome is not None:
+                # Idempotent on a retry: a remediation already queued or running answers again.
+                remediation = await self._remediate.start(compared.outcome)
+            elif compared.busy is not None:  # a remediation an earlier attempt started, unrecorded?
+                remediation = await self._remediate.adopt(target, compared.busy)
+            else:
+                remediation = None
+            return compared.swept.model_copy(update={"remediation": remediation})
         except LockstepError as err:
             raise to_application_error(err) from err
 
@@ -156,6 +167,15 @@ class DriftActivities:
                 session=session, application=target.application, environment=target.environment, limit=1
             )
         return unfinished[0].id if unfinished else None
+
+
+@dataclass(frozen=True)
+class _Compared:
+    """What one comparison came to: compared (`outcome`), or skipped for the deployment `busy`."""
+
+    swept: SweptEnvironment
+    outcome: EnvironmentOutcome | None = None
+    busy: str | None = None
 
 
 def _skipped(target: SweepTarget, deployment_id: str) -> SweptEnvironment:

@@ -33,7 +33,7 @@ DEPLOYMENT: Fields = (
         "`succeeded`, `failed`, `rolled_back`, `rollback_failed`, `rejected`, `denied`, "
         "`superseded`, `cancelled`",
     ),
-    ("trigger", "`webhook`, `manual`, `promotion`, `poll` or `rollback`"),
+    ("trigger", "`webhook`, `manual`, `promotion`, `poll`, `rollback` or `remediation`"),
     ("actor", "who asked for it (a configured user, the pusher, the local user), or null"),
     (
         "actor_source",

@@ -16,8 +16,14 @@ from activities.threads import ActivityThreads
 from lockstep.delivery.deliverer import Deliverers
 from lockstep.delivery.rendering import CommitRenderer
 from lockstep.domain.drift import EnvironmentDrift
+from lockstep.domain.sweep_messages import SweepTarget
 from lockstep.drift.sweep import environments_to_sweep, sweep_environment
-from lockstep.orchestration.remediations import record_remediation, remediation_due, start_remediation
+from lockstep.orchestration.remediations import (
+    adopt_remediation,
+    record_remediation,
+    remediation_due,
+    start_remediation,
+)
 from lockstep.policy.engine import PolicyEngine
 from lockstep.settings import Settings
 from lockstep.store.engine import Store
@@ -39,21 +45,32 @@ def drift_activities(
     list_environments: Callable[[], list[tuple[str, str, str]]] = functools.partial(
         environments_to_sweep, store
     )
-
-    async def remediate(outcome: EnvironmentOutcome) -> str | None:
-        if not isinstance(outcome, EnvironmentDrift):
-            return None
-        order = await threads.run(remediation_due, store, outcome)
-        if order is None:
-            return None
-        deployment_id = await start_remediation(client, settings, store, order)
-        await threads.run(record_remediation, store, order, deployment_id)
-        return deployment_id
-
     return DriftActivities(
         store=store,
         sweep_one=sweep_one,
         list_environments=list_environments,
         threads=threads,
-        remediate=remediate,
+        remediate=Remediations(client, settings, store, threads),
     )
+
+
+class Remediations:
+    """`activities.drift.Remediate` on `lockstep.orchestration.remediations`."""
+
+    def __init__(self, client: Client, settings: Settings, store: Store, threads: ActivityThreads) -> None:
+        self._client, self._settings, self._store, self._threads = client, settings, store, threads
+
+    async def start(self, outcome: EnvironmentOutcome) -> str | None:
+        if not isinstance(outcome, EnvironmentDrift):
+            return None
+        order = await self._threads.run(remediation_due, self._store, outcome)
+        if order is None:
+            return None
+        deployment_id = await start_remediation(self._client, self._settings, self._store, order)
+        await self._threads.run(record_remediation, self._store, order, deployment_id)
+        return deployment_id
+
+    async def adopt(self, target: SweepTarget, deployment_id: str) -> str | None:
+        return await self._threads.run(
+            adopt_remediation, self._store, target.application, target.environment, deployment_id
+        )

@@ -42,7 +42,7 @@ from lockstep.health.http import verify_http
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
 from lockstep.targets.host_commands import run_commands
 from lockstep.targets.release_layout import LayoutRefused, is_owned_release, layout_problems, release_name
-from lockstep.targets.release_written import record_written_in_current
+from lockstep.targets.release_written import after_commands, before_commands
 from lockstep.targets.releases import (
     current_link,
     current_release,
@@ -122,10 +122,10 @@ def _deliver_to_host(d: HostDelivery, conn: HostConnection) -> ChangeSet:
             d.progress(f"{host}: already deployed (unchanged), verifying health")
             d.journal.steps(host=host, updates=_verify_host(d, conn, []))
             return host_changes(comp, read_host(conn, comp, live))
-        names = _release_names(d, conn, read_host(conn, comp, live))
-        if all(r == names[dest] for dest, r in live.items()):
+        ours = (d.release, _fresh_name(d))  # whichever an earlier attempt staged
+        if all(r in ours for r in live.values()):
             d.progress(f"{host}: already deployed, verifying health")
-            return _finish(d, conn, began, [], None, names)
+            return _finish(d, conn, began, [], None, {dest: r or d.release for dest, r in live.items()})
     before = read_host(conn, comp, live)
     changes = host_changes(comp, before)
     if unchanged_release(before, changes) and kept:
@@ -141,7 +141,8 @@ def _release_names(d: HostDelivery, conn: HostConnection, live: HostState) -> di
     folder exists and holds other files (edited or added by hand since it was staged, live or
     not): then a fresh `releases/<commit>.<deployment>` beside it, so the changed folder stays as
     it is, the way back for a rollback (a remediation of a hand-edited live release is the case).
-    The same for every attempt of the deployment, so a retry finds its own folder."""
+    The fresh name is the deployment's own, the same for every attempt of it; a retry whose
+    deploy step succeeded takes whichever of the two it finds live."""
     trees = {t.dest: t for t in live.trees}
     names = {}
     for tree in d.component.releases:
@@ -152,12 +153,13 @@ def _release_names(d: HostDelivery, conn: HostConnection, live: HostState) -> di
         elif is_owned_release(conn, tree.dest, d.release):
             found = read_release(conn, tree, d.release)
         fresh = found is None or tree_matches(tree, found)
-        names[tree.dest] = d.release if fresh else f"{d.release}.{_short(d.deployment_id)}"
+        names[tree.dest] = d.release if fresh else _fresh_name(d)
     return names
 
 
-def _short(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+def _fresh_name(d: HostDelivery) -> str:
+    """The release this deployment stages beside a `releases/<commit>` edited by hand."""
+    return f"{d.release}.{hashlib.sha256(d.deployment_id.encode()).hexdigest()[:10]}"
 
 
 def _finish(
@@ -228,6 +230,8 @@ def _run_deploy_commands(d: HostDelivery, conn: HostConnection) -> str:
     try:
         d.check_cancelled()
         d.progress(f"{conn.name}: running {len(d.component.deploy_commands)} deploy commands")
+        # What they write into the release is theirs; anything added at another time is not.
+        noted = before_commands(conn, [tree.dest for tree in d.component.releases])
         results = run_commands(
             conn,
             list(d.component.deploy_commands),
@@ -236,8 +240,7 @@ def _run_deploy_commands(d: HostDelivery, conn: HostConnection) -> str:
             timeout=d.limits.command_timeout,
             max_output=d.limits.max_output,
         )
-        for tree in d.component.releases:  # what they wrote is theirs; anything added later is not
-            record_written_in_current(conn, tree.dest)
+        after_commands(conn, noted)
     except BaseException as err:
         _deploy_failed(d, conn.name, err)
         raise

@@ -45,7 +45,7 @@ from lockstep.domain.models import ReleaseTree, RenderedComponent
 from lockstep.targets.host import HostConnection, HostReach
 from lockstep.targets.registry import TargetRegistry
 from lockstep.targets.release_layout import base, is_owned_release, release_name
-from lockstep.targets.release_written import OWN_FILES, written_files
+from lockstep.targets.release_written import MAX_WRITTEN_FILES, OWN_FILES, written_files
 from lockstep.targets.releases import current_release, release_dir, release_file_path, release_files
 
 MAX_DIFF_FILE_BYTES = 256 * 1024  # live content fetched per differing file, for a diff
@@ -169,16 +169,13 @@ def _read_tree(conn: HostConnection, tree: ReleaseTree, held: str | None, budget
 
 def _lockstep_files(conn: HostConnection, folder: str, known: set[str]) -> dict[str, str]:
     """The checksums of the `known` files (staged or desired) in a release, and of any file
-    added since its deploy commands ran (`release_written`); without that record, only the
-    known ones (hashed by name: a file the commands wrote is never read)."""
+    added at another time than while its deploy commands ran (`release_written`); without that
+    record, or past its bound, only the known ones. Only names are listed: a file the commands
+    wrote is never read."""
     written = written_files(conn, folder)
-    if written is None:
-        return conn.files_sha256(folder, sorted(known))
-    return {
-        rel: sha
-        for rel, sha in conn.tree_sha256(folder).items()
-        if rel not in OWN_FILES and (rel in known or rel not in written)
-    }
+    names = conn.tree_files(folder, MAX_WRITTEN_FILES) if written is not None else None
+    added = [] if written is None or names is None else [n for n in names if n not in known | written]
+    return conn.files_sha256(folder, sorted(known | {n for n in added if n not in OWN_FILES}))
 
 
 def host_changes(desired: RenderedComponent, state: HostState, *, with_diff: bool = False) -> ChangeSet:

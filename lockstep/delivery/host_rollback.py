@@ -31,8 +31,8 @@ from lockstep.domain.journal import PriorRelease
 from lockstep.domain.status import StepStatus
 from lockstep.targets.host import CommandResult, HostConnection, HostReach
 from lockstep.targets.host_commands import run_commands
-from lockstep.targets.release_layout import FOREIGN_LINK, release_name
-from lockstep.targets.release_written import record_written_in_current
+from lockstep.targets.release_layout import FOREIGN_LINK, commit_of, release_name
+from lockstep.targets.release_written import after_commands, before_commands
 from lockstep.targets.releases import current_link, current_release, rollback_release
 
 
@@ -207,13 +207,13 @@ class _HostsRollback:
         kept = anchor is not None and not to_switch and not unfinished and self._kept(conn, priors)
         commit, commands = "", []
         if anchor and anchor.previous and (to_switch or unfinished or kept):  # before any switch
-            commit = self.previous_commit() or anchor.previous
+            commit = self.previous_commit() or commit_of(anchor.previous)
             commands = list(self.deploy_commands_for(commit))
         self.begun.add(host)
         d.journal.steps(host=host, updates=[("rollback", StepStatus.RUNNING, None)])
         changed = [rollback_release(conn, dest=p.dest, previous=p.previous) for p in priors]
         if anchor and anchor.previous and any(changed) and not commit:  # switched after all
-            commit = self.previous_commit() or anchor.previous
+            commit = self.previous_commit() or commit_of(anchor.previous)
             commands = list(self.deploy_commands_for(commit))
         rerun = bool(commit) and (any(changed) or unfinished or kept)
         self.changed = self.changed or any(changed) or rerun
@@ -225,6 +225,7 @@ class _HostsRollback:
             d.progress(
                 f"{host}: on {_shown(anchor.previous)[:12]}, running the deploy commands of {commit[:12]}"
             )
+            noted = before_commands(conn, [p.dest for p in priors])  # (`release_written`)
             results = run_commands(
                 conn,
                 commands,
@@ -233,9 +234,7 @@ class _HostsRollback:
                 timeout=d.limits.command_timeout,
                 max_output=d.limits.max_output,
             )
-            for prior in priors:  # the rerun commands' files are theirs (`release_written`)
-                if release_name(prior.previous) is not None:
-                    record_written_in_current(conn, prior.dest)
+            after_commands(conn, noted)
         detail = "; ".join(
             f"{p.dest}/current -> {_shown(p.previous)}" if c else f"{p.dest}: unchanged"
             for p, c in zip(priors, changed, strict=True)

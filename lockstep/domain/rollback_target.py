@@ -20,9 +20,10 @@ from lockstep.domain.status import DeploymentStatus
 ROLLBACK_TRIGGER = "rollback"  # the trigger of a deployment a rollback starts (policy: trigger.kind)
 # The trigger of a deployment the drift sweep starts to put drifted components back.
 REMEDIATION_TRIGGER = "remediation"
-# Deployments that put back what was live before: they promote nothing (a promotion would carry
-# an older commit forward into the environments that follow this one).
-RESTORING_TRIGGERS = frozenset({ROLLBACK_TRIGGER, REMEDIATION_TRIGGER})
+# Deployments that promote nothing: a remediation delivers again what is live already (its commit
+# was promoted when it first succeeded; promoting it again would retry a failed deployment of it
+# further down). A rollback promotes like any success (docs/concepts.md, "Rolling back").
+NON_PROMOTING_TRIGGERS = frozenset({REMEDIATION_TRIGGER})
 
 
 class RollbackRefused(LockstepError):

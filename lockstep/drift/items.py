@@ -8,8 +8,8 @@ that the revision dropped) is `unexpected`. A Kubernetes object that differs giv
 field (`path` is the field path, `object` is `Kind/namespace/name`); a host file gives one item
 with `path` the file as the manifest maps it (`<dest>/<file>`), `host` the host's label. A
 host's `<dest>/current` that is gone is `missing`, one pointing somewhere Lockstep did not make or
-at another release than the one that holds the revision's files is `modified` on
-`<dest>/current`.
+at another release than one that holds the revision's files (`<commit>`, or a fresh
+`<commit>.<id>` a later delivery of it staged) is `modified` on `<dest>/current`.
 
 Deliberately does not: look at targets, decide, or store (`lockstep.drift.sweep`).
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from lockstep.delivery.host_live import HostLive
 from lockstep.domain.changes import ChangeAction, ChangeSet
 from lockstep.domain.drift import DriftKind
-from lockstep.targets.release_layout import base
+from lockstep.targets.release_layout import base, of_commit
 
 KINDS: dict[ChangeAction, DriftKind] = {
     ChangeAction.CONFIGURED: "modified",
@@ -86,7 +86,7 @@ def _currents(live: HostLive, change_sets: Sequence[ChangeSet], commit: str) -> 
             if tree.current is None:
                 yield Difference(kind="missing", host=state.host, path=path)
             elif tree.release is None or (
-                tree.release != commit and _tree_changed(changed_hosts, state.host, tree.dest)
+                not of_commit(tree.release, commit) and _tree_changed(changed_hosts, state.host, tree.dest)
             ):
                 yield Difference(kind="modified", host=state.host, path=path)
 

@@ -6,13 +6,19 @@ newest successful deployment's), through the environment's lane like any other, 
 again only the components with drift to remediate (`DeploymentRequest.components`): same plan
 rules, policy, approvals, saga and audit as any deployment, and it promotes nothing.
 
-`remediation_due` decides whether one is due, from what the last sweep recorded: the components
-whose every open item (ignored ones aside) is decided `remediate` (a component is delivered
-whole, so an item the policy only flags keeps its component as it is) and has no remediation yet,
-or one that never ran (superseded by a newer commit, or cancelled while queued). One that ran and failed, or
-succeeded while the item is still seen (say, a Kubernetes object Lockstep cannot prove it owns),
-is not started again by every sweep: the item keeps its `remediation` id to say what happened,
-and a person decides (`lockstep deploy`, `lockstep rollback`, or putting it back by hand).
+`remediation_due` decides whether one is due, from what the last sweep of a `drifted` (not
+`unknown`) environment recorded: the components whose every open item (ignored ones aside) is
+decided `remediate` (a component is delivered whole, so an item the policy only flags keeps its
+component as it is) and has no remediation yet, or one that never ran (superseded by a newer
+commit) or that was of a commit no longer live. One that ran (failed, cancelled by a person, or
+succeeded while the item is still seen: say, a Kubernetes object Lockstep cannot prove it owns)
+is not started again by every sweep: the item keeps its `remediation` id to say what happened, and
+a person decides (`lockstep deploy`, `lockstep rollback`, or putting it back by hand).
+
+A remediation delivers only while its commit is still the live one (`stale_remediation`, asked
+when it is planned): one that waited behind a deployment of a newer commit ends `denied`, saying
+so, rather than put older components back. `adopt_remediation` names a running remediation on
+the items whose sweep started it but failed before recording it.
 
 Deliberately does not: compare targets (`lockstep.drift.sweep`), or decide per item (the policy
 did, during the sweep).
@@ -20,6 +26,7 @@ did, during the sweep).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -34,8 +41,6 @@ from lockstep.store.deployments import get_deployment, live_deployment
 from lockstep.store.engine import Store
 
 REMEDIATION_ACTOR = "drift sweep"
-# A remediation in these ended without delivering anything: the items are still due.
-_NEVER_RAN = frozenset({DeploymentStatus.SUPERSEDED.value, DeploymentStatus.CANCELLED.value})
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,13 @@ class RemediationOrder:
     repository: str
     commit: str
     components: tuple[str, ...]
+    items: tuple[tuple[str, str, str, str, str], ...] = ()  # the items it is for (`DriftItem.key`)
 
 
 def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | None:
     """The remediation the environment's open items call for, or None (module docstring)."""
+    if view.state != "drifted":  # `unknown`: a target could not be read, its decisions are stale
+        return None
     open_items = [i for i in view.items if i.resolved_at is None and i.decision != "ignore"]
     # A component is delivered whole: one item the policy only flags keeps it as it is.
     flagged = {i.component for i in open_items if i.decision != "remediate"}
@@ -59,10 +67,10 @@ def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | 
         return None
     with store.read_session() as session:
         live = live_deployment(session=session, application=view.application, environment=view.environment)
-        ran: dict[str, str | None] = {}
+        ran: dict[str, tuple[str, str] | None] = {}
         for remediation in {i.remediation for i in wanted if i.remediation is not None}:
             record = get_deployment(session=session, deployment_id=remediation)
-            ran[remediation] = record.status if record is not None else None
+            ran[remediation] = (record.status, record.commit) if record is not None else None
         repository = (
             drift_store.repository_of(
                 session=session, application=view.application, environment=view.environment, commit=live[0]
@@ -72,22 +80,71 @@ def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | 
         )
     if live is None or repository is None:
         return None
-    components = sorted(
-        {
-            i.component
-            for i in wanted
-            if i.remediation is None or ran.get(i.remediation) in _NEVER_RAN or i.remediation not in ran
-        }
-    )
-    if not components:
+    due = [i for i in wanted if _due(i.remediation, ran, live[0])]
+    if not due:
         return None
     return RemediationOrder(
         application=view.application,
         environment=view.environment,
         repository=repository,
         commit=live[0],
-        components=tuple(components),
+        components=tuple(sorted({i.component for i in due})),
+        items=tuple(sorted(i.key for i in due)),
     )
+
+
+def _due(remediation: str | None, ran: Mapping[str, tuple[str, str] | None], live: str) -> bool:
+    """An item needs a remediation when it has none, or when its remediation never ran (it was
+    superseded) or was of a commit that is no longer live (denied as stale: the live commit moved
+    on); not while one runs, nor after one that ran (failed, cancelled, or succeeded while the
+    item stayed)."""
+    if remediation is None:
+        return True
+    found = ran.get(remediation)
+    if found is None:  # gone from the store: nothing says it ran
+        return True
+    status, commit = found
+    return status == DeploymentStatus.SUPERSEDED.value or (
+        commit != live and DeploymentStatus(status).is_final
+    )
+
+
+def stale_remediation(store: Store, application: str, environment: str, commit: str) -> str | None:
+    """Why a remediation of `commit` may not deliver (the live commit moved on since the drift
+    was found: delivering it would put older components back over newer ones), or None."""
+    with store.read_session() as session:
+        live = live_deployment(session=session, application=application, environment=environment)
+    if live is not None and live[0] == commit:
+        return None
+    now = f"{live[0][:12]} is live now" if live is not None else "nothing is live there now"
+    return (
+        f"remediation of {commit[:12]} is stale: {now}; nothing was remediated (the next drift "
+        "sweep compares again)"
+    )
+
+
+def adopt_remediation(store: Store, application: str, environment: str, deployment_id: str) -> str | None:
+    """Name a running remediation on the open `remediate` items that have none (its start was
+    recorded by an earlier attempt that failed after enqueueing); its id, or None when the
+    running deployment is no remediation of the live commit."""
+    with store.session() as session:
+        record = get_deployment(session=session, deployment_id=deployment_id)
+        live = live_deployment(session=session, application=application, environment=environment)
+        if (
+            record is None
+            or record.trigger != REMEDIATION_TRIGGER
+            or live is None
+            or record.commit != live[0]
+        ):
+            return None
+        drift_store.set_remediation(
+            session=session,
+            application=application,
+            environment=environment,
+            deployment_id=deployment_id,
+            only_unnamed=True,
+        )
+    return deployment_id
 
 
 async def start_remediation(client: Client, settings: Settings, store: Store, order: RemediationOrder) -> str:
@@ -109,12 +166,12 @@ async def start_remediation(client: Client, settings: Settings, store: Store, or
 
 
 def record_remediation(store: Store, order: RemediationOrder, deployment_id: str) -> int:
-    """Name the remediation on the open items of its components; how many it names."""
+    """Name the remediation on the items it is for; how many it names."""
     with store.session() as session:
         return drift_store.set_remediation(
             session=session,
             application=order.application,
             environment=order.environment,
-            components=order.components,
+            keys=order.items,
             deployment_id=deployment_id,
         )

@@ -261,11 +261,23 @@ def resolve_items(
 
 
 def set_remediation(
-    *, session: Session, application: str, environment: str, components: Iterable[str], deployment_id: str
+    *,
+    session: Session,
+    application: str,
+    environment: str,
+    deployment_id: str,
+    keys: Iterable[tuple[str, str, str, str, str]] | None = None,
+    only_unnamed: bool = False,
 ) -> int:
-    """Name the remediation deployment started for the open items of `components`."""
-    wanted = set(components)
-    rows = [r for r in _open_rows(session, application, environment) if r.component in wanted]
+    """Name the remediation deployment started for the open items with these `keys` (or, with
+    `only_unnamed`, every open `remediate` item that names none yet)."""
+    wanted = None if keys is None else set(keys)
+    rows = [
+        r
+        for r in _open_rows(session, application, environment)
+        if (wanted is None or _key(r) in wanted)
+        and (not only_unnamed or (r.remediation is None and r.decision == "remediate"))
+    ]
     for row in rows:
         row.remediation = deployment_id
         session.add(row)

@@ -111,6 +111,12 @@ class HostConnection(Protocol):
         to it (`a/b.txt`); symlinks are not followed. {} if the folder does not exist."""
         ...
 
+    def tree_files(self, path: str, limit: int) -> list[str] | None:
+        """The paths (relative to the folder `path`) of the regular files under it, symlinks not
+        followed, sorted; [] if the folder does not exist; None when there are more than
+        `limit` (nothing is read but names)."""
+        ...
+
     def files_sha256(self, path: str, files: Sequence[str]) -> dict[str, str]:
         """Hex sha256 of those of `files` (paths relative to the folder `path`) that are regular
         files there, symlinks not followed, keyed as given; the others are left out. As few

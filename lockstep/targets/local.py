@@ -125,6 +125,20 @@ class LocalConnection(HostConnection):
                     digests[p.relative_to(top).as_posix()] = _sha256_file(p)
         return digests
 
+    def tree_files(self, path: str, limit: int) -> list[str] | None:
+        top = self.local_path(path)
+        if top.is_symlink() or not top.is_dir():
+            return []
+        found: list[str] = []
+        for folder, _dirs, names in os.walk(top):
+            for name in names:
+                p = Path(folder) / name
+                if p.is_file() and not p.is_symlink():
+                    found.append(p.relative_to(top).as_posix())
+                    if len(found) > limit:
+                        return None
+        return sorted(found)
+
     def files_sha256(self, path: str, files: Sequence[str]) -> dict[str, str]:
         digests = {}
         for rel in files:

@@ -34,6 +34,8 @@ from lockstep.targets.host import HostConnection
 
 MARKER = ".lockstep-release"
 FILES_LIST = ".lockstep-files"  # in a release: the files Lockstep staged there (`releases.release_files`)
+# In a release: the files its deploy commands wrote there (`lockstep.targets.release_written`).
+WRITTEN_LIST = ".lockstep-written"
 HISTORY = ".lockstep-history"
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"  # a folder of Lockstep's renamed aside, being deleted
@@ -59,6 +61,17 @@ def current_link(dest: str) -> str:
 
 def release_dir(dest: str, release: str) -> str:
     return f"{releases_root(dest)}/{release}"
+
+
+def of_commit(release: str, commit: str) -> bool:
+    """Whether a release holds `commit`: `releases/<commit>`, or a fresh `<commit>.<id>` staged
+    beside a copy of it that was edited by hand (`lockstep.delivery.host`)."""
+    return release == commit or release.startswith(f"{commit}.")
+
+
+def commit_of(release: str) -> str:
+    """The commit a release holds (its name without a `.<id>` suffix)."""
+    return release.split(".", 1)[0]
 
 
 def release_name(prior: str | None) -> str | None:

@@ -47,6 +47,7 @@ from lockstep.targets.release_layout import (
     MARKER,
     STAGING_PREFIX,
     TRASH_PREFIX,
+    WRITTEN_LIST,
     LayoutRefused,
     check_layout,
     current_link,
@@ -340,6 +341,6 @@ def release_file_path(rel: str) -> str:
 
 def _check_file_path(rel: str) -> str:
     parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if not parts or rel.startswith("/") or ".." in parts or parts in ([MARKER], [FILES_LIST]):
+    if not parts or rel.startswith("/") or ".." in parts or parts in ([MARKER], [FILES_LIST], [WRITTEN_LIST]):
         raise ValueError(f"invalid release file path {rel!r}: must be relative, inside the release")
     return "/".join(parts)

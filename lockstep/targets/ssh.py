@@ -224,6 +224,41 @@ class SshConnection(HostConnection):
             return _sha256_records(listing.output)
         return self._tree_sha256_by_file(path)
 
+    def tree_files(self, path: str, limit: int) -> list[str] | None:
+        attrs = self._lstat(path)
+        if attrs is None or not stat.S_ISDIR(attrs.st_mode or 0):
+            return []
+        # Names only, NUL-separated; `head` stops the listing one past the limit.
+        listing = self.run(
+            f"cd -- {shlex.quote(path)} && find . -type f -print0 | head -z -n {limit + 1}",
+            cwd=None,
+            env={},
+            timeout=600,
+            max_output=_TREE_LISTING_BYTES,
+        )
+        if not listing.ok or listing.output.startswith("[..."):
+            return self._tree_files_by_sftp(path, limit)  # no GNU `head -z` there
+        names = sorted(n.removeprefix("./") for n in listing.output.split("\0") if n.startswith("./"))
+        return None if len(names) > limit else names
+
+    def _tree_files_by_sftp(self, path: str, limit: int) -> list[str] | None:
+        found: list[str] = []
+        pending = [""]
+        while pending:
+            rel_dir = pending.pop()
+            folder = f"{path}/{rel_dir}" if rel_dir else path
+            with self._boundary(f"listing {folder}"):
+                entries = self._sftp.listdir_attr(folder)
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.filename}" if rel_dir else entry.filename
+                if stat.S_ISDIR(entry.st_mode or 0):
+                    pending.append(rel)
+                elif stat.S_ISREG(entry.st_mode or 0):
+                    found.append(rel)
+                    if len(found) > limit:
+                        return None
+        return sorted(found)
+
     def files_sha256(self, path: str, files: Sequence[str]) -> dict[str, str]:
         # One round trip per ~64 KiB of paths: `find` keeps regular files (no symlinks), one
         # `sha256sum -z` hashes them; a path that is not there is simply not listed.

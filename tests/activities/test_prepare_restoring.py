@@ -1,6 +1,7 @@
-"""A rollback or a remediation promotes nothing, and a remediation plans the named components
-only: the `prepare_deployment` activity in a real activity context over real Git and a local
-target. A rollback of staging that promoted would carry an older commit into production."""
+"""A remediation promotes nothing and plans the named components only; a rollback promotes as
+any success does: the `prepare_deployment` activity in a real activity context over real Git and
+a local target. A remediation that promoted would retry a failed deployment of the live commit
+further down."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ components:
     ("trigger", "components", "promotions", "planned"),
     [
         ("manual", [], ["production"], ["api", "web"]),
-        ("rollback", [], [], ["api", "web"]),
+        ("rollback", [], ["production"], ["api", "web"]),  # as any success (docs/concepts.md)
         ("remediation", ["web"], [], ["web"]),
     ],
 )

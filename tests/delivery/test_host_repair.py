@@ -76,3 +76,17 @@ def test_a_hand_edited_release_is_replaced_by_a_fresh_one_and_kept_for_the_way_b
     assert done.changed and (current(h1), current(h2)) == (A, A)
     assert live_file(h1, "index.html").read_text() == "edited by hand\n"  # exactly as it was
     assert live_file(h2, "notes.txt").read_text() == "added by hand\n"
+    # Its deploy commands ran again there: what they wrote is theirs, the hand-added file is not.
+    assert actions(h2)[f"{DEST}/notes.txt"] == ChangeAction.DELETED
+    assert f"{DEST}/status.txt" not in actions(h2)
+
+
+def test_a_retry_keeps_the_release_a_service_writes_into(hosts: list[LocalConnection]) -> None:
+    comp = component(A, deploy=[WRITES_STATUS])
+    journal = MemoryJournal()
+    deliver_host_component(delivery(comp, A, journal), hosts, batch=2)
+    live_file(hosts[0], "app.pid").write_text("4242\n")  # the running service, after its deploy
+    deliver_host_component(delivery(comp, A, journal, attempt=2), hosts, batch=2)
+    assert (current(hosts[0]), current(hosts[1])) == (A, A)  # no second release staged
+    releases = sorted(p.name for p in (hosts[0].root / DEST.lstrip("/") / "releases").iterdir())
+    assert releases == [".lockstep-history", A]

@@ -45,3 +45,10 @@ def test_a_gone_item_was_redeployed_only_by_a_later_delivery() -> None:
     assert resolution_for(AT, "2026-11-23T10:05:00+00:00") == "redeployed"
     assert resolution_for(AT, "2026-11-23T09:55:00+00:00") == "reverted_by_hand"
     assert resolution_for(AT, None) == "reverted_by_hand"
+
+
+def test_a_gone_item_was_remediated_by_its_remediation_that_succeeded_after_it_was_seen() -> None:
+    later = "2026-11-23T10:05:00+00:00"
+    assert resolution_for(AT, later, later) == "remediated"
+    assert resolution_for(AT, later, "2026-11-23T09:55:00+00:00") == "redeployed"
+    assert resolution_for(AT, None, None) == "reverted_by_hand"

@@ -6,6 +6,7 @@ as `remediated` by it. With the default policy the items are only flagged and no
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -37,11 +38,12 @@ async def sweep_now(env: WorkflowEnvironment, settings: Settings) -> SweepResult
     return result
 
 
-def remediate(settings: Settings, environments: list[str]) -> None:
+async def remediate(settings: Settings, environments: list[str]) -> None:
     bundle = Path(settings.policy.path)
     data = json.loads((bundle / "data.json").read_text())
     data["lockstep"]["config"]["drift"]["remediate_environments"] = environments
     (bundle / "data.json").write_text(json.dumps(data))
+    await asyncio.sleep(1.2)  # the worker's engine looks for an edited bundle once a second
 
 
 async def test_a_remediation_puts_the_drifted_component_back_and_resolves_its_items(
@@ -58,7 +60,7 @@ async def test_a_remediation_puts_the_drifted_component_back_and_resolves_its_it
     original = (api / "api.conf").read_text()
     (api / "api.conf").write_text("edited by hand\n")
     (api / "added.txt").write_text("added by hand\n")
-    remediate(settings, ["staging"])
+    await remediate(settings, ["staging"])
 
     [swept] = (await sweep_now(temporal_env, settings)).environments
     assert (swept.state, swept.items) == ("drifted", 2)
