@@ -1,6 +1,6 @@
 """The Temporal workflow ids of deployments and lanes, and the older ids they replace.
 
-Application names are DNS labels (`lockstep.manifest.schema`): lower-case letters, digits and
+Application names are DNS labels (`lockstep.manifest.syntax`): lower-case letters, digits and
 `-`, never `.`. Environment names may hold `.` (letters, digits, `-`, `_`, `.`), so an id is read
 from both ends: the application is everything before the first `.`; a lane id ends in `.lane`; a
 deployment id ends in the commit's ten hex digits, or in those and `.<n>` for a later attempt,

@@ -5,18 +5,16 @@ environment of it into `RenderedComponent`s with placeholders resolved and conte
 no Git, no targets, no store; the caller hands in a `SourceTree` and the server's target types.
 """
 
-from lockstep.manifest.loader import check_references, environment, load_manifest
-from lockstep.manifest.render import render_environment
-from lockstep.manifest.schema import (
-    ApprovalsSpec,
+from lockstep.manifest.components import (
     ComponentSpec,
-    EnvironmentSpec,
     FileSpec,
     HealthModel,
     HostSpec,
     KubernetesSpec,
-    Manifest,
 )
+from lockstep.manifest.loader import check_references, environment, load_manifest
+from lockstep.manifest.render import render_environment
+from lockstep.manifest.schema import ApprovalsSpec, EnvironmentSpec, Manifest
 
 __all__ = [
     "ApprovalsSpec",

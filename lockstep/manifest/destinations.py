@@ -22,8 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lockstep.domain.errors import ManifestError
+from lockstep.manifest.components import FileSpec
 from lockstep.manifest.placeholders import environment_values, unresolved_message
-from lockstep.manifest.schema import EnvironmentSpec, FileSpec, Manifest, UnresolvedDest
+from lockstep.manifest.schema import EnvironmentSpec, Manifest
+from lockstep.manifest.syntax import UnresolvedDest
 
 _WHY = "Lockstep prunes and replaces what is under a dest, so two dests on one target may not nest"
 

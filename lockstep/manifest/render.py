@@ -29,6 +29,7 @@ from lockstep.domain.errors import ManifestError
 from lockstep.domain.kube_scope import DEFAULT_NAMESPACE, declared_scopes, placement
 from lockstep.domain.models import HealthSpec, HttpCheck, ReleaseTree, RenderedComponent
 from lockstep.domain.source import PathOutsideRepository, SourceTree
+from lockstep.manifest.components import ComponentSpec, HealthModel, HostSpec, KubernetesSpec
 from lockstep.manifest.destinations import rendered_dest
 from lockstep.manifest.loader import check_references, load_kubernetes_documents
 from lockstep.manifest.loader import environment as find_environment
@@ -38,14 +39,7 @@ from lockstep.manifest.placeholders import (
     substitute,
     unresolved_message,
 )
-from lockstep.manifest.schema import (
-    ComponentSpec,
-    EnvironmentSpec,
-    HealthModel,
-    HostSpec,
-    KubernetesSpec,
-    Manifest,
-)
+from lockstep.manifest.schema import EnvironmentSpec, Manifest
 
 _TARGET_TYPES_FOR_KIND = {"host": ("local", "ssh"), "kubernetes": ("kubernetes",)}
 _KUSTOMIZATION = {"kustomization.yaml", "kustomization.yml", "Kustomization"}

@@ -10,8 +10,9 @@ is refused, never trusted on first use; the key is read by `lockstep.targets.ssh
 
 Files are written under a temporary name and renamed into place, so a torn upload is never taken
 for a file; `current` is switched by renaming a temporary link over it. A command runs as
-`/bin/sh -c` in its own process group (sshd makes every session a group leader); on timeout or
-`interrupt` that group is killed through a second channel. Release logic is not here but in
+`/bin/sh -c` in its own process group; on timeout or `interrupt` that group is killed through a
+second channel. How a command is wrapped, read and killed is `lockstep.targets.ssh_exec`; this
+module opens its channels and owns the error boundary. Release logic is not here but in
 `lockstep.targets.releases`.
 """
 
@@ -37,19 +38,17 @@ from lockstep.domain.errors import DeploymentStepFailed, LockstepError, TargetUn
 from lockstep.domain.host_addresses import host_label as host_label
 from lockstep.domain.host_addresses import parse_address as parse_address
 from lockstep.settings import SshTargetSettings
-from lockstep.targets.host import CommandResult, HostConnection, OutputTail
+from lockstep.targets.host import CommandResult, HostConnection
 from lockstep.targets.release_layout import free_space_hint
+from lockstep.targets.ssh_exec import NETWORK_ERRORS as _NETWORK_ERRORS
+from lockstep.targets.ssh_exec import collect_output, kill_process_group, start_command
 from lockstep.targets.ssh_key_file import load_key_file
 from lockstep.targets.ssh_known_hosts import CheckKnownHosts, KnownHosts, fingerprint, preferring
 from lockstep.targets.ssh_known_hosts import HostKeyRejected as HostKeyRejected  # re-exported
 
-_PGID_MARK = b"lockstep-pgid "
-_DRAIN_SECONDS = 2.0  # after exit, how long a background child holding stdout may delay `run`
 _REMOTE_HASH_BYTES = 1 << 20  # larger files are hashed on the host instead of downloaded
 _TREE_LISTING_BYTES = 64 << 20  # sha256 listing of a release: ~100 bytes a file
 _PATHS_PER_COMMAND_BYTES = 64 << 10  # paths named in one hashing command
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NETWORK_ERRORS = (paramiko.SSHException, EOFError, TimeoutError, ConnectionError)
 
 
 class SshAuthenticationFailed(LockstepError):
@@ -366,100 +365,25 @@ class SshConnection(HostConnection):
         with self._boundary(f"command {command!r}"):
             channel = self._transport().open_session(timeout=self._io_timeout)
             try:
-                channel.set_combine_stderr(True)  # `_wrap` joins them on the host; this catches the rest
-                channel.settimeout(0.1)
-                channel.exec_command(_wrap(command, cwd=cwd, env=env))
-                return self._collect(channel, command, started, timeout, max_output)
+                start_command(channel, command, cwd=cwd, env=env)
+                return collect_output(
+                    channel,
+                    command,
+                    name=self.name,
+                    started=started,
+                    timeout=timeout,
+                    max_output=max_output,
+                    interrupt=self.interrupt,
+                    alive=self._alive,
+                    kill_group=self._kill_group,
+                )
             finally:
                 channel.close()
-
-    def _collect(
-        self, channel: paramiko.Channel, command: str, started: float, timeout: float, max_output: int
-    ) -> CommandResult:
-        tail, head, pgid = OutputTail(max_output), b"", None
-        deadline = started + max(timeout, 0.0)
-        eof = False
-        exited_at: float | None = None
-        timed_out = interrupted = False
-
-        def take(chunk: bytes) -> None:
-            nonlocal head, pgid
-            if pgid is not None:
-                tail.feed(chunk)
-                return
-            head += chunk
-            if b"\n" in head:  # the wrapper's first line names the process group
-                first, rest = head.split(b"\n", 1)
-                marked = first.startswith(_PGID_MARK) and first[len(_PGID_MARK) :].isdigit()
-                pgid = int(first[len(_PGID_MARK) :]) if marked else 0
-                tail.feed(rest if marked else head)
-
-        def take_buffered() -> None:
-            # What the host already sent is buffered here even when this thread was starved:
-            # read it before deciding anything (it holds the process group and the output), but
-            # not for ever from a command that never stops printing.
-            until = time.monotonic() + 0.5
-            while channel.recv_ready() and time.monotonic() < until:
-                take(channel.recv(65536))
-
-        while True:
-            now = time.monotonic()
-            if channel.exit_status_ready():
-                exited_at = exited_at or now
-                # After the exit status, wait a little for EOF, but not for a background child
-                # that still holds stdout open.
-                waited = now - exited_at
-                if (
-                    eof
-                    or (waited >= _DRAIN_SECONDS and not channel.recv_ready())
-                    or waited >= 5 * _DRAIN_SECONDS
-                ):
-                    break
-            elif now >= deadline:
-                timed_out = True
-            elif self.interrupt is not None and self.interrupt.is_set():
-                interrupted = True
-            if timed_out or interrupted:
-                take_buffered()
-                self._kill_group(pgid)
-                break
-            if eof:
-                if channel.closed and not channel.exit_status_ready():
-                    break
-                channel.status_event.wait(0.1)
-                continue
-            try:
-                chunk = channel.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                eof = True
-            else:
-                take(chunk)
-        if pgid is None:
-            tail.feed(head)
-        stopped = timed_out or interrupted
-        # paramiko marks a channel "exited" (status -1) when it closes without an exit status,
-        # which is also what a dropped connection looks like.
-        status = -1 if stopped or not channel.exit_status_ready() else channel.recv_exit_status()
-        if not stopped and status == -1 and not self._alive():
-            raise TargetUnreachable(f"{self.name}: connection lost while running {command!r}")
-        output = tail.text()
-        if interrupted:
-            output += "\n[interrupted: the deployment was cancelled]"
-        elif not stopped and status == -1:
-            output += "\n[the command ended without an exit status]"
-        exit_code = status
-        return CommandResult(command, exit_code, output, time.monotonic() - started, timed_out)
 
     def _kill_group(self, pgid: int | None) -> None:
         if not pgid or not self._alive():
             return
-        with contextlib.suppress(*_NETWORK_ERRORS, OSError):
-            killer = self._transport().open_session(timeout=self._io_timeout)
-            killer.exec_command(f"kill -9 -{pgid} 2>/dev/null; true")  # dash: no `--` after a signal
-            killer.status_event.wait(self._io_timeout)
-            killer.close()
+        kill_process_group(self._transport(), pgid, io_timeout=self._io_timeout)
 
     def close(self) -> None:
         if self._sftp_client is not None:
@@ -470,26 +394,6 @@ class SshConnection(HostConnection):
 
     def __repr__(self) -> str:
         return f"SshConnection(name={self.name!r})"
-
-
-def _wrap(command: str, *, cwd: str | None, env: Mapping[str, str]) -> str:
-    """The remote command line: report the process group, enter `cwd`, export `env`, run.
-
-    Env vars are exported by the shell rather than sent as ssh `env` requests, which sshd refuses
-    unless AcceptEnv lists them. The outer shell stays the group leader, so killing the group
-    kills the command and its children, and a command killed by a signal exits 128+n.
-    """
-    # stderr joins stdout in ONE pipe on the host: sshd reads two pipes in no fixed order.
-    lines = ["exec 2>&1", 'echo "lockstep-pgid $$"']
-    if cwd is not None:
-        why = shlex.quote(f"cannot start command in {cwd}")
-        lines.append(f"cd -- {shlex.quote(cwd)} || {{ echo {why} >&2; exit 127; }}")
-    for key, value in env.items():
-        if not _ENV_NAME.fullmatch(key):
-            raise ValueError(f"invalid environment variable name {key!r}")
-        lines.append(f"export {key}={shlex.quote(value)}")
-    lines.append(f"/bin/sh -c {shlex.quote(command)} </dev/null")
-    return f"exec /bin/sh -c {shlex.quote(chr(10).join(lines))}"
 
 
 def connect_host(

@@ -1,6 +1,6 @@
 """Deployment and lane ids are unambiguous: distinct names, commits and attempts never share one.
 
-Names are drawn from the manifest's own rule (`lockstep.manifest.schema`), and half the time built
+Names are drawn from the manifest's own rule (`lockstep.manifest.syntax`), and half the time built
 from a few dashed words, so pairs whose names join to the same text under `-` (the older ids'
 collision: `shop-eu`/`prod` and `shop`/`eu-prod`) come up in almost every run.
 """
@@ -23,8 +23,8 @@ from lockstep.domain.ids import (
     legacy_lane_id,
 )
 
-APPLICATION_RULE = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"  # lockstep.manifest.schema._LABEL
-ENVIRONMENT_RULE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # lockstep.manifest.schema._NAME: may hold `.`
+APPLICATION_RULE = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"  # lockstep.manifest.syntax._LABEL
+ENVIRONMENT_RULE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # lockstep.manifest.syntax._NAME: may hold `.`
 _WORDS = ["shop", "eu", "prod", "eu-prod", "a", "1"]
 names = st.one_of(
     st.from_regex(APPLICATION_RULE, fullmatch=True),
