@@ -109,11 +109,11 @@ def test_dev_config_loads_with_absolute_paths(tmp_path: Path, monkeypatch: pytes
     [repo] = settings.repositories
     assert Path(repo.url) == root / "demo" / "shop"
     assert set(settings.targets) == {"local-staging", "local-production", "k8s-staging", "k8s-production"}
-    # A copy of the shipped bundle to edit, its tests left out.
+    # A copy of the shipped bundle to edit, with its tests (`lockstep policy test`).
     assert Path(settings.policy.path) == root / "policies"
     assert (root / "policies" / "data.json").read_text() == (DEFAULT_POLICY_BUNDLE / "data.json").read_text()
     assert sorted(p.name for p in (root / "policies" / "lockstep").iterdir()) == sorted(
-        p.name for p in (DEFAULT_POLICY_BUNDLE / "lockstep").iterdir() if not p.name.endswith("_test.rego")
+        p.name for p in (DEFAULT_POLICY_BUNDLE / "lockstep").iterdir()
     )
     for name, env in (("local-staging", "staging"), ("local-production", "production")):
         target = settings.targets[name]

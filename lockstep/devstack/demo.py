@@ -176,7 +176,7 @@ def write_dev_config(state_dir: Path, *, temporal_port: int, api_listen: str) ->
     root = state_dir.resolve()
     policies = root / "policies"
     if not policies.exists():  # a copy of the shipped bundle to edit (remediation, approvals)
-        shutil.copytree(DEFAULT_POLICY_BUNDLE, policies, ignore=shutil.ignore_patterns("*_test.rego"))
+        shutil.copytree(DEFAULT_POLICY_BUNDLE, policies)  # its Rego tests too: `lockstep policy test`
     config = {
         "temporal": {
             "address": f"127.0.0.1:{temporal_port}",
