@@ -1,0 +1,43 @@
+"""Smoke test of bench/host_drift.py: `--quick` (2 sshd hosts x 20 files) runs end to end, prints
+both tools' figures, and each finds exactly the files changed by hand. No timing is asserted.
+
+Needs what the sshd fleet needs (root, openssh-server); skipped otherwise. Ansible comes from the
+bench's own virtualenv (bench/ansible_tool.py); where it cannot be installed the bench says why
+and this test checks Lockstep's figures only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.sshd import require_sshd
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_host_drift_bench_prints_its_figures() -> None:
+    require_sshd()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "host_drift.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "2 hosts x 20 files, 3 files changed by hand" in out, out
+    assert "lockstep sweep_environment:" in out, out
+    assert "drift found by lockstep: 3/3 (exact)" in out, out
+    assert "unexpected:" not in out, out
+    if "ansible: skipped:" not in out:
+        for figure in (
+            "ansible --check --diff:",
+            "lockstep / ansible:",
+            "drift found by ansible:  3/3 (exact)",
+        ):
+            assert figure in out, out
