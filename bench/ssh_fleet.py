@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import paramiko
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench import ansible_tool
 from lockstep import search_attributes as sa
 from lockstep.devstack.temporal_server import sqlite_pragma_args, temporal_binary
 from lockstep.domain.messages import DeploymentResult
@@ -118,25 +118,8 @@ def floor(fleet: SshFleet, n: int, repo: Path, rev: str) -> float:
     return time.perf_counter() - started
 
 
-def ansible_playbook() -> str | None:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    return (
-        os.environ.get("ANSIBLE_PLAYBOOK")
-        or (str(beside) if beside.exists() else None)
-        or (shutil.which("ansible-playbook"))
-    )
-
-
 def ansible(fleet: SshFleet, n: int, repo: Path, rev: str, work: Path, binary: str) -> float:
-    inventory = work / f"inventory-{n}.ini"
-    inventory.write_text(
-        "[fleet]\n"
-        + "".join(f"h{h.index} ansible_host=127.0.0.1 ansible_port={h.port}\n" for h in fleet.hosts[:n])
-        + "[fleet:vars]\n"
-        f"ansible_user={fleet.user}\nansible_ssh_private_key_file={fleet.key_file}\n"
-        f"ansible_ssh_common_args='-o UserKnownHostsFile={fleet.known_hosts} -o StrictHostKeyChecking=yes'\n"
-        "ansible_python_interpreter=/usr/bin/python3\n"
-    )
+    inventory = ansible_tool.inventory(fleet, n, work / f"inventory-{n}.ini")
     dest = f"{fleet.root}/ansible/web"
     playbook = work / "playbook.yml"
     playbook.write_text(
@@ -150,11 +133,7 @@ def ansible(fleet: SshFleet, n: int, repo: Path, rev: str, work: Path, binary: s
     - command: "test -f {dest}/current/index.html"
 """
     )
-    env = os.environ | {
-        "ANSIBLE_FORKS": str(n),
-        "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-    }
+    env = ansible_tool.environment(n)
     started = time.perf_counter()
     proc = subprocess.run(
         [binary, "-i", str(inventory), str(playbook), "-e", f"rev={rev}"],
@@ -174,7 +153,8 @@ async def main(runs: int) -> None:
         print(f"ssh_fleet: skipped: {reason}")
         return
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-ssh-"))
-    binary = ansible_playbook()
+    found = ansible_tool.ansible_playbook(install=True)
+    binary = found.binary
     with running_fleet(work / "fleet", max(SIZES)) as fleet:
         for i in range(len(fleet.hosts)):
             fleet.sh(i, f"mkdir -p {fleet.root}/lockstep {fleet.root}/ansible {fleet.root}/floor")
@@ -228,12 +208,12 @@ async def main(runs: int) -> None:
                                 timings["ansible"].setdefault(n, []).append(ansible_s)
         finally:
             await env.shutdown()
-    report(timings, runs, binary)
+    report(timings, runs, found.why_not)
     sys.stdout.flush()
     os._exit(0)  # the SDK can abort at interpreter exit (sdk-python#300)
 
 
-def report(timings: dict[str, dict[int, list[float]]], runs: int, binary: str | None) -> None:
+def report(timings: dict[str, dict[int, list[float]]], runs: int, why_not_ansible: str) -> None:
     def med(kind: str, n: int) -> float | None:
         values = timings[kind].get(n)
         return statistics.median(values) if values else None
@@ -247,11 +227,8 @@ def report(timings: dict[str, dict[int, list[float]]], runs: int, binary: str | 
         ratio_ans = f"{lockstep / ans:9.2f}" if ans else "        -"
         print(f"  {n:>5}  {lockstep:8.2f}s  {ans_text}  {flo:8.2f}s  {ratio_ans}  {lockstep / flo:8.2f}")
     print("  targets at 10 hosts: L/ansible <= 0.1, L/floor <= 1.5")
-    if binary is None:
-        print(
-            "  ansible: skipped: ansible-playbook not found "
-            "(pip install ansible-core, or set ANSIBLE_PLAYBOOK)"
-        )
+    if why_not_ansible:
+        print(f"  ansible: skipped: {why_not_ansible}")
 
 
 if __name__ == "__main__":
