@@ -40,13 +40,16 @@ class KubernetesDeliverer:
         self._masker = masker
 
     def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
-        """Objects are compared whole whatever `with_content` says (a diff needs nothing more)."""
+        """Objects are read whole either way (a diff needs nothing more); without `with_content`
+        (a sweep, a plan without `--diff`: counts, no diffs) only the objects that differ from
+        their manifest get a dry-run apply (`kubernetes_live`)."""
         target = self._target(component)
         return observe_kubernetes(
             target,
             component,
             previous_refs=self._previous(component),
             limits=target.limits(component.target_name),
+            dry_runs="every" if with_content else "differing",
         )
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:

@@ -6,7 +6,11 @@ apply under field manager `lockstep` would leave (`dryRun=All`: the API server's
 defaulting run, nothing is stored), the object marked as Lockstep's as a deployment applies it
 (`lockstep.delivery.kube_owner`). Where the server refuses the dry run (an admission webhook
 with side effects, an API that does not offer it) the object is compared with the marked manifest
-itself instead. It also looks at the objects the component's live revision applied that are
+itself instead. With `dry_runs="differing"` (what a drift sweep and a plan without `--diff`
+ask for: they count changes and show none) the dry run is asked only for the objects whose live
+fields differ from the marked manifest's: an object that matches its manifest field by field is
+`unchanged` (applying it leaves those fields as they are), one not on the cluster is `created`,
+and only the rest — the few a sweep reports — cost a second request. It also looks at the objects the component's live revision applied that are
 Lockstep's but that the component no longer has (`previous_refs`, from the inventory), and sorts
 them as a deployment's pruning would (`lockstep.delivery.kube_prune`): deleted, or kept and why.
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from lockstep.delivery import kube_prune
 from lockstep.delivery.kube_fields import changed_fields, masked, owned, projected, yaml_diff
@@ -45,6 +49,7 @@ from lockstep.targets.kubernetes import (
 )
 
 REQUEST_TIMEOUT = 10.0  # seconds per API request while looking: a preview should not hang
+DryRuns = Literal["every", "differing"]  # which objects get a dry-run apply (module docstring)
 LEFT_BEHIND = "no longer in the component's manifests (created by Lockstep)"
 KEPT = "no longer in the component's manifests; not pruned"
 
@@ -78,17 +83,19 @@ def observe_kubernetes(
     previous_refs: Sequence[ObjectRef] = (),
     limits: NamespaceLimits | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
+    dry_runs: DryRuns = "every",
 ) -> KubeLive:
-    """Read the component's objects, their dry-run applies and the objects in `previous_refs`
-    (what the live revision applied that is Lockstep's) that the component no longer has, sorted
-    as a deployment with the target's `limits` would prune them."""
+    """Read the component's objects, their dry-run applies (every object's, or only those that
+    differ from the manifest: `dry_runs`) and the objects in `previous_refs` (what the live
+    revision applied that is Lockstep's) that the component no longer has, sorted as a
+    deployment with the target's `limits` would prune them."""
     try:
         cluster = connect_kubernetes(target, request_timeout=request_timeout)
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
     owner = owner_of(component)
     try:
-        objects = [_observe(cluster, cast(KubeObject, obj), owner) for obj in component.objects]
+        objects = [_observe(cluster, cast(KubeObject, obj), owner, dry_runs) for obj in component.objects]
         found = kube_prune.candidates(
             previous_refs, [o.ref for o in objects], limits=limits, component=component.name
         )
@@ -116,18 +123,26 @@ def _live_or_gone(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | No
         return None
 
 
-def _observe(cluster: KubernetesCluster, obj: KubeObject, owner: str) -> ObservedObject:
+def _observe(cluster: KubernetesCluster, obj: KubeObject, owner: str, dry_runs: DryRuns) -> ObservedObject:
     ref = cluster.ref(obj)
     desired = marked(obj, owner)  # as a deployment applies it: its marks are compared too
     if ref.namespace:
         desired["metadata"]["namespace"] = ref.namespace
     live = cluster.get(ref)
+    if dry_runs == "differing" and (live is None or not _differs(desired, live)):
+        return ObservedObject(_key(obj), ref, desired, live, None)  # compared with `desired`
     try:
         return ObservedObject(_key(obj), ref, desired, live, cluster.dry_run_apply(desired))
     except KubernetesApiError as err:
         if err.status is None:
             raise
         return ObservedObject(_key(obj), ref, desired, live, None, f"HTTP {err.status}")
+
+
+def _differs(desired: KubeObject, live: KubeObject) -> bool:
+    """Whether `live` differs from the manifest on a field the manifest sets."""
+    manifest = cast(dict[str, Any], desired)
+    return bool(changed_fields(manifest, manifest, cast(dict[str, Any], live)))
 
 
 def diff_kubernetes(desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
