@@ -78,6 +78,7 @@ class KubernetesCluster:
         self._force = force_conflicts
         self._timeout = request_timeout
         self._dynamic: Any = None
+        self._resources: dict[tuple[str, str], Any] = {}  # (apiVersion, kind) -> discovered resource
 
     def close(self) -> None:
         self._api.close()
@@ -178,8 +179,12 @@ class KubernetesCluster:
         return self._dynamic
 
     def _resource(self, api_version: str, kind: str) -> Any:
+        """The discovered resource (the client searches every group for it: once per kind here)."""
+        found = self._resources.get((api_version, kind))
+        if found is not None:
+            return found
         try:
-            return self._call(
+            found = self._call(
                 lambda: self._client.resources.get(api_version=api_version, kind=kind),
                 f"looking up {kind} in {api_version}",
             )
@@ -187,6 +192,8 @@ class KubernetesCluster:
             raise UnservedKind(
                 f"the cluster serves no {kind} in {api_version} (is its CRD installed?): {err}"
             ) from None
+        self._resources[api_version, kind] = found
+        return found
 
     def _call(self, fn: Any, doing: str) -> Any:
         try:
