@@ -9,9 +9,10 @@ ignores `dryRun=All` and stores a dry-run apply for real; `ApplyingEmulator` ans
 merged object and stores nothing, or, with `dry_run=False`, refuses it with 400 as a server whose
 admission webhooks have side effects does. Like the API server, it folds a Secret's `stringData`
 into `data` (base64) and refuses a DELETE whose preconditions (`uid`, `resourceVersion`) do not
-match the live object with 409. Everything else — discovery, GET, DELETE, LIST — is
-kmock's own. The emulator runs its event loop in a
-background thread, because the `kubernetes` client is synchronous and is called from test code
+match the live object with 409. It finds the object a GET, PATCH or DELETE names by its key, as
+the API server does (kmock scans every object it holds, so each such request would cost as much
+as listing the whole cluster); the answers are kmock's. Everything else — discovery, LIST, watch
+— is kmock's own. The emulator runs its event loop in a background thread, because the `kubernetes` client is synchronous and is called from test code
 and from activity threads alike.
 
 No kube-apiserver can be installed on this machine, so this is as real as the tests get: the real
@@ -35,7 +36,7 @@ import aiohttp.web
 import yaml
 from kmock import KubernetesEmulator, Server
 from kmock._internal.k8s import KubernetesObjectNotFoundError
-from kmock._internal import dicts, rendering
+from kmock._internal import dicts, k8s_dicts, rendering
 
 from lockstep.domain.kube_objects import ObjectRef
 
@@ -124,7 +125,9 @@ class ApplyingEmulator(KubernetesEmulator):
             raise KubernetesObjectNotFoundError()
         return found.last.raw
 
-    def _named(self, request: rendering.Request, namespace: str | None, name: str | None) -> Any:
+    def _named(
+        self, request: rendering.Request, namespace: str | None, name: str | None
+    ) -> k8s_dicts.Object | None:
         key: Any = (request.resource, namespace, name)
         return self.objects[key] if key in self.objects else None  # noqa: SIM401 (no .get)
 
