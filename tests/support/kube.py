@@ -12,8 +12,8 @@ into `data` (base64) and refuses a DELETE whose preconditions (`uid`, `resourceV
 match the live object with 409. It finds the object a GET, PATCH or DELETE names by its key, as
 the API server does (kmock scans every object it holds, so each such request would cost as much
 as listing the whole cluster); the answers are kmock's. Everything else — discovery, LIST, watch
-— is kmock's own. The emulator runs its event loop in a background thread, because the `kubernetes` client is synchronous and is called from test code
-and from activity threads alike.
+— is kmock's own. The emulator runs its event loop in a background thread, because the
+`kubernetes` client is synchronous and is called from test code and from activity threads alike.
 
 No kube-apiserver can be installed on this machine, so this is as real as the tests get: the real
 `kubernetes` client speaking HTTP to an emulated API, not a fake client.
