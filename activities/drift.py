@@ -62,6 +62,7 @@ class SweepOne(Protocol):
         repository: str,
         now: datetime,
         progress: Callable[[str], None],
+        since: datetime | None,
     ) -> EnvironmentOutcome: ...
 
 
@@ -111,6 +112,7 @@ class DriftActivities:
                 repository=target.repository,
                 now=datetime.now(UTC),
                 progress=progress,
+                since=request.started,
             )
             busy = self._running_deployment(target)  # one began meanwhile: live was moving
             if busy is not None:

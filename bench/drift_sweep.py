@@ -216,6 +216,7 @@ def sweep_all(fleet: Fleet, workers: int) -> Pass:
             return sweep_environment(
                 store=fleet.store, renderer=parts.renderer, deliverers=parts.deliverers, policy=parts.policy,
                 application=application, environment=environment, repository=repository, now=now,
+                since=now,  # as the sweep workflow passes when it began
             )  # fmt: skip
         finally:
             cpu.append(time.thread_time() - started)

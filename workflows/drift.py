@@ -23,7 +23,7 @@ activity that keeps failing leaves its environment `unknown` with the error, nev
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -58,6 +58,7 @@ _RETRY = RetryPolicy(
 class DriftSweep:
     @workflow.run
     async def run(self, sweep: SweepInput) -> SweepResult:
+        started = workflow.now()
         listed = await workflow.execute_activity_method(
             DriftActivities.list_environments,
             MAX_DRIFT_ENVIRONMENTS,
@@ -69,17 +70,17 @@ class DriftSweep:
 
         async def one(target: SweepTarget) -> SweptEnvironment:
             async with slots:
-                return await self._sweep_one(sweep, target)
+                return await self._sweep_one(sweep, target, started)
 
         swept = await asyncio.gather(*(one(t) for t in listed.environments))
         return SweepResult(environments=list(swept), omitted=listed.omitted)
 
     @staticmethod
-    async def _sweep_one(sweep: SweepInput, target: SweepTarget) -> SweptEnvironment:
+    async def _sweep_one(sweep: SweepInput, target: SweepTarget, started: datetime) -> SweptEnvironment:
         try:
             return await workflow.execute_activity_method(
                 DriftActivities.sweep_environment,
-                SweepRequest(target=target, heartbeat_seconds=sweep.heartbeat_seconds),
+                SweepRequest(target=target, heartbeat_seconds=sweep.heartbeat_seconds, started=started),
                 start_to_close_timeout=timedelta(seconds=sweep.timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=sweep.heartbeat_seconds),
                 retry_policy=_RETRY,

@@ -1,7 +1,8 @@
 """What a `kubernetes` component's objects look like on the cluster, and what applying it would
 change.
 
-`observe_kubernetes` reads, per object of the component, the live object and what a server-side
+`observe_kubernetes` reads, per object of the component, the live object (a GET, or from a
+listing a sweep shares: `lockstep.delivery.kube_listings`) and what a server-side
 apply under field manager `lockstep` would leave (`dryRun=All`: the API server's admission and
 defaulting run, nothing is stored), the object marked as Lockstep's as a deployment applies it
 (`lockstep.delivery.kube_owner`). Where the server refuses the dry run (an admission webhook
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from lockstep.delivery import kube_prune
+from lockstep.delivery.kube_listings import LiveRead
 from lockstep.delivery.kube_fields import changed_fields, masked, owned, projected, yaml_diff
 from lockstep.delivery.kube_owner import marked, owner_of
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
@@ -84,18 +86,23 @@ def observe_kubernetes(
     limits: NamespaceLimits | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
     dry_runs: DryRuns = "every",
+    read_live: LiveRead | None = None,
 ) -> KubeLive:
     """Read the component's objects, their dry-run applies (every object's, or only those that
     differ from the manifest: `dry_runs`) and the objects in `previous_refs` (what the live
     revision applied that is Lockstep's) that the component no longer has, sorted as a
-    deployment with the target's `limits` would prune them."""
+    deployment with the target's `limits` would prune them. `read_live` reads the component's
+    own objects (default: a GET each)."""
     try:
         cluster = connect_kubernetes(target, request_timeout=request_timeout)
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
     owner = owner_of(component)
     try:
-        objects = [_observe(cluster, cast(KubeObject, obj), owner, dry_runs) for obj in component.objects]
+        read = read_live or _get
+        objects = [
+            _observe(cluster, cast(KubeObject, obj), owner, dry_runs, read) for obj in component.objects
+        ]
         found = kube_prune.candidates(
             previous_refs, [o.ref for o in objects], limits=limits, component=component.name
         )
@@ -123,12 +130,18 @@ def _live_or_gone(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | No
         return None
 
 
-def _observe(cluster: KubernetesCluster, obj: KubeObject, owner: str, dry_runs: DryRuns) -> ObservedObject:
+def _get(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | None:
+    return cluster.get(ref)
+
+
+def _observe(
+    cluster: KubernetesCluster, obj: KubeObject, owner: str, dry_runs: DryRuns, read: LiveRead
+) -> ObservedObject:
     ref = cluster.ref(obj)
     desired = marked(obj, owner)  # as a deployment applies it: its marks are compared too
     if ref.namespace:
         desired["metadata"]["namespace"] = ref.namespace
-    live = cluster.get(ref)
+    live = read(cluster, ref)
     if dry_runs == "differing" and (live is None or not _differs(desired, live)):
         return ObservedObject(_key(obj), ref, desired, live, None)  # compared with `desired`
     try:

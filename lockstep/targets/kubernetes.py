@@ -1,4 +1,4 @@
-"""The `kubernetes` target adapter: server-side apply, get and delete through the `kubernetes` client.
+"""The `kubernetes` target adapter: server-side apply, get, list and delete through the `kubernetes` client.
 
 Owns the connection (a kubeconfig file and context, or the in-cluster service account), resource
 discovery (which tells whether a kind is namespaced, so objects without a namespace get the
@@ -35,6 +35,7 @@ k8s_config: Any = _config
 dynamic: Any = _dynamic
 
 FIELD_MANAGER = "lockstep"
+LIST_PAGE = 500  # objects per LIST request
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 ApplyAction = Literal["created", "configured", "unchanged"]
 
@@ -96,7 +97,11 @@ class KubernetesCluster:
         try:
             live = self._call(
                 lambda: self._client.get(
-                    resource, name=ref.name, namespace=ref.namespace or None, _request_timeout=self._timeout
+                    resource,
+                    name=ref.name,
+                    namespace=ref.namespace or None,
+                    _request_timeout=self._timeout,
+                    serializer=_plain,
                 ),
                 f"reading {ref}",
             )
@@ -104,7 +109,38 @@ class KubernetesCluster:
             if err.status == 404:
                 return None
             raise
-        return cast(KubeObject, live.to_dict())
+        return _object(live, ref)
+
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str, *, label_selector: str
+    ) -> list[KubeObject]:
+        """The objects of a kind in `namespace` ("" for a cluster-scoped kind) that carry the
+        labels `label_selector` asks for, read in pages of LIST_PAGE."""
+        resource = self._resource(api_version, kind)
+        where = f"{kind} in {namespace}" if namespace else kind
+        found: list[KubeObject] = []
+        page: str | None = None
+        while True:
+            answer = self._call(
+                lambda token=page: self._client.get(
+                    resource,
+                    namespace=namespace or None,
+                    label_selector=label_selector,
+                    limit=LIST_PAGE,
+                    _continue=token,
+                    _request_timeout=self._timeout,
+                    serializer=_plain,
+                ),
+                f"listing {where} ({label_selector})",
+            )
+            if not isinstance(answer, dict):
+                raise KubernetesApiError(f"Kubernetes API answered something other than a list of {where}")
+            for item in answer.get("items") or []:
+                # A LIST's items leave out their apiVersion and kind (the list says them).
+                found.append(cast(KubeObject, {"apiVersion": api_version, "kind": kind, **item}))
+            page = (answer.get("metadata") or {}).get("continue") or None
+            if page is None:
+                return found
 
     def apply(self, obj: KubeObject) -> Applied:
         """Server-side apply `obj` (converges: applying the same object again changes nothing)."""
@@ -137,11 +173,12 @@ class KubernetesCluster:
                 field_manager=FIELD_MANAGER,
                 force_conflicts=self._force,
                 _request_timeout=self._timeout,
+                serializer=_plain,
                 **extra,
             ),
             f"{'dry-run ' if dry_run else ''}applying {ref}",
         )
-        return cast(KubeObject, live.to_dict())
+        return _object(live, ref)
 
     def delete(self, ref: ObjectRef, *, uid: str | None = None, resource_version: str | None = None) -> bool:
         """Delete the object (its dependents in the background); False when it was already gone.
@@ -242,6 +279,18 @@ def _api_error(doing: str, status: int | None, detail: str) -> KubernetesApiErro
             status=status,
         )
     return KubernetesApiError(message, status=status, retryable=status in _RETRYABLE_STATUS)
+
+
+def _plain(_client: Any, answer: dict[str, Any]) -> dict[str, Any]:
+    """The API server's JSON answer as it is (the client would wrap it in a ResourceInstance,
+    field by field, only for `to_dict` to unwrap it again)."""
+    return answer
+
+
+def _object(answer: Any, ref: ObjectRef) -> KubeObject:
+    if not isinstance(answer, dict):  # the client hands back text it could not decode as JSON
+        raise KubernetesApiError(f"Kubernetes API answered something other than an object for {ref}")
+    return cast(KubeObject, answer)
 
 
 def _same(before: KubeObject, after: KubeObject) -> bool:

@@ -11,8 +11,10 @@ admission webhooks have side effects does. Like the API server, it folds a Secre
 into `data` (base64) and refuses a DELETE whose preconditions (`uid`, `resourceVersion`) do not
 match the live object with 409. It finds the object a GET, PATCH or DELETE names by its key, as
 the API server does (kmock scans every object it holds, so each such request would cost as much
-as listing the whole cluster); the answers are kmock's. Everything else — discovery, LIST, watch
-— is kmock's own. The emulator runs its event loop in a background thread, because the
+as listing the whole cluster); the answers are kmock's. A LIST honours `labelSelector`
+(equality and existence terms), `limit` and `continue`, which kmock ignores, and is refused with
+403 when `listing` is off (credentials without `list`). Everything else — discovery, watch — is
+kmock's own. The emulator runs its event loop in a background thread, because the
 `kubernetes` client is synchronous and is called from test code and from activity threads alike.
 
 No kube-apiserver can be installed on this machine, so this is as real as the tests get: the real
@@ -35,7 +37,7 @@ from typing import Any
 import aiohttp.web
 import yaml
 from kmock import KubernetesEmulator, Server
-from kmock._internal.k8s import KubernetesObjectNotFoundError
+from kmock._internal.k8s import KubernetesError, KubernetesObjectNotFoundError
 from kmock._internal import dicts, k8s_dicts, rendering
 
 from lockstep.domain.kube_objects import ObjectRef
@@ -55,6 +57,7 @@ class ApplyingEmulator(KubernetesEmulator):
     """KubernetesEmulator with server-side apply creating missing objects and tracking generation."""
 
     dry_run = True  # False: refuse dry-run requests (400), as some real servers do
+    listing = True  # False: refuse LIST (403), as RBAC does to credentials without `list`
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         is_apply = (
@@ -102,6 +105,24 @@ class ApplyingEmulator(KubernetesEmulator):
         if found is None or found.deleted:
             raise KubernetesObjectNotFoundError()
         return found.raw
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        """kmock's LIST, with what it ignores: `labelSelector` (equality and existence terms),
+        `limit` and `continue` (pages, in name order), and 403 when `listing` is off."""
+        if not self.listing:
+            raise KubernetesError(status=403, reason="Forbidden", message="cannot list (RBAC)")
+        listed = await super()._serve_list(request)
+        assert isinstance(listed, dict)
+        wanted = _selector(request.params.get("labelSelector", ""))
+        items = sorted(
+            (i for i in listed["items"] if _matches(wanted, (i.get("metadata") or {}).get("labels") or {})),
+            key=lambda i: (i["metadata"].get("namespace") or "", i["metadata"]["name"]),
+        )
+        start = int(request.params.get("continue") or 0)
+        limit = int(request.params.get("limit") or 0) or len(items)
+        more = start + limit < len(items)
+        metadata = {"resourceVersion": "...", **({"continue": str(start + limit)} if more else {})}
+        return {"metadata": metadata, "items": items[start : start + limit]}
 
     async def _serve_update(self, request: rendering.Request) -> rendering.Payload:
         return await self._last_of(request, request.namespace, request.name)
@@ -160,6 +181,34 @@ class ApplyingEmulator(KubernetesEmulator):
             data.setdefault("metadata", {}).update(uid=str(uuid.uuid4()), generation=1)
             return aiohttp.web.json_response(data, status=201)
         return aiohttp.web.json_response(dict(dicts.patch_dict(live, data)))
+
+
+def _selector(text: str) -> list[tuple[str, str, str | None]]:
+    """A label selector's terms as (operator, key, value): `k=v`, `k==v`, `k!=v`, `k`, `!k`."""
+    terms: list[tuple[str, str, str | None]] = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            terms.append(("!=", key.strip(), value.strip()))
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            terms.append(("=", key.strip(), value.strip()))
+        elif term.startswith("!"):
+            terms.append(("!", term[1:].strip(), None))
+        else:
+            terms.append(("exists", term, None))
+    return terms
+
+
+def _matches(terms: list[tuple[str, str, str | None]], labels: dict[str, str]) -> bool:
+    for operator, key, value in terms:
+        if operator == "=" and labels.get(key) != value:
+            return False
+        if (operator == "!=" and labels.get(key) == value) or (operator == "!" and key in labels):
+            return False
+        if operator == "exists" and key not in labels:
+            return False
+    return True
 
 
 def _fold_string_data(secret: dict[str, Any]) -> None:
