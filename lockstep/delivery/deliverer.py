@@ -21,9 +21,9 @@ deliverer writes through `DeliveryContext.journal_for`.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from lockstep.domain.changes import ChangeSet

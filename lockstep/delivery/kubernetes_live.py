@@ -11,9 +11,10 @@ itself instead. With `dry_runs="differing"` (what a drift sweep and a plan witho
 ask for: they count changes and show none) the dry run is asked only for the objects whose live
 fields differ from the marked manifest's: an object that matches its manifest field by field is
 `unchanged` (applying it leaves those fields as they are), one not on the cluster is `created`,
-and only the rest — the few a sweep reports — cost a second request. It also looks at the objects the component's live revision applied that are
-Lockstep's but that the component no longer has (`previous_refs`, from the inventory), and sorts
-them as a deployment's pruning would (`lockstep.delivery.kube_prune`): deleted, or kept and why.
+and only the rest — the few a sweep reports — cost a second request. It also looks at the
+objects the component's live revision applied that are Lockstep's but that the component no
+longer has (`previous_refs`, from the inventory), and sorts them as a deployment's pruning would
+(`lockstep.delivery.kube_prune`): deleted, or kept and why.
 
 `diff_kubernetes` turns that into one change set for the cluster (location ""), per object
 `Kind/namespace/name`: `created` (not on the cluster), `configured` (the summary names the
@@ -34,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from lockstep.delivery import kube_prune
-from lockstep.delivery.kube_listings import LiveRead
 from lockstep.delivery.kube_fields import changed_fields, masked, owned, projected, yaml_diff
+from lockstep.delivery.kube_listings import LiveRead
 from lockstep.delivery.kube_owner import marked, owner_of
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import LockstepError

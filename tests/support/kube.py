@@ -37,8 +37,8 @@ from typing import Any
 import aiohttp.web
 import yaml
 from kmock import KubernetesEmulator, Server
-from kmock._internal.k8s import KubernetesError, KubernetesObjectNotFoundError
 from kmock._internal import dicts, k8s_dicts, rendering
+from kmock._internal.k8s import KubernetesError, KubernetesObjectNotFoundError
 
 from lockstep.domain.kube_objects import ObjectRef
 
