@@ -213,9 +213,7 @@ def test_last_touched_is_when_a_deployment_of_the_environment_last_changed(store
         upsert(session)
         upsert(session, "shop-prod-abc1234", environment="prod")
     with store.session() as session:
-        set_deployment_status(
-            session=session, deployment_id="shop-staging-abc1234", status="succeeded"
-        )
+        set_deployment_status(session=session, deployment_id="shop-staging-abc1234", status="succeeded")
     with store.session() as session:
         touched = last_touched(session=session, application="shop", environment="staging")
         record = get_deployment(session=session, deployment_id="shop-staging-abc1234")
