@@ -67,6 +67,7 @@ class ObservedObject:
     live: KubeObject | None  # None: not on the cluster
     would_be: KubeObject | None  # the dry run's answer; None: compare with `desired`
     dry_run_refused: str | None = None  # the server's answer to the dry run it refused
+    matches: bool = False  # live has every field as the manifest sets it (no dry run was asked)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _observe(
         desired["metadata"]["namespace"] = ref.namespace
     live = read(cluster, ref)
     if dry_runs == "differing" and (live is None or not _differs(desired, live)):
-        return ObservedObject(_key(obj), ref, desired, live, None)  # compared with `desired`
+        return ObservedObject(_key(obj), ref, desired, live, None, matches=live is not None)
     try:
         return ObservedObject(_key(obj), ref, desired, live, cluster.dry_run_apply(desired))
     except KubernetesApiError as err:
@@ -188,6 +189,8 @@ def _change(o: ObservedObject, with_diff: bool) -> Change:
     if o.live is None:
         diff = yaml_diff({}, masked(projected(expected, manifest)), subject=subject) if with_diff else ""
         return Change(subject=subject, action=ChangeAction.CREATED, diff=diff)
+    if o.matches:
+        return Change(subject=subject, action=ChangeAction.UNCHANGED)
     live = cast(dict[str, Any], o.live)
     fields = changed_fields(manifest, expected, live)
     if not fields:
