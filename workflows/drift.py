@@ -16,6 +16,10 @@ History stays bounded without continue-as-new: the listing returns at most
 completed) plus retries and one short summary line, far below Temporal's 50,000 events and 2 MB
 payloads. Environments past the bound are counted in `omitted`, never silently dropped.
 
+Each activity is told when the sweep began (`SweepRequest.started`, the workflow's own clock):
+its environment's targets may be read as they were since then, so the environments of one sweep
+share what one read of a cluster answered (`lockstep.delivery.kube_listings`).
+
 Orchestration only: comparing, reading targets and storing drift happen in the activities. An
 activity that keeps failing leaves its environment `unknown` with the error, never the sweep.
 """
