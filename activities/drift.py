@@ -65,6 +65,7 @@ class SweepOne(Protocol):
         repository: str,
         now: datetime,
         progress: Callable[[str], None],
+        since: datetime | None,
     ) -> EnvironmentOutcome: ...
 
 
@@ -129,6 +130,7 @@ class DriftActivities:
                 repository=target.repository,
                 now=datetime.now(UTC),
                 progress=progress,
+                since=request.started,
             )
             busy = self._running_deployment(target)  # one began meanwhile: live was moving
             if busy is not None:

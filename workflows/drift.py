@@ -16,6 +16,10 @@ History stays bounded without continue-as-new: the listing returns at most
 completed) plus retries and one short summary line, far below Temporal's 50,000 events and 2 MB
 payloads. Environments past the bound are counted in `omitted`, never silently dropped.
 
+Each activity is told when the sweep began (`SweepRequest.started`, the workflow's own clock):
+its environment's targets may be read as they were since then, so the environments of one sweep
+share what one read of a cluster answered (`lockstep.delivery.kube_listings`).
+
 Orchestration only: comparing, reading targets and storing drift happen in the activities. An
 activity that keeps failing leaves its environment `unknown` with the error, never the sweep.
 """
@@ -23,7 +27,7 @@ activity that keeps failing leaves its environment `unknown` with the error, nev
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -58,6 +62,7 @@ _RETRY = RetryPolicy(
 class DriftSweep:
     @workflow.run
     async def run(self, sweep: SweepInput) -> SweepResult:
+        started = workflow.now()
         listed = await workflow.execute_activity_method(
             DriftActivities.list_environments,
             MAX_DRIFT_ENVIRONMENTS,
@@ -69,17 +74,17 @@ class DriftSweep:
 
         async def one(target: SweepTarget) -> SweptEnvironment:
             async with slots:
-                return await self._sweep_one(sweep, target)
+                return await self._sweep_one(sweep, target, started)
 
         swept = await asyncio.gather(*(one(t) for t in listed.environments))
         return SweepResult(environments=list(swept), omitted=listed.omitted)
 
     @staticmethod
-    async def _sweep_one(sweep: SweepInput, target: SweepTarget) -> SweptEnvironment:
+    async def _sweep_one(sweep: SweepInput, target: SweepTarget, started: datetime) -> SweptEnvironment:
         try:
             return await workflow.execute_activity_method(
                 DriftActivities.sweep_environment,
-                SweepRequest(target=target, heartbeat_seconds=sweep.heartbeat_seconds),
+                SweepRequest(target=target, heartbeat_seconds=sweep.heartbeat_seconds, started=started),
                 start_to_close_timeout=timedelta(seconds=sweep.timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=sweep.heartbeat_seconds),
                 retry_policy=_RETRY,

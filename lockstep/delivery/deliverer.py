@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from lockstep.domain.changes import ChangeSet
@@ -70,10 +71,14 @@ class Deliverer(Protocol):
 
     kind: str
 
-    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
+    def observe(
+        self, component: RenderedComponent, *, with_content: bool = False, since: datetime | None = None
+    ) -> Any:
         """The live state of what `component` owns on its target (kind-specific).
         `with_content`: enough of it for `diff(..., with_diff=True)` (a kind that can count
-        changes from less, as hosts from checksums, reads content only then)."""
+        changes from less, as hosts from checksums, reads content only then). `since`: the
+        state may be as it was at any moment since then (a sweep, whose components can share
+        what one read of a target answers); None: as it is now."""
         ...
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:

@@ -9,6 +9,7 @@ Connections come from the target registry and are closed here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from lockstep.delivery.deliverer import DeliveryContext, Revision
@@ -37,7 +38,11 @@ class HostDeliverer:
         self._store = store
         self._masker = masker
 
-    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
+    def observe(
+        self, component: RenderedComponent, *, with_content: bool = False, since: datetime | None = None
+    ) -> Any:
+        """Each host is read now, whatever `since` allows (nothing is shared between components)."""
+        del since
         return observe_host(self._targets, component, with_content=with_content)
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:

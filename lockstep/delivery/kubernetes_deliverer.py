@@ -3,14 +3,17 @@
 Wires the verbs of `lockstep.delivery.deliverer.Deliverer` to the Kubernetes delivery
 (`lockstep.delivery.kubernetes`: namespace limits, a write-ahead inventory, apply, health, prune) and to
 the live comparison (`lockstep.delivery.kubernetes_live`, given what the component's live revision
-created from the inventory). One client per call, closed here.
+created from the inventory, and for a sweep the listings its components share:
+`lockstep.delivery.kube_listings`). One client per call, closed here.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from lockstep.delivery.deliverer import DeliveryContext, Revision
+from lockstep.delivery.kube_listings import ClusterListings
 from lockstep.delivery.kubernetes import (
     KubernetesDelivery,
     deliver_kubernetes_component,
@@ -38,15 +41,25 @@ class KubernetesDeliverer:
         self._targets = targets
         self._store = store
         self._masker = masker
+        self._listings = ClusterListings()
 
-    def observe(self, component: RenderedComponent, *, with_content: bool = False) -> Any:
-        """Objects are compared whole whatever `with_content` says (a diff needs nothing more)."""
+    def observe(
+        self, component: RenderedComponent, *, with_content: bool = False, since: datetime | None = None
+    ) -> Any:
+        """Objects are read whole either way (a diff needs nothing more); without `with_content`
+        (a sweep, a plan without `--diff`: counts, no diffs) only the objects that differ from
+        their manifest get a dry-run apply (`kubernetes_live`). With `since` (a sweep) they are
+        read from listings asked since then, shared with the other components
+        (`kube_listings`); without, with a GET each."""
         target = self._target(component)
+        read = None if since is None else self._listings.reader(component.target_name, since)
         return observe_kubernetes(
             target,
             component,
             previous_refs=self._previous(component),
             limits=target.limits(component.target_name),
+            dry_runs="every" if with_content else "differing",
+            read_live=read,
         )
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:

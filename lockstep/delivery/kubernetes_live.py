@@ -1,14 +1,20 @@
 """What a `kubernetes` component's objects look like on the cluster, and what applying it would
 change.
 
-`observe_kubernetes` reads, per object of the component, the live object and what a server-side
+`observe_kubernetes` reads, per object of the component, the live object (a GET, or from a
+listing a sweep shares: `lockstep.delivery.kube_listings`) and what a server-side
 apply under field manager `lockstep` would leave (`dryRun=All`: the API server's admission and
 defaulting run, nothing is stored), the object marked as Lockstep's as a deployment applies it
 (`lockstep.delivery.kube_owner`). Where the server refuses the dry run (an admission webhook
 with side effects, an API that does not offer it) the object is compared with the marked manifest
-itself instead. It also looks at the objects the component's live revision applied that are
-Lockstep's but that the component no longer has (`previous_refs`, from the inventory), and sorts
-them as a deployment's pruning would (`lockstep.delivery.kube_prune`): deleted, or kept and why.
+itself instead. With `dry_runs="differing"` (what a drift sweep and a plan without `--diff`
+ask for: they count changes and show none) the dry run is asked only for the objects whose live
+fields differ from the marked manifest's: an object that matches its manifest field by field is
+`unchanged` (applying it leaves those fields as they are), one not on the cluster is `created`,
+and only the rest — the few a sweep reports — cost a second request. It also looks at the
+objects the component's live revision applied that are Lockstep's but that the component no
+longer has (`previous_refs`, from the inventory), and sorts them as a deployment's pruning would
+(`lockstep.delivery.kube_prune`): deleted, or kept and why.
 
 `diff_kubernetes` turns that into one change set for the cluster (location ""), per object
 `Kind/namespace/name`: `created` (not on the cluster), `configured` (the summary names the
@@ -26,10 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from lockstep.delivery import kube_prune
 from lockstep.delivery.kube_fields import changed_fields, masked, owned, projected, yaml_diff
+from lockstep.delivery.kube_listings import LiveRead
 from lockstep.delivery.kube_owner import marked, owner_of
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import LockstepError
@@ -45,6 +52,7 @@ from lockstep.targets.kubernetes import (
 )
 
 REQUEST_TIMEOUT = 10.0  # seconds per API request while looking: a preview should not hang
+DryRuns = Literal["every", "differing"]  # which objects get a dry-run apply (module docstring)
 LEFT_BEHIND = "no longer in the component's manifests (created by Lockstep)"
 KEPT = "no longer in the component's manifests; not pruned"
 
@@ -59,6 +67,7 @@ class ObservedObject:
     live: KubeObject | None  # None: not on the cluster
     would_be: KubeObject | None  # the dry run's answer; None: compare with `desired`
     dry_run_refused: str | None = None  # the server's answer to the dry run it refused
+    matches: bool = False  # live has every field as the manifest sets it (no dry run was asked)
 
 
 @dataclass(frozen=True)
@@ -78,17 +87,24 @@ def observe_kubernetes(
     previous_refs: Sequence[ObjectRef] = (),
     limits: NamespaceLimits | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
+    dry_runs: DryRuns = "every",
+    read_live: LiveRead | None = None,
 ) -> KubeLive:
-    """Read the component's objects, their dry-run applies and the objects in `previous_refs`
-    (what the live revision applied that is Lockstep's) that the component no longer has, sorted
-    as a deployment with the target's `limits` would prune them."""
+    """Read the component's objects, their dry-run applies (every object's, or only those that
+    differ from the manifest: `dry_runs`) and the objects in `previous_refs` (what the live
+    revision applied that is Lockstep's) that the component no longer has, sorted as a
+    deployment with the target's `limits` would prune them. `read_live` reads the component's
+    own objects (default: a GET each)."""
     try:
         cluster = connect_kubernetes(target, request_timeout=request_timeout)
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
     owner = owner_of(component)
     try:
-        objects = [_observe(cluster, cast(KubeObject, obj), owner) for obj in component.objects]
+        read = read_live or _get
+        objects = [
+            _observe(cluster, cast(KubeObject, obj), owner, dry_runs, read) for obj in component.objects
+        ]
         found = kube_prune.candidates(
             previous_refs, [o.ref for o in objects], limits=limits, component=component.name
         )
@@ -116,18 +132,32 @@ def _live_or_gone(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | No
         return None
 
 
-def _observe(cluster: KubernetesCluster, obj: KubeObject, owner: str) -> ObservedObject:
+def _get(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | None:
+    return cluster.get(ref)
+
+
+def _observe(
+    cluster: KubernetesCluster, obj: KubeObject, owner: str, dry_runs: DryRuns, read: LiveRead
+) -> ObservedObject:
     ref = cluster.ref(obj)
     desired = marked(obj, owner)  # as a deployment applies it: its marks are compared too
     if ref.namespace:
         desired["metadata"]["namespace"] = ref.namespace
-    live = cluster.get(ref)
+    live = read(cluster, ref)
+    if dry_runs == "differing" and (live is None or not _differs(desired, live)):
+        return ObservedObject(_key(obj), ref, desired, live, None, matches=live is not None)
     try:
         return ObservedObject(_key(obj), ref, desired, live, cluster.dry_run_apply(desired))
     except KubernetesApiError as err:
         if err.status is None:
             raise
         return ObservedObject(_key(obj), ref, desired, live, None, f"HTTP {err.status}")
+
+
+def _differs(desired: KubeObject, live: KubeObject) -> bool:
+    """Whether `live` differs from the manifest on a field the manifest sets."""
+    manifest = cast(dict[str, Any], desired)
+    return bool(changed_fields(manifest, manifest, cast(dict[str, Any], live)))
 
 
 def diff_kubernetes(desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
@@ -159,6 +189,8 @@ def _change(o: ObservedObject, with_diff: bool) -> Change:
     if o.live is None:
         diff = yaml_diff({}, masked(projected(expected, manifest)), subject=subject) if with_diff else ""
         return Change(subject=subject, action=ChangeAction.CREATED, diff=diff)
+    if o.matches:
+        return Change(subject=subject, action=ChangeAction.UNCHANGED)
     live = cast(dict[str, Any], o.live)
     fields = changed_fields(manifest, expected, live)
     if not fields:

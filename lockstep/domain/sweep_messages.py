@@ -11,6 +11,7 @@ are added with defaults only: the schedule keeps starting runs with these across
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -49,6 +50,9 @@ class SweepTargets(BaseModel):
 class SweepRequest(BaseModel):
     target: SweepTarget
     heartbeat_seconds: float = 30.0
+    # When the sweep began: the environment's targets may be read as they were at any moment
+    # since (what one read of a cluster answered is shared by the environments); None: now.
+    started: datetime | None = None
 
 
 class SweptEnvironment(BaseModel):

@@ -71,14 +71,20 @@ def sweep_environment(
     repository: str,
     now: datetime,
     progress: Progress = lambda _m: None,
+    since: datetime | None = None,
 ) -> EnvironmentDrift:
-    """Compare the environment's live revision with its targets and record what differs."""
+    """Compare the environment's live revision with its targets and record what differs.
+    `since` (when the whole sweep began): the targets may be read as they were at any moment
+    since then and since a deployment of the environment last changed anything, so the
+    environments of one sweep can share what one read of a cluster answers; None: read now."""
     with store.read_session() as session:
         revisions = last_revisions(session=session, application=application, environment=environment)
         deployments = drift_store.last_deployments(
             session=session, deployment_ids=[r.deployment_id for r in revisions.values()]
         )
         live = live_deployment(session=session, application=application, environment=environment)
+        touched = drift_store.last_touched(session=session, application=application, environment=environment)
+    as_of = None if since is None else max(since, touched) if touched is not None else since
     stamp = drift_store.iso(now)
     seen: list[DriftItem] = []
     reasons: list[str] = []
@@ -96,7 +102,7 @@ def sweep_environment(
             continue
         spec = next((c for c in rendered.manifest.components if c.name == name), None)
         patterns = spec.drift.ignore if spec is not None and spec.drift is not None else []
-        found, why = _look(deliverers, component, revision.commit)
+        found, why = _look(deliverers, component, revision.commit, as_of)
         if why:
             reasons.extend(why)
             unread.append(name)
@@ -150,12 +156,12 @@ def _pending(renderer: CommitRenderer, repository: str, environment: str, live: 
 
 
 def _look(
-    deliverers: Deliverers, component: RenderedComponent, commit: str
+    deliverers: Deliverers, component: RenderedComponent, commit: str, since: datetime | None
 ) -> tuple[list[Difference], list[str]]:
     """The component's differences, and why any location could not be read."""
     try:
         deliverer = deliverers.for_kind(component.kind)
-        live = deliverer.observe(component)
+        live = deliverer.observe(component, since=since)
         change_sets = deliverer.diff(component, live)
     except Exception as err:  # looking must not end the sweep; the environment is unknown instead
         return [], [f"{component.name}: {component.target_name}: could not look: {_why(err)}"]

@@ -150,6 +150,19 @@ def redeployed_at(*, session: Session, application: str, environment: str) -> di
     return found
 
 
+def last_touched(*, session: Session, application: str, environment: str) -> datetime | None:
+    """When a deployment of the environment last changed (the newest `updated_at` of its
+    deployments, any status; a finished one's is when it finished): Lockstep has not touched the
+    environment's targets since, unless one is running now. None: never deployed."""
+    query = select(func.max(DeploymentRecord.updated_at)).where(
+        DeploymentRecord.application == application, DeploymentRecord.environment == environment
+    )
+    at = session.exec(query).first()
+    if at is None:
+        return None
+    return as_utc(at) if isinstance(at, datetime) else as_utc(datetime.fromisoformat(str(at)))
+
+
 def record_sweep(
     *,
     session: Session,

@@ -1,4 +1,4 @@
-"""The `kubernetes` target adapter: server-side apply, get and delete through the `kubernetes` client.
+"""The `kubernetes` target adapter: server-side apply, get, list and delete through the `kubernetes` client.
 
 Owns the connection (a kubeconfig file and context, or the in-cluster service account), resource
 discovery (which tells whether a kind is namespaced, so objects without a namespace get the
@@ -35,6 +35,7 @@ k8s_config: Any = _config
 dynamic: Any = _dynamic
 
 FIELD_MANAGER = "lockstep"
+LIST_PAGE = 500  # objects per LIST request
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 ApplyAction = Literal["created", "configured", "unchanged"]
 
@@ -78,6 +79,7 @@ class KubernetesCluster:
         self._force = force_conflicts
         self._timeout = request_timeout
         self._dynamic: Any = None
+        self._resources: dict[tuple[str, str], Any] = {}  # (apiVersion, kind) -> discovered resource
 
     def close(self) -> None:
         self._api.close()
@@ -95,7 +97,11 @@ class KubernetesCluster:
         try:
             live = self._call(
                 lambda: self._client.get(
-                    resource, name=ref.name, namespace=ref.namespace or None, _request_timeout=self._timeout
+                    resource,
+                    name=ref.name,
+                    namespace=ref.namespace or None,
+                    _request_timeout=self._timeout,
+                    serializer=_plain,
                 ),
                 f"reading {ref}",
             )
@@ -103,7 +109,38 @@ class KubernetesCluster:
             if err.status == 404:
                 return None
             raise
-        return cast(KubeObject, live.to_dict())
+        return _object(live, ref)
+
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str, *, label_selector: str
+    ) -> list[KubeObject]:
+        """The objects of a kind in `namespace` ("" for a cluster-scoped kind) that carry the
+        labels `label_selector` asks for, read in pages of LIST_PAGE."""
+        resource = self._resource(api_version, kind)
+        where = f"{kind} in {namespace}" if namespace else kind
+        found: list[KubeObject] = []
+        page: str | None = None
+        while True:
+            answer = self._call(
+                lambda token=page: self._client.get(
+                    resource,
+                    namespace=namespace or None,
+                    label_selector=label_selector,
+                    limit=LIST_PAGE,
+                    _continue=token,
+                    _request_timeout=self._timeout,
+                    serializer=_plain,
+                ),
+                f"listing {where} ({label_selector})",
+            )
+            if not isinstance(answer, dict):
+                raise KubernetesApiError(f"Kubernetes API answered something other than a list of {where}")
+            for item in answer.get("items") or []:
+                # A LIST's items leave out their apiVersion and kind (the list says them).
+                found.append(cast(KubeObject, {"apiVersion": api_version, "kind": kind, **item}))
+            page = (answer.get("metadata") or {}).get("continue") or None
+            if page is None:
+                return found
 
     def apply(self, obj: KubeObject) -> Applied:
         """Server-side apply `obj` (converges: applying the same object again changes nothing)."""
@@ -136,11 +173,12 @@ class KubernetesCluster:
                 field_manager=FIELD_MANAGER,
                 force_conflicts=self._force,
                 _request_timeout=self._timeout,
+                serializer=_plain,
                 **extra,
             ),
             f"{'dry-run ' if dry_run else ''}applying {ref}",
         )
-        return cast(KubeObject, live.to_dict())
+        return _object(live, ref)
 
     def delete(self, ref: ObjectRef, *, uid: str | None = None, resource_version: str | None = None) -> bool:
         """Delete the object (its dependents in the background); False when it was already gone.
@@ -178,8 +216,12 @@ class KubernetesCluster:
         return self._dynamic
 
     def _resource(self, api_version: str, kind: str) -> Any:
+        """The discovered resource (the client searches every group for it: once per kind here)."""
+        found = self._resources.get((api_version, kind))
+        if found is not None:
+            return found
         try:
-            return self._call(
+            found = self._call(
                 lambda: self._client.resources.get(api_version=api_version, kind=kind),
                 f"looking up {kind} in {api_version}",
             )
@@ -187,6 +229,8 @@ class KubernetesCluster:
             raise UnservedKind(
                 f"the cluster serves no {kind} in {api_version} (is its CRD installed?): {err}"
             ) from None
+        self._resources[api_version, kind] = found
+        return found
 
     def _call(self, fn: Any, doing: str) -> Any:
         try:
@@ -235,6 +279,18 @@ def _api_error(doing: str, status: int | None, detail: str) -> KubernetesApiErro
             status=status,
         )
     return KubernetesApiError(message, status=status, retryable=status in _RETRYABLE_STATUS)
+
+
+def _plain(_client: Any, answer: dict[str, Any]) -> dict[str, Any]:
+    """The API server's JSON answer as it is (the client would wrap it in a ResourceInstance,
+    field by field, only for `to_dict` to unwrap it again)."""
+    return answer
+
+
+def _object(answer: Any, ref: ObjectRef) -> KubeObject:
+    if not isinstance(answer, dict):  # the client hands back text it could not decode as JSON
+        raise KubernetesApiError(f"Kubernetes API answered something other than an object for {ref}")
+    return cast(KubeObject, answer)
 
 
 def _same(before: KubeObject, after: KubeObject) -> bool:

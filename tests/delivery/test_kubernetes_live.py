@@ -131,6 +131,29 @@ def test_a_field_another_manager_changed_or_the_manifest_changes_is_configured(
     assert live is not None and live["spec"]["replicas"] == 5  # looking changed nothing
 
 
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "no-dry-run"])
+def test_counting_changes_dry_runs_only_the_objects_that_differ(
+    emulated: EmulatedCluster, target: KubernetesTargetSettings, cluster: KubernetesCluster, dry_run: bool
+) -> None:
+    """What a drift sweep and a plan without --diff ask for: the same answer as a dry run of
+    every object, with a dry run only for the object another field manager changed."""
+    emulated.emulator.dry_run = dry_run
+    apply_marked(cluster, WEB)
+    apply_marked(cluster, FLAGS)
+    emulated.call(
+        lambda: emulated.emulator.objects[DEPLOYMENTS, "shop", "web"].patch({"spec": {"replicas": 5}})
+    )
+    new = {**FLAGS, "metadata": {"name": "new"}}
+    before = len([r for r in emulated.emulator if r.params.get("dryRun") == "All"])
+    counted = changes_of(target, component(WEB, FLAGS, new), dry_runs="differing")
+    dry_runs = [r for r in emulated.emulator if r.params.get("dryRun") == "All"][before:]
+    assert [r.name for r in dry_runs] == ["web"]
+    assert actions(counted) == actions(changes_of(target, component(WEB, FLAGS, new)))
+    assert actions(counted)["Deployment/shop/web"][0] == "configured"
+    assert actions(counted)["Deployment/shop/web"][1].startswith("spec.replicas")
+    assert counted.summary() == "1 created, 1 configured, 1 unchanged"
+
+
 def test_a_changed_label_is_named_by_its_key(
     target: KubernetesTargetSettings, cluster: KubernetesCluster
 ) -> None:

@@ -20,11 +20,12 @@ Sweep = Callable[..., EnvironmentDrift]
 
 @pytest.fixture
 def sweep(settings: Settings, store: Store, git: GitMirrors) -> Sweep:
-    """Sweep shop/staging as the schedule would, now (each call strictly after the last)."""
+    """Sweep shop/staging as the schedule would, now (each call strictly after the last);
+    `since`: as a sweep that began then (the targets may be read as they were since)."""
     parts = sweep_parts(settings, store, git)
     clock = [datetime.now(UTC)]
 
-    def run(*, policy: PolicyEngine | None = None) -> EnvironmentDrift:
+    def run(*, policy: PolicyEngine | None = None, since: datetime | None = None) -> EnvironmentDrift:
         [(application, environment, repository)] = environments_to_sweep(store)
         clock[0] = max(datetime.now(UTC), clock[0] + timedelta(microseconds=1))
         return sweep_environment(
@@ -36,6 +37,7 @@ def sweep(settings: Settings, store: Store, git: GitMirrors) -> Sweep:
             environment=environment,
             repository=repository,
             now=clock[0],
+            since=since,
         )
 
     return run

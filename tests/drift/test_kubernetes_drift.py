@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,33 @@ async def test_a_remediation_takes_back_the_fields_and_recreates_the_object(
         ("missing", "remediated", swept.remediation),
         ("modified", "remediated", swept.remediation),
     ]
+
+
+async def test_a_sweep_shares_a_listing_but_never_one_older_than_a_deployment(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    emulated: EmulatedCluster,
+    sweep: Sweep,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    began = datetime.now(UTC)
+    assert sweep(since=began).state == "in_sync"  # lists the cluster
+    scale = {"spec": {"replicas": 5}}
+    emulated.call(lambda: emulated.emulator.objects["apps/v1/deployments", "shop", "catalogue"].patch(scale))
+    assert sweep(since=began).state == "in_sync"  # the same sweep: what it listed when it began
+
+    # A deployment after the listing: the environment is compared with the cluster as it left it.
+    commit(app_repo, {"k8s/deployment.yaml": DEPLOYMENT.replace("replicas: 2", "replicas: 3")}, "three")
+    second = await deploy(temporal_env, settings, store, git)
+    assert second.status == DeploymentStatus.SUCCEEDED, second.error
+    assert sweep(since=began).state == "in_sync"
+    emulated.call(lambda: emulated.emulator.objects["apps/v1/deployments", "shop", "catalogue"].patch(scale))
+    drifted = sweep(since=datetime.now(UTC))  # the next sweep
+    assert {(i.kind, i.object, i.path) for i in drifted.items} == {
+        ("modified", "Deployment/shop/catalogue", "spec.replicas")
+    }

@@ -16,7 +16,8 @@ from lockstep.store.deployments import (
     set_deployment_status,
     upsert_deployment,
 )
-from lockstep.store.tables import DeploymentRecord
+from lockstep.store.drift import last_touched
+from lockstep.store.tables import DeploymentRecord, as_utc
 
 
 def upsert(
@@ -204,3 +205,18 @@ def test_count_attempts_counts_one_deployment_and_its_attempts_only(store: Store
         assert count_attempts(session=session, base="shop_staging.0d1a26e67d") == 1  # "_" is literal
         assert count_attempts(session=session, base="shop%") == 0
         assert count_attempts(session=session, base="") == 0
+
+
+def test_last_touched_is_when_a_deployment_of_the_environment_last_changed(store: Store) -> None:
+    with store.session() as session:
+        assert last_touched(session=session, application="shop", environment="staging") is None
+        upsert(session)
+        upsert(session, "shop-prod-abc1234", environment="prod")
+    with store.session() as session:
+        set_deployment_status(session=session, deployment_id="shop-staging-abc1234", status="succeeded")
+    with store.session() as session:
+        touched = last_touched(session=session, application="shop", environment="staging")
+        record = get_deployment(session=session, deployment_id="shop-staging-abc1234")
+        assert record is not None and record.finished_at is not None
+        assert touched is not None and touched.tzinfo is not None
+        assert touched == as_utc(record.updated_at) >= as_utc(record.finished_at)

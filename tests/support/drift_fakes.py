@@ -55,6 +55,7 @@ class FakeComparison:
         repository: str,
         now: datetime,
         progress: Callable[[str], None],
+        since: datetime | None = None,
     ) -> FakeDrift:
         with self._lock:
             self.calls.append(environment)

@@ -32,7 +32,13 @@ def main(address: str, task_queue: str, database_url: str, calls: Path) -> None:
     environments = [("shop", f"env{i}", "https://git.example.com/acme/shop.git") for i in range(4)]
 
     def sweep_one(
-        *, application: str, environment: str, repository: str, now: datetime, progress: Callable[[str], None]
+        *,
+        application: str,
+        environment: str,
+        repository: str,
+        now: datetime,
+        progress: Callable[[str], None],
+        since: datetime | None = None,
     ) -> FakeDrift:
         with calls.open("a") as written:
             written.write(environment + "\n")

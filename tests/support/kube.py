@@ -9,10 +9,13 @@ ignores `dryRun=All` and stores a dry-run apply for real; `ApplyingEmulator` ans
 merged object and stores nothing, or, with `dry_run=False`, refuses it with 400 as a server whose
 admission webhooks have side effects does. Like the API server, it folds a Secret's `stringData`
 into `data` (base64) and refuses a DELETE whose preconditions (`uid`, `resourceVersion`) do not
-match the live object with 409. Everything else — discovery, GET, DELETE, LIST — is
-kmock's own. The emulator runs its event loop in a
-background thread, because the `kubernetes` client is synchronous and is called from test code
-and from activity threads alike.
+match the live object with 409. It finds the object a GET, PATCH or DELETE names by its key, as
+the API server does (kmock scans every object it holds, so each such request would cost as much
+as listing the whole cluster); the answers are kmock's. A LIST honours `labelSelector`
+(equality and existence terms), `limit` and `continue`, which kmock ignores, and is refused with
+403 when `listing` is off (credentials without `list`). Everything else — discovery, watch — is
+kmock's own. The emulator runs its event loop in a background thread, because the
+`kubernetes` client is synchronous and is called from test code and from activity threads alike.
 
 No kube-apiserver can be installed on this machine, so this is as real as the tests get: the real
 `kubernetes` client speaking HTTP to an emulated API, not a fake client.
@@ -34,7 +37,8 @@ from typing import Any
 import aiohttp.web
 import yaml
 from kmock import KubernetesEmulator, Server
-from kmock._internal import dicts, rendering
+from kmock._internal import dicts, k8s_dicts, rendering
+from kmock._internal.k8s import KubernetesError, KubernetesObjectNotFoundError
 
 from lockstep.domain.kube_objects import ObjectRef
 
@@ -53,6 +57,7 @@ class ApplyingEmulator(KubernetesEmulator):
     """KubernetesEmulator with server-side apply creating missing objects and tracking generation."""
 
     dry_run = True  # False: refuse dry-run requests (400), as some real servers do
+    listing = True  # False: refuse LIST (403), as RBAC does to credentials without `list`
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         is_apply = (
@@ -91,6 +96,62 @@ class ApplyingEmulator(KubernetesEmulator):
                     meta["uid"] = live.get("metadata", {}).get("uid")
         return await super()._handle(request)
 
+    # kmock finds the object a request names by scanning every object it holds, which makes each
+    # GET, PATCH or DELETE cost as much as a LIST of the whole cluster. The API server looks it up
+    # by its key; so do these (same answers, same 404).
+    async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
+        async with self._lock:
+            found = self._named(request, request.namespace, request.name)
+        if found is None or found.deleted:
+            raise KubernetesObjectNotFoundError()
+        return found.raw
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        """kmock's LIST, with what it ignores: `labelSelector` (equality and existence terms),
+        `limit` and `continue` (pages, in name order), and 403 when `listing` is off."""
+        if not self.listing:
+            raise KubernetesError(status=403, reason="Forbidden", message="cannot list (RBAC)")
+        listed = await super()._serve_list(request)
+        assert isinstance(listed, dict)
+        wanted = _selector(request.params.get("labelSelector", ""))
+        items = sorted(
+            (i for i in listed["items"] if _matches(wanted, (i.get("metadata") or {}).get("labels") or {})),
+            key=lambda i: (i["metadata"].get("namespace") or "", i["metadata"]["name"]),
+        )
+        start = int(request.params.get("continue") or 0)
+        limit = int(request.params.get("limit") or 0) or len(items)
+        more = start + limit < len(items)
+        metadata = {"resourceVersion": "...", **({"continue": str(start + limit)} if more else {})}
+        return {"metadata": metadata, "items": items[start : start + limit]}
+
+    async def _serve_update(self, request: rendering.Request) -> rendering.Payload:
+        return await self._last_of(request, request.namespace, request.name)
+
+    async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
+        return await self._last_of(request, request.namespace, request.name)
+
+    async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
+        meta = (request.data or {}).get("metadata", {})
+        return await self._last_of(
+            request, request.namespace or meta.get("namespace"), request.name or meta.get("name")
+        )
+
+    async def _last_of(
+        self, request: rendering.Request, namespace: str | None, name: str | None
+    ) -> rendering.Payload:
+        """The object's last state (`_handle` has just written it, or soft-deleted it)."""
+        async with self._lock:
+            found = self._named(request, namespace, name)
+        if found is None:
+            raise KubernetesObjectNotFoundError()
+        return found.last.raw
+
+    def _named(
+        self, request: rendering.Request, namespace: str | None, name: str | None
+    ) -> k8s_dicts.Object | None:
+        key: Any = (request.resource, namespace, name)
+        return self.objects[key] if key in self.objects else None  # noqa: SIM401 (no .get)
+
     async def _refused_delete(self, request: rendering.Request) -> aiohttp.web.StreamResponse | None:
         """409, as the API server answers, when a delete's preconditions (`uid`,
         `resourceVersion`) do not match the live object; None to let the delete go on."""
@@ -120,6 +181,34 @@ class ApplyingEmulator(KubernetesEmulator):
             data.setdefault("metadata", {}).update(uid=str(uuid.uuid4()), generation=1)
             return aiohttp.web.json_response(data, status=201)
         return aiohttp.web.json_response(dict(dicts.patch_dict(live, data)))
+
+
+def _selector(text: str) -> list[tuple[str, str, str | None]]:
+    """A label selector's terms as (operator, key, value): `k=v`, `k==v`, `k!=v`, `k`, `!k`."""
+    terms: list[tuple[str, str, str | None]] = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            terms.append(("!=", key.strip(), value.strip()))
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            terms.append(("=", key.strip(), value.strip()))
+        elif term.startswith("!"):
+            terms.append(("!", term[1:].strip(), None))
+        else:
+            terms.append(("exists", term, None))
+    return terms
+
+
+def _matches(terms: list[tuple[str, str, str | None]], labels: dict[str, str]) -> bool:
+    for operator, key, value in terms:
+        if operator == "=" and labels.get(key) != value:
+            return False
+        if (operator == "!=" and labels.get(key) == value) or (operator == "!" and key in labels):
+            return False
+        if operator == "exists" and key not in labels:
+            return False
+    return True
 
 
 def _fold_string_data(secret: dict[str, Any]) -> None:
