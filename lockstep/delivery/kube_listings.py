@@ -11,6 +11,10 @@ at or after `since`, or lists anew, one LIST at a time per key (others wait and 
 sweep lists each (kind, namespace) of a cluster once, and no listing predates what Lockstep
 itself last did to the objects it is compared for.
 
+The same listings say which objects carry a component's owner mark (`lockstep.io/owner`) in the
+kinds and namespaces of its own objects (`claimed`): the sweep reports those its revisions never
+applied as `unexpected`.
+
 An object a listing does not have is read with a GET: it may be absent, or present without the
 label (applied before Lockstep marked its objects, or its label removed by hand). So is every
 object of a kind the credentials may not list (403, 405): the refusal is remembered like an
@@ -23,11 +27,11 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from lockstep.delivery.kube_owner import MANAGED_BY, MANAGED_BY_LABEL
+from lockstep.delivery.kube_owner import MANAGED_BY, MANAGED_BY_LABEL, owner_on
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
 from lockstep.targets.kubernetes import KubernetesApiError, KubernetesCluster
 
@@ -37,6 +41,8 @@ _REFUSED = frozenset({403, 405})  # the credentials may not list: read one by on
 
 ListingKey = tuple[str, str, str, str]  # target name, apiVersion, kind, namespace ("" cluster-scoped)
 LiveRead = Callable[[KubernetesCluster, ObjectRef], KubeObject | None]
+# The objects a component's owner mark names in the listings of its own objects' kinds and namespaces.
+Unclaimed = Callable[[KubernetesCluster, Sequence[ObjectRef], str], list[tuple[ObjectRef, KubeObject]]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,23 @@ class ClusterListings:
             return cluster.get(ref)
 
         return live
+
+    def claimed(self, target_name: str, since: datetime) -> Unclaimed:
+        """How a component on `target_name` finds the objects its owner mark names in the
+        (kind, namespace) listings of its own objects' refs, asked at or after `since`."""
+
+        def find(
+            cluster: KubernetesCluster, refs: Sequence[ObjectRef], owner: str
+        ) -> list[tuple[ObjectRef, KubeObject]]:
+            found = []
+            for api_version, kind, namespace in sorted({(r.api_version, r.kind, r.namespace) for r in refs}):
+                listed = self.listing(cluster, (target_name, api_version, kind, namespace), since).objects
+                for name, obj in sorted((listed or {}).items()):
+                    if owner_on(obj) == owner:
+                        found.append((ObjectRef(api_version, kind, namespace, name), copy.deepcopy(obj)))
+            return found
+
+        return find
 
     def listing(self, cluster: KubernetesCluster, key: ListingKey, since: datetime) -> Listing:
         """A listing of `key` asked at or after `since`: the one kept, or a new one."""

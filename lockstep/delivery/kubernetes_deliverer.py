@@ -60,6 +60,7 @@ class KubernetesDeliverer:
             limits=target.limits(component.target_name),
             dry_runs="every" if with_content else "differing",
             read_live=read,
+            find_claimed=None if since is None else self._listings.claimed(component.target_name, since),
         )
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:

@@ -14,13 +14,16 @@ fields differ from the marked manifest's: an object that matches its manifest fi
 and only the rest — the few a sweep reports — cost a second request. It also looks at the
 objects the component's live revision applied that are Lockstep's but that the component no
 longer has (`previous_refs`, from the inventory), and sorts them as a deployment's pruning would
-(`lockstep.delivery.kube_prune`): deleted, or kept and why.
+(`lockstep.delivery.kube_prune`): deleted, or kept and why. Given `find_claimed` (a sweep), it
+also finds the objects in the kinds and namespaces of its own that carry the component's owner
+mark but that none of its revisions applied (someone copied one, say): `unclaimed`.
 
 `diff_kubernetes` turns that into one change set for the cluster (location ""), per object
 `Kind/namespace/name`: `created` (not on the cluster), `configured` (the summary names the
 fields that differ, compared over the fields the manifest sets: `lockstep.delivery.kube_fields`),
 `unchanged`, `deleted` (left behind and pruned, see above), or `unchanged` with
-`not pruned (…)` (left behind, kept). A Secret's values are never shown: `***` in every diff. A
+`not pruned (…)` (left behind, kept); an unclaimed object is `deleted` with a summary saying it
+is never pruned (drift calls it `unexpected`). A Secret's values are never shown: `***` in every diff. A
 cluster that cannot be reached or read is one change set with `unreachable` and the reason, never
 an error.
 
@@ -36,7 +39,7 @@ from typing import Any, Literal, cast
 
 from lockstep.delivery import kube_prune
 from lockstep.delivery.kube_fields import changed_fields, masked, owned, projected, yaml_diff
-from lockstep.delivery.kube_listings import LiveRead
+from lockstep.delivery.kube_listings import LiveRead, Unclaimed
 from lockstep.delivery.kube_owner import marked, owner_of
 from lockstep.domain.changes import Change, ChangeAction, ChangeSet
 from lockstep.domain.errors import LockstepError
@@ -55,6 +58,7 @@ REQUEST_TIMEOUT = 10.0  # seconds per API request while looking: a preview shoul
 DryRuns = Literal["every", "differing"]  # which objects get a dry-run apply (module docstring)
 LEFT_BEHIND = "no longer in the component's manifests (created by Lockstep)"
 KEPT = "no longer in the component's manifests; not pruned"
+UNCLAIMED = "marked as the component's but applied by none of its revisions; never pruned"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class KubeLive:
     objects: list[ObservedObject] = field(default_factory=list)
     left_behind: list[tuple[ObjectRef, KubeObject]] = field(default_factory=list)
     kept: list[kube_prune.Skipped] = field(default_factory=list)  # left behind, not pruned
+    # Marked as the component's, in no revision it applied (a sweep only): never pruned.
+    unclaimed: list[tuple[ObjectRef, KubeObject]] = field(default_factory=list)
     unreachable: str | None = None
 
 
@@ -89,6 +95,7 @@ def observe_kubernetes(
     request_timeout: float = REQUEST_TIMEOUT,
     dry_runs: DryRuns = "every",
     read_live: LiveRead | None = None,
+    find_claimed: Unclaimed | None = None,
 ) -> KubeLive:
     """Read the component's objects, their dry-run applies (every object's, or only those that
     differ from the manifest: `dry_runs`) and the objects in `previous_refs` (what the live
@@ -117,11 +124,14 @@ def observe_kubernetes(
                 left.append((ref, live))
             elif reason is not None:
                 kept.append(kube_prune.Skipped(ref, reason))
+        known = {o.ref for o in objects} | set(previous_refs) | {r for r, _ in left} | {k.ref for k in kept}
+        claimed = find_claimed(cluster, [o.ref for o in objects], owner) if find_claimed is not None else []
+        unclaimed = [(ref, obj) for ref, obj in claimed if ref not in known]
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
     finally:
         cluster.close()
-    return KubeLive(objects=objects, left_behind=left, kept=kept)
+    return KubeLive(objects=objects, left_behind=left, kept=kept, unclaimed=unclaimed)
 
 
 def _live_or_gone(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | None:
@@ -179,6 +189,8 @@ def diff_kubernetes(desired: RenderedComponent, live: Any, *, with_diff: bool = 
     for kept in observed.kept:
         summary = f"{KEPT} ({kept.reason})"
         changes.append(Change(subject=str(kept.ref), action=ChangeAction.UNCHANGED, summary=summary))
+    for ref, _obj in observed.unclaimed:
+        changes.append(Change(subject=str(ref), action=ChangeAction.DELETED, summary=UNCLAIMED))
     return [ChangeSet(location="", changes=changes)]
 
 

@@ -1,6 +1,7 @@
 """Drift on a cluster (kmock's emulator, taught server-side apply) after a real deployment:
-replicas scaled by another field manager are modified, a deleted ConfigMap is missing, and the
-kubernetes items carry the object and the field, not a host."""
+replicas scaled by another field manager are modified, a deleted ConfigMap is missing, an extra
+object marked as the component's is unexpected, an ignore path suppresses a field, and the
+kubernetes items carry the object and the field, not a host; a remediation puts them back."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from lockstep.delivery.kube_owner import marked
 from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.status import DeploymentStatus
 from lockstep.gitrepo.mirror import GitMirrors
@@ -201,3 +203,42 @@ async def test_a_sweep_shares_a_listing_but_never_one_older_than_a_deployment(
     assert {(i.kind, i.object, i.path) for i in drifted.items} == {
         ("modified", "Deployment/shop/catalogue", "spec.replicas")
     }
+
+
+async def test_an_extra_marked_object_is_unexpected_and_an_ignore_path_suppresses_a_field(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    emulated: EmulatedCluster,
+    sweep: Sweep,
+) -> None:
+    ignoring = MANIFEST.replace(
+        "    health: {timeout: 10s, interval: 100ms}",
+        "    drift: {ignore: ['Deployment/shop/catalogue:spec.replicas']}\n"
+        "    health: {timeout: 10s, interval: 100ms}",
+    )
+    commit(app_repo, {"lockstep.yaml": ignoring}, "replicas belong to an autoscaler")
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    emulated.call(
+        lambda: emulated.emulator.objects["apps/v1/deployments", "shop", "catalogue"].patch(
+            {"spec": {"replicas": 5}}
+        )
+    )
+    target = settings.targets["k8s-test"]
+    assert isinstance(target, KubernetesTargetSettings)
+    copy = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags-copy", "namespace": "shop"}}
+    connect_kubernetes(target).apply(marked(copy, "shop/staging/catalogue"))  # someone copied one
+    unrelated = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs", "namespace": "shop"}}
+    connect_kubernetes(target).apply(marked(unrelated, "shop/production/catalogue"))
+
+    found = sweep(since=datetime.now(UTC))
+    assert {(i.kind, i.object, i.path, i.decision) for i in found.items} == {
+        ("modified", "Deployment/shop/catalogue", "spec.replicas", "ignore"),
+        ("unexpected", "ConfigMap/shop/flags-copy", "", "flag"),
+    }
+    assert found.state == "drifted"
+    assert emulated.live("v1/configmaps", "shop", "flags-copy") is not None  # the sweep only looks
