@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from lockstep.delivery.kube_owner import MANAGED_BY, MANAGED_BY_LABEL, owner_on
@@ -51,6 +51,7 @@ class Listing:
 
     taken: datetime  # when it was asked: the objects are as they were at some moment since
     objects: Mapping[str, KubeObject] | None
+    owned: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # owner mark -> names
 
 
 def _now() -> datetime:
@@ -88,10 +89,12 @@ class ClusterListings:
         ) -> list[tuple[ObjectRef, KubeObject]]:
             found = []
             for api_version, kind, namespace in sorted({(r.api_version, r.kind, r.namespace) for r in refs}):
-                listed = self.listing(cluster, (target_name, api_version, kind, namespace), since).objects
-                for name, obj in sorted((listed or {}).items()):
-                    if owner_on(obj) == owner:
-                        found.append((ObjectRef(api_version, kind, namespace, name), copy.deepcopy(obj)))
+                listing = self.listing(cluster, (target_name, api_version, kind, namespace), since)
+                objects = listing.objects or {}
+                for name in listing.owned.get(owner, ()):
+                    found.append(
+                        (ObjectRef(api_version, kind, namespace, name), copy.deepcopy(objects[name]))
+                    )
             return found
 
         return find
@@ -120,7 +123,11 @@ class ClusterListings:
             if err.status not in _REFUSED:
                 raise
             return Listing(taken, None)
-        return Listing(taken, {str(obj.get("metadata", {}).get("name", "")): obj for obj in found})
+        objects = {str(obj.get("metadata", {}).get("name", "")): obj for obj in found}
+        owned: dict[str, list[str]] = {}
+        for name, obj in objects.items():
+            owned.setdefault(owner_on(obj) or "", []).append(name)
+        return Listing(taken, objects, {k: tuple(sorted(v)) for k, v in owned.items()})
 
     def _forget_old(self) -> None:
         oldest = self._clock() - MAX_AGE
