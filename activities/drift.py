@@ -1,9 +1,10 @@
 """The activities behind the DriftSweep workflow: which environments to sweep, and one sweep.
 
 The comparison itself is not here: it is injected (`sweep_one`, `list_environments`), so this
-module owns only what the sweep needs around it. An environment whose lane is deploying (a
-deployment of it not in a final status, queued included) is skipped, not compared, since its live
-state is moving on purpose; it is checked again after the comparison, and a deployment that began
+module owns only what the sweep needs around it. An environment whose targets a deployment is
+changing (status `deploying` or `rolling_back`) is skipped, not compared, since its live state is
+moving on purpose; one queued, planning or awaiting approval changes nothing yet and does not stop
+a sweep. It is checked again after the comparison: a deployment that began, or one that ended,
 meanwhile makes the result `skipped` too. Progress of a comparison becomes the activity's heartbeat.
 After a comparison, the remediation the policy's decisions call for is started (injected:
 `remediate`), through the environment's lane like any deployment.
@@ -28,6 +29,7 @@ from activities.threads import ActivityThreads
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.sweep_messages import (
     LANE_BUSY,
+    LANE_MOVED,
     SweepRequest,
     SweepState,
     SweepTarget,
@@ -36,7 +38,7 @@ from lockstep.domain.sweep_messages import (
     short_reason,
 )
 from lockstep.domain.temporal_names import LIST_DRIFT_ENVIRONMENTS, SWEEP_DRIFT_ENVIRONMENT
-from lockstep.store.deployments import unfinished_deployments
+from lockstep.store.deployments import changing_deployment
 from lockstep.store.engine import Store
 
 
@@ -120,7 +122,7 @@ class DriftActivities:
         target = request.target
 
         def work(progress: Callable[[str], None], cancelled: threading.Event) -> _Compared:
-            busy = self._running_deployment(target)
+            busy, ended = self._changing(target)
             if busy is not None:
                 return _Compared(_skipped(target, busy), busy=busy)
             progress(f"comparing {target.application}/{target.environment}")
@@ -132,9 +134,11 @@ class DriftActivities:
                 progress=progress,
                 since=request.started,
             )
-            busy = self._running_deployment(target)  # one began meanwhile: live was moving
+            busy, ended_now = self._changing(target)  # one began or ended meanwhile: live moved
             if busy is not None:
                 return _Compared(_skipped(target, busy), busy=busy)
+            if ended_now != ended:
+                return _Compared(_skipped(target, None))
             swept = SweptEnvironment(
                 application=target.application,
                 environment=target.environment,
@@ -163,12 +167,11 @@ class DriftActivities:
         except LockstepError as err:
             raise to_application_error(err) from err
 
-    def _running_deployment(self, target: SweepTarget) -> str | None:
-        with self._store.session() as session:
-            unfinished = unfinished_deployments(
-                session=session, application=target.application, environment=target.environment, limit=1
+    def _changing(self, target: SweepTarget) -> tuple[str | None, datetime | None]:
+        with self._store.read_session() as session:
+            return changing_deployment(
+                session=session, application=target.application, environment=target.environment
             )
-        return unfinished[0].id if unfinished else None
 
 
 @dataclass(frozen=True)
@@ -180,12 +183,10 @@ class _Compared:
     busy: str | None = None
 
 
-def _skipped(target: SweepTarget, deployment_id: str) -> SweptEnvironment:
+def _skipped(target: SweepTarget, deployment_id: str | None) -> SweptEnvironment:
+    reason = f"{LANE_BUSY} ({deployment_id})" if deployment_id else f"{LANE_MOVED}; compared next time"
     return SweptEnvironment(
-        application=target.application,
-        environment=target.environment,
-        state="skipped",
-        reason=f"{LANE_BUSY} ({deployment_id})",
+        application=target.application, environment=target.environment, state="skipped", reason=reason
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from temporalio.client import Client
 
@@ -63,7 +64,7 @@ class Remediations:
     async def start(self, outcome: EnvironmentOutcome) -> str | None:
         if not isinstance(outcome, EnvironmentDrift):
             return None
-        order = await self._threads.run(remediation_due, self._store, outcome)
+        order = await self._threads.run(remediation_due, self._store, outcome, datetime.now(UTC))
         if order is None:
             return None
         deployment_id = await start_remediation(self._client, self._settings, self._store, order)

@@ -71,9 +71,9 @@ def _through_api(token: str) -> SweepResult:
 
 def _print(result: SweepResult) -> None:
     for swept in result.environments:
-        line = f"{swept.application}/{swept.environment}  {swept.state}  {swept.items} items"
+        line = f"{swept.application}/{swept.environment}  {swept.state}  {_count(swept.items, 'item')}"
         if swept.pending:
-            line += f", {swept.pending} commits pending"
+            line += f", {_count(swept.pending, 'commit')} pending"
         if swept.reason:
             line += f"  ({swept.reason})"
         if swept.remediation:
@@ -83,3 +83,7 @@ def _print(result: SweepResult) -> None:
     console.print(plain(f"swept {len(result.environments)} environments: {counts or 'none deployed'}"))
     if result.omitted:
         console.print(plain(f"{result.omitted} more environments past the bound were not swept this time"))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

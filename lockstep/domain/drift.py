@@ -94,9 +94,14 @@ def resolution_for(
     first_seen: str, redeployed_at: str | None, remediated_at: str | None = None
 ) -> Resolution:
     """How an item no longer seen was resolved: by its remediation deployment, when that
-    succeeded after the item was first seen; else by a deployment of its component that finished
-    after the item was first seen; else by someone putting it back by hand."""
-    if remediated_at is not None and remediated_at > first_seen:
+    succeeded after the item was first seen and nothing delivered the component after it; else by
+    a deployment of its component that finished after the item was first seen; else by someone
+    putting it back by hand."""
+    if (
+        remediated_at is not None
+        and remediated_at > first_seen
+        and (redeployed_at is None or redeployed_at <= remediated_at)
+    ):
         return "remediated"
     if redeployed_at is not None and redeployed_at > first_seen:
         return "redeployed"

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 
 DRIFT_SCHEDULE_ID = "lockstep-drift-sweep"
 SWEEP_NOW_PREFIX = "lockstep-drift-sweep-now-"  # + a uuid: `lockstep drift --sweep-now`, POST /drift/sweep
-LANE_BUSY = "a deployment is running"
+LANE_BUSY = "a deployment is changing its targets"
+LANE_MOVED = "a deployment ended while it was compared"
 MAX_REASON_CHARS = 500  # one environment's reason in the summary
 
 SweepState = Literal["in_sync", "drifted", "unknown", "skipped"]

@@ -18,6 +18,7 @@ component's items.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -35,6 +36,7 @@ from lockstep.domain.drift import (
 from lockstep.domain.errors import LockstepError
 from lockstep.domain.models import RenderedComponent
 from lockstep.drift.items import Difference, differences, unreachable
+from lockstep.manifest.schema import Manifest
 from lockstep.policy.engine import PolicyEngine
 from lockstep.store import drift as drift_store
 from lockstep.store.audit import append_entry
@@ -43,6 +45,7 @@ from lockstep.store.engine import Store
 from lockstep.store.revisions import last_revisions
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 MAX_PENDING = 50
 
 
@@ -89,6 +92,7 @@ def sweep_environment(
     seen: list[DriftItem] = []
     reasons: list[str] = []
     unread: list[str] = []
+    ignores = _ignore_patterns(renderer, repository, environment, live[0] if live else None)
     for name, revision in sorted(revisions.items()):
         progress(f"{application}/{environment}: looking at {name}")
         try:
@@ -100,8 +104,7 @@ def sweep_environment(
         component = rendered.components.get(name)
         if component is None:  # the commit no longer has it for this environment
             continue
-        spec = next((c for c in rendered.manifest.components if c.name == name), None)
-        patterns = spec.drift.ignore if spec is not None and spec.drift is not None else []
+        patterns = ignores.get(name) if ignores is not None else _ignores(rendered.manifest).get(name)
         found, why = _look(deliverers, component, revision.commit, as_of)
         if why:
             reasons.extend(why)
@@ -115,7 +118,7 @@ def sweep_environment(
                 stamp,
                 deployments.get(revision.deployment_id),
             )
-            seen.append(item.model_copy(update={"decision": _decide(policy, item, patterns, stamp)}))
+            seen.append(item.model_copy(update={"decision": _decide(policy, item, patterns or [], stamp)}))
     state = environment_state(seen, reasons)
     reason = "; ".join(reasons) if reasons else None
     with store.session() as session:
@@ -135,6 +138,24 @@ def sweep_environment(
         views = drift_store.drift_views(session=session, application=application, environment=environment)
     progress(f"{application}/{environment}: {state}" + (f" ({len(seen)} difference(s))" if seen else ""))
     return views[0]
+
+
+def _ignore_patterns(
+    renderer: CommitRenderer, repository: str, environment: str, live: str | None
+) -> dict[str, list[str]] | None:
+    """Each component's `drift.ignore` as the environment's live commit says it (a commit that
+    only adds an ignore, changing no component, still counts once deployed); None when that
+    commit cannot be rendered (each revision's own manifest says it then)."""
+    if live is None:
+        return None
+    try:
+        return _ignores(renderer.render(repository, live, environment).manifest)
+    except Exception:  # the revisions' own manifests still say what to ignore
+        return None
+
+
+def _ignores(manifest: Manifest) -> dict[str, list[str]]:
+    return {c.name: list(c.drift.ignore) for c in manifest.components if c.drift is not None}
 
 
 def _pending(renderer: CommitRenderer, repository: str, environment: str, live: str | None) -> list[str]:
@@ -204,7 +225,15 @@ def _decide(policy: PolicyEngine, item: DriftItem, patterns: Sequence[str], now:
     }
     try:
         decision = policy.evaluate_drift(policy_input)
-    except Exception:  # fail closed: flag, never remediate
+    except Exception as err:  # fail closed: flag, never remediate; say why where operators look
+        log.warning(
+            "drift policy failed for %s/%s %s %s, flagged: %s",
+            item.application,
+            item.environment,
+            item.component,
+            item.path or item.object,
+            _why(err),
+        )
         return "flag"
     if decision.ignore:
         return "ignore"

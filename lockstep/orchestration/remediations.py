@@ -10,10 +10,11 @@ rules, policy, approvals, saga and audit as any deployment, and it promotes noth
 `unknown`) environment recorded: the components whose every open item (ignored ones aside) is
 decided `remediate` (a component is delivered whole, so an item the policy only flags keeps its
 component as it is) and has no remediation yet, or one that never ran (superseded by a newer
-commit) or that was of a commit no longer live. One that ran (failed, cancelled by a person, or
-succeeded while the item is still seen: say, a Kubernetes object Lockstep cannot prove it owns)
-is not started again by every sweep: the item keeps its `remediation` id to say what happened, and
-a person decides (`lockstep deploy`, `lockstep rollback`, or putting it back by hand).
+commit) or that was of a commit no longer live, or, an hour after it ended, one that failed, was
+rolled back, denied, rejected or cancelled (like Argo CD's self-heal, with a back-off: at most one
+attempt an hour). One that succeeded while the item is still seen (say, a Kubernetes object
+Lockstep cannot prove it owns) is not started again: the item keeps its `remediation` id to say
+what happened, and a person decides.
 
 A remediation delivers only while its commit is still the live one (`stale_remediation`, asked
 when it is planned): one that waited behind a deployment of a newer commit ends `denied`, saying
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from temporalio.client import Client
 
@@ -39,8 +41,19 @@ from lockstep.settings import Settings
 from lockstep.store import drift as drift_store
 from lockstep.store.deployments import get_deployment, live_deployment
 from lockstep.store.engine import Store
+from lockstep.store.tables import DeploymentRecord, as_utc
 
 REMEDIATION_ACTOR = "drift sweep"
+RETRY_AFTER = timedelta(hours=1)  # before a remediation that ended without success is tried again
+_RETRIED = frozenset(
+    {
+        DeploymentStatus.FAILED,
+        DeploymentStatus.ROLLED_BACK,
+        DeploymentStatus.DENIED,
+        DeploymentStatus.REJECTED,
+        DeploymentStatus.CANCELLED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class RemediationOrder:
     items: tuple[tuple[str, str, str, str, str], ...] = ()  # the items it is for (`DriftItem.key`)
 
 
-def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | None:
+def remediation_due(store: Store, view: EnvironmentDrift, now: datetime) -> RemediationOrder | None:
     """The remediation the environment's open items call for, or None (module docstring)."""
     if view.state != "drifted":  # `unknown`: a target could not be read, its decisions are stale
         return None
@@ -67,10 +80,9 @@ def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | 
         return None
     with store.read_session() as session:
         live = live_deployment(session=session, application=view.application, environment=view.environment)
-        ran: dict[str, tuple[str, str] | None] = {}
+        ran: dict[str, DeploymentRecord | None] = {}
         for remediation in {i.remediation for i in wanted if i.remediation is not None}:
-            record = get_deployment(session=session, deployment_id=remediation)
-            ran[remediation] = (record.status, record.commit) if record is not None else None
+            ran[remediation] = get_deployment(session=session, deployment_id=remediation)
         repository = (
             drift_store.repository_of(
                 session=session, application=view.application, environment=view.environment, commit=live[0]
@@ -80,7 +92,7 @@ def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | 
         )
     if live is None or repository is None:
         return None
-    due = [i for i in wanted if _due(i.remediation, ran, live[0])]
+    due = [i for i in wanted if _due(i.remediation, ran, live[0], now)]
     if not due:
         return None
     return RemediationOrder(
@@ -93,20 +105,27 @@ def remediation_due(store: Store, view: EnvironmentDrift) -> RemediationOrder | 
     )
 
 
-def _due(remediation: str | None, ran: Mapping[str, tuple[str, str] | None], live: str) -> bool:
-    """An item needs a remediation when it has none, or when its remediation never ran (it was
-    superseded) or was of a commit that is no longer live (denied as stale: the live commit moved
-    on); not while one runs, nor after one that ran (failed, cancelled, or succeeded while the
-    item stayed)."""
+def _due(
+    remediation: str | None, ran: Mapping[str, DeploymentRecord | None], live: str, now: datetime
+) -> bool:
+    """An item needs a remediation when it has none; when its remediation never ran (superseded)
+    or was of a commit no longer live; and, once `RETRY_AFTER` has passed, when it ended without
+    success (failed, rolled back, denied by policy, rejected or cancelled): a change window that
+    opens, or a target that comes back, gets it then. Never while one runs, never after one that
+    left a target half-changed (`rollback_failed`: a person looks first), and never after one
+    that succeeded while the item stayed (delivering the component does not change it)."""
     if remediation is None:
         return True
-    found = ran.get(remediation)
-    if found is None:  # gone from the store: nothing says it ran
+    record = ran.get(remediation)
+    if record is None:  # gone from the store: nothing says it ran
         return True
-    status, commit = found
-    return status == DeploymentStatus.SUPERSEDED.value or (
-        commit != live and DeploymentStatus(status).is_final
-    )
+    status = DeploymentStatus(record.status)
+    if status is DeploymentStatus.SUPERSEDED or (status.is_final and record.commit != live):
+        return True
+    if status not in _RETRIED:
+        return False
+    ended = as_utc(record.finished_at) if record.finished_at is not None else None
+    return ended is not None and now - ended >= RETRY_AFTER
 
 
 def stale_remediation(store: Store, application: str, environment: str, commit: str) -> str | None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import func as sa_func
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
@@ -166,6 +167,32 @@ def unfinished_deployments(
         .order_by(col(DeploymentRecord.created_at).desc(), col(DeploymentRecord.id).desc())
     )
     return list(session.exec(query.limit(limit)).all())
+
+
+# Statuses in which a deployment changes its environment's targets.
+CHANGING = (DeploymentStatus.DEPLOYING.value, DeploymentStatus.ROLLING_BACK.value)
+
+
+def changing_deployment(
+    *, session: Session, application: str, environment: str
+) -> tuple[str | None, datetime | None]:
+    """The deployment of the environment changing its targets now (deploying or rolling back),
+    if any, and when one of its deployments last ended (None: none has): together they tell
+    whether the targets moved between two looks."""
+    changing = session.exec(
+        select(DeploymentRecord.id)
+        .where(DeploymentRecord.application == application, DeploymentRecord.environment == environment)
+        .where(col(DeploymentRecord.status).in_(CHANGING))
+        .limit(1)
+    ).first()
+    ended = session.exec(
+        select(sa_func.max(DeploymentRecord.finished_at)).where(
+            DeploymentRecord.application == application, DeploymentRecord.environment == environment
+        )
+    ).first()
+    if ended is not None and not isinstance(ended, datetime):
+        ended = datetime.fromisoformat(str(ended))
+    return changing, as_utc(ended) if ended is not None else None
 
 
 def live_deployment(*, session: Session, application: str, environment: str) -> tuple[str, str | None] | None:

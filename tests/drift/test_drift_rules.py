@@ -52,3 +52,5 @@ def test_a_gone_item_was_remediated_by_its_remediation_that_succeeded_after_it_w
     assert resolution_for(AT, later, later) == "remediated"
     assert resolution_for(AT, later, "2026-11-23T09:55:00+00:00") == "redeployed"
     assert resolution_for(AT, None, None) == "reverted_by_hand"
+    # A deployment of the component after the remediation is what put it back.
+    assert resolution_for(AT, "2026-11-23T10:09:00+00:00", later) == "redeployed"

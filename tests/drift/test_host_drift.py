@@ -190,3 +190,31 @@ async def test_ignore_globs_and_policy_decisions(
         "/srv/web/index.html": "ignore",
         "/srv/api/api.conf": "flag",  # a failed evaluation flags, never remediates
     }
+
+
+async def test_an_ignore_in_a_commit_that_changes_no_component_counts_once_deployed(
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+    settings: Settings,
+    store: Store,
+    git: GitMirrors,
+    app_repo: Path,
+    target_root: Path,
+    counters: Path,
+    sweep: Sweep,
+) -> None:
+    first = await deploy(temporal_env, settings, store, git)
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    manifest = three_tier_manifest(counters=counters).replace(
+        '    health: {commands: ["sh ./health.sh"]',
+        "    drift: {ignore: ['/srv/web/*.log']}\n" + '    health: {commands: ["sh ./health.sh"]',
+    )
+    commit(app_repo, {"lockstep.yaml": manifest}, "web writes an access log into its release")
+    second = await deploy(temporal_env, settings, store, git)
+    assert second.status == DeploymentStatus.SUCCEEDED, second.error
+    (live(target_root, "web") / "access.log").write_text("GET /\n")
+    found = sweep()
+    assert [(i.kind, i.path, i.decision) for i in found.items] == [
+        ("unexpected", "/srv/web/access.log", "ignore")
+    ]
+    assert found.state == "in_sync"

@@ -7,7 +7,7 @@ store (SQLite or PostgreSQL), seeded through the store's own functions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -71,38 +71,46 @@ def test_only_components_whose_every_item_is_to_remediate(store: Store) -> None:
         item("web", "/srv/web/other.html", "flag"),  # keeps web as it is
         item("db", "/srv/db/x.sql", "ignore"),
     )
-    order = remediation_due(store, view)
+    order = remediation_due(store, view, NOW)
     assert order is not None
     assert (order.commit, order.repository, order.components) == (LIVE, REPO, ("api",))
     assert [k[3] for k in order.items] == ["/srv/api/a.conf"]
-    assert remediation_due(store, view.model_copy(update={"state": "unknown"})) is None
+    assert remediation_due(store, view.model_copy(update={"state": "unknown"}), NOW) is None
 
     deployment(store, "shop.staging.live.2", LIVE, "deploying")
     assert record_remediation(store, order, "shop.staging.live.2") == 1
     named = sweep(store, *[item("api", "/srv/api/a.conf", "remediate")])
     assert [i.remediation for i in named.items] == ["shop.staging.live.2"]
-    assert remediation_due(store, named) is None  # one runs
+    assert remediation_due(store, named, NOW) is None  # one runs
 
 
 @pytest.mark.parametrize(
-    ("status", "commit", "again"),
+    ("status", "commit", "again", "an_hour_later"),
     [
-        ("superseded", LIVE, True),  # never ran
-        ("denied", NEWER, True),  # stale: the live commit moved on since
-        ("failed", LIVE, False),
-        ("rolled_back", LIVE, False),
-        ("cancelled", LIVE, False),  # a person cancelled it
-        ("succeeded", LIVE, False),  # and the item stayed: a person decides
+        ("superseded", LIVE, True, True),  # never ran
+        ("denied", NEWER, True, True),  # stale: the live commit moved on since
+        ("failed", LIVE, False, True),  # tried again with a back-off
+        ("rolled_back", LIVE, False, True),
+        ("denied", LIVE, False, True),  # outside a change window, say: it opens
+        ("rejected", LIVE, False, True),
+        ("cancelled", LIVE, False, True),
+        ("rollback_failed", LIVE, False, False),  # a person looks at the target first
+        ("succeeded", LIVE, False, False),  # and the item stayed: delivering does not change it
+        ("awaiting_approval", LIVE, False, False),  # one runs
     ],
 )
-def test_after_a_remediation_ended(store: Store, status: str, commit: str, again: bool) -> None:
+def test_after_a_remediation_ended(
+    store: Store, status: str, commit: str, again: bool, an_hour_later: bool
+) -> None:
     deployment(store, "shop.staging.r", commit, status)
     view = sweep(store, item("api", "/srv/api/a.conf", "remediate"))
-    order = remediation_due(store, view)
+    order = remediation_due(store, view, NOW)
     assert order is not None
     record_remediation(store, order, "shop.staging.r")
     view = sweep(store, item("api", "/srv/api/a.conf", "remediate"))
-    assert (remediation_due(store, view) is not None) is again
+    ended = datetime.now(UTC)  # the record's finished_at is stamped by the store as it ends
+    assert (remediation_due(store, view, ended) is not None) is again
+    assert (remediation_due(store, view, ended + timedelta(hours=1, minutes=1)) is not None) is an_hour_later
 
 
 def test_a_stale_remediation_is_refused_and_a_running_one_adopted(store: Store) -> None:

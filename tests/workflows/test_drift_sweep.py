@@ -95,6 +95,24 @@ async def test_an_environment_whose_lane_is_deploying_is_skipped(
     await record_history(handle, "sweep-skips-a-deploying-lane")
 
 
+async def test_a_deployment_awaiting_approval_does_not_stop_a_sweep(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    sweep_worker: None,
+    comparison: FakeComparison,
+    store: Store,
+) -> None:
+    with store.session() as session:
+        for env, status in (("env1", "awaiting_approval"), ("env2", "queued")):
+            upsert_deployment(
+                session=session, id=f"shop.{env}.abcdef1234", application="shop", environment=env,
+                commit="abcdef1234" * 4, repository=REPO, trigger="promotion", actor=None, status=status,
+            )  # fmt: skip
+    result, _handle = await _sweep(temporal_env, settings, concurrency=4)
+    assert {e.state for e in result.environments} == {"in_sync"}
+    assert sorted(comparison.calls) == [f"env{i}" for i in range(6)]
+
+
 async def test_a_failing_environment_does_not_stop_the_others(
     temporal_env: WorkflowEnvironment, settings: Settings, sweep_worker: None, comparison: FakeComparison
 ) -> None:
