@@ -18,6 +18,7 @@ from lockstep.domain.masking import Masker
 from lockstep.domain.messages import DeploymentView, StepChanges, StepView
 from lockstep.domain.models import Plan
 from lockstep.domain.status import DeploymentStatus, StepStatus
+from lockstep.store.audit import started_actor_source
 from lockstep.store.deployments import get_deployment, list_deployments
 from lockstep.store.governance import approvals_for, policy_decisions_for
 from lockstep.store.steps import step_changes, steps_for
@@ -107,6 +108,7 @@ def deployment_view(
         status=DeploymentStatus(record.status),
         trigger=record.trigger,
         actor=record.actor,
+        actor_source=started_actor_source(session=session, deployment_id=record.id),
         plan=plan,
         steps=steps,
         approvals=approvals,

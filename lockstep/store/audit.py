@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Text, text
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from lockstep.domain.audit import AuditEntry
+from lockstep.domain.audit import AuditEntry, AuditKind
 from lockstep.domain.errors import LockstepError
 from lockstep.store.tables import UTCDateTime, as_utc, utcnow
 
@@ -251,3 +251,17 @@ def _head_problems(head: AuditHeadRecord | None, last: AuditEventRecord | None) 
     if head.hash != last.hash:
         return [f"the head hash does not match seq {last.seq} (key {last.key!r}): newest entry replaced"]
     return []
+
+
+def started_actor_source(*, session: Session, deployment_id: str) -> str:
+    """How the actor of a deployment was established, as its `started` entry recorded it
+    ("" when there is none yet)."""
+    query = (
+        select(AuditEventRecord.actor_source)
+        .where(
+            AuditEventRecord.deployment_id == deployment_id, AuditEventRecord.kind == AuditKind.STARTED.value
+        )
+        .order_by(col(AuditEventRecord.seq))
+        .limit(1)
+    )
+    return session.exec(query).first() or ""

@@ -19,6 +19,7 @@ from lockstep.domain.sweep_messages import SweepResult
 from lockstep.drift.sweep import drift_views
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.drift_sweep import start_sweep
+from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.deployments import list_deployments
 from lockstep.store.engine import Store
@@ -79,6 +80,9 @@ async def test_a_remediation_puts_the_drifted_component_back_and_resolves_its_it
         )
         steps = steps_for(session=session, deployment_id=swept.remediation)
     assert (record.trigger, record.commit) == ("remediation", first.commit)
+    with store.session() as session:
+        view = find_view(session, swept.remediation)
+    assert view is not None and (view.actor, view.actor_source) == ("drift sweep", "system")
     assert {s.component for s in steps} == {"api"}  # the drifted component only
     assert (api / "api.conf").read_text() == original and not (api / "added.txt").exists()
     # A fresh release beside the hand-edited one, which stays as it was: the way back.
