@@ -38,6 +38,7 @@ from lockstep.domain.sweep_messages import (
     short_reason,
 )
 from lockstep.domain.temporal_names import LIST_DRIFT_ENVIRONMENTS, SWEEP_DRIFT_ENVIRONMENT
+from lockstep.drift.sweep import LiveMoved
 from lockstep.store.deployments import changing_deployment
 from lockstep.store.engine import Store
 
@@ -68,6 +69,7 @@ class SweepOne(Protocol):
         now: datetime,
         progress: Callable[[str], None],
         since: datetime | None,
+        still: Callable[[], str | None],
     ) -> EnvironmentOutcome: ...
 
 
@@ -125,20 +127,30 @@ class DriftActivities:
             busy, ended = self._changing(target)
             if busy is not None:
                 return _Compared(_skipped(target, busy), busy=busy)
+            seen: list[str | None] = []
+
+            def still() -> str | None:
+                """Asked right before the comparison is recorded: did live move meanwhile?"""
+                busy_now, ended_now = self._changing(target)
+                seen.append(busy_now)
+                if busy_now is not None:
+                    return f"{LANE_BUSY} ({busy_now})"
+                return LANE_MOVED if ended_now != ended else None
+
             progress(f"comparing {target.application}/{target.environment}")
-            outcome = self._sweep_one(
-                application=target.application,
-                environment=target.environment,
-                repository=target.repository,
-                now=datetime.now(UTC),
-                progress=progress,
-                since=request.started,
-            )
-            busy, ended_now = self._changing(target)  # one began or ended meanwhile: live moved
-            if busy is not None:
-                return _Compared(_skipped(target, busy), busy=busy)
-            if ended_now != ended:
-                return _Compared(_skipped(target, None))
+            try:
+                outcome = self._sweep_one(
+                    application=target.application,
+                    environment=target.environment,
+                    repository=target.repository,
+                    now=datetime.now(UTC),
+                    progress=progress,
+                    since=request.started,
+                    still=still,
+                )
+            except LiveMoved:
+                busy_now = seen[-1] if seen else None
+                return _Compared(_skipped(target, busy_now), busy=busy_now)
             swept = SweptEnvironment(
                 application=target.application,
                 environment=target.environment,

@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from lockstep.delivery.kube_owner import MANAGED_BY, MANAGED_BY_LABEL, owner_on
 from lockstep.domain.kube_objects import KubeObject, ObjectRef
@@ -71,6 +72,8 @@ class ClusterListings:
         """How a component on `target_name` reads a live object: from a listing asked at or
         after `since`, else with a GET (None: not on the cluster)."""
 
+        since = self._not_after_now(since)
+
         def live(cluster: KubernetesCluster, ref: ObjectRef) -> KubeObject | None:
             key = (target_name, ref.api_version, ref.kind, ref.namespace)
             listed = self.listing(cluster, key, since).objects
@@ -83,6 +86,8 @@ class ClusterListings:
     def claimed(self, target_name: str, since: datetime) -> Unclaimed:
         """How a component on `target_name` finds the objects its owner mark names in the
         (kind, namespace) listings of its own objects' refs, asked at or after `since`."""
+
+        since = self._not_after_now(since)
 
         def find(
             cluster: KubernetesCluster, refs: Sequence[ObjectRef], owner: str
@@ -98,6 +103,14 @@ class ClusterListings:
             return found
 
         return find
+
+    def _not_after_now(self, since: datetime) -> datetime:
+        """`since` as this worker's clock allows: a moment another clock (the Temporal server's, a
+        deploying worker's) puts ahead of it is now, so a listing asked now always serves, and
+        old listings are dropped while readers are made (not only when one lists)."""
+        with self._lock:
+            self._forget_old()
+        return min(since, self._clock())
 
     def listing(self, cluster: KubernetesCluster, key: ListingKey, since: datetime) -> Listing:
         """A listing of `key` asked at or after `since`: the one kept, or a new one."""
@@ -123,6 +136,8 @@ class ClusterListings:
             if err.status not in _REFUSED:
                 raise
             return Listing(taken, None)
+        for obj in found:  # kept for a sweep: not the managers' bookkeeping, which can be large
+            cast(dict[str, Any], obj.get("metadata", {})).pop("managedFields", None)
         objects = {str(obj.get("metadata", {}).get("name", "")): obj for obj in found}
         owned: dict[str, list[str]] = {}
         for name, obj in objects.items():
@@ -133,3 +148,4 @@ class ClusterListings:
         oldest = self._clock() - MAX_AGE
         for key in [k for k, listing in self._listings.items() if listing.taken < oldest]:
             del self._listings[key]
+            self._asking.pop(key, None)

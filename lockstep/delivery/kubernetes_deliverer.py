@@ -29,7 +29,7 @@ from lockstep.domain.models import RenderedComponent
 from lockstep.domain.status import StepStatus
 from lockstep.settings import KubernetesTargetSettings
 from lockstep.store.engine import Store
-from lockstep.store.inventory import StoreInventory, previous_objects
+from lockstep.store.inventory import StoreInventory, ever_applied, previous_objects
 from lockstep.targets.kubernetes import KubernetesCluster, connect_kubernetes
 from lockstep.targets.registry import TargetRegistry
 
@@ -61,6 +61,7 @@ class KubernetesDeliverer:
             dry_runs="every" if with_content else "differing",
             read_live=read,
             find_claimed=None if since is None else self._listings.claimed(component.target_name, since),
+            history=self._history(component) if since is not None else (),
         )
 
     def diff(self, desired: RenderedComponent, live: Any, *, with_diff: bool = False) -> list[ChangeSet]:
@@ -97,6 +98,18 @@ class KubernetesDeliverer:
             return []
         with self._store.read_session() as session:
             return previous_objects(
+                session=session,
+                application=component.application,
+                environment=component.environment,
+                component=component.name,
+            )
+
+    def _history(self, component: RenderedComponent) -> list[ObjectRef]:
+        """Every object the component's deployments here ever applied (`unclaimed` excludes them)."""
+        if not component.application:
+            return []
+        with self._store.read_session() as session:
+            return ever_applied(
                 session=session,
                 application=component.application,
                 environment=component.environment,

@@ -96,6 +96,7 @@ def observe_kubernetes(
     dry_runs: DryRuns = "every",
     read_live: LiveRead | None = None,
     find_claimed: Unclaimed | None = None,
+    history: Sequence[ObjectRef] = (),
 ) -> KubeLive:
     """Read the component's objects, their dry-run applies (every object's, or only those that
     differ from the manifest: `dry_runs`) and the objects in `previous_refs` (what the live
@@ -124,9 +125,10 @@ def observe_kubernetes(
                 left.append((ref, live))
             elif reason is not None:
                 kept.append(kube_prune.Skipped(ref, reason))
-        known = {o.ref for o in objects} | set(previous_refs) | {r for r, _ in left} | {k.ref for k in kept}
+        refs = [*(o.ref for o in objects), *previous_refs, *history, *(r for r, _ in left)]
+        known = {ref.key for ref in [*refs, *(k.ref for k in kept)]}
         claimed = find_claimed(cluster, [o.ref for o in objects], owner) if find_claimed is not None else []
-        unclaimed = [(ref, obj) for ref, obj in claimed if ref not in known]
+        unclaimed = [(ref, obj) for ref, obj in claimed if ref.key not in known]
     except LockstepError as err:
         return KubeLive(unreachable=str(err))
     finally:

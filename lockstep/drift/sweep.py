@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lockstep.delivery.deliverer import Deliverers
 from lockstep.delivery.rendering import CommitRenderer
@@ -47,6 +47,12 @@ from lockstep.store.revisions import last_revisions
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
 MAX_PENDING = 50
+CLOCK_MARGIN = timedelta(seconds=2)  # how far apart the clocks of workers may be
+
+
+class LiveMoved(LockstepError):
+    """A deployment changed the environment's targets while the sweep read them: the comparison
+    is not recorded (the sweep calls the environment `skipped`)."""
 
 
 def environments_to_sweep(store: Store) -> list[tuple[str, str, str]]:
@@ -75,11 +81,14 @@ def sweep_environment(
     now: datetime,
     progress: Progress = lambda _m: None,
     since: datetime | None = None,
+    still: Callable[[], str | None] | None = None,
 ) -> EnvironmentDrift:
     """Compare the environment's live revision with its targets and record what differs.
     `since` (when the whole sweep began): the targets may be read as they were at any moment
     since then and since a deployment of the environment last changed anything, so the
-    environments of one sweep can share what one read of a cluster answers; None: read now."""
+    environments of one sweep can share what one read of a cluster answers; None: read now.
+    `still`, asked right before recording: why the comparison no longer holds (a deployment
+    began or ended meanwhile), or None; then `LiveMoved` is raised and nothing is recorded."""
     with store.read_session() as session:
         revisions = last_revisions(session=session, application=application, environment=environment)
         deployments = drift_store.last_deployments(
@@ -87,7 +96,8 @@ def sweep_environment(
         )
         live = live_deployment(session=session, application=application, environment=environment)
         touched = drift_store.last_touched(session=session, application=application, environment=environment)
-    as_of = None if since is None else max(since, touched) if touched is not None else since
+    # `touched` is another worker's clock: a margin keeps a listing it might call fresh out.
+    as_of = None if since is None else max(since, touched + CLOCK_MARGIN) if touched is not None else since
     stamp = drift_store.iso(now)
     seen: list[DriftItem] = []
     reasons: list[str] = []
@@ -118,9 +128,16 @@ def sweep_environment(
                 stamp,
                 deployments.get(revision.deployment_id),
             )
-            seen.append(item.model_copy(update={"decision": _decide(policy, item, patterns or [], stamp)}))
+            decision = _decide(policy, item, patterns or [], stamp)
+            if ignores is None and decision == "remediate":  # the live commit's ignores are unknown
+                decision = "flag"
+            seen.append(item.model_copy(update={"decision": decision}))
     state = environment_state(seen, reasons)
     reason = "; ".join(reasons) if reasons else None
+    # A deployment began or ended while the targets were read: record nothing.
+    moved = still() if still is not None else None
+    if moved is not None:
+        raise LiveMoved(moved)
     with store.session() as session:
         outcome = drift_store.record_sweep(
             session=session,
@@ -150,7 +167,10 @@ def _ignore_patterns(
         return None
     try:
         return _ignores(renderer.render(repository, live, environment).manifest)
-    except Exception:  # the revisions' own manifests still say what to ignore
+    except Exception as err:  # the revisions' own manifests say what to ignore; nothing remediates
+        log.warning(
+            "drift: cannot render the live commit %s for its ignore patterns: %s", live[:12], _why(err)
+        )
         return None
 
 

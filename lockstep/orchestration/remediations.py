@@ -10,11 +10,12 @@ rules, policy, approvals, saga and audit as any deployment, and it promotes noth
 `unknown`) environment recorded: the components whose every open item (ignored ones aside) is
 decided `remediate` (a component is delivered whole, so an item the policy only flags keeps its
 component as it is) and has no remediation yet, or one that never ran (superseded by a newer
-commit) or that was of a commit no longer live, or, an hour after it ended, one that failed, was
-rolled back, denied, rejected or cancelled (like Argo CD's self-heal, with a back-off: at most one
-attempt an hour). One that succeeded while the item is still seen (say, a Kubernetes object
-Lockstep cannot prove it owns) is not started again: the item keeps its `remediation` id to say
-what happened, and a person decides.
+commit) or that was of a commit no longer live, or one that failed, was rolled back or denied by
+the policy (a change window), after a back-off of an hour, doubled with each failed attempt, five
+at most (Argo CD's self-heal backs off likewise). A person's "no" (rejected, cancelled) is not
+asked again, nor one that ended `rollback_failed`, nor one that succeeded while the item is still
+seen (say, a Kubernetes object Lockstep cannot prove it owns): the item keeps its `remediation`
+id to say what happened, and a person decides.
 
 A remediation delivers only while its commit is still the live one (`stale_remediation`, asked
 when it is planned): one that waited behind a deployment of a newer commit ends `denied`, saying
@@ -44,16 +45,12 @@ from lockstep.store.engine import Store
 from lockstep.store.tables import DeploymentRecord, as_utc
 
 REMEDIATION_ACTOR = "drift sweep"
-RETRY_AFTER = timedelta(hours=1)  # before a remediation that ended without success is tried again
-_RETRIED = frozenset(
-    {
-        DeploymentStatus.FAILED,
-        DeploymentStatus.ROLLED_BACK,
-        DeploymentStatus.DENIED,
-        DeploymentStatus.REJECTED,
-        DeploymentStatus.CANCELLED,
-    }
-)
+RETRY_AFTER = timedelta(hours=1)  # before the first retry of a remediation that failed; doubled after
+MAX_ATTEMPTS = 5  # remediations of one live commit that failed, after which a person decides
+# Ended without success, for a reason a later attempt may not meet (a change window, a target
+# that was down). Not a person's "no" (rejected, cancelled), nor `rollback_failed` (a person
+# looks at the target first).
+_RETRIED = frozenset({DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK, DeploymentStatus.DENIED})
 
 
 @dataclass(frozen=True)
@@ -83,6 +80,17 @@ def remediation_due(store: Store, view: EnvironmentDrift, now: datetime) -> Reme
         ran: dict[str, DeploymentRecord | None] = {}
         for remediation in {i.remediation for i in wanted if i.remediation is not None}:
             ran[remediation] = get_deployment(session=session, deployment_id=remediation)
+        failed = (
+            drift_store.remediations_ended(
+                session=session,
+                application=view.application,
+                environment=view.environment,
+                commit=live[0],
+                statuses=[s.value for s in _RETRIED],
+            )
+            if live is not None
+            else 0
+        )
         repository = (
             drift_store.repository_of(
                 session=session, application=view.application, environment=view.environment, commit=live[0]
@@ -92,7 +100,7 @@ def remediation_due(store: Store, view: EnvironmentDrift, now: datetime) -> Reme
         )
     if live is None or repository is None:
         return None
-    due = [i for i in wanted if _due(i.remediation, ran, live[0], now)]
+    due = [i for i in wanted if _due(i.remediation, ran, live[0], now, failed)]
     if not due:
         return None
     return RemediationOrder(
@@ -106,14 +114,14 @@ def remediation_due(store: Store, view: EnvironmentDrift, now: datetime) -> Reme
 
 
 def _due(
-    remediation: str | None, ran: Mapping[str, DeploymentRecord | None], live: str, now: datetime
+    remediation: str | None, ran: Mapping[str, DeploymentRecord | None], live: str, now: datetime, failed: int
 ) -> bool:
     """An item needs a remediation when it has none; when its remediation never ran (superseded)
-    or was of a commit no longer live; and, once `RETRY_AFTER` has passed, when it ended without
-    success (failed, rolled back, denied by policy, rejected or cancelled): a change window that
-    opens, or a target that comes back, gets it then. Never while one runs, never after one that
-    left a target half-changed (`rollback_failed`: a person looks first), and never after one
-    that succeeded while the item stayed (delivering the component does not change it)."""
+    or was of a commit no longer live; and when it failed, was rolled back or denied by the
+    policy, once the back-off has passed (`RETRY_AFTER`, doubled for each of the `failed`
+    remediations of the live commit so far, none after `MAX_ATTEMPTS`). Never while one runs,
+    never after a person said no (rejected, cancelled), never after `rollback_failed`, and never
+    after one that succeeded while the item stayed (delivering the component does not change it)."""
     if remediation is None:
         return True
     record = ran.get(remediation)
@@ -122,10 +130,11 @@ def _due(
     status = DeploymentStatus(record.status)
     if status is DeploymentStatus.SUPERSEDED or (status.is_final and record.commit != live):
         return True
-    if status not in _RETRIED:
+    if status not in _RETRIED or failed >= MAX_ATTEMPTS or record.finished_at is None:
         return False
-    ended = as_utc(record.finished_at) if record.finished_at is not None else None
-    return ended is not None and now - ended >= RETRY_AFTER
+    waited: timedelta = now - as_utc(record.finished_at)
+    back_off: timedelta = RETRY_AFTER * (1 << max(0, failed - 1))
+    return waited >= back_off
 
 
 def stale_remediation(store: Store, application: str, environment: str, commit: str) -> str | None:

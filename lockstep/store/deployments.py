@@ -25,7 +25,7 @@ from lockstep.domain.status import DeploymentStatus
 from lockstep.store.inserts import insert_or_get
 from lockstep.store.revisions import last_revisions, record_revisions
 from lockstep.store.steps import prior_releases, record_prior_release, record_step, steps_for
-from lockstep.store.tables import DeploymentRecord, as_utc, utcnow
+from lockstep.store.tables import DeploymentRecord, StepRecord, as_utc, utcnow
 
 __all__ = [
     "count_attempts",
@@ -177,18 +177,19 @@ def changing_deployment(
     *, session: Session, application: str, environment: str
 ) -> tuple[str | None, datetime | None]:
     """The deployment of the environment changing its targets now (deploying or rolling back),
-    if any, and when one of its deployments last ended (None: none has): together they tell
-    whether the targets moved between two looks."""
+    if any, and when one of its deployments that reached its targets (it has steps) last ended
+    (None: none has): together they tell whether the targets moved between two looks."""
     changing = session.exec(
         select(DeploymentRecord.id)
         .where(DeploymentRecord.application == application, DeploymentRecord.environment == environment)
         .where(col(DeploymentRecord.status).in_(CHANGING))
         .limit(1)
     ).first()
-    ended = session.exec(
-        select(sa_func.max(DeploymentRecord.finished_at)).where(
-            DeploymentRecord.application == application, DeploymentRecord.environment == environment
-        )
+    reached = select(StepRecord.deployment_id).where(StepRecord.deployment_id == DeploymentRecord.id)
+    ended = session.exec(  # only those that reached their targets: one superseded or denied did not
+        select(sa_func.max(DeploymentRecord.finished_at))
+        .where(DeploymentRecord.application == application, DeploymentRecord.environment == environment)
+        .where(reached.exists())
     ).first()
     if ended is not None and not isinstance(ended, datetime):
         ended = datetime.fromisoformat(str(ended))

@@ -116,6 +116,20 @@ def repository_of(*, session: Session, application: str, environment: str, commi
     return session.exec(query).first()
 
 
+def remediations_ended(
+    *, session: Session, application: str, environment: str, commit: str, statuses: Sequence[str]
+) -> int:
+    """How many remediations of `commit` in the environment ended in one of `statuses`."""
+    query = select(func.count()).where(
+        DeploymentRecord.application == application,
+        DeploymentRecord.environment == environment,
+        DeploymentRecord.commit == commit,
+        DeploymentRecord.trigger == "remediation",
+        col(DeploymentRecord.status).in_(list(statuses)),
+    )
+    return int(session.exec(query).one())
+
+
 def last_deployments(*, session: Session, deployment_ids: Iterable[str]) -> dict[str, LastDeployment]:
     """The deployments that set components live, by id."""
     ids = sorted(set(deployment_ids))

@@ -255,3 +255,16 @@ def previous_objects(
     ours = {key for key, row in latest.items() if row.created or row.found_owned}
     applied = inventory(session=session, deployment_id=live.deployment_id, component=component)
     return [row.ref for row in applied if row.applied and row.ref.key in ours]
+
+
+def ever_applied(*, session: Session, application: str, environment: str, component: str) -> list[ObjectRef]:
+    """Every object any deployment of the component in this environment applied (its inventory
+    history, pruned and kept ones included): what is no surprise to find carrying its mark."""
+    rows = session.exec(
+        select(KubernetesInventoryRecord).where(
+            KubernetesInventoryRecord.application == application,
+            KubernetesInventoryRecord.environment == environment,
+            KubernetesInventoryRecord.component == component,
+        )
+    ).all()
+    return list({row.ref.key: row.ref for row in rows}.values())

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from lockstep.delivery.kube_owner import marked
 from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.status import DeploymentStatus
+from lockstep.drift.sweep import CLOCK_MARGIN
 from lockstep.gitrepo.mirror import GitMirrors
 from lockstep.orchestration.drift_sweep import start_sweep
 from lockstep.settings import KubernetesTargetSettings, Settings
@@ -187,6 +188,7 @@ async def test_a_sweep_shares_a_listing_but_never_one_older_than_a_deployment(
 ) -> None:
     first = await deploy(temporal_env, settings, store, git)
     assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    await asyncio.sleep(CLOCK_MARGIN.total_seconds())  # past the margin kept for other clocks
     began = datetime.now(UTC)
     assert sweep(since=began).state == "in_sync"  # lists the cluster
     scale = {"spec": {"replicas": 5}}

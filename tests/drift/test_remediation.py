@@ -81,8 +81,8 @@ async def test_a_remediation_puts_the_drifted_component_back_and_resolves_its_it
         steps = steps_for(session=session, deployment_id=swept.remediation)
     assert (record.trigger, record.commit) == ("remediation", first.commit)
     with store.session() as session:
-        view = find_view(session, swept.remediation)
-    assert view is not None and (view.actor, view.actor_source) == ("drift sweep", "system")
+        shown = find_view(session, swept.remediation)
+    assert shown is not None and (shown.actor, shown.actor_source) == ("drift sweep", "system")
     assert {s.component for s in steps} == {"api"}  # the drifted component only
     assert (api / "api.conf").read_text() == original and not (api / "added.txt").exists()
     # A fresh release beside the hand-edited one, which stays as it was: the way back.

@@ -92,8 +92,8 @@ def test_only_components_whose_every_item_is_to_remediate(store: Store) -> None:
         ("failed", LIVE, False, True),  # tried again with a back-off
         ("rolled_back", LIVE, False, True),
         ("denied", LIVE, False, True),  # outside a change window, say: it opens
-        ("rejected", LIVE, False, True),
-        ("cancelled", LIVE, False, True),
+        ("rejected", LIVE, False, False),  # a person said no
+        ("cancelled", LIVE, False, False),
         ("rollback_failed", LIVE, False, False),  # a person looks at the target first
         ("succeeded", LIVE, False, False),  # and the item stayed: delivering does not change it
         ("awaiting_approval", LIVE, False, False),  # one runs
@@ -111,6 +111,22 @@ def test_after_a_remediation_ended(
     ended = datetime.now(UTC)  # the record's finished_at is stamped by the store as it ends
     assert (remediation_due(store, view, ended) is not None) is again
     assert (remediation_due(store, view, ended + timedelta(hours=1, minutes=1)) is not None) is an_hour_later
+
+
+def test_failed_remediations_back_off_doubling_then_stop(store: Store) -> None:
+    view = sweep(store, item("api", "/srv/api/a.conf", "remediate"))
+    for attempt in range(1, 6):
+        order = remediation_due(store, view, datetime.now(UTC) + timedelta(days=3))
+        assert order is not None, f"attempt {attempt}"
+        deployment(store, f"shop.staging.r{attempt}", LIVE, "failed")
+        record_remediation(store, order, f"shop.staging.r{attempt}")
+        view = sweep(store, item("api", "/srv/api/a.conf", "remediate"))
+        ended = datetime.now(UTC)
+        back_off = timedelta(hours=2 ** (attempt - 1))
+        if attempt < 5:
+            assert remediation_due(store, view, ended + back_off - timedelta(minutes=2)) is None
+            assert remediation_due(store, view, ended + back_off + timedelta(minutes=1)) is not None
+    assert remediation_due(store, view, datetime.now(UTC) + timedelta(days=30)) is None  # five failed
 
 
 def test_a_stale_remediation_is_refused_and_a_running_one_adopted(store: Store) -> None:

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.drift import DriftActivities
 from activities.threads import ActivityThreads
+from lockstep.drift.sweep import LiveMoved
 from lockstep.store.engine import Store
 from workflows.drift import DriftSweep
 
@@ -39,6 +40,8 @@ class FakeComparison:
     drifted: dict[str, int] = field(default_factory=dict)  # environment -> items found
     failing: set[str] = field(default_factory=set)  # environments whose comparison always raises
     flaky: set[str] = field(default_factory=set)  # environments whose first comparison raises
+    # Called while an environment is compared (a deployment that ends meanwhile, say).
+    during: dict[str, Callable[[], None]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     peak: int = 0
     _running: int = 0
@@ -56,6 +59,7 @@ class FakeComparison:
         now: datetime,
         progress: Callable[[str], None],
         since: datetime | None = None,
+        still: Callable[[], str | None] | None = None,
     ) -> FakeDrift:
         with self._lock:
             self.calls.append(environment)
@@ -69,6 +73,11 @@ class FakeComparison:
             if environment in self.failing or (environment in self.flaky and attempt == 1):
                 raise RuntimeError(f"cannot read the targets of {environment}")
             found = self.drifted.get(environment, 0)
+            if environment in self.during:
+                self.during[environment]()
+            moved = still() if still is not None else None
+            if moved is not None:  # as the real comparison: nothing is recorded
+                raise LiveMoved(moved)
             return FakeDrift(
                 state="drifted" if found else "in_sync", items=[f"item {i}" for i in range(found)]
             )

@@ -39,6 +39,7 @@ def main(address: str, task_queue: str, database_url: str, calls: Path) -> None:
         now: datetime,
         progress: Callable[[str], None],
         since: datetime | None = None,
+        still: Callable[[], str | None] | None = None,
     ) -> FakeDrift:
         with calls.open("a") as written:
             written.write(environment + "\n")

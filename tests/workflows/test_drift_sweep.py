@@ -13,10 +13,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.threads import ActivityThreads
-from lockstep.domain.sweep_messages import LANE_BUSY, SweepInput, SweepResult
+from lockstep.domain.sweep_messages import LANE_BUSY, LANE_MOVED, SweepInput, SweepResult
 from lockstep.settings import Settings
 from lockstep.store.deployments import upsert_deployment
 from lockstep.store.engine import Store
+from lockstep.store.steps import record_step
 from tests.support.drift_fakes import FakeComparison
 from tests.support.drift_fakes import sweep_worker as fake_sweep_worker
 from tests.support.fixtures import terminate_running
@@ -111,6 +112,30 @@ async def test_a_deployment_awaiting_approval_does_not_stop_a_sweep(
     result, _handle = await _sweep(temporal_env, settings, concurrency=4)
     assert {e.state for e in result.environments} == {"in_sync"}
     assert sorted(comparison.calls) == [f"env{i}" for i in range(6)]
+
+
+async def test_a_deployment_that_ends_while_its_environment_is_compared_skips_it(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    sweep_worker: None,
+    comparison: FakeComparison,
+    store: Store,
+) -> None:
+    def ended() -> None:
+        with store.session() as session:
+            upsert_deployment(
+                session=session, id="shop.env2.abcdef1234", application="shop", environment="env2",
+                commit="abcdef1234" * 4, repository=REPO, trigger="manual", actor=None, status="succeeded",
+            )  # fmt: skip
+            record_step(  # it reached its targets (one superseded or denied before would not count)
+                session=session, deployment_id="shop.env2.abcdef1234", component="web",
+                action="deploy", status="succeeded",
+            )  # fmt: skip
+
+    comparison.during["env2"] = ended
+    result, _handle = await _sweep(temporal_env, settings, concurrency=4)
+    skipped = [(e.environment, e.reason) for e in result.environments if e.state == "skipped"]
+    assert skipped == [("env2", f"{LANE_MOVED}; compared next time")]
 
 
 async def test_a_failing_environment_does_not_stop_the_others(
