@@ -80,8 +80,8 @@ def _print(result: SweepResult) -> None:
             line += f"; remediation {swept.remediation}"
         console.print(plain(line))
     counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts().items()))
-    swept = _count(len(result.environments), "environment")
-    console.print(plain(f"swept {swept}: {counts or 'none deployed'}"))
+    total = _count(len(result.environments), "environment")
+    console.print(plain(f"swept {total}: {counts or 'none deployed'}"))
     if result.omitted:
         console.print(plain(f"{result.omitted} more environments past the bound were not swept this time"))
 
