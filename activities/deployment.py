@@ -140,8 +140,8 @@ class DeploymentActivities:
                 plan=plan,
                 promotions=promotions,
                 gate=admission.gate,
-                denied=_stale(self._store, request)
-                or admission.denied
+                denied=admission.denied
+                or _stale(self._store, request)
                 or _refused_by_targets(self._targets.refusals(plan)),
                 rules_changed=admission.rules_changed,
             )
