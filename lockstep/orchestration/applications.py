@@ -33,6 +33,11 @@ def find_application(settings: Settings, git: GitMirrors, application: str) -> A
         seen.append(manifest.application)
     known = ", ".join(sorted(seen)) or "none"
     detail = f" ({'; '.join(problems)})" if problems else ""
+    if not settings.repositories:  # most often: not the server's configuration at all
+        detail = (
+            "; this configuration has no repositories: is it the server's? (LOCKSTEP_CONFIG, or "
+            "./lockstep-server.yaml or ./.lockstep/lockstep-server.yaml in the working folder)"
+        )
     raise ConfigError(
         f"no configured repository declares application {application!r} (known: {known}){detail}"
     )
