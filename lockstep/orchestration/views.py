@@ -53,6 +53,15 @@ def _changes(step: StepRecord, masker: Masker, *, items: bool) -> StepChanges | 
     )
 
 
+def _error(step: StepRecord, masker: Masker) -> str | None:
+    """A failed step's error: the first line of its output, where the journal puts why it failed
+    (the command output follows it)."""
+    if step.status != StepStatus.FAILED.value or not step.output:
+        return None
+    first = next((line for line in step.output.splitlines() if line.strip()), "")
+    return masker.mask(first[:2000]) or None
+
+
 def deployment_view(
     session: Session,
     record: DeploymentRecord,
@@ -72,6 +81,7 @@ def deployment_view(
                 started_at=_iso(s.started_at),
                 finished_at=_iso(s.finished_at),
                 output=masker.mask(s.output),
+                error=_error(s, masker),
                 changes=_changes(s, masker, items=change_items),
             )
             for s in steps_for(session=session, deployment_id=record.id)

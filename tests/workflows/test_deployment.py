@@ -104,6 +104,10 @@ async def test_first_change_and_failed_health(
     assert runs(counters, "web") == [first_sha, second_sha, third_sha, second_sha]
     statuses = {(s.component, s.action): s.status for s in third.steps}
     assert statuses[("web", "health")] == StepStatus.FAILED
+    [failed] = [s for s in third.steps if s.status == StepStatus.FAILED]
+    assert failed.error is not None and failed.output is not None
+    assert failed.error == failed.output.splitlines()[0]  # why, apart from the command output
+    assert all(s.error is None for s in third.steps if s.status != StepStatus.FAILED)
     assert statuses[("api", "rollback")] == StepStatus.SUCCEEDED
     assert statuses[("web", "rollback")] == StepStatus.SUCCEEDED
     with store.session() as session:
