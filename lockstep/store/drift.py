@@ -28,6 +28,7 @@ from lockstep.domain.drift import (
     item_key,
     resolution_for,
 )
+from lockstep.domain.rollback_target import REMEDIATION_TRIGGER
 from lockstep.domain.status import DeploymentStatus
 from lockstep.store.tables import ComponentRevisionRecord, DeploymentRecord, UTCDateTime, as_utc
 
@@ -124,7 +125,7 @@ def remediations_ended(
         DeploymentRecord.application == application,
         DeploymentRecord.environment == environment,
         DeploymentRecord.commit == commit,
-        DeploymentRecord.trigger == "remediation",
+        DeploymentRecord.trigger == REMEDIATION_TRIGGER,
         col(DeploymentRecord.status).in_(list(statuses)),
     )
     return int(session.exec(query).one())

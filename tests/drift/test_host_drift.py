@@ -18,7 +18,7 @@ from lockstep.policy.engine import make_policy_engine
 from lockstep.settings import PolicySettings, Settings
 from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
-from tests.drift.conftest import Sweep
+from tests.drift.conftest import Sweep, remediate_in
 from tests.support.apprepo import commit, three_tier_manifest
 from tests.workflows.helpers import deploy
 
@@ -176,10 +176,7 @@ async def test_ignore_globs_and_policy_decisions(
     assert [(i.path, i.decision) for i in ignored.items] == [("/srv/web/index.html", "ignore")]
 
     (live(target_root, "api") / "api.conf").write_text("edited\n")
-    bundle = Path(settings.policy.path)
-    data = json.loads((bundle / "data.json").read_text())
-    data["lockstep"]["config"]["drift"]["remediate_environments"] = ["staging"]
-    (bundle / "data.json").write_text(json.dumps(data))
+    bundle = remediate_in(settings, ["staging"])
     decided = sweep(policy=make_policy_engine(PolicySettings(engine="embedded", path=str(bundle))))
     decisions = {i.path: i.decision for i in decided.items}
     assert decisions == {"/srv/web/index.html": "ignore", "/srv/api/api.conf": "remediate"}

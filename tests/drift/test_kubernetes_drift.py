@@ -19,12 +19,11 @@ from lockstep.domain.kube_objects import ObjectRef
 from lockstep.domain.status import DeploymentStatus
 from lockstep.drift.sweep import CLOCK_MARGIN
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.drift_sweep import start_sweep
 from lockstep.settings import KubernetesTargetSettings, Settings
 from lockstep.store.audit import events_for
 from lockstep.store.engine import Store
 from lockstep.targets.kubernetes import connect_kubernetes
-from tests.drift.conftest import Sweep
+from tests.drift.conftest import Sweep, remediate, sweep_now
 from tests.support.apprepo import commit
 from tests.support.kube import EmulatedCluster, rolling_cluster
 from tests.workflows.helpers import deploy, deployment_result
@@ -149,14 +148,9 @@ async def test_a_remediation_takes_back_the_fields_and_recreates_the_object(
     target = settings.targets["k8s-test"]
     assert isinstance(target, KubernetesTargetSettings)
     assert connect_kubernetes(target).delete(ObjectRef("v1", "ConfigMap", "shop", "catalogue-flags"))
-    bundle = Path(settings.policy.path)
-    data = json.loads((bundle / "data.json").read_text())
-    data["lockstep"]["config"]["drift"]["remediate_environments"] = ["staging"]
-    (bundle / "data.json").write_text(json.dumps(data))
-    await asyncio.sleep(1.2)  # the worker's engine looks for an edited bundle once a second
+    await remediate(settings, ["staging"])
 
-    handle = await start_sweep(temporal_env.client, settings)
-    [swept] = (await handle.result()).environments
+    [swept] = (await sweep_now(temporal_env, settings)).environments
     assert (swept.state, swept.items) == ("drifted", 2) and swept.remediation is not None
     result = await deployment_result(temporal_env, swept.remediation)
     assert result.status == DeploymentStatus.SUCCEEDED, result.error
@@ -164,8 +158,7 @@ async def test_a_remediation_takes_back_the_fields_and_recreates_the_object(
     live = emulated.live("apps/v1/deployments", "shop", "catalogue")
     assert live is not None and live["spec"]["replicas"] == 2
     assert emulated.live("v1/configmaps", "shop", "catalogue-flags") is not None
-    handle = await start_sweep(temporal_env.client, settings)
-    [synced] = (await handle.result()).environments
+    [synced] = (await sweep_now(temporal_env, settings)).environments
     assert (synced.state, synced.items) == ("in_sync", 0)
     with store.session() as session:
         rows = events_for(session=session, deployment_id=None)

@@ -6,7 +6,6 @@ as `remediated` by it. With the default policy the items are only flagged and no
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -15,15 +14,14 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.status import DeploymentStatus
-from lockstep.domain.sweep_messages import SweepResult
 from lockstep.drift.sweep import drift_views
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.drift_sweep import start_sweep
 from lockstep.orchestration.views import find_view
 from lockstep.settings import Settings
 from lockstep.store.deployments import list_deployments
 from lockstep.store.engine import Store
 from lockstep.store.steps import steps_for
+from tests.drift.conftest import remediate, sweep_now
 from tests.workflows.helpers import current, deploy, deployment_result
 
 pytestmark = [pytest.mark.temporal, pytest.mark.store]
@@ -31,20 +29,6 @@ pytestmark = [pytest.mark.temporal, pytest.mark.store]
 
 def live(root: Path, component: str) -> Path:
     return root / "srv" / component / "current"
-
-
-async def sweep_now(env: WorkflowEnvironment, settings: Settings) -> SweepResult:
-    handle = await start_sweep(env.client, settings)
-    result: SweepResult = await handle.result()
-    return result
-
-
-async def remediate(settings: Settings, environments: list[str]) -> None:
-    bundle = Path(settings.policy.path)
-    data = json.loads((bundle / "data.json").read_text())
-    data["lockstep"]["config"]["drift"]["remediate_environments"] = environments
-    (bundle / "data.json").write_text(json.dumps(data))
-    await asyncio.sleep(1.2)  # the worker's engine looks for an edited bundle once a second
 
 
 async def test_a_remediation_puts_the_drifted_component_back_and_resolves_its_items(

@@ -7,8 +7,6 @@ next sweep resolves the items as `remediated`."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +14,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from lockstep.domain.status import DeploymentStatus
-from lockstep.domain.sweep_messages import SweepResult
 from lockstep.drift.sweep import drift_views
 from lockstep.gitrepo.mirror import GitMirrors
-from lockstep.orchestration.drift_sweep import start_sweep
 from lockstep.settings import Settings
 from lockstep.store.deployments import list_deployments
 from lockstep.store.engine import Store
+from tests.drift.conftest import remediate, sweep_now
 from tests.support.apprepo import commit
 from tests.support.sshd import SshFleet, running_fleet
 from tests.workflows.helpers import deploy, deployment_result
@@ -61,12 +58,6 @@ components:
 def settings(settings: Settings, fleet: SshFleet) -> Settings:
     targets = dict(settings.targets) | {"ssh-test": fleet.target()}
     return settings.model_copy(update={"targets": targets})
-
-
-async def sweep_now(env: WorkflowEnvironment, settings: Settings) -> SweepResult:
-    handle = await start_sweep(env.client, settings)
-    result: SweepResult = await handle.result()
-    return result
 
 
 def current(fleet: SshFleet, host: int) -> str | None:
@@ -113,11 +104,7 @@ async def test_hand_changes_on_a_fleet_are_reported_then_remediated(
     with store.session() as session:
         assert len(list_deployments(session=session, application="shop")) == 2
 
-    bundle = Path(settings.policy.path)
-    data = json.loads((bundle / "data.json").read_text())
-    data["lockstep"]["config"]["drift"]["remediate_environments"] = ["staging"]
-    (bundle / "data.json").write_text(json.dumps(data))
-    await asyncio.sleep(1.2)  # the worker's engine looks for an edited bundle once a second
+    await remediate(settings, ["staging"])
     [remediating] = (await sweep_now(temporal_env, settings)).environments
     assert remediating.remediation is not None
     result = await deployment_result(temporal_env, remediating.remediation)
